@@ -1,0 +1,55 @@
+# kinetail — build, test, demo and benchmark.
+GO      ?= go
+BIN     := bin/kinetail
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+NPM_DIR := test/kinesis
+# Fuzz targets run briefly by `make test` and longer by `make fuzz`: package:target.
+FUZZ_TARGETS := $(shell grep -l '^func Fuzz' $$(git ls-files '*_test.go' 2>/dev/null || find . -name '*_test.go') 2>/dev/null \
+	| xargs -r grep -H -o '^func Fuzz[A-Za-z0-9_]*' | sed -E 's|^(.*)/[^/]+_test.go:func |./\1:|' | sort -u)
+FUZZTIME ?= 3s
+
+.PHONY: all build test unit e2e fuzz-short fuzz demo bench deps vet clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/agent
+
+# The real Kinesis API server (kinesis-local) and KPL decoder, pinned in test/kinesis.
+deps: $(NPM_DIR)/node_modules/.installed
+
+$(NPM_DIR)/node_modules/.installed: $(NPM_DIR)/package-lock.json
+	npm ci --prefix $(NPM_DIR) --no-audit --no-fund
+	touch $@
+
+vet:
+	$(GO) vet ./...
+	$(GO) vet -tags e2e ./test/e2e/...
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+unit: deps
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+e2e: deps build
+	KINETAIL_BIN=$(CURDIR)/$(BIN) $(GO) test -race -count=1 -timeout 15m -tags e2e ./test/e2e/...
+
+fuzz-short:
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
+		$(GO) test -run='^$$' -fuzz="^$$fn$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; done
+
+fuzz:
+	$(MAKE) fuzz-short FUZZTIME=2m
+
+test: vet unit e2e fuzz-short
+
+demo: deps build
+	$(GO) run ./internal/cmd/demo -bin $(BIN) -config config.example.yaml
+
+bench: build
+	$(GO) run ./internal/cmd/bench -bin $(BIN)
+
+clean:
+	rm -rf bin

@@ -1,0 +1,162 @@
+// Command kinetail follows log files and sends their lines to Kinesis
+// without losing any. See README.md and config.example.yaml.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+
+	"github.com/kinetail/kinetail/agent"
+	"github.com/kinetail/kinetail/config"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = ""
+
+const usage = `kinetail follows log files and sends their lines to Amazon Kinesis.
+
+Usage:
+  kinetail run -c FILE      run the agent until SIGTERM or SIGINT
+  kinetail check -c FILE    validate a configuration and print a summary
+  kinetail version          print the version
+
+Run "kinetail COMMAND --help" for a command's options.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "run":
+		return cmdRun(rest, stderr)
+	case "check":
+		return cmdCheck(rest, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "kinetail", buildVersion())
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "kinetail: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+}
+
+// flags parses a subcommand's flags; ok is false when the command should
+// exit with code (0 for --help).
+func flags(name, summary string, args []string, stderr io.Writer, define func(*flag.FlagSet)) (code int, ok bool) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: kinetail %s [options]\n\n%s\n\nOptions:\n", name, summary)
+		fs.PrintDefaults()
+	}
+	define(fs)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, false
+		}
+		return 2, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "kinetail %s: unexpected argument %q\n", name, fs.Arg(0))
+		return 2, false
+	}
+	return 0, true
+}
+
+func cmdRun(args []string, stderr io.Writer) int {
+	var path, logFormat, logLevel string
+	code, ok := flags("run", "Follows the configured files and sends their lines until SIGTERM or SIGINT,\nthen delivers what is in flight (up to agent.shutdown_timeout) and saves the checkpoint.", args, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&path, "c", "/etc/kinetail/kinetail.yaml", "configuration `file`")
+		fs.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+		fs.StringVar(&logLevel, "log-level", "", "override agent.log_level: debug, info, warn or error")
+	})
+	if !ok {
+		return code
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "kinetail: %v\n", err)
+		return 1
+	}
+	if logLevel == "" {
+		logLevel = cfg.Agent.LogLevel
+	}
+	log, err := newLogger(stderr, logFormat, logLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "kinetail: %v\n", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	a, err := agent.New(ctx, cfg, log)
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+	if err := a.Run(ctx); err != nil {
+		log.Error("stopped with an error", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func cmdCheck(args []string, stdout, stderr io.Writer) int {
+	var path string
+	code, ok := flags("check", "Validates a configuration file and prints its flows and destinations.\nExits 1 and lists every problem (file:line:column: reason) if it is invalid.", args, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&path, "c", "/etc/kinetail/kinetail.yaml", "configuration `file`")
+	})
+	if !ok {
+		return code
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "%v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: OK\n\n%s", path, cfg.Summary())
+	return 0
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch strings.ToLower(format) {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	default:
+		return nil, fmt.Errorf("log format %q: want text or json", format)
+	}
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}

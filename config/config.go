@@ -1,0 +1,187 @@
+package config
+
+import "time"
+
+// Config is one agent's whole configuration, with defaults applied.
+type Config struct {
+	// File is the path the configuration was loaded from (for messages).
+	File         string                  `yaml:"-"`
+	Agent        Agent                   `yaml:"agent"`
+	Destinations map[string]*Destination `yaml:"destinations"` // at least one
+	Flows        []*Flow                 `yaml:"flows"`        // at least one
+}
+
+// Agent holds process-wide settings.
+type Agent struct {
+	CheckpointFile     string   `yaml:"checkpoint_file"`     // default /var/lib/kinetail/checkpoints.json
+	CheckpointInterval Duration `yaml:"checkpoint_interval"` // default 1s
+	CheckpointTTL      Duration `yaml:"checkpoint_ttl"`      // default 168h: entries of vanished files expire
+	LogLevel           string   `yaml:"log_level"`           // debug | info | warn | error; default info
+	ShutdownTimeout    Duration `yaml:"shutdown_timeout"`    // default 10s
+}
+
+// Destination is a named place records are sent to.
+type Destination struct {
+	Name         string      `yaml:"-"`             // its key under destinations
+	Line         int         `yaml:"-"`             // line of its key in the file, for messages
+	Type         string      `yaml:"type"`          // required: kinesis (firehose, file, stdout later)
+	Stream       string      `yaml:"stream"`        // required for kinesis
+	Region       string      `yaml:"region"`        // default: the SDK's chain
+	Endpoint     string      `yaml:"endpoint"`      // optional absolute http(s) URL (VPC endpoint, local server)
+	RoleARN      string      `yaml:"role_arn"`      // optional assume-role
+	PartitionKey string      `yaml:"partition_key"` // random (default) | deterministic
+	Aggregation  Aggregation `yaml:"aggregation"`
+	Batch        Batch       `yaml:"batch"`
+	Retry        Retry       `yaml:"retry"`
+	Timeouts     Timeouts    `yaml:"timeouts"`
+	MaxInFlight  int         `yaml:"max_in_flight"` // concurrent PutRecords requests; default 4 (1..64)
+}
+
+// Aggregation configures KPL aggregation (implemented in a later issue).
+type Aggregation struct {
+	Enabled  bool `yaml:"enabled"`   // default false
+	MaxBytes Size `yaml:"max_bytes"` // default 51200 (at most 1MiB and batch.max_record_bytes)
+}
+
+// Batch bounds one PutRecords request.
+type Batch struct {
+	MaxRecords     int      `yaml:"max_records"`      // default 500 (1..500)
+	MaxBytes       Size     `yaml:"max_bytes"`        // default 5MiB (raise to 10MiB for raised streams; at most 10MiB)
+	MaxRecordBytes Size     `yaml:"max_record_bytes"` // default 1MiB, data + partition key (at most 10MiB and max_bytes)
+	MaxAge         Duration `yaml:"max_age"`          // default 1s: a partial batch is sent after this
+}
+
+// Retry configures the sink's own backoff (exponential, full jitter).
+type Retry struct {
+	InitialBackoff Duration `yaml:"initial_backoff"` // default 100ms
+	MaxBackoff     Duration `yaml:"max_backoff"`     // default 10s (at least initial_backoff)
+	MaxAttempts    int      `yaml:"max_attempts"`    // 0 (default): retry until stored or stopped
+}
+
+// Timeouts bound network operations.
+type Timeouts struct {
+	Connect Duration `yaml:"connect"` // default 2s
+	Request Duration `yaml:"request"` // default 10s: whole request incl. response
+}
+
+// Flow follows a set of files, transforms their lines and sends the records
+// to one destination.
+type Flow struct {
+	Name               string       `yaml:"name"`                 // required, unique, [A-Za-z0-9_.-]+
+	Line               int          `yaml:"-"`                    // line of the flow's list item, for messages
+	Paths              []string     `yaml:"paths"`                // required absolute globs; * ? [..] and ** (any depth, whole segment only)
+	Exclude            []string     `yaml:"exclude"`              // globs matched against the base name and the full path
+	InitialPosition    string       `yaml:"initial_position"`     // start_of_file | end_of_file (default)
+	MaxLineBytes       Size         `yaml:"max_line_bytes"`       // default: destination's max_record_bytes minus 1KiB
+	PartialLineTimeout Duration     `yaml:"partial_line_timeout"` // default 5s
+	RescanInterval     Duration     `yaml:"rescan_interval"`      // default 10s
+	Transforms         []*Transform `yaml:"transforms"`           // applied in order; default none
+	Destination        string       `yaml:"destination"`          // required: a key of Config.Destinations
+}
+
+// Transform is one step of a flow's processing; exactly one field is set.
+type Transform struct {
+	Line       int         `yaml:"-"` // line of the list item, for messages
+	Singleline *Singleline `yaml:"singleline"`
+	CSVToJSON  *CSVToJSON  `yaml:"csv_to_json"`
+	JSON       *JSON       `yaml:"json"`
+}
+
+// Singleline joins and trims a line the way the Kinesis Agent's SINGLELINE
+// processor does.
+type Singleline struct {
+	NoTrim        bool `yaml:"no_trim"`         // default false
+	EscapeNewLine bool `yaml:"escape_new_line"` // default false
+}
+
+// CSVToJSON turns a delimited line into a JSON object.
+type CSVToJSON struct {
+	Fields    []string `yaml:"fields"`    // required, non-empty and unique
+	Delimiter string   `yaml:"delimiter"` // one character, not '"' or a line break; default ","; "\t" for tab
+	OnError   string   `yaml:"on_error"`  // drop | pass | wrap; default wrap
+}
+
+// JSON parses each line as JSON and re-emits it compact.
+type JSON struct {
+	OnError string `yaml:"on_error"` // drop | pass | wrap; default wrap
+}
+
+// Policies for lines a transform cannot parse.
+const (
+	OnErrorDrop = "drop" // count and acknowledge, send nothing
+	OnErrorPass = "pass" // send the raw line
+	OnErrorWrap = "wrap" // send {"raw":…,"error":…}
+)
+
+// Duration is a time.Duration written as "500ms", "10s", "1h30m".
+type Duration time.Duration
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Size is a byte count written as 51200, "512KiB", "5MiB", "1GiB" (also KB, MB, GB as powers of 1000).
+type Size int64
+
+// Units of Size.
+const (
+	KiB Size = 1 << 10
+	MiB Size = 1 << 20
+	GiB Size = 1 << 30
+)
+
+// Defaults. Decoding starts from these values and overwrites what the file
+// sets, so a value written explicitly (even 0) is validated, not replaced.
+const (
+	DefaultCheckpointFile = "/var/lib/kinetail/checkpoints.json"
+	// lineOverhead is what max_line_bytes leaves of max_record_bytes by
+	// default, for the partition key and any metadata a transform adds.
+	lineOverhead = 1 * KiB
+)
+
+func defaultAgent() Agent {
+	return Agent{
+		CheckpointFile:     DefaultCheckpointFile,
+		CheckpointInterval: Duration(time.Second),
+		CheckpointTTL:      Duration(168 * time.Hour),
+		LogLevel:           "info",
+		ShutdownTimeout:    Duration(10 * time.Second),
+	}
+}
+
+func newDestination(name string) *Destination {
+	return &Destination{
+		Name:         name,
+		PartitionKey: "random",
+		Aggregation:  Aggregation{MaxBytes: 51200},
+		Batch: Batch{
+			MaxRecords:     500,
+			MaxBytes:       5 * MiB,
+			MaxRecordBytes: 1 * MiB,
+			MaxAge:         Duration(time.Second),
+		},
+		Retry: Retry{
+			InitialBackoff: Duration(100 * time.Millisecond),
+			MaxBackoff:     Duration(10 * time.Second),
+		},
+		Timeouts: Timeouts{
+			Connect: Duration(2 * time.Second),
+			Request: Duration(10 * time.Second),
+		},
+		MaxInFlight: 4,
+	}
+}
+
+// newFlow leaves MaxLineBytes 0: its default depends on the destination and
+// is filled in by validation.
+func newFlow() *Flow {
+	return &Flow{
+		InitialPosition:    "end_of_file",
+		PartialLineTimeout: Duration(5 * time.Second),
+		RescanInterval:     Duration(10 * time.Second),
+	}
+}
+
+// Destination returns the destination called name, or nil.
+func (c *Config) Destination(name string) *Destination {
+	return c.Destinations[name]
+}

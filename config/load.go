@@ -1,0 +1,650 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Load reads the configuration file at path and parses it with Parse. A file
+// that cannot be read is reported as a wrapped *fs.PathError; problems in
+// its content as Errors.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse expands environment variables in data, decodes it strictly, applies
+// defaults and validates the result. file names the source in messages. On
+// failure the error is Errors, holding every problem found, in file order.
+func Parse(file string, data []byte) (*Config, error) {
+	return parse(file, data, os.LookupEnv)
+}
+
+func parse(file string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
+	d := &decoder{
+		file:   file,
+		pos:    make(map[any]*yaml.Node),
+		elems:  make(map[*[]string][]*yaml.Node),
+		failed: make(map[any]bool),
+		typos:  make(map[scope]bool),
+		merged: make(map[*yaml.Node][]pair),
+	}
+	text := d.expandEnv(data, lookup)
+	if len(d.errs) > 0 {
+		// Values are unknown now; checking the rest would only add noise.
+		return nil, d.finish()
+	}
+	root := d.parseYAML(text)
+	if root == nil {
+		return nil, d.finish()
+	}
+	c, ok := d.config(root)
+	if ok {
+		d.validate(c, root)
+	}
+	if len(d.errs) > 0 {
+		return nil, d.finish()
+	}
+	return c, nil
+}
+
+// decoder turns yaml.Nodes into a Config, collecting every problem instead
+// of stopping at the first. It remembers which node each field came from so
+// that validation can point at the offending value.
+type decoder struct {
+	file string
+	errs Errors
+	// pos maps the address of a field (or a *Destination or *Flow) to the
+	// node it was decoded from. A field absent here kept its default.
+	pos map[any]*yaml.Node
+	// elems holds the node of each element of a decoded string list.
+	elems map[*[]string][]*yaml.Node
+	// failed marks fields whose value was reported already as malformed,
+	// so validation does not add "is required" on top.
+	failed map[any]bool
+	// typos holds the fields that an unknown key was probably meant to
+	// be, so validation does not also call them missing.
+	typos map[scope]bool
+	// merged caches the entries of each mapping used by a merge key (nil
+	// while it is being computed), so that shared anchors are expanded
+	// once, however often they are merged.
+	merged map[*yaml.Node][]pair
+}
+
+func (d *decoder) finish() Errors {
+	d.errs.sort()
+	return slices.CompactFunc(d.errs, func(a, b *Error) bool { return *a == *b })
+}
+
+// errorf records a problem at n, prefixed with where it is.
+func (d *decoder) errorf(n *yaml.Node, s scope, format string, args ...any) {
+	e := &Error{File: d.file, Msg: s.prefix() + fmt.Sprintf(format, args...)}
+	if n != nil {
+		e.Line, e.Col = n.Line, n.Column
+	}
+	d.errs = append(d.errs, e)
+}
+
+// fail records a malformed value for the field at p.
+func (d *decoder) fail(p any, n *yaml.Node, s scope, format string, args ...any) {
+	d.failed[p] = true
+	d.errorf(n, s, format, args...)
+}
+
+// missing reports whether a required field at p, in scope s, should be
+// reported as missing: it was not malformed and not misspelt.
+func (d *decoder) missing(p any, s scope) bool {
+	return !d.failed[p] && !d.typos[s]
+}
+
+// at returns the node the field at p came from, or fallback.
+func (d *decoder) at(p any, fallback *yaml.Node) *yaml.Node {
+	if n, ok := d.pos[p]; ok {
+		return n
+	}
+	return fallback
+}
+
+// parseYAML parses exactly one YAML document and returns its root node, or
+// nil after recording why there is none.
+func (d *decoder) parseYAML(text []byte) (root *yaml.Node) {
+	defer func() {
+		// The parser is not ours; a bug in it must not take down the
+		// agent with a config it could have rejected.
+		if r := recover(); r != nil {
+			d.errs = append(d.errs, &Error{File: d.file, Msg: fmt.Sprintf("cannot parse YAML: %v", r)})
+			root = nil
+		}
+	}()
+	dec := yaml.NewDecoder(bytes.NewReader(text))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		d.yamlError(err)
+		return nil
+	}
+	if len(doc.Content) == 0 || isNull(resolve(doc.Content[0])) {
+		d.errs = append(d.errs, &Error{File: d.file, Line: 1, Col: 1,
+			Msg: "configuration is empty: expected agent, destinations and flows"})
+		return nil
+	}
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case err == nil:
+		d.errorf(&extra, scope{}, "a second YAML document is not allowed: put everything in one")
+	case !errors.Is(err, io.EOF):
+		d.yamlError(err)
+	}
+	return doc.Content[0]
+}
+
+// yamlError turns a parser error like "yaml: line 3: did not find expected
+// key" into an Error at that line.
+func (d *decoder) yamlError(err error) {
+	e := &Error{File: d.file}
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if num, after, ok := strings.Cut(rest, ": "); ok {
+			if line, err := strconv.Atoi(num); err == nil {
+				e.Line, msg = line, after
+			}
+		}
+	}
+	e.Msg = "invalid YAML: " + msg
+	d.errs = append(d.errs, e)
+}
+
+// scope says where a value is, for messages: ctx names the object
+// (`destination "events"`, `flow "web"`), path the field inside it
+// (`batch.max_records`).
+type scope struct{ ctx, path string }
+
+func (s scope) child(key string) scope {
+	if s.path == "" {
+		return scope{s.ctx, key}
+	}
+	return scope{s.ctx, s.path + "." + key}
+}
+
+func (s scope) index(i int) scope {
+	return scope{s.ctx, s.path + "[" + strconv.Itoa(i) + "]"}
+}
+
+// prefix returns "ctx: path: ", leaving out empty parts.
+func (s scope) prefix() string {
+	switch {
+	case s.ctx == "" && s.path == "":
+		return ""
+	case s.ctx == "":
+		return s.path + ": "
+	case s.path == "":
+		return s.ctx + ": "
+	}
+	return s.ctx + ": " + s.path + ": "
+}
+
+// resolve follows aliases to the node they name.
+func resolve(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && n.Alias != nil && i < 100; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+// isNull reports whether n is absent or an explicit null ("key:" with no
+// value, "~", "null"), which leaves a field at its default.
+func isNull(n *yaml.Node) bool {
+	return n == nil || n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+}
+
+// field decodes one value into a destination it has captured.
+type field func(s scope, n *yaml.Node)
+
+// fields maps the keys a mapping may hold to their decoders.
+type fields map[string]field
+
+type pair struct {
+	name       string
+	key, value *yaml.Node
+}
+
+// mapping decodes mapping node n with fs, reporting unknown keys. A null n
+// is an empty mapping. It reports false if n is not a mapping at all.
+func (d *decoder) mapping(s scope, n *yaml.Node, fs fields) bool {
+	n = resolve(n)
+	if isNull(n) {
+		return true
+	}
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, s, "expected a mapping, got %s", kindName(n))
+		return false
+	}
+	for _, p := range d.pairs(s, n, 0) {
+		f, ok := fs[p.name]
+		if !ok && s == (scope{}) && strings.HasPrefix(p.name, "x-") {
+			// Top-level x- keys hold anchors to share; they mean nothing else.
+			continue
+		}
+		if !ok {
+			d.unknownKey(s, p.key, slices.Sorted(maps.Keys(fs)))
+			continue
+		}
+		f(s.child(p.name), p.value)
+	}
+	return true
+}
+
+func (d *decoder) unknownKey(s scope, key *yaml.Node, known []string) {
+	if hint := suggest(key.Value, known); hint != "" {
+		d.typos[s.child(hint)] = true
+		d.errorf(key, s, "unknown key %q (did you mean %q?)", key.Value, hint)
+		return
+	}
+	d.errorf(key, s, "unknown key %q", key.Value)
+}
+
+// maxMergeDepth bounds nested merge keys (<<), which can form cycles.
+const maxMergeDepth = 8
+
+// pairs returns the entries of mapping n in order, reporting non-string and
+// duplicate keys. Entries merged with "<<: *anchor" come after the explicit
+// ones and never override them, as YAML specifies.
+func (d *decoder) pairs(s scope, n *yaml.Node, depth int) []pair {
+	var out, merged []pair
+	seen := make(map[string]*yaml.Node)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := resolve(n.Content[i]), n.Content[i+1]
+		if k.Kind != yaml.ScalarNode || isNull(k) {
+			d.errorf(k, s, "keys must be strings, got %s", kindName(k))
+			continue
+		}
+		if k.ShortTag() == "!!merge" {
+			merged = append(merged, d.merge(s, k, v, depth)...)
+			continue
+		}
+		if first, dup := seen[k.Value]; dup {
+			d.errorf(k, s, "duplicate key %q (first at line %d)", k.Value, first.Line)
+			continue
+		}
+		seen[k.Value] = k
+		out = append(out, pair{k.Value, k, v})
+	}
+	for _, p := range merged {
+		if _, dup := seen[p.name]; !dup {
+			seen[p.name] = p.key
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// merge returns the entries a merge key brings in: one mapping or a list of
+// mappings, earlier ones winning.
+func (d *decoder) merge(s scope, k, v *yaml.Node, depth int) []pair {
+	if depth >= maxMergeDepth {
+		d.errorf(k, s, "merge keys nested too deeply (more than %d levels)", maxMergeDepth)
+		return nil
+	}
+	v = resolve(v)
+	switch v.Kind {
+	case yaml.MappingNode:
+		return d.mergeOne(s, k, v, depth)
+	case yaml.SequenceNode:
+		var out []pair
+		for _, m := range v.Content {
+			m = resolve(m)
+			if m.Kind != yaml.MappingNode {
+				d.errorf(m, s, "<< expects a mapping or a list of mappings, got a list containing %s", kindName(m))
+				continue
+			}
+			out = append(out, d.mergeOne(s, k, m, depth)...)
+		}
+		return out
+	}
+	d.errorf(v, s, "<< expects a mapping or a list of mappings, got %s", kindName(v))
+	return nil
+}
+
+func (d *decoder) mergeOne(s scope, k, m *yaml.Node, depth int) []pair {
+	ps, done := d.merged[m]
+	switch {
+	case done && ps == nil:
+		d.errorf(k, s, "<< refers to a mapping that contains it")
+		return nil
+	case done:
+		return ps
+	}
+	d.merged[m] = nil
+	ps = d.pairs(s, m, depth+1)
+	if ps == nil {
+		ps = []pair{} // done, not in progress
+	}
+	d.merged[m] = ps
+	return ps
+}
+
+func (d *decoder) str(p *string) field {
+	return func(s scope, n *yaml.Node) {
+		n = resolve(n)
+		if isNull(n) {
+			return
+		}
+		d.pos[p] = n
+		if n.Kind != yaml.ScalarNode {
+			d.fail(p, n, s, "expected a string, got %s", kindName(n))
+			return
+		}
+		*p = n.Value
+	}
+}
+
+func (d *decoder) int(p *int) field {
+	return func(s scope, n *yaml.Node) {
+		n = resolve(n)
+		if isNull(n) {
+			return
+		}
+		d.pos[p] = n
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(p) != nil {
+			d.fail(p, n, s, "expected an integer, got %s", describe(n))
+		}
+	}
+}
+
+func (d *decoder) bool(p *bool) field {
+	return func(s scope, n *yaml.Node) {
+		n = resolve(n)
+		if isNull(n) {
+			return
+		}
+		d.pos[p] = n
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(p) != nil {
+			d.fail(p, n, s, "expected true or false, got %s", describe(n))
+		}
+	}
+}
+
+func (d *decoder) duration(p *Duration) field {
+	return func(s scope, n *yaml.Node) {
+		n = resolve(n)
+		if isNull(n) {
+			return
+		}
+		d.pos[p] = n
+		if err := p.UnmarshalYAML(n); err != nil {
+			d.fail(p, n, s, "%v", err)
+		}
+	}
+}
+
+func (d *decoder) size(p *Size) field {
+	return func(s scope, n *yaml.Node) {
+		n = resolve(n)
+		if isNull(n) {
+			return
+		}
+		d.pos[p] = n
+		if err := p.UnmarshalYAML(n); err != nil {
+			d.fail(p, n, s, "%v", err)
+		}
+	}
+}
+
+func (d *decoder) strings(p *[]string) field {
+	return func(s scope, n *yaml.Node) {
+		n = resolve(n)
+		if isNull(n) {
+			return
+		}
+		d.pos[p] = n
+		if n.Kind != yaml.SequenceNode {
+			d.fail(p, n, s, "expected a list of strings, got %s", kindName(n))
+			return
+		}
+		list := make([]string, 0, len(n.Content))
+		nodes := make([]*yaml.Node, 0, len(n.Content))
+		for i, e := range n.Content {
+			e = resolve(e)
+			if e.Kind != yaml.ScalarNode || isNull(e) {
+				d.fail(p, e, s.index(i), "expected a string, got %s", kindName(e))
+				continue
+			}
+			list = append(list, e.Value)
+			nodes = append(nodes, e)
+		}
+		*p, d.elems[p] = list, nodes
+	}
+}
+
+// describe names a scalar's value and kind ("the string \"abc\""), or the
+// kind of anything else.
+func describe(n *yaml.Node) string {
+	if n.Kind != yaml.ScalarNode {
+		return kindName(n)
+	}
+	return kindName(n) + " " + strconv.Quote(n.Value)
+}
+
+// config decodes the document's root mapping. It reports false if the root
+// is not a mapping, when there is nothing to validate.
+func (d *decoder) config(root *yaml.Node) (*Config, bool) {
+	c := &Config{File: d.file, Agent: defaultAgent(), Destinations: make(map[string]*Destination)}
+	ok := d.mapping(scope{}, root, fields{
+		"agent": func(s scope, n *yaml.Node) { d.agent(s, n, &c.Agent) },
+		"destinations": func(s scope, n *yaml.Node) {
+			d.pos[&c.Destinations] = resolve(n)
+			d.destinations(s, n, c)
+		},
+		"flows": func(s scope, n *yaml.Node) {
+			d.pos[&c.Flows] = resolve(n)
+			d.flows(s, n, c)
+		},
+	})
+	return c, ok
+}
+
+func (d *decoder) agent(s scope, n *yaml.Node, a *Agent) {
+	d.mapping(s, n, fields{
+		"checkpoint_file":     d.str(&a.CheckpointFile),
+		"checkpoint_interval": d.duration(&a.CheckpointInterval),
+		"checkpoint_ttl":      d.duration(&a.CheckpointTTL),
+		"log_level":           d.str(&a.LogLevel),
+		"shutdown_timeout":    d.duration(&a.ShutdownTimeout),
+	})
+}
+
+func (d *decoder) destinations(s scope, n *yaml.Node, c *Config) {
+	n = resolve(n)
+	if isNull(n) {
+		return
+	}
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, s, "expected a mapping of names to destinations, got %s", kindName(n))
+		return
+	}
+	for _, p := range d.pairs(s, n, 0) {
+		dst := newDestination(p.name)
+		dst.Line = p.key.Line
+		d.pos[dst] = p.key
+		ds := scope{ctx: "destination " + strconv.Quote(p.name)}
+		ok := d.mapping(ds, p.value, fields{
+			"type":          d.str(&dst.Type),
+			"stream":        d.str(&dst.Stream),
+			"region":        d.str(&dst.Region),
+			"endpoint":      d.str(&dst.Endpoint),
+			"role_arn":      d.str(&dst.RoleARN),
+			"partition_key": d.str(&dst.PartitionKey),
+			"aggregation": func(s scope, n *yaml.Node) {
+				d.mapping(s, n, fields{
+					"enabled":   d.bool(&dst.Aggregation.Enabled),
+					"max_bytes": d.size(&dst.Aggregation.MaxBytes),
+				})
+			},
+			"batch": func(s scope, n *yaml.Node) {
+				d.mapping(s, n, fields{
+					"max_records":      d.int(&dst.Batch.MaxRecords),
+					"max_bytes":        d.size(&dst.Batch.MaxBytes),
+					"max_record_bytes": d.size(&dst.Batch.MaxRecordBytes),
+					"max_age":          d.duration(&dst.Batch.MaxAge),
+				})
+			},
+			"retry": func(s scope, n *yaml.Node) {
+				d.mapping(s, n, fields{
+					"initial_backoff": d.duration(&dst.Retry.InitialBackoff),
+					"max_backoff":     d.duration(&dst.Retry.MaxBackoff),
+					"max_attempts":    d.int(&dst.Retry.MaxAttempts),
+				})
+			},
+			"timeouts": func(s scope, n *yaml.Node) {
+				d.mapping(s, n, fields{
+					"connect": d.duration(&dst.Timeouts.Connect),
+					"request": d.duration(&dst.Timeouts.Request),
+				})
+			},
+			"max_in_flight": d.int(&dst.MaxInFlight),
+		})
+		if !ok {
+			d.failed[dst] = true
+		}
+		c.Destinations[p.name] = dst
+	}
+}
+
+func (d *decoder) flows(s scope, n *yaml.Node, c *Config) {
+	n = resolve(n)
+	if isNull(n) {
+		return
+	}
+	if n.Kind != yaml.SequenceNode {
+		d.errorf(n, s, "expected a list of flows, got %s", kindName(n))
+		return
+	}
+	for i, item := range n.Content {
+		item = resolve(item)
+		f := newFlow()
+		f.Line = item.Line
+		d.pos[f] = item
+		fs := scope{ctx: flowLabel(item, i)}
+		ok := d.mapping(fs, item, fields{
+			"name":                 d.str(&f.Name),
+			"paths":                d.strings(&f.Paths),
+			"exclude":              d.strings(&f.Exclude),
+			"initial_position":     d.str(&f.InitialPosition),
+			"max_line_bytes":       d.size(&f.MaxLineBytes),
+			"partial_line_timeout": d.duration(&f.PartialLineTimeout),
+			"rescan_interval":      d.duration(&f.RescanInterval),
+			"transforms":           func(s scope, n *yaml.Node) { f.Transforms = d.transforms(s, n) },
+			"destination":          d.str(&f.Destination),
+		})
+		if !ok {
+			d.failed[f] = true
+		}
+		c.Flows = append(c.Flows, f)
+	}
+}
+
+// flowLabel names a flow in messages by its name if it has a usable one,
+// else by its position ("flow #2").
+func flowLabel(n *yaml.Node, i int) string {
+	if n.Kind == yaml.MappingNode {
+		for j := 0; j+1 < len(n.Content); j += 2 {
+			k, v := resolve(n.Content[j]), resolve(n.Content[j+1])
+			if k.Kind == yaml.ScalarNode && k.Value == "name" &&
+				v.Kind == yaml.ScalarNode && v.Value != "" && !isNull(v) {
+				return "flow " + strconv.Quote(v.Value)
+			}
+		}
+	}
+	return "flow #" + strconv.Itoa(i+1)
+}
+
+// transformNames lists the transforms a flow may use, for messages.
+var transformNames = []string{"csv_to_json", "json", "singleline"}
+
+func (d *decoder) transforms(s scope, n *yaml.Node) []*Transform {
+	n = resolve(n)
+	if isNull(n) {
+		return nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		d.errorf(n, s, "expected a list of transforms, got %s", kindName(n))
+		return nil
+	}
+	var out []*Transform
+	for i, item := range n.Content {
+		if t := d.transform(s.index(i), resolve(item)); t != nil {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// transform decodes one list item: "- name", "- name:" or "- name: {...}".
+func (d *decoder) transform(s scope, n *yaml.Node) *Transform {
+	known := strings.Join(transformNames, ", ")
+	var key, body *yaml.Node
+	switch {
+	case n.Kind == yaml.ScalarNode && !isNull(n):
+		key = n
+	case n.Kind == yaml.MappingNode:
+		ps := d.pairs(s, n, 0)
+		if len(ps) != 1 {
+			names := make([]string, len(ps))
+			for i, p := range ps {
+				names[i] = p.name
+			}
+			got := "none"
+			if len(ps) > 1 {
+				got = strconv.Itoa(len(ps)) + " (" + strings.Join(names, ", ") + ")"
+			}
+			d.errorf(n, s, "a transform needs exactly one key, got %s; known transforms: %s", got, known)
+			return nil
+		}
+		key, body = ps[0].key, ps[0].value
+	default:
+		d.errorf(n, s, "expected a transform name or a mapping with one key, got %s; known transforms: %s", kindName(n), known)
+		return nil
+	}
+	t := &Transform{Line: n.Line}
+	d.pos[t] = n
+	item, s := s, s.child(key.Value)
+	switch key.Value {
+	case "singleline":
+		t.Singleline = &Singleline{}
+		d.mapping(s, body, fields{
+			"no_trim":         d.bool(&t.Singleline.NoTrim),
+			"escape_new_line": d.bool(&t.Singleline.EscapeNewLine),
+		})
+	case "csv_to_json":
+		t.CSVToJSON = &CSVToJSON{Delimiter: ",", OnError: OnErrorWrap}
+		d.mapping(s, body, fields{
+			"fields":    d.strings(&t.CSVToJSON.Fields),
+			"delimiter": d.str(&t.CSVToJSON.Delimiter),
+			"on_error":  d.str(&t.CSVToJSON.OnError),
+		})
+	case "json":
+		t.JSON = &JSON{OnError: OnErrorWrap}
+		d.mapping(s, body, fields{
+			"on_error": d.str(&t.JSON.OnError),
+		})
+	default:
+		msg := fmt.Sprintf("unknown transform %q", key.Value)
+		if hint := suggest(key.Value, transformNames); hint != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", hint)
+		}
+		d.errorf(key, item, "%s; known transforms: %s", msg, known)
+		return nil
+	}
+	return t
+}

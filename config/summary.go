@@ -1,0 +1,99 @@
+package config
+
+import (
+	"fmt"
+	"maps"
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// Summary describes c for people, as "kinetail check" prints it: the agent
+// settings, each destination and each flow with the values in effect. It
+// holds no secrets: credentials in endpoint URLs are left out.
+func (c *Config) Summary() string {
+	var b strings.Builder
+	a := c.Agent
+	fmt.Fprintf(&b, "agent:\n")
+	fmt.Fprintf(&b, "  checkpoint_file: %s (every %v, entries kept %v)\n", a.CheckpointFile, a.CheckpointInterval, a.CheckpointTTL)
+	fmt.Fprintf(&b, "  log_level: %s, shutdown_timeout: %v\n", a.LogLevel, a.ShutdownTimeout)
+
+	fmt.Fprintf(&b, "destinations:\n")
+	for _, name := range slices.Sorted(maps.Keys(c.Destinations)) {
+		d := c.Destinations[name]
+		fmt.Fprintf(&b, "  %s: %s stream %s\n", name, d.Type, d.Stream)
+		region := d.Region
+		if region == "" {
+			region = "(from the environment)"
+		}
+		endpoint := "(AWS default)"
+		if d.Endpoint != "" {
+			endpoint = redactURL(d.Endpoint)
+		}
+		fmt.Fprintf(&b, "    region: %s, endpoint: %s\n", region, endpoint)
+		if d.RoleARN != "" {
+			fmt.Fprintf(&b, "    role_arn: %s\n", d.RoleARN)
+		}
+		fmt.Fprintf(&b, "    partition_key: %s, max_in_flight: %d\n", d.PartitionKey, d.MaxInFlight)
+		fmt.Fprintf(&b, "    batch: max_records %d, max_bytes %v, max_record_bytes %v, max_age %v\n",
+			d.Batch.MaxRecords, d.Batch.MaxBytes, d.Batch.MaxRecordBytes, d.Batch.MaxAge)
+		if d.Aggregation.Enabled {
+			fmt.Fprintf(&b, "    aggregation: on, max_bytes %v\n", d.Aggregation.MaxBytes)
+		} else {
+			fmt.Fprintf(&b, "    aggregation: off\n")
+		}
+		attempts := "unlimited"
+		if d.Retry.MaxAttempts > 0 {
+			attempts = fmt.Sprint(d.Retry.MaxAttempts)
+		}
+		fmt.Fprintf(&b, "    retry: backoff %v to %v, attempts %s; timeouts: connect %v, request %v\n",
+			d.Retry.InitialBackoff, d.Retry.MaxBackoff, attempts, d.Timeouts.Connect, d.Timeouts.Request)
+	}
+
+	fmt.Fprintf(&b, "flows:\n")
+	for _, f := range c.Flows {
+		fmt.Fprintf(&b, "  %s -> %s\n", f.Name, f.Destination)
+		fmt.Fprintf(&b, "    paths: %s\n", strings.Join(f.Paths, ", "))
+		if len(f.Exclude) > 0 {
+			fmt.Fprintf(&b, "    exclude: %s\n", strings.Join(f.Exclude, ", "))
+		}
+		fmt.Fprintf(&b, "    initial_position: %s, max_line_bytes: %v\n", f.InitialPosition, f.MaxLineBytes)
+		fmt.Fprintf(&b, "    partial_line_timeout: %v, rescan_interval: %v\n", f.PartialLineTimeout, f.RescanInterval)
+		transforms := "(none: lines are sent as they are)"
+		if len(f.Transforms) > 0 {
+			names := make([]string, len(f.Transforms))
+			for i, t := range f.Transforms {
+				names[i] = t.String()
+			}
+			transforms = strings.Join(names, ", ")
+		}
+		fmt.Fprintf(&b, "    transforms: %s\n", transforms)
+	}
+	return b.String()
+}
+
+// String names the transform with its settings, like
+// `csv_to_json(fields=[a b], delimiter=",", on_error=wrap)`.
+func (t *Transform) String() string {
+	switch {
+	case t.Singleline != nil:
+		return fmt.Sprintf("singleline(no_trim=%t, escape_new_line=%t)", t.Singleline.NoTrim, t.Singleline.EscapeNewLine)
+	case t.CSVToJSON != nil:
+		c := t.CSVToJSON
+		return fmt.Sprintf("csv_to_json(fields=[%s], delimiter=%q, on_error=%s)", strings.Join(c.Fields, " "), c.Delimiter, c.OnError)
+	case t.JSON != nil:
+		return fmt.Sprintf("json(on_error=%s)", t.JSON.OnError)
+	}
+	return "(empty)"
+}
+
+// redactURL drops the user name and password from a URL. Something that
+// does not parse is not shown at all, as it may be a secret.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(invalid URL)"
+	}
+	u.User = nil
+	return u.String()
+}

@@ -1,0 +1,312 @@
+package config
+
+import (
+	"maps"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Limits of the Kinesis PutRecords API and of this agent.
+const (
+	maxBatchRecords   = 500
+	maxBatchBytes     = 10 * MiB
+	maxRecordBytes    = 10 * MiB
+	maxAggregateBytes = 1 * MiB
+	maxInFlight       = 64
+)
+
+// validate checks values and references after decoding and fills in the
+// defaults that depend on other values. It reports at the node a value came
+// from, or at fallback when the value is a default.
+func (d *decoder) validate(c *Config, root *yaml.Node) {
+	d.validateAgent(&c.Agent, root)
+
+	names := slices.Sorted(maps.Keys(c.Destinations))
+	for _, name := range names {
+		d.validateDestination(c.Destinations[name])
+	}
+	if len(c.Destinations) == 0 && d.missing(&c.Destinations, scope{path: "destinations"}) {
+		d.errorf(d.at(&c.Destinations, root), scope{}, "no destinations defined: at least one is required")
+	}
+	if len(c.Flows) == 0 && d.missing(&c.Flows, scope{path: "flows"}) {
+		d.errorf(d.at(&c.Flows, root), scope{}, "no flows defined: at least one is required")
+	}
+	seen := make(map[string]*Flow)
+	for i, f := range c.Flows {
+		d.validateFlow(c, f, i, seen, names)
+	}
+}
+
+func (d *decoder) validateAgent(a *Agent, root *yaml.Node) {
+	s := scope{path: "agent"}
+	if a.CheckpointFile == "" {
+		d.errorf(d.at(&a.CheckpointFile, root), s.child("checkpoint_file"), "must not be empty")
+	}
+	d.positive(&a.CheckpointInterval, root, s.child("checkpoint_interval"))
+	d.positive(&a.CheckpointTTL, root, s.child("checkpoint_ttl"))
+	d.positive(&a.ShutdownTimeout, root, s.child("shutdown_timeout"))
+	switch a.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		d.errorf(d.at(&a.LogLevel, root), s.child("log_level"), "unknown level %q (use debug, info, warn or error)", a.LogLevel)
+	}
+}
+
+func (d *decoder) validateDestination(dst *Destination) {
+	at := d.pos[dst]
+	s := scope{ctx: "destination " + strconv.Quote(dst.Name)}
+	if !validName(dst.Name) {
+		d.errorf(at, s, "name must be made of letters, digits, '_', '.' and '-'")
+	}
+	if d.failed[dst] {
+		return
+	}
+	switch dst.Type {
+	case "":
+		if d.missing(&dst.Type, s.child("type")) {
+			d.errorf(d.at(&dst.Type, at), s, "type is required (supported: kinesis)")
+		}
+	case "kinesis":
+		if dst.Stream == "" && d.missing(&dst.Stream, s.child("stream")) {
+			d.errorf(d.at(&dst.Stream, at), s, "stream is required for type kinesis")
+		}
+	default:
+		d.errorf(d.at(&dst.Type, at), s.child("type"), "unknown type %q (supported: kinesis)", dst.Type)
+	}
+	if dst.Endpoint != "" && !validEndpoint(dst.Endpoint) {
+		d.errorf(d.at(&dst.Endpoint, at), s.child("endpoint"), "must be an absolute http or https URL, like https://kinesis.us-east-1.amazonaws.com")
+	}
+	if dst.RoleARN != "" && (!strings.HasPrefix(dst.RoleARN, "arn:") || !strings.Contains(dst.RoleARN, ":role/")) {
+		d.errorf(d.at(&dst.RoleARN, at), s.child("role_arn"), "must be an IAM role ARN, like arn:aws:iam::123456789012:role/kinetail")
+	}
+	switch dst.PartitionKey {
+	case "random", "deterministic":
+	default:
+		d.errorf(d.at(&dst.PartitionKey, at), s.child("partition_key"), "unknown value %q (use random or deterministic)", dst.PartitionKey)
+	}
+
+	a, b := &dst.Aggregation, &dst.Batch
+	d.sizeRange(&a.MaxBytes, 1, maxAggregateBytes, at, s.child("aggregation.max_bytes"))
+	d.intRange(&b.MaxRecords, 1, maxBatchRecords, at, s.child("batch.max_records"))
+	d.sizeRange(&b.MaxBytes, 1, maxBatchBytes, at, s.child("batch.max_bytes"))
+	if d.sizeRange(&b.MaxRecordBytes, 1, maxRecordBytes, at, s.child("batch.max_record_bytes")) &&
+		b.MaxRecordBytes > b.MaxBytes {
+		d.errorf(d.at(&b.MaxRecordBytes, at), s.child("batch.max_record_bytes"),
+			"must not exceed batch.max_bytes (%v), got %v", b.MaxBytes, b.MaxRecordBytes)
+	}
+	if a.MaxBytes > b.MaxRecordBytes && a.MaxBytes <= maxAggregateBytes {
+		// An aggregate is sent as one record.
+		d.errorf(d.at(&a.MaxBytes, at), s.child("aggregation.max_bytes"),
+			"must not exceed batch.max_record_bytes (%v), got %v", b.MaxRecordBytes, a.MaxBytes)
+	}
+	d.positive(&b.MaxAge, at, s.child("batch.max_age"))
+
+	r := &dst.Retry
+	if d.positive(&r.InitialBackoff, at, s.child("retry.initial_backoff")) && r.MaxBackoff < r.InitialBackoff {
+		d.errorf(d.at(&r.MaxBackoff, at), s.child("retry.max_backoff"),
+			"must not be less than retry.initial_backoff (%v), got %v", r.InitialBackoff, r.MaxBackoff)
+	}
+	if r.MaxAttempts < 0 {
+		d.errorf(d.at(&r.MaxAttempts, at), s.child("retry.max_attempts"),
+			"must not be negative (0 retries until stored or stopped), got %d", r.MaxAttempts)
+	}
+	d.positive(&dst.Timeouts.Connect, at, s.child("timeouts.connect"))
+	d.positive(&dst.Timeouts.Request, at, s.child("timeouts.request"))
+	d.intRange(&dst.MaxInFlight, 1, maxInFlight, at, s.child("max_in_flight"))
+}
+
+func (d *decoder) validateFlow(c *Config, f *Flow, i int, seen map[string]*Flow, destinations []string) {
+	at := d.pos[f]
+	s := scope{ctx: flowLabel(at, i)}
+	if d.failed[f] {
+		return
+	}
+	switch {
+	case f.Name == "":
+		if d.missing(&f.Name, s.child("name")) {
+			d.errorf(d.at(&f.Name, at), s, "name is required")
+		}
+	case !validName(f.Name):
+		d.errorf(d.at(&f.Name, at), s.child("name"), "must be made of letters, digits, '_', '.' and '-'")
+	case seen[f.Name] != nil:
+		d.errorf(d.at(&f.Name, at), s.child("name"), "already used by the flow at line %d", seen[f.Name].Line)
+	default:
+		seen[f.Name] = f
+	}
+
+	if len(f.Paths) == 0 && d.missing(&f.Paths, s.child("paths")) {
+		d.errorf(d.at(&f.Paths, at), s, "paths is required: list the files to follow, like /var/log/app/*.log")
+	}
+	for j, p := range f.Paths {
+		n := d.elems[&f.Paths][j]
+		if msg := globProblem(p); msg != "" {
+			d.errorf(n, s.child("paths").index(j), "%s", msg)
+		} else if !filepath.IsAbs(p) {
+			d.errorf(n, s.child("paths").index(j), "%q is not an absolute path", p)
+		}
+	}
+	for j, p := range f.Exclude {
+		if msg := globProblem(p); msg != "" {
+			d.errorf(d.elems[&f.Exclude][j], s.child("exclude").index(j), "%s", msg)
+		}
+	}
+	switch f.InitialPosition {
+	case "start_of_file", "end_of_file":
+	default:
+		d.errorf(d.at(&f.InitialPosition, at), s.child("initial_position"),
+			"unknown value %q (use start_of_file or end_of_file)", f.InitialPosition)
+	}
+	d.positive(&f.PartialLineTimeout, at, s.child("partial_line_timeout"))
+	d.positive(&f.RescanInterval, at, s.child("rescan_interval"))
+	for j, t := range f.Transforms {
+		d.validateTransform(t, s.child("transforms").index(j))
+	}
+
+	dst := c.Destinations[f.Destination]
+	switch {
+	case f.Destination == "":
+		if d.missing(&f.Destination, s.child("destination")) {
+			d.errorf(d.at(&f.Destination, at), s, "destination is required")
+		}
+	case dst == nil:
+		defined := "none"
+		if len(destinations) > 0 {
+			defined = strings.Join(destinations, ", ")
+		}
+		d.errorf(d.at(&f.Destination, at), s, "destination %q is not defined (defined: %s)", f.Destination, defined)
+	}
+
+	_, set := d.pos[&f.MaxLineBytes]
+	switch {
+	case !set && dst != nil:
+		f.MaxLineBytes = dst.Batch.MaxRecordBytes - lineOverhead
+		if f.MaxLineBytes < 1 {
+			// A tiny record limit leaves nothing to set aside.
+			f.MaxLineBytes = dst.Batch.MaxRecordBytes
+		}
+	case !set || d.failed[&f.MaxLineBytes]:
+	case f.MaxLineBytes < 1:
+		d.errorf(d.at(&f.MaxLineBytes, at), s.child("max_line_bytes"), "must be at least 1B")
+	case dst != nil && f.MaxLineBytes > dst.Batch.MaxRecordBytes:
+		d.errorf(d.at(&f.MaxLineBytes, at), s.child("max_line_bytes"),
+			"must not exceed batch.max_record_bytes of destination %q (%v), got %v",
+			dst.Name, dst.Batch.MaxRecordBytes, f.MaxLineBytes)
+	}
+}
+
+func (d *decoder) validateTransform(t *Transform, s scope) {
+	at := d.pos[t]
+	switch {
+	case t.CSVToJSON != nil:
+		c := t.CSVToJSON
+		s = s.child("csv_to_json")
+		if len(c.Fields) == 0 && d.missing(&c.Fields, s.child("fields")) {
+			d.errorf(d.at(&c.Fields, at), s, "fields is required: name the columns, like [time, host, status]")
+		}
+		first := make(map[string]int, len(c.Fields))
+		for j, name := range c.Fields {
+			n, fs := d.elems[&c.Fields][j], s.child("fields").index(j)
+			if name == "" {
+				d.errorf(n, fs, "must not be empty")
+			} else if k, dup := first[name]; dup {
+				d.errorf(n, fs, "duplicate field %q (first at fields[%d])", name, k)
+			} else {
+				first[name] = j
+			}
+		}
+		if c.Delimiter == `\t` {
+			// Written unquoted or single-quoted, \t is two characters.
+			c.Delimiter = "\t"
+		}
+		if r, n := utf8.DecodeRuneInString(c.Delimiter); n == 0 || n != len(c.Delimiter) ||
+			r == utf8.RuneError || r == '"' || r == '\r' || r == '\n' {
+			d.errorf(d.at(&c.Delimiter, at), s.child("delimiter"),
+				`must be one character other than '"' and line breaks, like "," or "\t", got %q`, c.Delimiter)
+		}
+		d.onError(&c.OnError, at, s.child("on_error"))
+	case t.JSON != nil:
+		d.onError(&t.JSON.OnError, at, s.child("json.on_error"))
+	}
+}
+
+func (d *decoder) onError(p *string, fallback *yaml.Node, s scope) {
+	switch *p {
+	case OnErrorDrop, OnErrorPass, OnErrorWrap:
+	default:
+		d.errorf(d.at(p, fallback), s, "unknown value %q (use drop, pass or wrap)", *p)
+	}
+}
+
+// positive reports whether *p > 0, recording an error if not.
+func (d *decoder) positive(p *Duration, fallback *yaml.Node, s scope) bool {
+	if *p > 0 || d.failed[p] {
+		return *p > 0
+	}
+	d.errorf(d.at(p, fallback), s, "must be greater than 0")
+	return false
+}
+
+// intRange reports whether lo <= *p <= hi, recording an error if not.
+func (d *decoder) intRange(p *int, lo, hi int, fallback *yaml.Node, s scope) bool {
+	if lo <= *p && *p <= hi {
+		return true
+	}
+	if !d.failed[p] {
+		d.errorf(d.at(p, fallback), s, "must be between %d and %d, got %d", lo, hi, *p)
+	}
+	return false
+}
+
+// sizeRange reports whether lo <= *p <= hi, recording an error if not.
+func (d *decoder) sizeRange(p *Size, lo, hi Size, fallback *yaml.Node, s scope) bool {
+	if lo <= *p && *p <= hi {
+		return true
+	}
+	if !d.failed[p] {
+		d.errorf(d.at(p, fallback), s, "must be between %v and %v, got %v", lo, hi, *p)
+	}
+	return false
+}
+
+// validName reports whether s is a non-empty run of [A-Za-z0-9_.-].
+func validName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '_' && c != '.' && c != '-' && (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func validEndpoint(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.Opaque == ""
+}
+
+// globProblem says what is wrong with a path pattern, or "". Each segment
+// uses filepath.Match syntax; "**" (any number of directories) must be a
+// whole segment.
+func globProblem(pattern string) string {
+	if pattern == "" {
+		return "must not be empty"
+	}
+	for seg := range strings.SplitSeq(pattern, "/") {
+		if seg == "**" {
+			continue
+		}
+		if strings.Contains(seg, "**") {
+			return strconv.Quote(pattern) + `: "**" must be a whole path segment, like /var/log/**/*.log`
+		}
+		if _, err := filepath.Match(seg, ""); err != nil {
+			return strconv.Quote(pattern) + ": invalid glob: " + err.Error()
+		}
+	}
+	return ""
+}

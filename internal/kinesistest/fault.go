@@ -1,0 +1,566 @@
+package kinesistest
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+// Limits of the real service that the fault server enforces, so a client
+// that exceeds them fails here as it would against Kinesis.
+const (
+	maxPutRecordsEntries = 500
+	maxPutRecordsBytes   = 5 << 20 // data + partition keys of one request
+	maxRecordData        = 1 << 20
+	maxPartitionKeyRunes = 256
+)
+
+const (
+	faultShardID = "shardId-000000000000"
+	faultAccount = "123456789012"
+	faultRegion  = "us-east-1"
+)
+
+// FaultOptions sets which faults the server injects. Rates are fractions in
+// [0, 1], decided per request (Error500Rate) or per entry (FailEntryRate)
+// by a generator seeded with Seed, so a run is repeatable for a given order
+// of requests.
+type FaultOptions struct {
+	Seed int64
+	// FailEntryRate is the fraction of PutRecords entries answered with
+	// ErrorCode ProvisionedThroughputExceededException (and of PutRecord
+	// calls failed with that error).
+	FailEntryRate float64
+	// Error500Rate is the fraction of requests answered with HTTP 500 and
+	// an InternalFailure body. The decision is made before anything is
+	// stored, so a 500 never hides a stored record.
+	Error500Rate float64
+	// Latency is added to every request before it is answered.
+	Latency time.Duration
+	// Streams are the streams that exist; requests for others get 400
+	// ResourceNotFoundException. Nil accepts any stream name.
+	Streams []string
+}
+
+// StoredRecord is one record the server has stored.
+type StoredRecord struct {
+	Stream       string
+	PartitionKey string
+	Data         []byte
+	Seq          string
+}
+
+// FaultCounts counts what the server has seen.
+type FaultCounts struct {
+	Requests      int // every HTTP request, including rejected ones
+	Entries       int // PutRecords entries and PutRecord calls received
+	FailedEntries int // entries answered with an ErrorCode
+	Errors500     int // requests answered with an injected 500
+	DownRejected  int // requests refused while the server was down
+	// MaxBatchRecords and MaxBatchBytes are the largest PutRecords request
+	// seen, in entries and in bytes of data plus partition keys.
+	MaxBatchRecords int
+	MaxBatchBytes   int
+}
+
+// FaultServer is an in-process HTTP server on the loopback interface that
+// speaks the Kinesis JSON 1.1 protocol for the operations a producer uses,
+// and injects partial failures, 500s, latency and outages. Code under test
+// runs the real AWS SDK against it, never a mock of the SDK. It does not
+// verify signatures but requires an Authorization header, as any signed
+// request has one. It is safe for concurrent use.
+type FaultServer struct {
+	srv *httptest.Server
+
+	mu      sync.Mutex
+	opts    FaultOptions
+	rng     *rand.Rand
+	down    bool
+	anyName bool                 // Streams was nil: every name exists
+	streams map[string]time.Time // configured and created streams, with creation times
+	stored  []StoredRecord
+	seq     uint64
+	counts  FaultCounts
+}
+
+// NewFaultServer starts a server on 127.0.0.1 on a free port; it is closed
+// when the test ends.
+func NewFaultServer(t testing.TB, o FaultOptions) *FaultServer {
+	t.Helper()
+	s, err := StartFaultServer(o)
+	if err != nil {
+		t.Fatalf("start fault server: %v", err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// StartFaultServer starts a server on 127.0.0.1 on a free port. The caller
+// must call Close.
+func StartFaultServer(o FaultOptions) (*FaultServer, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	s := &FaultServer{
+		opts: o,
+		rng:  rand.New(rand.NewPCG(uint64(o.Seed), 0x6b696e6573697321)),
+	}
+	s.anyName = o.Streams == nil
+	s.streams = make(map[string]time.Time, len(o.Streams))
+	for _, name := range o.Streams {
+		s.streams[name] = time.Now()
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
+	s.srv = srv
+	return s, nil
+}
+
+// URL is the server's base URL, to be used as the client's endpoint.
+func (s *FaultServer) URL() string { return s.srv.URL }
+
+// Close stops the server and waits for requests being answered.
+func (s *FaultServer) Close() { s.srv.Close() }
+
+// SetDown starts (true) or ends (false) an outage. While down, every request
+// is answered 503 or has its connection closed without an answer.
+func (s *FaultServer) SetDown(down bool) {
+	s.mu.Lock()
+	s.down = down
+	s.mu.Unlock()
+}
+
+// SetOptions changes FailEntryRate, Error500Rate and Latency for requests
+// that arrive from now on. Seed and Streams are not changed.
+func (s *FaultServer) SetOptions(o FaultOptions) {
+	s.mu.Lock()
+	s.opts.FailEntryRate = o.FailEntryRate
+	s.opts.Error500Rate = o.Error500Rate
+	s.opts.Latency = o.Latency
+	s.mu.Unlock()
+}
+
+// Stored returns a copy of the stored records in arrival order.
+func (s *FaultServer) Stored() []StoredRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]StoredRecord, len(s.stored))
+	copy(out, s.stored)
+	return out
+}
+
+// Counts returns the counters so far.
+func (s *FaultServer) Counts() FaultCounts {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.counts
+}
+
+// faultErrorBody is the body of an error answer, as the service writes it.
+type faultErrorBody struct {
+	Type    string `json:"__type"`
+	Message string `json:"message"`
+}
+
+func faultJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.Header().Set("x-amzn-RequestId", "00000000-0000-0000-0000-000000000000")
+	w.WriteHeader(status)
+	// The client may be gone; nothing useful can be done about it here.
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func faultError(w http.ResponseWriter, status int, typ, format string, args ...any) {
+	faultJSON(w, status, faultErrorBody{Type: typ, Message: fmt.Sprintf(format, args...)})
+}
+
+func (s *FaultServer) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.counts.Requests++
+	down := s.down
+	closeConn := down && s.rng.IntN(2) == 0
+	latency := s.opts.Latency
+	if down {
+		s.counts.DownRejected++
+	}
+	s.mu.Unlock()
+
+	if latency > 0 {
+		t := time.NewTimer(latency)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+	if down {
+		if closeConn {
+			if hj, ok := w.(http.Hijacker); ok {
+				if conn, _, err := hj.Hijack(); err == nil {
+					conn.Close()
+					return
+				}
+			}
+		}
+		faultError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "Service is unavailable (injected outage)")
+		return
+	}
+
+	if r.Method != http.MethodPost {
+		faultError(w, http.StatusBadRequest, "UnknownOperationException", "method %s not allowed", r.Method)
+		return
+	}
+	if r.Header.Get("Authorization") == "" {
+		faultError(w, http.StatusBadRequest, "MissingAuthenticationTokenException", "Missing Authentication Token")
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "application/x-amz-json-1.1" {
+		faultError(w, http.StatusBadRequest, "SerializationException", "unsupported content type %q", ct)
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return // the client went away
+	}
+
+	s.mu.Lock()
+	fail500 := s.opts.Error500Rate > 0 && s.rng.Float64() < s.opts.Error500Rate
+	if fail500 {
+		s.counts.Errors500++
+	}
+	s.mu.Unlock()
+	if fail500 {
+		faultError(w, http.StatusInternalServerError, "InternalFailure", "Internal service failure (injected)")
+		return
+	}
+
+	target := r.Header.Get("X-Amz-Target")
+	op, ok := strings.CutPrefix(target, "Kinesis_20131202.")
+	if !ok {
+		faultError(w, http.StatusBadRequest, "UnknownOperationException", "unknown target %q", target)
+		return
+	}
+	switch op {
+	case "PutRecords":
+		s.putRecords(w, body)
+	case "PutRecord":
+		s.putRecord(w, body)
+	case "DescribeStreamSummary":
+		s.describeStreamSummary(w, body)
+	case "DescribeStream":
+		s.describeStream(w, body)
+	case "ListShards":
+		s.listShards(w, body)
+	case "CreateStream":
+		s.createStream(w, body)
+	case "ListStreams":
+		s.listStreams(w)
+	default:
+		faultError(w, http.StatusBadRequest, "UnknownOperationException", "operation %s is not supported by the fault server", op)
+	}
+}
+
+// faultStreamRef names a stream either way the API allows.
+type faultStreamRef struct {
+	StreamName string `json:"StreamName"`
+	StreamARN  string `json:"StreamARN"`
+}
+
+func (ref faultStreamRef) name() string {
+	if ref.StreamName != "" {
+		return ref.StreamName
+	}
+	if _, name, ok := strings.Cut(ref.StreamARN, ":stream/"); ok {
+		return name
+	}
+	return ""
+}
+
+func faultStreamARN(name string) string {
+	return "arn:aws:kinesis:" + faultRegion + ":" + faultAccount + ":stream/" + name
+}
+
+// decode parses the request body and resolves the stream; on failure it
+// has answered the request and returns false. Callers hold no lock.
+func (s *FaultServer) decode(w http.ResponseWriter, body []byte, v any, ref *faultStreamRef) (string, bool) {
+	if err := json.Unmarshal(body, v); err != nil {
+		faultError(w, http.StatusBadRequest, "SerializationException", "cannot decode request: %v", err)
+		return "", false
+	}
+	name := ref.name()
+	if name == "" {
+		faultError(w, http.StatusBadRequest, "ValidationException", "StreamName or StreamARN is required")
+		return "", false
+	}
+	s.mu.Lock()
+	known := s.known(name)
+	s.mu.Unlock()
+	if !known {
+		faultError(w, http.StatusBadRequest, "ResourceNotFoundException",
+			"Stream %s under account %s not found.", name, faultAccount)
+		return "", false
+	}
+	return name, true
+}
+
+// known reports whether a stream exists. s.mu is held.
+func (s *FaultServer) known(name string) bool {
+	_, ok := s.streams[name]
+	return ok || s.anyName
+}
+
+type putEntry struct {
+	Data            []byte `json:"Data"`
+	PartitionKey    string `json:"PartitionKey"`
+	ExplicitHashKey string `json:"ExplicitHashKey,omitempty"`
+}
+
+type putRecordsInput struct {
+	faultStreamRef
+	Records []putEntry `json:"Records"`
+}
+
+type putRecordsResultEntry struct {
+	SequenceNumber string `json:"SequenceNumber,omitempty"`
+	ShardID        string `json:"ShardId,omitempty"`
+	ErrorCode      string `json:"ErrorCode,omitempty"`
+	ErrorMessage   string `json:"ErrorMessage,omitempty"`
+}
+
+type putRecordsOutput struct {
+	FailedRecordCount int                     `json:"FailedRecordCount"`
+	Records           []putRecordsResultEntry `json:"Records"`
+	EncryptionType    string                  `json:"EncryptionType"`
+}
+
+// validEntry checks one entry against the service's limits.
+func validEntry(e putEntry) string {
+	n := utf8.RuneCountInString(e.PartitionKey)
+	switch {
+	case n < 1 || n > maxPartitionKeyRunes:
+		return fmt.Sprintf("partition key length %d is not within [1, %d]", n, maxPartitionKeyRunes)
+	case len(e.Data) > maxRecordData:
+		return fmt.Sprintf("data length %d exceeds %d", len(e.Data), maxRecordData)
+	}
+	return ""
+}
+
+func (s *FaultServer) putRecords(w http.ResponseWriter, body []byte) {
+	var in putRecordsInput
+	stream, ok := s.decode(w, body, &in, &in.faultStreamRef)
+	if !ok {
+		return
+	}
+	if n := len(in.Records); n < 1 || n > maxPutRecordsEntries {
+		faultError(w, http.StatusBadRequest, "ValidationException",
+			"1 validation error detected: Value at 'records' failed to satisfy constraint: Member must have length between 1 and %d (got %d)",
+			maxPutRecordsEntries, n)
+		return
+	}
+	size := 0
+	for _, e := range in.Records {
+		if msg := validEntry(e); msg != "" {
+			faultError(w, http.StatusBadRequest, "ValidationException", "1 validation error detected: %s", msg)
+			return
+		}
+		size += len(e.Data) + len(e.PartitionKey)
+	}
+	if size > maxPutRecordsBytes {
+		faultError(w, http.StatusBadRequest, "InvalidArgumentException", "Records size %d exceeds 5 MB limit", size)
+		return
+	}
+
+	out := putRecordsOutput{Records: make([]putRecordsResultEntry, len(in.Records)), EncryptionType: "NONE"}
+	s.mu.Lock()
+	s.counts.Entries += len(in.Records)
+	s.counts.MaxBatchRecords = max(s.counts.MaxBatchRecords, len(in.Records))
+	s.counts.MaxBatchBytes = max(s.counts.MaxBatchBytes, size)
+	for i, e := range in.Records {
+		if s.opts.FailEntryRate > 0 && s.rng.Float64() < s.opts.FailEntryRate {
+			s.counts.FailedEntries++
+			out.FailedRecordCount++
+			out.Records[i] = putRecordsResultEntry{
+				ErrorCode: "ProvisionedThroughputExceededException",
+				ErrorMessage: fmt.Sprintf("Rate exceeded for shard %s in stream %s under account %s.",
+					faultShardID, stream, faultAccount),
+			}
+			continue
+		}
+		out.Records[i] = putRecordsResultEntry{SequenceNumber: s.store(stream, e), ShardID: faultShardID}
+	}
+	s.mu.Unlock()
+	faultJSON(w, http.StatusOK, out)
+}
+
+// store appends a record and returns its sequence number. s.mu is held.
+func (s *FaultServer) store(stream string, e putEntry) string {
+	s.seq++
+	seq := fmt.Sprintf("49%054d", s.seq)
+	s.stored = append(s.stored, StoredRecord{Stream: stream, PartitionKey: e.PartitionKey, Data: e.Data, Seq: seq})
+	return seq
+}
+
+type putRecordInput struct {
+	faultStreamRef
+	putEntry
+}
+
+func (s *FaultServer) putRecord(w http.ResponseWriter, body []byte) {
+	var in putRecordInput
+	stream, ok := s.decode(w, body, &in, &in.faultStreamRef)
+	if !ok {
+		return
+	}
+	if msg := validEntry(in.putEntry); msg != "" {
+		faultError(w, http.StatusBadRequest, "ValidationException", "1 validation error detected: %s", msg)
+		return
+	}
+	s.mu.Lock()
+	s.counts.Entries++
+	if s.opts.FailEntryRate > 0 && s.rng.Float64() < s.opts.FailEntryRate {
+		s.counts.FailedEntries++
+		s.mu.Unlock()
+		faultError(w, http.StatusBadRequest, "ProvisionedThroughputExceededException",
+			"Rate exceeded for shard %s in stream %s under account %s.", faultShardID, stream, faultAccount)
+		return
+	}
+	seq := s.store(stream, in.putEntry)
+	s.mu.Unlock()
+	faultJSON(w, http.StatusOK, map[string]string{"SequenceNumber": seq, "ShardId": faultShardID, "EncryptionType": "NONE"})
+}
+
+// created returns when a known stream was created. s.mu is not held.
+func (s *FaultServer) created(name string) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if at, ok := s.streams[name]; ok {
+		return at
+	}
+	return time.Unix(1700000000, 0)
+}
+
+// faultEpoch renders a timestamp the way the JSON protocol does: seconds.
+func faultEpoch(t time.Time) float64 { return float64(t.UnixMilli()) / 1000 }
+
+type faultShard struct {
+	ShardID             string            `json:"ShardId"`
+	HashKeyRange        map[string]string `json:"HashKeyRange"`
+	SequenceNumberRange map[string]string `json:"SequenceNumberRange"`
+}
+
+func faultShards() []faultShard {
+	return []faultShard{{
+		ShardID:             faultShardID,
+		HashKeyRange:        map[string]string{"StartingHashKey": "0", "EndingHashKey": "340282366920938463463374607431768211455"},
+		SequenceNumberRange: map[string]string{"StartingSequenceNumber": fmt.Sprintf("49%054d", 0)},
+	}}
+}
+
+func (s *FaultServer) describeStreamSummary(w http.ResponseWriter, body []byte) {
+	var in faultStreamRef
+	stream, ok := s.decode(w, body, &in, &in)
+	if !ok {
+		return
+	}
+	faultJSON(w, http.StatusOK, map[string]any{
+		"StreamDescriptionSummary": map[string]any{
+			"StreamName":              stream,
+			"StreamARN":               faultStreamARN(stream),
+			"StreamStatus":            "ACTIVE",
+			"StreamModeDetails":       map[string]string{"StreamMode": "PROVISIONED"},
+			"RetentionPeriodHours":    24,
+			"StreamCreationTimestamp": faultEpoch(s.created(stream)),
+			"EnhancedMonitoring":      []any{map[string]any{"ShardLevelMetrics": []string{}}},
+			"EncryptionType":          "NONE",
+			"OpenShardCount":          1,
+			"ConsumerCount":           0,
+		},
+	})
+}
+
+func (s *FaultServer) describeStream(w http.ResponseWriter, body []byte) {
+	var in faultStreamRef
+	stream, ok := s.decode(w, body, &in, &in)
+	if !ok {
+		return
+	}
+	faultJSON(w, http.StatusOK, map[string]any{
+		"StreamDescription": map[string]any{
+			"StreamName":              stream,
+			"StreamARN":               faultStreamARN(stream),
+			"StreamStatus":            "ACTIVE",
+			"StreamModeDetails":       map[string]string{"StreamMode": "PROVISIONED"},
+			"Shards":                  faultShards(),
+			"HasMoreShards":           false,
+			"RetentionPeriodHours":    24,
+			"StreamCreationTimestamp": faultEpoch(s.created(stream)),
+			"EnhancedMonitoring":      []any{map[string]any{"ShardLevelMetrics": []string{}}},
+			"EncryptionType":          "NONE",
+		},
+	})
+}
+
+func (s *FaultServer) listShards(w http.ResponseWriter, body []byte) {
+	var in faultStreamRef
+	if _, ok := s.decode(w, body, &in, &in); !ok {
+		return
+	}
+	faultJSON(w, http.StatusOK, map[string]any{"Shards": faultShards()})
+}
+
+func (s *FaultServer) createStream(w http.ResponseWriter, body []byte) {
+	var in struct {
+		StreamName string `json:"StreamName"`
+		ShardCount int    `json:"ShardCount"`
+	}
+	if err := json.Unmarshal(body, &in); err != nil {
+		faultError(w, http.StatusBadRequest, "SerializationException", "cannot decode request: %v", err)
+		return
+	}
+	if in.StreamName == "" {
+		faultError(w, http.StatusBadRequest, "ValidationException", "StreamName is required")
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.streams[in.StreamName]; ok {
+		faultError(w, http.StatusBadRequest, "ResourceInUseException",
+			"Stream %s under account %s already exists.", in.StreamName, faultAccount)
+		return
+	}
+	s.streams[in.StreamName] = time.Now()
+	faultJSON(w, http.StatusOK, struct{}{})
+}
+
+func (s *FaultServer) listStreams(w http.ResponseWriter) {
+	s.mu.Lock()
+	names := make([]string, 0, len(s.streams))
+	for name := range s.streams {
+		names = append(names, name)
+	}
+	s.mu.Unlock()
+	slices.Sort(names)
+	summaries := make([]map[string]any, len(names))
+	for i, name := range names {
+		summaries[i] = map[string]any{
+			"StreamName":   name,
+			"StreamARN":    faultStreamARN(name),
+			"StreamStatus": "ACTIVE",
+		}
+	}
+	faultJSON(w, http.StatusOK, map[string]any{"StreamNames": names, "HasMoreStreams": false, "StreamSummaries": summaries})
+}

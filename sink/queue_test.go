@@ -1,0 +1,126 @@
+package sink
+
+import (
+	"strconv"
+	"testing"
+	"time"
+)
+
+func entries(prefix string, n, size int) []entry {
+	es := make([]entry, n)
+	for i := range es {
+		es[i] = entry{data: []byte(prefix + strconv.Itoa(i)), size: size}
+	}
+	return es
+}
+
+func names(es []entry) []string {
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = string(e.data)
+	}
+	return out
+}
+
+func TestQueueTake(t *testing.T) {
+	tests := []struct {
+		name                 string
+		fresh, retry         int
+		size                 int
+		maxRecords, maxBytes int
+		want                 []string
+		left                 int
+	}{
+		{"stops at max records", 5, 0, 10, 3, 1000, []string{"f0", "f1", "f2"}, 2},
+		{"stops before max bytes would be exceeded", 5, 0, 10, 100, 35, []string{"f0", "f1", "f2"}, 2},
+		{"takes exactly max bytes", 5, 0, 10, 100, 30, []string{"f0", "f1", "f2"}, 2},
+		{"retries go first", 2, 2, 10, 3, 1000, []string{"r0", "r1", "f0"}, 1},
+		{"takes everything that fits", 2, 1, 10, 10, 1000, []string{"r0", "f0", "f1"}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var q queue
+			for _, e := range entries("f", tt.fresh, tt.size) {
+				q.pushFresh(e)
+			}
+			for _, e := range entries("r", tt.retry, tt.size) {
+				q.pushRetry(e)
+			}
+			got := names(q.take(nil, tt.maxRecords, tt.maxBytes))
+			if len(got) != len(tt.want) {
+				t.Fatalf("took %v, want %v", got, tt.want)
+			}
+			for i := range got {
+				if got[i] != tt.want[i] {
+					t.Fatalf("took %v, want %v", got, tt.want)
+				}
+			}
+			if q.len() != tt.left || q.bytes != tt.left*tt.size {
+				t.Errorf("left %d entries, %d bytes; want %d, %d", q.len(), q.bytes, tt.left, tt.left*tt.size)
+			}
+		})
+	}
+}
+
+func TestQueueDrainsInOrderAndStaysSmall(t *testing.T) {
+	var q queue
+	next, want := 0, 0
+	// Push 7 and take 5 at a time, so the queue is never empty: it must not
+	// keep growing its backing array.
+	for range 1000 {
+		for range 7 {
+			q.pushFresh(entry{data: []byte(strconv.Itoa(next)), size: 1})
+			next++
+		}
+		for _, e := range q.take(nil, 5, 1<<20) {
+			if string(e.data) != strconv.Itoa(want) {
+				t.Fatalf("took %s, want %d", e.data, want)
+			}
+			want++
+		}
+		if q.len() > 2000 {
+			break
+		}
+	}
+	if c := cap(q.fresh); c > 8*q.len()+64 {
+		t.Errorf("backing array has capacity %d for %d queued entries", c, q.len())
+	}
+}
+
+func TestQueueReadyAt(t *testing.T) {
+	start := time.Unix(1000, 0)
+	const maxAge = time.Second
+	tests := []struct {
+		name   string
+		setup  func(q *queue)
+		wantOK bool
+		want   time.Time
+	}{
+		{"empty queue is never ready", func(q *queue) {}, false, time.Time{}},
+		{"a partial batch waits for max age of its oldest record", func(q *queue) {
+			q.pushFresh(entry{size: 1, at: int64(2 * time.Second)})
+			q.pushFresh(entry{size: 1, at: int64(3 * time.Second)})
+		}, true, start.Add(3 * time.Second)},
+		{"a full batch is ready now", func(q *queue) {
+			for range 3 {
+				q.pushFresh(entry{size: 1, at: int64(time.Hour)})
+			}
+		}, true, time.Time{}},
+		{"a full byte budget is ready now", func(q *queue) {
+			q.pushFresh(entry{size: 100, at: int64(time.Hour)})
+		}, true, time.Time{}},
+		{"retries are ready now", func(q *queue) {
+			q.pushRetry(entry{size: 1, at: int64(time.Hour)})
+		}, true, time.Time{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var q queue
+			tt.setup(&q)
+			got, ok := q.readyAt(start, 3, 100, maxAge)
+			if ok != tt.wantOK || !got.Equal(tt.want) {
+				t.Errorf("readyAt = (%v, %v), want (%v, %v)", got, ok, tt.want, tt.wantOK)
+			}
+		})
+	}
+}

@@ -1,0 +1,127 @@
+package sink
+
+import (
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"time"
+
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/smithy-go"
+)
+
+// classify decides how to retry after err, the failure of a whole request.
+// Nothing is ever dropped because of an error: a retryable error is retried
+// with exponential backoff; a non-retryable one (a missing stream, denied
+// access, bad credentials) needs the operator and is retried at the maximum
+// backoff, so the data is sent once the problem is fixed. throttled reports
+// that the service asked us to slow down.
+func classify(err error) (retryable, throttled bool) {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		if retryable, throttled, known := classifyCode(ae.ErrorCode()); known {
+			return retryable, throttled
+		}
+	}
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		switch status := re.HTTPStatusCode(); {
+		case status == http.StatusTooManyRequests:
+			return true, true
+		case status >= 500, status == http.StatusRequestTimeout:
+			return true, false
+		case status >= 400:
+			return false, false
+		}
+	}
+	// No answer at all: a timeout of this request (context.DeadlineExceeded),
+	// a refused or reset connection, a truncated body. All transient.
+	return true, false
+}
+
+// classifyCode classifies an error code, either of a whole request or of
+// one PutRecords entry. known is false for codes it has never heard of,
+// which are then judged by their HTTP status.
+func classifyCode(code string) (retryable, throttled, known bool) {
+	switch code {
+	case "ProvisionedThroughputExceededException", "LimitExceededException", "KMSThrottlingException",
+		"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded", "SlowDown":
+		return true, true, true
+	case "InternalFailure", "InternalFailureException", "InternalServerError", "ServiceUnavailable",
+		"ServiceUnavailableException", "RequestTimeout", "RequestTimeoutException",
+		// The stream is being created or resharded: it will accept writes soon.
+		"ResourceInUseException":
+		return true, false, true
+	case "ResourceNotFoundException", "AccessDeniedException", "AccessDenied", "ValidationException",
+		"InvalidArgumentException", "UnrecognizedClientException", "InvalidSignatureException",
+		"IncompleteSignature", "MissingAuthenticationToken", "MissingAuthenticationTokenException",
+		"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId",
+		"KMSAccessDeniedException", "KMSDisabledException", "KMSInvalidStateException",
+		"KMSNotFoundException", "KMSOptInRequired":
+		return false, false, true
+	}
+	return false, false, false
+}
+
+// backoffCeiling is the upper bound of the delay before retry number attempt
+// (1-based): base·2^(attempt-1), capped at limit, without overflowing.
+func backoffCeiling(attempt int, base, limit time.Duration) time.Duration {
+	if attempt < 1 {
+		attempt = 1
+	}
+	d := base
+	for i := 1; i < attempt; i++ {
+		if d >= limit/2 {
+			return limit
+		}
+		d *= 2
+	}
+	return min(d, limit)
+}
+
+// backoff draws a delay uniformly from [0, backoffCeiling] ("full jitter"):
+// clients retrying after the same failure spread out instead of coming back
+// together.
+func backoff(rng *rand.Rand, attempt int, base, limit time.Duration) time.Duration {
+	ceil := backoffCeiling(attempt, base, limit)
+	if ceil <= 0 {
+		return 0
+	}
+	return time.Duration(rng.Int64N(int64(ceil) + 1))
+}
+
+// logEvery is how often one kind of warning may be logged.
+const logEvery = 10 * time.Second
+
+// logKind names a kind of rate-limited warning.
+type logKind int
+
+const (
+	logThrottled logKind = iota
+	logRequestError
+	logNeedsOperator
+	logEntryError
+	logRejected
+	logDropped
+	numLogKinds
+)
+
+// rateLog lets one message per kind through every logEvery and counts the
+// ones it held back, so a flood of failures costs a line per period. It is
+// used by one goroutine.
+type rateLog struct {
+	last       [numLogKinds]time.Time
+	suppressed [numLogKinds]int
+}
+
+// allow reports whether a message of kind may be logged at now, and how many
+// were held back since the last one.
+func (l *rateLog) allow(kind logKind, now time.Time) (ok bool, suppressed int) {
+	if !l.last[kind].IsZero() && now.Sub(l.last[kind]) < logEvery {
+		l.suppressed[kind]++
+		return false, 0
+	}
+	suppressed = l.suppressed[kind]
+	l.last[kind], l.suppressed[kind] = now, 0
+	return true, suppressed
+}

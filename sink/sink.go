@@ -1,0 +1,36 @@
+// Package sink owns the destinations: it batches records, sends them, retries
+// only what failed, and acknowledges each record exactly when the service has
+// stored it.
+package sink
+
+import (
+	"context"
+
+	"github.com/kinetail/kinetail/internal/ack"
+)
+
+// Record is one unit of data for a destination.
+type Record struct {
+	Data []byte
+	// PartitionKey is used as is when set; otherwise the sink derives one
+	// according to its partition_key mode.
+	PartitionKey string
+	// Ack is told Done(1) once the destination has stored the record (or,
+	// with a dead-letter policy, once it is written there).
+	Ack *ack.Group
+}
+
+// Batch is the unit passed from a flow to a sink. The sink owns the batch
+// (and the memory its records point into) once sent.
+type Batch struct {
+	Records []Record
+	Bytes   int // sum of len(Data)
+}
+
+// Sink is a destination. Run consumes batches until in is closed, delivers
+// everything it accepted, and returns nil; or returns ctx.Err() if ctx is
+// cancelled first (records not yet stored are then left unacknowledged, so
+// they are resent after restart). Run is called once.
+type Sink interface {
+	Run(ctx context.Context, in <-chan Batch) error
+}

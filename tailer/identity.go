@@ -1,0 +1,110 @@
+package tailer
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+)
+
+// FingerprintSize is the number of leading bytes hashed into a FileID once a
+// file is at least that long.
+const FingerprintSize = 1024
+
+// FNV-1a, 64 bit.
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+func fnv1a(p []byte) uint64 {
+	h := uint64(fnvOffset)
+	for _, c := range p {
+		h ^= uint64(c)
+		h *= fnvPrime
+	}
+	return h
+}
+
+// devIno is the part of a FileID that is unique among files that are open:
+// an inode cannot be reused while a descriptor still refers to it.
+type devIno struct{ dev, ino uint64 }
+
+func keyOf(fi os.FileInfo) (devIno, bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return devIno{}, false
+	}
+	return devIno{uint64(st.Dev), st.Ino}, true
+}
+
+func (id FileID) key() devIno { return devIno{id.Dev, id.Inode} }
+
+// Identify returns the identity of an open file: its device and inode, and a
+// hash of its first min(size, FingerprintSize) bytes. It reads with ReadAt,
+// so the descriptor's offset does not move.
+func Identify(f *os.File) (FileID, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return FileID{}, fmt.Errorf("identify %s: %w", f.Name(), err)
+	}
+	k, ok := keyOf(fi)
+	if !ok {
+		return FileID{}, fmt.Errorf("identify %s: no device and inode", f.Name())
+	}
+	n := min(fi.Size(), FingerprintSize)
+	var buf [FingerprintSize]byte
+	got, err := f.ReadAt(buf[:n], 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return FileID{}, fmt.Errorf("identify %s: %w", f.Name(), err)
+	}
+	// A file truncated since the Stat is hashed as far as it still goes.
+	return FileID{Dev: k.dev, Inode: k.ino, Fingerprint: fnv1a(buf[:got]), FingerprintLen: got}, nil
+}
+
+// Same reports whether a and b identify the same file. It is the one place
+// that decides identity: the device and inode must be equal, and the
+// fingerprints must be equal when they hash the same number of bytes. An
+// empty fingerprint (the file was empty) matches any. When both lengths are
+// non-zero but differ, Same cannot decide and returns false; the caller holds
+// the file and asks Matches, which re-hashes the longer file's prefix.
+func Same(a, b FileID) bool {
+	if a.Dev != b.Dev || a.Inode != b.Inode {
+		return false
+	}
+	switch {
+	case a.FingerprintLen == b.FingerprintLen:
+		return a.Fingerprint == b.Fingerprint
+	case a.FingerprintLen == 0 || b.FingerprintLen == 0:
+		return true
+	}
+	return false
+}
+
+// Matches reports whether the open file f is the file want identifies: same
+// device and inode, and its first want.FingerprintLen bytes hash to
+// want.Fingerprint. A file shorter than that does not match.
+func Matches(f *os.File, want FileID) (bool, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return false, fmt.Errorf("match %s: %w", f.Name(), err)
+	}
+	k, ok := keyOf(fi)
+	if !ok || k != want.key() {
+		return false, nil
+	}
+	if want.FingerprintLen < 0 || want.FingerprintLen > FingerprintSize {
+		return false, nil
+	}
+	var buf [FingerprintSize]byte
+	n, err := f.ReadAt(buf[:want.FingerprintLen], 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return false, fmt.Errorf("match %s: %w", f.Name(), err)
+	}
+	if n < want.FingerprintLen {
+		return false, nil
+	}
+	got := FileID{Dev: k.dev, Inode: k.ino, Fingerprint: fnv1a(buf[:n]), FingerprintLen: n}
+	return Same(got, want), nil
+}

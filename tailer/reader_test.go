@@ -1,0 +1,326 @@
+package tailer
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/kinetail/kinetail/internal/testfs"
+)
+
+// gotLine is a Line copied out of its batch, for comparisons.
+type gotLine struct {
+	Start, End int64
+	Text       string
+	Truncated  bool
+}
+
+func (l gotLine) String() string {
+	return fmt.Sprintf("[%d,%d) %q trunc=%v", l.Start, l.End, l.Text, l.Truncated)
+}
+
+func testOpts() readerOpts {
+	return readerOpts{
+		maxLine:    1 << 20,
+		batchLines: DefaultBatchLines,
+		batchBytes: DefaultBatchBytes,
+		readBuf:    defaultReadBuf,
+	}
+}
+
+// syncReader drives a reader from the test goroutine, without a Tailer.
+type syncReader struct {
+	t       testing.TB
+	r       *reader
+	batches []Batch
+}
+
+func newSyncReader(t testing.TB, path string, o readerOpts) *syncReader {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	id, err := Identify(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &syncReader{t: t}
+	s.r = newReader(&o, &counters{}, slog.New(slog.DiscardHandler), f, id.key(),
+		&Source{Path: path, ID: id}, 0, func(_ context.Context, b Batch) error {
+			s.batches = append(s.batches, b)
+			return nil
+		})
+	return s
+}
+
+func (s *syncReader) read() {
+	s.t.Helper()
+	if _, err := s.r.readAvailable(context.Background()); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+func (s *syncReader) flushPartial() {
+	s.t.Helper()
+	if err := s.r.flushPartial(context.Background()); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// lines checks the batch invariants and returns all lines in order.
+func (s *syncReader) lines() []gotLine {
+	s.t.Helper()
+	return checkBatches(s.t, s.batches)
+}
+
+func checkBatches(t testing.TB, batches []Batch) []gotLine {
+	t.Helper()
+	var out []gotLine
+	var next int64
+	for i, b := range batches {
+		if len(b.Lines) == 0 {
+			t.Fatalf("batch %d is empty", i)
+		}
+		var held int64
+		for _, l := range b.Lines {
+			held += int64(len(l.Bytes))
+		}
+		if b.Start != b.Lines[0].Start || b.End != b.Lines[len(b.Lines)-1].End || b.Size != held {
+			t.Fatalf("batch %d: Start %d End %d Size %d do not match its lines", i, b.Start, b.End, b.Size)
+		}
+		if i > 0 && b.Start != next {
+			t.Fatalf("batch %d starts at %d, previous ended at %d", i, b.Start, next)
+		}
+		for j, l := range b.Lines {
+			if j > 0 && l.Start != b.Lines[j-1].End {
+				t.Fatalf("batch %d line %d starts at %d, previous ended at %d", i, j, l.Start, b.Lines[j-1].End)
+			}
+			if cap(l.Bytes) != len(l.Bytes) {
+				t.Fatalf("batch %d line %d: appending to Bytes would overwrite the next line", i, j)
+			}
+			out = append(out, gotLine{l.Start, l.End, string(l.Bytes), l.Truncated})
+		}
+		next = b.End
+	}
+	return out
+}
+
+// wantLines is the reference splitter: every line of content (the last one
+// only if flushPartial), with maxLine applied.
+func wantLines(content []byte, maxLine int, partial bool) []gotLine {
+	var out []gotLine
+	var start int64
+	for len(content) > 0 {
+		i := bytes.IndexByte(content, '\n')
+		n := i + 1
+		if i < 0 {
+			if !partial {
+				break
+			}
+			i, n = len(content), len(content)
+		}
+		text := content[:i]
+		trunc := len(text) > maxLine
+		if trunc {
+			text = text[:maxLine]
+		}
+		out = append(out, gotLine{start, start + int64(n), string(text), trunc})
+		start += int64(n)
+		content = content[n:]
+	}
+	return out
+}
+
+func equalLines(t testing.TB, got, want []gotLine) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("got %d lines, want %d:\n got %v\nwant %v", len(got), len(want), got, want)
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("line %d:\n got %v\nwant %v", i, got[i], want[i])
+		}
+	}
+}
+
+func TestReaderLines(t *testing.T) {
+	tests := []struct {
+		name       string
+		content    string
+		readBuf    int
+		batchLines int
+		maxLine    int
+		want       []gotLine
+	}{
+		{
+			name:    "exact offsets",
+			content: "a\nbb\n\nccc\n",
+			want:    []gotLine{{0, 2, "a", false}, {2, 5, "bb", false}, {5, 6, "", false}, {6, 10, "ccc", false}},
+		},
+		{
+			name:    "lines across read-buffer boundaries",
+			content: "hello world\nsecond line here\nx\n",
+			readBuf: 5,
+			want:    []gotLine{{0, 12, "hello world", false}, {12, 29, "second line here", false}, {29, 31, "x", false}},
+		},
+		{
+			name:    "read buffer of one byte",
+			content: "ab\ncd\n",
+			readBuf: 1,
+			want:    []gotLine{{0, 3, "ab", false}, {3, 6, "cd", false}},
+		},
+		{
+			name:    "carriage return is kept, invalid UTF-8 and NUL pass through",
+			content: "win\r\n\xff\xfe\x00bad\x00\n\x00\n",
+			want:    []gotLine{{0, 5, "win\r", false}, {5, 13, "\xff\xfe\x00bad\x00", false}, {13, 15, "\x00", false}},
+		},
+		{
+			name:    "an unterminated last line waits",
+			content: "done\npart",
+			want:    []gotLine{{0, 5, "done", false}},
+		},
+		{
+			name:    "long lines are cut, the rest skipped up to the newline",
+			content: "0123456789\nabc\n01234\n",
+			maxLine: 4,
+			readBuf: 3,
+			want:    []gotLine{{0, 11, "0123", true}, {11, 15, "abc", false}, {15, 21, "0123", true}},
+		},
+		{
+			name:       "small batches stay contiguous",
+			content:    "1\n2\n3\n4\n5\n",
+			batchLines: 2,
+			want:       []gotLine{{0, 2, "1", false}, {2, 4, "2", false}, {4, 6, "3", false}, {6, 8, "4", false}, {8, 10, "5", false}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := testfs.New(t)
+			d.Write("f", tt.content)
+			o := testOpts()
+			if tt.readBuf > 0 {
+				o.readBuf = tt.readBuf
+			}
+			if tt.batchLines > 0 {
+				o.batchLines = tt.batchLines
+			}
+			if tt.maxLine > 0 {
+				o.maxLine = tt.maxLine
+			}
+			s := newSyncReader(t, d.Path("f"), o)
+			s.read()
+			equalLines(t, s.lines(), tt.want)
+			if tt.batchLines > 0 && len(s.batches) < len(tt.want)/tt.batchLines {
+				t.Errorf("%d batches for %d lines with BatchLines %d", len(s.batches), len(tt.want), tt.batchLines)
+			}
+		})
+	}
+}
+
+func TestReaderPartialCompletedLater(t *testing.T) {
+	d := testfs.New(t)
+	d.Write("f", "abc")
+	s := newSyncReader(t, d.Path("f"), testOpts())
+	s.read()
+	if len(s.batches) != 0 {
+		t.Fatalf("partial line was sent: %v", s.lines())
+	}
+	d.Append("f", "def\nxy")
+	s.read()
+	equalLines(t, s.lines(), []gotLine{{0, 7, "abcdef", false}})
+	s.flushPartial()
+	equalLines(t, s.lines(), []gotLine{{0, 7, "abcdef", false}, {7, 9, "xy", false}})
+	d.Append("f", "z\n")
+	s.read()
+	equalLines(t, s.lines(), []gotLine{{0, 7, "abcdef", false}, {7, 9, "xy", false}, {9, 11, "z", false}})
+}
+
+func TestReaderHugeLine(t *testing.T) {
+	const maxLine = 1 << 20
+	d := testfs.New(t)
+	f := d.OpenAppend("f")
+	chunk := bytes.Repeat([]byte("x"), 1<<20)
+	for range 5 {
+		if _, err := f.Write(chunk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.WriteString("\nnext\nlast\n"); err != nil {
+		t.Fatal(err)
+	}
+	o := testOpts()
+	o.maxLine = maxLine
+	s := newSyncReader(t, d.Path("f"), o)
+	s.read()
+	if c := cap(s.r.stage); c > maxLine+o.batchBytes+o.readBuf {
+		t.Errorf("staging buffer grew to %d bytes", c)
+	}
+	got := s.lines()
+	const end = 5<<20 + 1
+	equalLines(t, got[1:], []gotLine{{end, end + 5, "next", false}, {end + 5, end + 10, "last", false}})
+	if h := got[0]; h.Start != 0 || h.End != end || len(h.Text) != maxLine || !h.Truncated {
+		t.Fatalf("huge line: [%d,%d) %d bytes truncated=%v", h.Start, h.End, len(h.Text), h.Truncated)
+	}
+}
+
+func FuzzReaderChunking(f *testing.F) {
+	f.Add([]byte("a\nbb\nccc"), []byte{1, 2, 3})
+	f.Add([]byte("0123456789abcdef\n\n\r\n\x00\xff\n"), []byte{16, 1, 0, 7})
+	f.Add([]byte("no newline at all"), []byte{5})
+	f.Fuzz(func(t *testing.T, content, chunks []byte) {
+		content = content[:min(len(content), 1<<16)]
+		o := testOpts()
+		o.maxLine = 8
+		o.readBuf = 5
+		o.batchLines = 3
+		o.batchBytes = 16
+		d := testfs.New(t)
+		d.Write("f", "")
+		w := d.OpenAppend("f")
+		s := newSyncReader(t, d.Path("f"), o)
+		rest := content
+		for i := 0; len(rest) > 0; i++ {
+			n := len(rest)
+			if i < len(chunks) {
+				n = min(n, int(chunks[i])+1)
+			}
+			if _, err := w.Write(rest[:n]); err != nil {
+				t.Fatal(err)
+			}
+			rest = rest[n:]
+			s.read()
+		}
+		s.flushPartial()
+		equalLines(t, s.lines(), wantLines(content, o.maxLine, true))
+	})
+}
+
+func BenchmarkReader(b *testing.B) {
+	d := testfs.New(b)
+	line := strings.Repeat("x", 99) + "\n"
+	const n = 100_000
+	d.Write("f", strings.Repeat(line, n))
+	f, err := os.Open(d.Path("f"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	o := testOpts()
+	var lines int
+	b.SetBytes(int64(n * len(line)))
+	b.ReportAllocs()
+	for b.Loop() {
+		r := newReader(&o, &counters{}, slog.New(slog.DiscardHandler), f, devIno{}, &Source{}, 0,
+			func(_ context.Context, b Batch) error { lines += len(b.Lines); return nil })
+		if _, err := r.readAvailable(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(lines)/b.Elapsed().Seconds(), "lines/s")
+}

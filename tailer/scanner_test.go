@@ -1,0 +1,181 @@
+package tailer
+
+import (
+	"errors"
+	"io/fs"
+	"maps"
+	"slices"
+	"syscall"
+	"testing"
+
+	"github.com/kinetail/kinetail/internal/testfs"
+)
+
+func TestScanner(t *testing.T) {
+	d := testfs.New(t)
+	for _, f := range []string{
+		"logs/app.log", "logs/app.log.1", "logs/app.log.2.gz",
+		"logs/a/x.log", "logs/a/b/c/deep.log", "logs/a/b/c/deep.txt",
+		"logs/skip/s.log", "srv/one/logs/web.log", "srv/two/logs/web.log",
+	} {
+		d.Write(f, "x\n")
+	}
+	d.Mkdir("logs/dir.log") // a directory matching *.log is not a file
+	d.Symlink("..", "logs/a/loop")
+	d.Symlink("app.log", "logs/alias.log")
+	d.Symlink("missing.log", "logs/dangling.log")
+	if err := syscall.Mkfifo(d.Path("logs/fifo.log"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := d.Path
+
+	tests := []struct {
+		name     string
+		include  []string
+		exclude  []string
+		want     []string
+		wantErrs []string
+	}{
+		{
+			name:    "literal path",
+			include: []string{p("logs/app.log")},
+			want:    []string{p("logs/app.log")},
+		},
+		{
+			name:    "literal path that does not exist",
+			include: []string{p("nope/app.log")},
+		},
+		{
+			name:     "wildcard in the base name; links followed, fifo and dirs skipped",
+			include:  []string{p("logs/*.log")},
+			want:     []string{p("logs/alias.log"), p("logs/app.log")},
+			wantErrs: []string{p("logs/dangling.log")},
+		},
+		{
+			name:    "exclude by base name",
+			include: []string{p("logs/app.log*")},
+			exclude: []string{"*.gz"},
+			want:    []string{p("logs/app.log"), p("logs/app.log.1")},
+		},
+		{
+			name:    "wildcard directory",
+			include: []string{p("srv/*/logs/*.log")},
+			want:    []string{p("srv/one/logs/web.log"), p("srv/two/logs/web.log")},
+		},
+		{
+			name:    "double star matches zero or more directories and does not loop",
+			include: []string{p("logs/**/*.log")},
+			exclude: []string{p("logs/skip/**"), "alias.log", "dangling.log"},
+			want: []string{
+				p("logs/a/b/c/deep.log"), p("logs/a/x.log"), p("logs/app.log"),
+			},
+		},
+		{
+			name:    "trailing double star matches every file below",
+			include: []string{p("logs/a/**")},
+			exclude: []string{p("logs/a/loop/**")},
+			want:    []string{p("logs/a/b/c/deep.log"), p("logs/a/b/c/deep.txt"), p("logs/a/x.log")},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := NewScanner(tt.include, tt.exclude)
+			if err != nil {
+				t.Fatal(err)
+			}
+			snap := s.Scan()
+			got := slices.Sorted(maps.Keys(snap.Files))
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("files:\n got %q\nwant %q", got, tt.want)
+			}
+			var errPaths []string
+			for _, e := range snap.Errors {
+				errPaths = append(errPaths, e.Path)
+				if !errors.Is(e.Err, fs.ErrNotExist) {
+					t.Errorf("error for %s: %v", e.Path, e.Err)
+				}
+			}
+			if !slices.Equal(errPaths, tt.wantErrs) {
+				t.Errorf("errors: got %q, want %q", errPaths, tt.wantErrs)
+			}
+		})
+	}
+}
+
+func TestScannerSymlinkTargetIdentity(t *testing.T) {
+	d := testfs.New(t)
+	d.Write("real/app.log", "x\n")
+	d.Symlink(d.Path("real/app.log"), "links/app.log")
+	s, err := NewScanner([]string{d.Path("*/app.log")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := s.Scan()
+	a, _ := keyOf(snap.Files[d.Path("real/app.log")])
+	b, _ := keyOf(snap.Files[d.Path("links/app.log")])
+	if len(snap.Files) != 2 || a != b {
+		t.Fatalf("link and target should both be found with the target's identity: %v %v %v", snap.Files, a, b)
+	}
+}
+
+func TestScannerDirs(t *testing.T) {
+	d := testfs.New(t)
+	d.Mkdir("var/log")
+	d.Mkdir("srv/a/logs")
+	s, err := NewScanner([]string{
+		d.Path("var/log/app/current.log"), // app/ does not exist yet
+		d.Path("srv/*/logs/*.log"),
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := s.Scan().Dirs
+	want := []string{d.Path("srv"), d.Path("srv/a/logs"), d.Path("var/log")}
+	if !slices.Equal(got, want) {
+		t.Errorf("dirs:\n got %q\nwant %q", got, want)
+	}
+}
+
+func TestNewScannerErrors(t *testing.T) {
+	tests := []struct {
+		name             string
+		include, exclude []string
+	}{
+		{"relative include", []string{"logs/*.log"}, nil},
+		{"bad pattern", []string{"/logs/[.log"}, nil},
+		{"bad exclude", []string{"/logs/*.log"}, []string{"[z"}},
+		{"root only", []string{"/"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := NewScanner(tt.include, tt.exclude); err == nil {
+				t.Error("no error")
+			}
+		})
+	}
+}
+
+func TestScannerMatch(t *testing.T) {
+	s, err := NewScanner([]string{"/var/log/app*.log", "/srv/**/logs/*.log"}, []string{"*-debug.log", "/srv/tmp/**"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		path string
+		want bool
+	}{
+		{"/var/log/app.log", true},
+		{"/var/log/app-1.log", true},
+		{"/var/log/syslog", false},
+		{"/var/log/app-debug.log", false},
+		{"/srv/logs/a.log", true},
+		{"/srv/x/y/logs/a.log", true},
+		{"/srv/tmp/logs/a.log", false},
+		{"/srv/x/logs/sub/a.log", false},
+	}
+	for _, tt := range tests {
+		if got := s.Match(tt.path); got != tt.want {
+			t.Errorf("Match(%s) = %v, want %v", tt.path, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,18 @@
+// Package transform owns the record processors of a flow: it turns one line
+// read by the tailer into zero or one record (raw bytes or JSON) that the
+// router and sinks carry on.
+//
+// A Chain runs a flow's transforms in order. Each transform is a Processor
+// that appends its output for one input to a caller-owned buffer, so a batch
+// of lines can be written into one reused slice with no allocation per line.
+// A transform that rejects its input (a CSV line with an unterminated quote,
+// a line that is not JSON) is handled by that transform's on_error policy:
+// the line is dropped, passed on raw, or wrapped in a JSON object that keeps
+// the raw line and the reason. A malformed line is never an error of the
+// Chain: it is counted in Stats and the agent goes on.
+//
+// JSON is written by hand with AppendJSONString, never with reflection.
+//
+// Concurrency: a Chain is used by one goroutine; only Stats may be called
+// from others.
+package transform

@@ -1,0 +1,88 @@
+package transform
+
+import (
+	"encoding/binary"
+	"unicode/utf8"
+)
+
+const hexDigits = "0123456789abcdef"
+
+// Masks for testing eight bytes at once (one byte lane each).
+const (
+	lanes01 = 0x0101010101010101
+	lanes20 = 0x2020202020202020
+	lanes22 = 0x2222222222222222 // '"'
+	lanes5c = 0x5c5c5c5c5c5c5c5c // '\\'
+	lanes80 = 0x8080808080808080
+)
+
+// AppendJSONString appends s to dst as a JSON string, quotes included, and
+// returns the extended slice. It escapes '"', '\\' and control characters
+// (\n, \r and \t in short form, the others as \u00XX), and replaces each byte
+// of invalid UTF-8 with U+FFFD, so the result is always valid JSON whatever s
+// holds. Bytes of valid UTF-8 are copied unchanged.
+func AppendJSONString(dst, s []byte) []byte {
+	dst = append(dst, '"')
+	dst = appendEscaped(dst, s)
+	return append(dst, '"')
+}
+
+// appendEscaped appends the body of a JSON string for s, without quotes.
+// Runs of safe bytes are found first and appended with one copy, since most
+// log text needs no escaping at all.
+func appendEscaped(dst, s []byte) []byte {
+	start := 0 // s[start:i] is a pending run of bytes to copy verbatim
+	i := 0
+	for i < len(s) {
+		// Skip whole words of printable ASCII other than '"' and '\\'.
+		for i+8 <= len(s) && safeWord(binary.LittleEndian.Uint64(s[i:])) {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRune(s[i:])
+			if r != utf8.RuneError || size != 1 {
+				i += size // valid multi-byte sequence: part of the run
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, "\uFFFD"...)
+			i++
+			start = i
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		}
+		i++
+		start = i
+	}
+	return append(dst, s[start:]...)
+}
+
+// safeWord reports whether all eight bytes of w are ASCII at or above 0x20
+// and none is '"' or '\\'. The tests are exact for "any lane matches": a
+// borrow can only spread from a lane that really matched.
+func safeWord(w uint64) bool {
+	lt20 := (w - lanes20) &^ w                          // high bit set in a lane < 0x20 (or >= 0x80)
+	quote := ((w ^ lanes22) - lanes01) &^ (w ^ lanes22) // high bit set in a lane == '"'
+	bslash := ((w ^ lanes5c) - lanes01) &^ (w ^ lanes5c)
+	return (lt20|quote|bslash|w)&lanes80 == 0
+}

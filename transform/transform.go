@@ -1,0 +1,223 @@
+package transform
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+
+	"github.com/kinetail/kinetail/config"
+)
+
+// Processor is one transform step. Append appends the step's output for in to
+// dst and returns the extended slice. An error means in is invalid for this
+// step; the returned slice is then meaningless and the caller goes on with
+// dst as it was. Append must not retain in or dst.
+type Processor interface {
+	Append(dst, in []byte) ([]byte, error)
+}
+
+// SyntaxError is why a transform rejected its input. Processors of this
+// package return it as *SyntaxError.
+type SyntaxError struct {
+	Transform string // the config name of the transform, e.g. "csv_to_json"
+	Msg       string // what is wrong, e.g. "unterminated quoted field"
+	Offset    int    // byte offset in the step's input where the problem is
+}
+
+func (e *SyntaxError) Error() string {
+	return string(e.appendTo(nil))
+}
+
+// appendTo appends the message of e to dst without allocating, for wrapped
+// records.
+func (e *SyntaxError) appendTo(dst []byte) []byte {
+	dst = append(dst, e.Transform...)
+	dst = append(dst, ": "...)
+	dst = append(dst, e.Msg...)
+	dst = append(dst, " at offset "...)
+	return strconv.AppendInt(dst, int64(e.Offset), 10)
+}
+
+// Stats counts what a Chain did. Every line is either dropped or gives one
+// record, so Records == Lines - Dropped; Invalid == Dropped + Passed +
+// Wrapped.
+type Stats struct {
+	Lines   uint64 // lines given to Append
+	Records uint64 // records produced (kept lines)
+	Dropped uint64 // invalid lines dropped by an on_error: drop policy
+	Invalid uint64 // lines a transform rejected
+	Passed  uint64 // invalid lines sent raw by an on_error: pass policy
+	Wrapped uint64 // invalid lines sent wrapped by an on_error: wrap policy
+}
+
+type policy uint8
+
+const (
+	policyWrap policy = iota
+	policyDrop
+	policyPass
+)
+
+func parsePolicy(s string) (policy, error) {
+	switch s {
+	case "", config.OnErrorWrap:
+		return policyWrap, nil
+	case config.OnErrorDrop:
+		return policyDrop, nil
+	case config.OnErrorPass:
+		return policyPass, nil
+	}
+	return 0, fmt.Errorf("on_error %q: want %s, %s or %s", s, config.OnErrorDrop, config.OnErrorPass, config.OnErrorWrap)
+}
+
+type step struct {
+	p       Processor
+	onError policy
+}
+
+// Chain runs a flow's transforms in order on one line. It is used by a
+// single goroutine (Append and LastError are not safe for concurrent use),
+// but Stats may be called concurrently.
+type Chain struct {
+	steps []step
+	// scratch holds the outputs of all steps but the last. Step i writes into
+	// scratch[i%2] while reading step i-1's output from the other one, and
+	// the buffers keep their capacity, so a long chain allocates only while
+	// the buffers grow.
+	scratch [2][]byte
+	reason  []byte // scratch for the error text of wrapped records
+	lastErr error
+
+	// Only Lines and the error counters are kept: Records is derived, which
+	// saves an atomic add per line.
+	lines, dropped, passed, wrapped atomic.Uint64
+}
+
+// New builds the chain for a flow's transforms. An empty list gives a chain
+// that passes lines through as raw records.
+func New(cfgs []*config.Transform) (*Chain, error) {
+	c := &Chain{steps: make([]step, 0, len(cfgs))}
+	for i, t := range cfgs {
+		s, err := newStep(t)
+		if err != nil {
+			if t != nil && t.Line > 0 {
+				return nil, fmt.Errorf("transform %d (line %d): %w", i+1, t.Line, err)
+			}
+			return nil, fmt.Errorf("transform %d: %w", i+1, err)
+		}
+		c.steps = append(c.steps, s)
+	}
+	return c, nil
+}
+
+func newStep(t *config.Transform) (step, error) {
+	if t == nil {
+		return step{}, errors.New("empty transform")
+	}
+	n := 0
+	for _, set := range []bool{t.Singleline != nil, t.CSVToJSON != nil, t.JSON != nil} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return step{}, fmt.Errorf("want exactly one transform kind, have %d", n)
+	}
+	switch {
+	case t.Singleline != nil:
+		// Singleline accepts every input, so it has no on_error policy.
+		return step{p: newSingleline(t.Singleline)}, nil
+	case t.CSVToJSON != nil:
+		pol, err := parsePolicy(t.CSVToJSON.OnError)
+		if err != nil {
+			return step{}, fmt.Errorf("csv_to_json: %w", err)
+		}
+		p, err := newCSVToJSON(t.CSVToJSON)
+		if err != nil {
+			return step{}, fmt.Errorf("csv_to_json: %w", err)
+		}
+		return step{p: p, onError: pol}, nil
+	case t.JSON != nil:
+		pol, err := parsePolicy(t.JSON.OnError)
+		if err != nil {
+			return step{}, fmt.Errorf("json: %w", err)
+		}
+		return step{p: newJSON(), onError: pol}, nil
+	}
+	return step{}, errors.New("no transform kind set") // not reached: n == 1
+}
+
+// Append appends the record for line to dst and returns the extended slice.
+// keep is false when the line gives no record (dropped by policy); dst is
+// then returned unchanged. line excludes the '\n'.
+func (c *Chain) Append(dst, line []byte) (out []byte, keep bool) {
+	c.lines.Add(1)
+	if len(c.steps) == 0 {
+		return append(dst, line...), true
+	}
+	in := line
+	last := len(c.steps) - 1
+	for i, s := range c.steps {
+		var err error
+		if i == last {
+			out, err = s.p.Append(dst, in)
+		} else {
+			out, err = s.p.Append(c.scratch[i%2][:0], in)
+			if err == nil {
+				c.scratch[i%2] = out
+			}
+		}
+		if err != nil {
+			return c.invalid(dst, line, s.onError, err)
+		}
+		in = out
+	}
+	return out, true
+}
+
+// invalid applies a step's on_error policy. Pass and wrap use the original
+// line, not the failing step's input: that is what is in the file.
+func (c *Chain) invalid(dst, line []byte, pol policy, err error) ([]byte, bool) {
+	c.lastErr = err
+	switch pol {
+	case policyDrop:
+		c.dropped.Add(1)
+		return dst, false
+	case policyPass:
+		c.passed.Add(1)
+		return append(dst, line...), true
+	}
+	c.wrapped.Add(1)
+	if se, ok := err.(*SyntaxError); ok {
+		c.reason = se.appendTo(c.reason[:0])
+	} else {
+		c.reason = append(c.reason[:0], err.Error()...)
+	}
+	dst = append(dst, `{"raw":`...)
+	dst = AppendJSONString(dst, line)
+	dst = append(dst, `,"error":`...)
+	dst = AppendJSONString(dst, c.reason)
+	return append(dst, '}'), true
+}
+
+// Stats returns the chain's counters. It may be called concurrently with
+// Append; the counters are read one by one, so they can be a line apart.
+func (c *Chain) Stats() Stats {
+	// Read the error counters before Lines: Append counts a line before its
+	// outcome, so Records never goes negative.
+	var s Stats
+	s.Dropped = c.dropped.Load()
+	s.Passed = c.passed.Load()
+	s.Wrapped = c.wrapped.Load()
+	s.Lines = c.lines.Load()
+	s.Invalid = s.Dropped + s.Passed + s.Wrapped
+	s.Records = s.Lines - s.Dropped
+	return s
+}
+
+// LastError returns why the most recent invalid line was rejected, or nil
+// if no line was. Call it from the goroutine that calls Append.
+func (c *Chain) LastError() error {
+	return c.lastErr
+}
