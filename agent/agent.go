@@ -87,7 +87,7 @@ func newDestination(ctx context.Context, d *config.Destination, log *slog.Logger
 	dest := &destination{name: d.Name, in: make(chan sink.Batch, 4), done: make(chan struct{})}
 	switch d.Type {
 	case "kinesis":
-		k, err := sink.NewKinesis(ctx, d, sink.KinesisOptions{Logger: log.With("destination", d.Name)})
+		k, err := sink.NewKinesis(ctx, d, sink.KinesisOptions{Logger: log})
 		if err != nil {
 			return nil, fmt.Errorf("destination %q: %w", d.Name, err)
 		}

@@ -34,7 +34,7 @@ func newFlow(fc *config.Flow, a *Agent, index map[string]int, firstStart bool) (
 	// The budget must hold at least one full batch with a maximal line, or
 	// the tailer could never send it.
 	budget := max(defaultFlowBuffer, 4*(tailer.DefaultBatchBytes+int64(fc.MaxLineBytes)))
-	f := &flow{name: fc.Name, log: a.log.With("flow", fc.Name), agent: a,
+	f := &flow{name: fc.Name, log: a.log, agent: a,
 		budget: semaphore.NewWeighted(budget)}
 	var err error
 	if f.chain, err = transform.New(fc.Transforms); err != nil {
@@ -81,7 +81,7 @@ func (f *flow) run(ctx context.Context) {
 		}
 	}()
 	if err := f.tail.Run(ctx, lines); err != nil {
-		f.log.Error("tailer stopped", "err", err)
+		f.log.Error("tailer stopped", "flow", f.name, "err", err)
 	}
 	close(lines)
 	<-done

@@ -66,8 +66,9 @@ type reader struct {
 	lines    []stagedLine
 	skipping bool // the current line passed maxLine; drop up to the newline
 
-	lastGrowth time.Time
-	timer      *time.Timer
+	lastGrowth  time.Time
+	truncLogged time.Time
+	timer       *time.Timer
 
 	// Set by the Tailer, read by the reader goroutine.
 	wakeC   chan struct{}
@@ -273,6 +274,13 @@ func (r *reader) flush(ctx context.Context) error {
 	r.stats.batches.Add(1)
 	r.stats.linesRead.Add(int64(len(lines)))
 	r.stats.truncated.Add(int64(trunc))
+	if trunc > 0 && time.Since(r.truncLogged) > 10*time.Second {
+		// At most one line per file every 10s: a file of huge lines must
+		// not flood the log.
+		r.truncLogged = time.Now()
+		r.log.Warn("lines longer than max_line_bytes were truncated", "path", r.name,
+			"lines", trunc, "max_line_bytes", r.o.maxLine)
+	}
 	return nil
 }
 

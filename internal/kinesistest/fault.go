@@ -153,6 +153,15 @@ func (s *FaultServer) SetOptions(o FaultOptions) {
 	s.mu.Unlock()
 }
 
+// AddStream makes a stream exist, as if it had been created while running.
+func (s *FaultServer) AddStream(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.streams[name]; !ok {
+		s.streams[name] = time.Now()
+	}
+}
+
 // Stored returns a copy of the stored records in arrival order.
 func (s *FaultServer) Stored() []StoredRecord {
 	s.mu.Lock()

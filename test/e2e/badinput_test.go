@@ -109,7 +109,7 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("invalid JSON line not wrapped with an error field: %q", wrapped)
 	}
 	log := agent.log.String()
-	for _, want := range []string{"dangling.log", "adir.log", "truncated"} {
+	for _, want := range []string{"dangling.log", "truncated"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("log does not mention %q", want)
 		}
@@ -128,13 +128,15 @@ func TestMissingStreamReportedAndRecovered(t *testing.T) {
 `, dir))
 	appendLines(t, filepath.Join(dir, "app.log"), "line", 0, 100)
 	agent := startAgent(t, cfg)
-	eventually(t, 30*time.Second, "a clear error about the stream", func() bool {
-		return strings.Contains(agent.log.String(), `"late-stream"`) && strings.Contains(agent.log.String(), "not found")
+	eventually(t, 30*time.Second, "a clear error about the stream at start", func() bool {
+		log := agent.log.String()
+		return strings.Contains(log, "destination check failed") && strings.Contains(log, "late-stream") &&
+			strings.Contains(log, "not found")
 	})
 	if n := len(fs.Stored()); n != 0 {
 		t.Fatalf("%d records stored in a missing stream", n)
 	}
-	fs.SetOptions(kinesistest.FaultOptions{Streams: []string{"other", "late-stream"}})
+	fs.AddStream("late-stream")
 	eventually(t, 30*time.Second, "records after the stream appears", func() bool { return len(fs.Stored()) >= 100 })
 	agent.stop()
 }

@@ -42,6 +42,7 @@ func TestRotationIntoKinesisLocal(t *testing.T) {
     destination: out
   - name: csv
     paths: ["%[1]s/b/*.csv"]
+    initial_position: start_of_file
     transforms:
       - csv_to_json: {fields: [id, method, status]}
     destination: out
@@ -70,11 +71,10 @@ func TestRotationIntoKinesisLocal(t *testing.T) {
 		cf.Close()
 		time.Sleep(300 * time.Millisecond)
 		// Rotate: rename away (out of the globs) and start a new file.
-		for i, f := range files {
+		for _, f := range files {
 			if err := os.Rename(f, fmt.Sprintf("%s.%d", f, round)); err != nil {
 				t.Fatal(err)
 			}
-			_ = i
 		}
 	}
 	total := len(want) + csvWant
