@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -82,11 +83,12 @@ func flags(name, summary string, args []string, stderr io.Writer, define func(*f
 }
 
 func cmdRun(args []string, stderr io.Writer) int {
-	var path, logFormat, logLevel string
+	var path, logFormat, logLevel, cpuProfile string
 	code, ok := flags("run", "Follows the configured files and sends their lines until SIGTERM or SIGINT,\nthen delivers what is in flight (up to agent.shutdown_timeout) and saves the checkpoint.", args, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&path, "c", "/etc/kinetail/kinetail.yaml", "configuration `file`")
 		fs.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 		fs.StringVar(&logLevel, "log-level", "", "override agent.log_level: debug, info, warn or error")
+		fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to `file` (for performance work)")
 	})
 	if !ok {
 		return code
@@ -103,6 +105,19 @@ func cmdRun(args []string, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "kinetail: %v\n", err)
 		return 2
+	}
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "kinetail: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "kinetail: %v\n", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

@@ -48,6 +48,7 @@ type options struct {
 	timeout time.Duration
 	stall   time.Duration
 	settle  time.Duration
+	profile string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -61,6 +62,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.keep, "keep", false, "keep the generated logs and state")
 	fs.DurationVar(&o.timeout, "timeout", 15*time.Minute, "give up if not every line is stored by then")
 	fs.DurationVar(&o.stall, "stall", time.Minute, "give up if nothing new is stored for this long")
+	fs.StringVar(&o.profile, "cpuprofile", "", "have kinetail write a CPU profile to `file`")
 	fs.DurationVar(&o.settle, "settle", 2*time.Second, "once every line is counted, wait until nothing arrives for this long")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -201,7 +203,15 @@ func childEnv(caFile string) []string {
 
 // measure runs the agent until the acceptor has every line, then stops it.
 func measure(ctx context.Context, o options, bin, cfgFile, caFile string, acc *benchaccept.Acceptor, lines int64, stderr io.Writer) (*result, error) {
-	cmd := exec.Command(bin, "run", "-c", cfgFile)
+	args := []string{"run", "-c", cfgFile}
+	if o.profile != "" {
+		p, err := filepath.Abs(o.profile)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, "-cpuprofile", p)
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = filepath.Dir(cfgFile)
 	cmd.Env = childEnv(caFile)
 	cmd.Stdout, cmd.Stderr = stderr, stderr
