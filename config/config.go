@@ -18,6 +18,7 @@ type Agent struct {
 	CheckpointTTL      Duration `yaml:"checkpoint_ttl"`      // default 168h: entries of vanished files expire
 	LogLevel           string   `yaml:"log_level"`           // debug | info | warn | error; default info
 	ShutdownTimeout    Duration `yaml:"shutdown_timeout"`    // default 10s
+	MaxOpenFiles       int      `yaml:"max_open_files"`      // default 1024: descriptors for followed files, all flows together
 }
 
 // Destination is a named place records are sent to.
@@ -67,16 +68,34 @@ type Timeouts struct {
 // Flow follows a set of files, transforms their lines and sends the records
 // to one destination.
 type Flow struct {
-	Name               string       `yaml:"name"`                 // required, unique, [A-Za-z0-9_.-]+
-	Line               int          `yaml:"-"`                    // line of the flow's list item, for messages
-	Paths              []string     `yaml:"paths"`                // required absolute globs; * ? [..] and ** (any depth, whole segment only)
-	Exclude            []string     `yaml:"exclude"`              // globs matched against the base name and the full path
-	InitialPosition    string       `yaml:"initial_position"`     // start_of_file | end_of_file (default)
-	MaxLineBytes       Size         `yaml:"max_line_bytes"`       // default: destination's max_record_bytes minus 1KiB
-	PartialLineTimeout Duration     `yaml:"partial_line_timeout"` // default 5s
-	RescanInterval     Duration     `yaml:"rescan_interval"`      // default 10s
-	Transforms         []*Transform `yaml:"transforms"`           // applied in order; default none
-	Destination        string       `yaml:"destination"`          // required: a key of Config.Destinations
+	Name               string   `yaml:"name"`                 // required, unique, [A-Za-z0-9_.-]+
+	Line               int      `yaml:"-"`                    // line of the flow's list item, for messages
+	Paths              []string `yaml:"paths"`                // required absolute globs; * ? [..] and ** (any depth, whole segment only)
+	Exclude            []string `yaml:"exclude"`              // globs matched against the base name and the full path
+	InitialPosition    string   `yaml:"initial_position"`     // start_of_file | end_of_file (default)
+	MaxLineBytes       Size     `yaml:"max_line_bytes"`       // default: destination's max_record_bytes minus 1KiB
+	PartialLineTimeout Duration `yaml:"partial_line_timeout"` // default 5s
+	RescanInterval     Duration `yaml:"rescan_interval"`      // default 10s
+	// CloseRemovedAfter closes a rotated-away or deleted file this long
+	// after it left the globs even if it was not read to its end (freeing
+	// disk space during a long outage; the unread rest is lost and
+	// counted). 0 (default): keep it open until drained.
+	CloseRemovedAfter Duration     `yaml:"close_removed_after"`
+	SkipHeaderLines   int          `yaml:"skip_header_lines"` // default 0: lines at the start of each file that are not sent
+	Multiline         *Multiline   `yaml:"multiline"`         // default: none, every line is a record
+	Transforms        []*Transform `yaml:"transforms"`        // applied in order; default none
+	Destination       string       `yaml:"destination"`       // required: a key of Config.Destinations
+}
+
+// Multiline groups several lines into one record. A record starts at a line
+// matching StartPattern (the Kinesis Agent's multiLineStartPattern) or,
+// with ContinuePattern, continues while lines match it.
+type Multiline struct {
+	StartPattern    string   `yaml:"start_pattern"`
+	ContinuePattern string   `yaml:"continue_pattern"`
+	MaxLines        int      `yaml:"max_lines"` // default 500
+	MaxBytes        Size     `yaml:"max_bytes"` // default: the flow's max_line_bytes
+	Timeout         Duration `yaml:"timeout"`   // default 1s: a record with no next line is sent after this
 }
 
 // Transform is one step of a flow's processing; exactly one field is set.
@@ -96,7 +115,8 @@ type Singleline struct {
 
 // CSVToJSON turns a delimited line into a JSON object.
 type CSVToJSON struct {
-	Fields    []string `yaml:"fields"`    // required, non-empty and unique
+	Fields    []string `yaml:"fields"`    // required unless header is true
+	Header    bool     `yaml:"header"`    // take field names from each file's first line (which is not sent), non-empty and unique
 	Delimiter string   `yaml:"delimiter"` // one character, not '"' or a line break; default ","; "\t" for tab
 	OnError   string   `yaml:"on_error"`  // drop | pass | wrap; default wrap
 }
@@ -145,6 +165,7 @@ func defaultAgent() Agent {
 		CheckpointTTL:      Duration(168 * time.Hour),
 		LogLevel:           "info",
 		ShutdownTimeout:    Duration(10 * time.Second),
+		MaxOpenFiles:       1024,
 	}
 }
 

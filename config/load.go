@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -461,6 +462,7 @@ func (d *decoder) agent(s scope, n *yaml.Node, a *Agent) {
 		"checkpoint_ttl":      d.duration(&a.CheckpointTTL),
 		"log_level":           d.str(&a.LogLevel),
 		"shutdown_timeout":    d.duration(&a.ShutdownTimeout),
+		"max_open_files":      d.int(&a.MaxOpenFiles),
 	})
 }
 
@@ -544,8 +546,24 @@ func (d *decoder) flows(s scope, n *yaml.Node, c *Config) {
 			"max_line_bytes":       d.size(&f.MaxLineBytes),
 			"partial_line_timeout": d.duration(&f.PartialLineTimeout),
 			"rescan_interval":      d.duration(&f.RescanInterval),
-			"transforms":           func(s scope, n *yaml.Node) { f.Transforms = d.transforms(s, n) },
-			"destination":          d.str(&f.Destination),
+			"close_removed_after":  d.duration(&f.CloseRemovedAfter),
+			"skip_header_lines":    d.int(&f.SkipHeaderLines),
+			"multiline": func(s scope, n *yaml.Node) {
+				if isNull(resolve(n)) {
+					return
+				}
+				f.Multiline = &Multiline{MaxLines: 500, Timeout: Duration(time.Second)}
+				d.pos[f.Multiline] = resolve(n)
+				d.mapping(s, n, fields{
+					"start_pattern":    d.str(&f.Multiline.StartPattern),
+					"continue_pattern": d.str(&f.Multiline.ContinuePattern),
+					"max_lines":        d.int(&f.Multiline.MaxLines),
+					"max_bytes":        d.size(&f.Multiline.MaxBytes),
+					"timeout":          d.duration(&f.Multiline.Timeout),
+				})
+			},
+			"transforms":  func(s scope, n *yaml.Node) { f.Transforms = d.transforms(s, n) },
+			"destination": d.str(&f.Destination),
 		})
 		if !ok {
 			d.failed[f] = true
@@ -630,6 +648,7 @@ func (d *decoder) transform(s scope, n *yaml.Node) *Transform {
 		t.CSVToJSON = &CSVToJSON{Delimiter: ",", OnError: OnErrorWrap}
 		d.mapping(s, body, fields{
 			"fields":    d.strings(&t.CSVToJSON.Fields),
+			"header":    d.bool(&t.CSVToJSON.Header),
 			"delimiter": d.str(&t.CSVToJSON.Delimiter),
 			"on_error":  d.str(&t.CSVToJSON.OnError),
 		})

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -16,7 +17,7 @@ func (c *Config) Summary() string {
 	a := c.Agent
 	fmt.Fprintf(&b, "agent:\n")
 	fmt.Fprintf(&b, "  checkpoint_file: %s (every %v, entries kept %v)\n", a.CheckpointFile, a.CheckpointInterval, a.CheckpointTTL)
-	fmt.Fprintf(&b, "  log_level: %s, shutdown_timeout: %v\n", a.LogLevel, a.ShutdownTimeout)
+	fmt.Fprintf(&b, "  log_level: %s, shutdown_timeout: %v, max_open_files: %d\n", a.LogLevel, a.ShutdownTimeout, a.MaxOpenFiles)
 
 	fmt.Fprintf(&b, "destinations:\n")
 	for _, name := range slices.Sorted(maps.Keys(c.Destinations)) {
@@ -59,6 +60,16 @@ func (c *Config) Summary() string {
 		}
 		fmt.Fprintf(&b, "    initial_position: %s, max_line_bytes: %v\n", f.InitialPosition, f.MaxLineBytes)
 		fmt.Fprintf(&b, "    partial_line_timeout: %v, rescan_interval: %v\n", f.PartialLineTimeout, f.RescanInterval)
+		if f.SkipHeaderLines > 0 || f.CloseRemovedAfter > 0 {
+			fmt.Fprintf(&b, "    skip_header_lines: %d, close_removed_after: %v\n", f.SkipHeaderLines, f.CloseRemovedAfter)
+		}
+		if m := f.Multiline; m != nil {
+			pattern := "start_pattern " + strconv.Quote(m.StartPattern)
+			if m.ContinuePattern != "" {
+				pattern = "continue_pattern " + strconv.Quote(m.ContinuePattern)
+			}
+			fmt.Fprintf(&b, "    multiline: %s, max_lines %d, max_bytes %v, timeout %v\n", pattern, m.MaxLines, m.MaxBytes, m.Timeout)
+		}
 		transforms := "(none: lines are sent as they are)"
 		if len(f.Transforms) > 0 {
 			names := make([]string, len(f.Transforms))
@@ -80,7 +91,11 @@ func (t *Transform) String() string {
 		return fmt.Sprintf("singleline(no_trim=%t, escape_new_line=%t)", t.Singleline.NoTrim, t.Singleline.EscapeNewLine)
 	case t.CSVToJSON != nil:
 		c := t.CSVToJSON
-		return fmt.Sprintf("csv_to_json(fields=[%s], delimiter=%q, on_error=%s)", strings.Join(c.Fields, " "), c.Delimiter, c.OnError)
+		names := "fields=[" + strings.Join(c.Fields, " ") + "]"
+		if c.Header {
+			names = "header"
+		}
+		return fmt.Sprintf("csv_to_json(%s, delimiter=%q, on_error=%s)", names, c.Delimiter, c.OnError)
 	case t.JSON != nil:
 		return fmt.Sprintf("json(on_error=%s)", t.JSON.OnError)
 	}

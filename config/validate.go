@@ -4,6 +4,7 @@ import (
 	"maps"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,6 +52,7 @@ func (d *decoder) validateAgent(a *Agent, root *yaml.Node) {
 	d.positive(&a.CheckpointInterval, root, s.child("checkpoint_interval"))
 	d.positive(&a.CheckpointTTL, root, s.child("checkpoint_ttl"))
 	d.positive(&a.ShutdownTimeout, root, s.child("shutdown_timeout"))
+	d.intRange(&a.MaxOpenFiles, 16, 1<<20, root, s.child("max_open_files"))
 	switch a.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -164,6 +166,13 @@ func (d *decoder) validateFlow(c *Config, f *Flow, i int, seen map[string]*Flow,
 	}
 	d.positive(&f.PartialLineTimeout, at, s.child("partial_line_timeout"))
 	d.positive(&f.RescanInterval, at, s.child("rescan_interval"))
+	if f.CloseRemovedAfter < 0 {
+		d.errorf(d.at(&f.CloseRemovedAfter, at), s.child("close_removed_after"), "must not be negative (0 keeps files open until drained)")
+	}
+	d.intRange(&f.SkipHeaderLines, 0, 1000, at, s.child("skip_header_lines"))
+	if m := f.Multiline; m != nil {
+		d.validateMultiline(m, s.child("multiline"))
+	}
 	for j, t := range f.Transforms {
 		d.validateTransform(t, s.child("transforms").index(j))
 	}
@@ -198,6 +207,37 @@ func (d *decoder) validateFlow(c *Config, f *Flow, i int, seen map[string]*Flow,
 			"must not exceed batch.max_record_bytes of destination %q (%v), got %v",
 			dst.Name, dst.Batch.MaxRecordBytes, f.MaxLineBytes)
 	}
+	if m := f.Multiline; m != nil && (m.MaxBytes == 0 || m.MaxBytes > f.MaxLineBytes) && f.MaxLineBytes > 0 {
+		// A record is one line to everything after the tailer, so it
+		// obeys the same limit.
+		m.MaxBytes = f.MaxLineBytes
+	}
+}
+
+func (d *decoder) validateMultiline(m *Multiline, s scope) {
+	at := d.pos[m]
+	switch {
+	case m.StartPattern == "" && m.ContinuePattern == "":
+		d.errorf(at, s, "needs start_pattern or continue_pattern")
+	case m.StartPattern != "" && m.ContinuePattern != "":
+		d.errorf(at, s, "set start_pattern or continue_pattern, not both")
+	}
+	for _, p := range []struct {
+		v    *string
+		name string
+	}{{&m.StartPattern, "start_pattern"}, {&m.ContinuePattern, "continue_pattern"}} {
+		if *p.v == "" {
+			continue
+		}
+		if _, err := regexp.Compile(*p.v); err != nil {
+			d.errorf(d.at(p.v, at), s.child(p.name), "invalid regular expression: %v", err)
+		}
+	}
+	d.intRange(&m.MaxLines, 1, 100000, at, s.child("max_lines"))
+	if m.MaxBytes < 0 {
+		d.errorf(d.at(&m.MaxBytes, at), s.child("max_bytes"), "must not be negative")
+	}
+	d.positive(&m.Timeout, at, s.child("timeout"))
 }
 
 func (d *decoder) validateTransform(t *Transform, s scope) {
@@ -206,8 +246,11 @@ func (d *decoder) validateTransform(t *Transform, s scope) {
 	case t.CSVToJSON != nil:
 		c := t.CSVToJSON
 		s = s.child("csv_to_json")
-		if len(c.Fields) == 0 && d.missing(&c.Fields, s.child("fields")) {
-			d.errorf(d.at(&c.Fields, at), s, "fields is required: name the columns, like [time, host, status]")
+		switch {
+		case c.Header && len(c.Fields) > 0:
+			d.errorf(d.at(&c.Header, at), s, "set fields or header: true, not both")
+		case !c.Header && len(c.Fields) == 0 && d.missing(&c.Fields, s.child("fields")):
+			d.errorf(d.at(&c.Fields, at), s, "fields is required (or header: true to use each file's first line): name the columns, like [time, host, status]")
 		}
 		first := make(map[string]int, len(c.Fields))
 		for j, name := range c.Fields {
