@@ -1,0 +1,165 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/kinetail/kinetail/checkpoint"
+	"github.com/kinetail/kinetail/config"
+	"github.com/kinetail/kinetail/internal/kinesistest"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// The HTTP transport keeps idle connections' goroutines for a while.
+		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
+	)
+}
+
+func newConfig(t *testing.T, dir, endpoint, extra string) *config.Config {
+	t.Helper()
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
+	yaml := fmt.Sprintf(`agent:
+  checkpoint_file: %[1]s/state/cp.json
+  checkpoint_interval: 50ms
+  shutdown_timeout: 5s
+destinations:
+  out:
+    type: kinesis
+    stream: s
+    region: us-east-1
+    endpoint: %[2]s
+    batch: {max_age: 20ms}
+    retry: {initial_backoff: 10ms, max_backoff: 100ms}
+flows:
+  - name: f
+    paths: ["%[1]s/logs/*.log"]
+    initial_position: start_of_file
+    destination: out
+%[3]s`, dir, endpoint, extra)
+	cfg, err := config.Parse("test.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func runAgent(t *testing.T, cfg *config.Config) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := New(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	return func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("Run did not return after cancel")
+		}
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Every line is stored once, the checkpoint ends at each file's size, and a
+// restart sends nothing again.
+func TestAgentDeliversAndCheckpoints(t *testing.T) {
+	fs := kinesistest.NewFaultServer(t, kinesistest.FaultOptions{Seed: 3, FailEntryRate: 0.2})
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "logs"), 0o755)
+	var content []byte
+	for i := 0; i < 2000; i++ {
+		content = fmt.Appendf(content, "line-%d\n", i)
+	}
+	path := filepath.Join(dir, "logs", "a.log")
+	os.WriteFile(path, content, 0o644)
+	cfg := newConfig(t, dir, fs.URL(), "")
+
+	stop := runAgent(t, cfg)
+	waitFor(t, "2000 records", func() bool { return len(fs.Stored()) >= 2000 })
+	stop()
+
+	seen := map[string]int{}
+	for _, r := range fs.Stored() {
+		seen[string(r.Data)]++
+	}
+	for i := 0; i < 2000; i++ {
+		if n := seen[fmt.Sprintf("line-%d", i)]; n != 1 {
+			t.Fatalf("line-%d stored %d times", i, n)
+		}
+	}
+	store, _ := checkpoint.Open(cfg.Agent.CheckpointFile)
+	res, err := store.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Entries) != 1 || res.Entries[0].Offset != int64(len(content)) || res.Entries[0].Path != path {
+		t.Fatalf("checkpoint = %+v, want %s at %d", res.Entries, path, len(content))
+	}
+	if fi, _ := os.Stat(cfg.Agent.CheckpointFile); fi.Mode().Perm() != 0o600 {
+		t.Errorf("checkpoint mode %v, want 0600", fi.Mode().Perm())
+	}
+
+	// A restart resumes at the checkpoint: only new lines are sent.
+	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString("after-restart\n")
+	f.Close()
+	stop = runAgent(t, cfg)
+	waitFor(t, "the new line", func() bool { return len(fs.Stored()) >= 2001 })
+	time.Sleep(200 * time.Millisecond)
+	stop()
+	if n := len(fs.Stored()); n != 2001 {
+		t.Fatalf("after restart %d records stored, want 2001", n)
+	}
+}
+
+// A destination that never answers cannot hold shutdown beyond its timeout,
+// and what it did not store is not checkpointed.
+func TestAgentShutdownDeadline(t *testing.T) {
+	fs := kinesistest.NewFaultServer(t, kinesistest.FaultOptions{})
+	fs.SetDown(true)
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "logs"), 0o755)
+	os.WriteFile(filepath.Join(dir, "logs", "a.log"), []byte("one\ntwo\n"), 0o644)
+	cfg := newConfig(t, dir, fs.URL(), "")
+	cfg.Agent.ShutdownTimeout = config.Duration(300 * time.Millisecond)
+	stop := runAgent(t, cfg)
+	waitFor(t, "attempts", func() bool { return fs.Counts().DownRejected > 0 })
+	stop() // without the deadline, retrying a down destination never ends
+	store, _ := checkpoint.Open(cfg.Agent.CheckpointFile)
+	res, _ := store.Load()
+	for _, e := range res.Entries {
+		if e.Offset != 0 {
+			t.Fatalf("checkpoint advanced to %d although nothing was stored", e.Offset)
+		}
+	}
+}
