@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -46,7 +47,7 @@ const (
 	defaultConnect        = 2 * time.Second
 	defaultRequest        = 10 * time.Second
 	defaultMaxInFlight    = 4
-	sdkMaxAttempts        = 2 // the SDK gets one quick retry; the sink owns long backoff
+	sdkMaxAttempts        = 2 // Check and STS get one quick retry; PutRecords is retried by the sink
 )
 
 // Partition key modes.
@@ -66,15 +67,12 @@ type KinesisOptions struct {
 	// Rand seeds partition keys and backoff jitter; nil seeds from the
 	// runtime. It is used only by the goroutine calling Run.
 	Rand *rand.Rand
+	// UserAgent is sent with every PutRecords call; empty means
+	// "kinetail/" and the module version the binary was built from.
+	UserAgent string
 
 	// credentials replaces the SDK's default credential chain (tests).
 	credentials aws.CredentialsProvider
-}
-
-// kinesisAPI is the part of the Kinesis client the sink calls.
-type kinesisAPI interface {
-	PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, optFns ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error)
-	DescribeStreamSummary(ctx context.Context, in *kinesis.DescribeStreamSummaryInput, optFns ...func(*kinesis.Options)) (*kinesis.DescribeStreamSummaryOutput, error)
 }
 
 // settings are a Destination's values with defaults applied.
@@ -139,9 +137,14 @@ func newSettings(d *config.Destination, region string) settings {
 // Kinesis sends records to a Kinesis data stream with PutRecords. It
 // batches records, keeps up to max_in_flight requests going, resends only
 // the entries that failed, and acknowledges each record once it is stored.
+//
+// PutRecords calls go through putClient, which writes, signs and reads them
+// itself; the SDK's client serves Check, and its configuration provides
+// region, credentials, endpoint rules and the HTTP client to both.
 type Kinesis struct {
 	set   settings
-	api   kinesisAPI
+	sdk   *kinesis.Client
+	put   *putClient
 	creds aws.CredentialsProvider
 	log   *slog.Logger
 	rng   *rand.Rand
@@ -238,8 +241,10 @@ func NewKinesis(ctx context.Context, d *config.Destination, opts KinesisOptions)
 		return nil, fmt.Errorf("destination %s: no AWS region: set region in the destination or AWS_REGION", d.Name)
 	}
 	set.where = newSettings(d, cfg.Region).where
-	// Wrapped after loading, so the loader still sees the BuildableClient
-	// it installs AWS_CA_BUNDLE into.
+	// PutRecords bodies are our own (see requestBody): only the SDK's
+	// calls need the wrapper, added after loading so that the loader still
+	// sees the BuildableClient it installs AWS_CA_BUNDLE into.
+	putHTTP := cfg.HTTPClient
 	cfg.HTTPClient = hideWriterTo{cfg.HTTPClient}
 	if d.RoleARN != "" {
 		// STS is reached at its regular endpoint: the destination's
@@ -255,7 +260,16 @@ func NewKinesis(ctx context.Context, d *config.Destination, opts KinesisOptions)
 		}
 	})
 
-	k := &Kinesis{set: set, api: client, creds: cfg.Credentials, log: opts.Logger, rng: opts.Rand}
+	ua := opts.UserAgent
+	if ua == "" {
+		ua = defaultUserAgent()
+	}
+	put, err := newPutClient(ctx, client.Options(), putHTTP, cfg.Credentials, d.Stream, set.streamARN, ua)
+	if err != nil {
+		return nil, fmt.Errorf("destination %s: %w", d.Name, err)
+	}
+
+	k := &Kinesis{set: set, sdk: client, put: put, creds: cfg.Credentials, log: opts.Logger, rng: opts.Rand}
 	if k.log == nil {
 		k.log = slog.New(slog.DiscardHandler)
 	}
@@ -284,7 +298,7 @@ func (k *Kinesis) Check(ctx context.Context) error {
 	} else {
 		in.StreamName = aws.String(k.set.stream)
 	}
-	out, err := k.api.DescribeStreamSummary(ctx, in)
+	out, err := k.sdk.DescribeStreamSummary(ctx, in)
 	if err != nil {
 		return k.checkError(err)
 	}
@@ -321,6 +335,15 @@ func (k *Kinesis) checkError(err error) error {
 	// No answer from the service at all: connection refused, DNS, TLS,
 	// timeouts.
 	return fmt.Errorf("kinesis stream %q: cannot reach Kinesis in %s: %w", k.set.stream, k.set.where, err)
+}
+
+// defaultUserAgent is "kinetail/" and the main module's version.
+func defaultUserAgent() string {
+	v := "dev"
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		v = bi.Main.Version
+	}
+	return "kinetail/" + v
 }
 
 // hideWriterTo works around a request-body quirk: smithy-go's body wrapper

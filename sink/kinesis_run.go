@@ -3,15 +3,11 @@ package sink
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"slices"
 	"sync"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kinetail/kinetail/internal/ack"
 )
@@ -21,12 +17,6 @@ import (
 type request struct {
 	entries []entry
 	sentAt  time.Time
-
-	// Built by the worker just before the call.
-	input kinesis.PutRecordsInput
-	recs  []types.PutRecordsRequestEntry
-	keys  []string
-	slab  []byte
 
 	// Outcome, filled by the worker. After a call that got an answer,
 	// entries holds only the entries that failed.
@@ -38,65 +28,23 @@ type request struct {
 	code, msg string // of the first failed entry, for the log
 }
 
-// prepare builds the SDK input for r.entries, deriving missing partition
-// keys. Derived keys are written into one slab and turned into a single
-// string, so a request costs one allocation for its keys, not one per record.
-func (r *request) prepare(stream string, byARN bool, ks *keySource) {
-	n := len(r.entries)
-	derived := 0
-	for i := range r.entries {
-		if r.entries[i].key == "" {
-			derived++
-		}
-	}
-	r.slab = slices.Grow(r.slab[:0], derived*derivedKeyLen)[:derived*derivedKeyLen]
-	off := 0
-	for i := range r.entries {
-		if r.entries[i].key == "" {
-			ks.put(r.slab[off:off+derivedKeyLen], r.entries[i].data)
-			off += derivedKeyLen
-		}
-	}
-	all := string(r.slab)
-
-	r.keys = slices.Grow(r.keys[:0], n)[:n]
-	r.recs = slices.Grow(r.recs[:0], n)[:n]
-	off = 0
-	for i := range r.entries {
-		key := r.entries[i].key
-		if key == "" {
-			key = all[off : off+derivedKeyLen]
-			off += derivedKeyLen
-		}
-		r.keys[i] = key
-		r.recs[i] = types.PutRecordsRequestEntry{Data: r.entries[i].data, PartitionKey: &r.keys[i]}
-	}
-	r.input = kinesis.PutRecordsInput{Records: r.recs}
-	if byARN {
-		r.input.StreamARN = aws.String(stream)
-	} else {
-		r.input.StreamName = aws.String(stream)
-	}
-}
-
 // reset clears the outcome and drops references to sent data.
 func (r *request) reset() {
 	clear(r.entries)
 	r.entries = r.entries[:0]
-	clear(r.recs)
-	clear(r.keys)
-	r.input = kinesis.PutRecordsInput{}
 	r.err, r.answered = nil, false
 	r.stored, r.throttled, r.fatal = 0, 0, 0
 	r.code, r.msg = "", ""
 }
 
 // worker sends requests until work is closed. done has room for every
-// request that can be in flight, so a worker never blocks on it.
+// request that can be in flight, so a worker never blocks on it. Each
+// worker has its own key source and buffers, so no lock is needed.
 func (k *Kinesis) worker(ctx context.Context, ks *keySource, work <-chan *request, done chan<- *request) {
+	var bufs putBuffers
 	for r := range work {
 		if ctx.Err() == nil {
-			k.send(ctx, ks, r)
+			k.send(ctx, ks, &bufs, r)
 		} else {
 			r.err = ctx.Err()
 		}
@@ -106,24 +54,26 @@ func (k *Kinesis) worker(ctx context.Context, ks *keySource, work <-chan *reques
 
 // send makes one PutRecords call, acknowledges what was stored, and leaves
 // the entries to retry in r.entries.
-func (k *Kinesis) send(ctx context.Context, ks *keySource, r *request) {
-	r.prepare(k.set.stream, k.set.streamARN, ks)
+func (k *Kinesis) send(ctx context.Context, ks *keySource, b *putBuffers, r *request) {
+	b.body = appendPutRecordsBody(b.body[:0], k.set.stream, k.set.streamARN, r.entries, ks)
 	k.stats.requests.Add(1)
 	k.stats.recordsSent.Add(int64(len(r.entries)))
 
 	cctx, cancel := context.WithTimeout(ctx, k.set.request)
-	out, err := k.api.PutRecords(cctx, &r.input)
+	err := k.put.put(cctx, b)
 	cancel()
-	if err == nil && len(out.Records) != len(r.entries) {
+	res := &b.res
+	if err == nil && len(res.status) != len(r.entries) {
 		// Which entries were stored is unknown: resend all of them, a
 		// duplicate is better than a loss.
-		err = errors.New("PutRecords answered with a different number of records than sent")
+		err = errors.New("answered with a different number of records than sent")
 	}
 	if err != nil {
-		r.err = err
+		r.err = fmt.Errorf("PutRecords to %s: %w", k.put.endpoint(), err)
 		return
 	}
 	r.answered = true
+	r.code, r.msg = res.code, res.msg
 
 	var (
 		run     *ack.Group // ack group of the current run of stored entries
@@ -139,19 +89,14 @@ func (k *Kinesis) send(ctx context.Context, ks *keySource, r *request) {
 			run, runN = nil, 0
 		}
 	)
-	for i := range out.Records {
+	for i, st := range res.status {
 		e := r.entries[i]
-		if code := out.Records[i].ErrorCode; code != nil {
-			retryable, throttled, _ := classifyCode(*code)
-			switch {
-			case throttled:
+		if st != entryStored {
+			switch st {
+			case entryThrottled:
 				r.throttled++
-			case !retryable:
+			case entryFatal:
 				r.fatal++
-			}
-			if r.code == "" {
-				r.code = *code
-				r.msg = aws.ToString(out.Records[i].ErrorMessage)
 			}
 			r.entries[failed] = e
 			failed++
@@ -159,7 +104,8 @@ func (k *Kinesis) send(ctx context.Context, ks *keySource, r *request) {
 		}
 		stored++
 		bytes += int64(len(e.data))
-		units += int64((len(e.data) + len(r.keys[i]) + payloadUnitBytes - 1) / payloadUnitBytes)
+		// e.size is the data plus the partition key sent.
+		units += int64((e.size + payloadUnitBytes - 1) / payloadUnitBytes)
 		if e.ack == nil {
 			continue
 		}

@@ -2,6 +2,7 @@ package sink
 
 import (
 	"math/rand/v2"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -38,8 +39,13 @@ func fnv64a(b []byte) uint64 {
 // explicitKey returns the key to send for a record's own partition key.
 // Kinesis refuses a whole request if one key is longer than 256 characters,
 // so a longer key is replaced by its hash: records with the same key still
-// share a shard, and nothing is lost.
+// share a shard, and nothing is lost. Invalid UTF-8 is replaced first, as
+// the JSON body would carry it, so the key's length here is its length
+// there.
 func explicitKey(key string) string {
+	if !utf8.ValidString(key) {
+		key = strings.ToValidUTF8(key, "\uFFFD")
+	}
 	if len(key) <= maxPartitionKeyRunes || utf8.RuneCountInString(key) <= maxPartitionKeyRunes {
 		return key
 	}

@@ -5,9 +5,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"time"
-
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/smithy-go"
 )
 
 // classify decides how to retry after err, the failure of a whole request.
@@ -17,25 +14,25 @@ import (
 // backoff, so the data is sent once the problem is fixed. throttled reports
 // that the service asked us to slow down.
 func classify(err error) (retryable, throttled bool) {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		if retryable, throttled, known := classifyCode(ae.ErrorCode()); known {
-			return retryable, throttled
-		}
+	var ae *apiError
+	if !errors.As(err, &ae) {
+		// No answer at all: a timeout of this request (context.DeadlineExceeded),
+		// a refused or reset connection, a truncated or unreadable answer.
+		// All transient.
+		return true, false
 	}
-	var re *awshttp.ResponseError
-	if errors.As(err, &re) {
-		switch status := re.HTTPStatusCode(); {
-		case status == http.StatusTooManyRequests:
-			return true, true
-		case status >= 500, status == http.StatusRequestTimeout:
-			return true, false
-		case status >= 400:
-			return false, false
-		}
+	if retryable, throttled, known := classifyCode(ae.code); known {
+		return retryable, throttled
 	}
-	// No answer at all: a timeout of this request (context.DeadlineExceeded),
-	// a refused or reset connection, a truncated body. All transient.
+	switch status := ae.status; {
+	case status == http.StatusTooManyRequests:
+		return true, true
+	case status >= 500, status == http.StatusRequestTimeout:
+		return true, false
+	case status >= 400:
+		return false, false
+	}
+	// 1xx, 3xx: not an answer PutRecords gives; try again.
 	return true, false
 }
 

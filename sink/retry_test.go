@@ -7,22 +7,13 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
-	"net/http"
+	"net/url"
+	"syscall"
 	"testing"
 	"time"
-
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
-	"github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
-func responseError(status int, err error) error {
-	return &awshttp.ResponseError{ResponseError: &smithyhttp.ResponseError{
-		Response: &smithyhttp.Response{Response: &http.Response{StatusCode: status}},
-		Err:      err,
-	}}
-}
+func apiErr(status int, code string) error { return &apiError{status: status, code: code, msg: "m"} }
 
 func TestClassify(t *testing.T) {
 	tests := []struct {
@@ -30,24 +21,30 @@ func TestClassify(t *testing.T) {
 		err                  error
 		retryable, throttled bool
 	}{
-		{"throughput exceeded is throttling", &types.ProvisionedThroughputExceededException{}, true, true},
-		{"limit exceeded is throttling", &types.LimitExceededException{}, true, true},
-		{"KMS throttling is throttling", &types.KMSThrottlingException{}, true, true},
-		{"HTTP 429 without a code is throttling", responseError(429, errors.New("slow down")), true, true},
-		{"internal failure is transient", &types.InternalFailureException{}, true, false},
-		{"a 500 with a generic code is transient", responseError(500, &smithy.GenericAPIError{Code: "InternalFailure"}), true, false},
-		{"a 503 with an unknown code is transient", responseError(503, &smithy.GenericAPIError{Code: "Whatever"}), true, false},
-		{"a stream being resharded is transient", &types.ResourceInUseException{}, true, false},
-		{"a request timeout is transient", fmt.Errorf("operation error: %w", context.DeadlineExceeded), true, false},
-		{"a refused connection is transient", &smithyhttp.RequestSendError{Err: &net.OpError{Op: "dial", Err: errors.New("connection refused")}}, true, false},
-		{"a cut connection is transient", &smithyhttp.RequestSendError{Err: io.ErrUnexpectedEOF}, true, false},
-		{"a missing stream needs the operator", &types.ResourceNotFoundException{}, false, false},
-		{"denied access needs the operator", &types.AccessDeniedException{}, false, false},
-		{"KMS access denied needs the operator", &types.KMSAccessDeniedException{}, false, false},
-		{"bad credentials need the operator", responseError(400, &smithy.GenericAPIError{Code: "UnrecognizedClientException"}), false, false},
-		{"a validation error needs the operator", &smithy.GenericAPIError{Code: "ValidationException"}, false, false},
-		{"an unknown 4xx needs the operator", responseError(403, &smithy.GenericAPIError{Code: "Mystery"}), false, false},
-		{"wrapped errors are unwrapped", fmt.Errorf("put: %w", &types.ProvisionedThroughputExceededException{}), true, true},
+		{"throughput exceeded is throttling", apiErr(400, "ProvisionedThroughputExceededException"), true, true},
+		{"limit exceeded is throttling", apiErr(400, "LimitExceededException"), true, true},
+		{"KMS throttling is throttling", apiErr(400, "KMSThrottlingException"), true, true},
+		{"HTTP 429 without a code is throttling", apiErr(429, ""), true, true},
+		{"internal failure is transient", apiErr(500, "InternalFailure"), true, false},
+		{"a 503 with an unknown code is transient", apiErr(503, "Whatever"), true, false},
+		{"a 408 is transient", apiErr(408, ""), true, false},
+		{"a stream being resharded is transient", apiErr(400, "ResourceInUseException"), true, false},
+		{"a request timeout is transient", fmt.Errorf("PutRecords: %w", &url.Error{Op: "Post", URL: "https://k", Err: context.DeadlineExceeded}), true, false},
+		{"a refused connection is transient", &url.Error{Op: "Post", URL: "https://k", Err: &net.OpError{Op: "dial", Err: errors.New("connection refused")}}, true, false},
+		{"a reset connection is transient", &url.Error{Op: "Post", URL: "https://k", Err: syscall.ECONNRESET}, true, false},
+		{"a cut connection is transient", &url.Error{Op: "Post", URL: "https://k", Err: io.EOF}, true, false},
+		{"a truncated answer is transient", fmt.Errorf("read answer: %w", io.ErrUnexpectedEOF), true, false},
+		{"an unreadable answer is transient", fmt.Errorf("read answer: %w", errMalformed), true, false},
+		{"a missing stream needs the operator", apiErr(400, "ResourceNotFoundException"), false, false},
+		{"denied access needs the operator", apiErr(400, "AccessDeniedException"), false, false},
+		{"KMS access denied needs the operator", apiErr(400, "KMSAccessDeniedException"), false, false},
+		{"a disabled KMS key needs the operator", apiErr(400, "KMSDisabledException"), false, false},
+		{"bad credentials need the operator", apiErr(400, "UnrecognizedClientException"), false, false},
+		{"expired credentials need the operator", apiErr(400, "ExpiredTokenException"), false, false},
+		{"a validation error needs the operator", apiErr(400, "ValidationException"), false, false},
+		{"an unknown 4xx needs the operator", apiErr(403, "Mystery"), false, false},
+		{"a known code wins over the status", apiErr(500, "AccessDeniedException"), false, false},
+		{"wrapped errors are unwrapped", fmt.Errorf("put: %w", apiErr(400, "ProvisionedThroughputExceededException")), true, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
