@@ -3,6 +3,7 @@ package transform
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -19,19 +20,22 @@ var benchFields = []string{"ts", "ip", "method", "path", "status", "bytes", "age
 
 func BenchmarkChain(b *testing.B) {
 	benches := []struct {
-		name string
-		cfgs []*config.Transform
-		line string
+		name   string
+		cfgs   []*config.Transform
+		line   string
+		header string // given to SetHeader before each line, as the agent does per batch
 	}{
-		{"raw", nil, benchCSVLine},
-		{"singleline", []*config.Transform{{Singleline: &config.Singleline{}}}, benchCSVLine},
-		{"csv", []*config.Transform{{CSVToJSON: &config.CSVToJSON{Fields: benchFields}}}, benchCSVLine},
-		{"json", []*config.Transform{{JSON: &config.JSON{}}}, benchJSONLine},
+		{"raw", nil, benchCSVLine, ""},
+		{"singleline", []*config.Transform{{Singleline: &config.Singleline{}}}, benchCSVLine, ""},
+		{"csv", []*config.Transform{{CSVToJSON: &config.CSVToJSON{Fields: benchFields}}}, benchCSVLine, ""},
+		{"csv_header", []*config.Transform{{CSVToJSON: &config.CSVToJSON{Header: true}}}, benchCSVLine, strings.Join(benchFields, ",")},
+		{"json", []*config.Transform{{JSON: &config.JSON{}}}, benchJSONLine, ""},
 	}
 	for _, bb := range benches {
 		b.Run(bb.name, func(b *testing.B) {
 			c := mustChain(b, bb.cfgs...)
 			line := []byte(bb.line)
+			header := []byte(bb.header)
 			// Records of a batch are appended to one buffer, reset per batch.
 			buf := make([]byte, 0, 64<<10)
 			b.SetBytes(int64(len(line)))
@@ -40,6 +44,7 @@ func BenchmarkChain(b *testing.B) {
 				if len(buf) > 60<<10 {
 					buf = buf[:0]
 				}
+				c.SetHeader(header)
 				buf, _ = c.Append(buf, line)
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")

@@ -18,16 +18,35 @@ import (
 // Columns beyond the field names are dropped and missing ones are null, as
 // the Kinesis Agent does. Values are always JSON strings: guessing types
 // would turn "007" into 7.
+//
+// With header: true the field names come from the first line of each file,
+// given to setHeader before the file's lines (see Chain.SetHeader); until a
+// header is known every line is invalid.
 type csvToJSON struct {
 	// keys[i] is the JSON text before value i: `{"a":` for the first field,
-	// `,"b":` for the others, encoded once here.
+	// `,"b":` for the others, encoded once here, or in header mode once
+	// per header.
 	keys  [][]byte
 	delim []byte // one character, UTF-8 encoded
+
+	// Header mode only: hdrErr is why lines cannot be converted (no
+	// header yet, a header that is not valid CSV), nil when keys are set.
+	// It is made once per header, so rejecting a line allocates nothing.
+	header bool
+	hdrErr *SyntaxError
+	hs     headerState
 }
 
+// errNoHeader is the error of every line of a header-mode transform while
+// the file's header line is not known.
+const errNoHeader = "no header line yet"
+
 func newCSVToJSON(c *config.CSVToJSON) (*csvToJSON, error) {
-	if len(c.Fields) == 0 {
-		return nil, errors.New("fields: at least one field name is required")
+	switch {
+	case c.Header && len(c.Fields) > 0:
+		return nil, errors.New("set fields or header: true, not both")
+	case !c.Header && len(c.Fields) == 0:
+		return nil, errors.New("fields: at least one field name is required (or header: true)")
 	}
 	delim := c.Delimiter
 	if delim == "" {
@@ -40,26 +59,40 @@ func newCSVToJSON(c *config.CSVToJSON) (*csvToJSON, error) {
 	if r == '"' || r == '\n' || r == '\r' {
 		return nil, fmt.Errorf("delimiter %q: a quote or line break cannot be a delimiter", c.Delimiter)
 	}
-	p := &csvToJSON{delim: []byte(delim), keys: make([][]byte, len(c.Fields))}
+	p := &csvToJSON{delim: []byte(delim)}
+	if c.Header {
+		p.header = true
+		p.hs.noHeader = &SyntaxError{Transform: "csv_to_json", Msg: errNoHeader, Offset: -1}
+		p.hdrErr = p.hs.noHeader
+		return p, nil
+	}
+	p.keys = make([][]byte, len(c.Fields))
 	seen := make(map[string]bool, len(c.Fields))
 	for i, name := range c.Fields {
 		if seen[name] {
 			return nil, fmt.Errorf("fields: duplicate field name %q", name)
 		}
 		seen[name] = true
-		var k []byte
-		if i == 0 {
-			k = append(k, '{')
-		} else {
-			k = append(k, ',')
-		}
-		k = AppendJSONString(k, []byte(name))
-		p.keys[i] = append(k, ':')
+		p.keys[i] = appendCSVKey(nil, i, []byte(name))
 	}
 	return p, nil
 }
 
+// appendCSVKey appends the JSON text that comes before the value of field i.
+func appendCSVKey(dst []byte, i int, name []byte) []byte {
+	if i == 0 {
+		dst = append(dst, '{')
+	} else {
+		dst = append(dst, ',')
+	}
+	dst = AppendJSONString(dst, name)
+	return append(dst, ':')
+}
+
 func (p *csvToJSON) Append(dst, in []byte) ([]byte, error) {
+	if p.hdrErr != nil {
+		return dst, p.hdrErr
+	}
 	line := in
 	if n := len(line); n > 0 && line[n-1] == '\r' {
 		line = line[:n-1]
@@ -102,7 +135,7 @@ func (p *csvToJSON) Append(dst, in []byte) ([]byte, error) {
 // a quoted column that is the text between the quotes, with quotes still
 // doubled. next is where the following column starts, or len(line)+1 if
 // this was the last.
-func (p *csvToJSON) field(line []byte, pos int) (start, end, next int, quoted bool, err error) {
+func (p *csvToJSON) field(line []byte, pos int) (start, end, next int, quoted bool, err *SyntaxError) {
 	if pos == len(line) || line[pos] != '"' {
 		k := p.index(line[pos:])
 		if k < 0 {

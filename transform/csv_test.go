@@ -1,10 +1,13 @@
 package transform
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/kinetail/kinetail/config"
 )
@@ -127,15 +130,38 @@ func TestCSVToJSONConfigErrors(t *testing.T) {
 
 func FuzzCSV(f *testing.F) {
 	for _, s := range []string{"1,2", "1,2,3,4", `"a,b",""""`, `"unterminated`, "\xff,\x00", "a\tb\r", `"x"y`, ""} {
-		f.Add([]byte(s), false)
-		f.Add([]byte(s), true)
+		f.Add([]byte(s), []byte("a,b,c"), false, false)
+		f.Add([]byte(s), []byte("a\tb\tc"), true, false)
+		f.Add([]byte(s), []byte(s), false, true)
+		f.Add([]byte(s), []byte(s), true, true)
 	}
+	f.Add([]byte("1,2,3"), []byte("\xEF\xBB\xBF_2,,_2,\xff,\xfe\r"), false, true)
 	comma := mustChainF(f, &config.Transform{CSVToJSON: &config.CSVToJSON{Fields: []string{"a", "b", "c"}}})
 	tab := mustChainF(f, &config.Transform{CSVToJSON: &config.CSVToJSON{Fields: []string{"a", "b", "c"}, Delimiter: "\t"}})
-	f.Fuzz(func(t *testing.T, line []byte, useTab bool) {
-		c := comma
-		if useTab {
-			c = tab
+	hcomma := mustChainF(f, &config.Transform{CSVToJSON: &config.CSVToJSON{Header: true}})
+	htab := mustChainF(f, &config.Transform{CSVToJSON: &config.CSVToJSON{Header: true, Delimiter: "\t"}})
+	f.Fuzz(func(t *testing.T, line, header []byte, useTab, headerMode bool) {
+		c, delim := comma, ","
+		switch {
+		case headerMode && useTab:
+			c, delim = htab, "\t"
+		case headerMode:
+			c = hcomma
+		case useTab:
+			c, delim = tab, "\t"
+		}
+		if headerMode {
+			// The chain keeps the header, and the fuzzer reuses its
+			// arguments' memory.
+			h := bytes.Clone(header)
+			c.SetHeader(h)
+			before := c.Stats()
+			if out, keep := c.AppendLine([]byte("x"), h, true); keep || string(out) != "x" {
+				t.Fatalf("header line %q gave a record %q", h, out)
+			}
+			if s := c.Stats(); s.Header != before.Header+1 || s.Records != before.Records {
+				t.Fatalf("header line counted as %+v after %+v", s, before)
+			}
 		}
 		before := c.Stats()
 		out, keep := c.Append(nil, line)
@@ -155,8 +181,34 @@ func FuzzCSV(f *testing.F) {
 			}
 			return
 		}
-		if len(obj) != 3 || obj["a"] == nil {
-			t.Fatalf("record %q: want keys a, b, c with a set", out)
+		for k, v := range obj {
+			if _, ok := v.(string); !ok && v != nil {
+				t.Fatalf("record %q: value of %q is %v, want a string or null", out, k, v)
+			}
+		}
+		if !headerMode {
+			if len(obj) != 3 || obj["a"] == nil {
+				t.Fatalf("record %q: want keys a, b, c with a set", out)
+			}
+			return
+		}
+		keys := objectKeys(t, out) // fails on a key given twice
+		if obj[keys[0]] == nil {
+			t.Fatalf("record %q: first column is null", out)
+		}
+		if bytes.IndexByte(header, '"') >= 0 {
+			return // quoted names: the split is checked by the cases above
+		}
+		h := strings.TrimSuffix(strings.TrimPrefix(string(header), "\xEF\xBB\xBF"), "\r")
+		cols := strings.Split(h, delim)
+		if len(keys) != len(cols) {
+			t.Fatalf("header %q has %d columns, record %q has %d keys", header, len(cols), out, len(keys))
+		}
+		for i, k := range keys {
+			positional := strings.HasPrefix(k, "_") && strings.HasSuffix(k, "_"+strconv.Itoa(i+1)) && strings.Trim(k[:len(k)-len(strconv.Itoa(i+1))], "_") == ""
+			if k != cols[i] && !positional && utf8.ValidString(cols[i]) {
+				t.Fatalf("header %q: key %d is %q, want %q or a positional name", header, i, k, cols[i])
+			}
 		}
 	})
 }

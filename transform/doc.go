@@ -11,6 +11,12 @@
 // the raw line and the reason. A malformed line is never an error of the
 // Chain: it is counted in Stats and the agent goes on.
 //
+// A csv_to_json transform with header: true takes its field names from the
+// first line of each file. The agent gives the chain each batch's
+// Batch.Header with SetHeader, and passes lines with AppendLine so the chain
+// knows which line is a file's first: that line is the header and gives no
+// record (it is counted in Stats.Header).
+//
 // JSON is written by hand with AppendJSONString, never with reflection.
 //
 // Concurrency: a Chain is used by one goroutine; only Stats may be called

@@ -22,7 +22,10 @@ type Processor interface {
 type SyntaxError struct {
 	Transform string // the config name of the transform, e.g. "csv_to_json"
 	Msg       string // what is wrong, e.g. "unterminated quoted field"
-	Offset    int    // byte offset in the step's input where the problem is
+	// Offset is the byte offset in the step's input where the problem
+	// is, or -1 when it is not in the input (a csv_to_json line while no
+	// header line is known).
+	Offset int
 }
 
 func (e *SyntaxError) Error() string {
@@ -35,16 +38,20 @@ func (e *SyntaxError) appendTo(dst []byte) []byte {
 	dst = append(dst, e.Transform...)
 	dst = append(dst, ": "...)
 	dst = append(dst, e.Msg...)
+	if e.Offset < 0 {
+		return dst
+	}
 	dst = append(dst, " at offset "...)
 	return strconv.AppendInt(dst, int64(e.Offset), 10)
 }
 
-// Stats counts what a Chain did. Every line is either dropped or gives one
-// record, so Records == Lines - Dropped; Invalid == Dropped + Passed +
-// Wrapped.
+// Stats counts what a Chain did. Every line is either dropped, a header
+// line, or gives one record, so Records == Lines - Dropped - Header;
+// Invalid == Dropped + Passed + Wrapped.
 type Stats struct {
-	Lines   uint64 // lines given to Append
+	Lines   uint64 // lines given to Append or AppendLine
 	Records uint64 // records produced (kept lines)
+	Header  uint64 // files' header lines, which give no record (csv_to_json header: true)
 	Dropped uint64 // invalid lines dropped by an on_error: drop policy
 	Invalid uint64 // lines a transform rejected
 	Passed  uint64 // invalid lines sent raw by an on_error: pass policy
@@ -88,10 +95,13 @@ type Chain struct {
 	scratch [2][]byte
 	reason  []byte // scratch for the error text of wrapped records
 	lastErr error
+	// headerSteps are the csv_to_json steps with header: true; when there
+	// is one, a file's first line is its header and gives no record.
+	headerSteps []*csvToJSON
 
 	// Only Lines and the error counters are kept: Records is derived, which
 	// saves an atomic add per line.
-	lines, dropped, passed, wrapped atomic.Uint64
+	lines, header, dropped, passed, wrapped atomic.Uint64
 }
 
 // New builds the chain for a flow's transforms. An empty list gives a chain
@@ -107,6 +117,9 @@ func New(cfgs []*config.Transform) (*Chain, error) {
 			return nil, fmt.Errorf("transform %d: %w", i+1, err)
 		}
 		c.steps = append(c.steps, s)
+		if p, ok := s.p.(*csvToJSON); ok && p.header {
+			c.headerSteps = append(c.headerSteps, p)
+		}
 	}
 	return c, nil
 }
@@ -146,6 +159,39 @@ func newStep(t *config.Transform) (step, error) {
 		return step{p: newJSON(), onError: pol}, nil
 	}
 	return step{}, errors.New("no transform kind set") // not reached: n == 1
+}
+
+// SetHeader tells the chain the first line of the file whose lines come
+// next, without its line terminator, or nil if it is not known yet. The
+// agent calls it with Batch.Header before each batch's lines. Only
+// csv_to_json steps with header: true use it: they take their field names
+// from it, and while it is nil reject every line (handled by their on_error
+// policy, with the error "no header line yet"). Other chains ignore it.
+//
+// A call with the same slice as the last one (same pointer and length)
+// costs a comparison, and one with equal bytes a bytes.Equal; the names are
+// parsed again only when the header changed. The chain keeps h, which must
+// not be modified afterwards.
+func (c *Chain) SetHeader(h []byte) {
+	for _, p := range c.headerSteps {
+		p.setHeader(h)
+	}
+}
+
+// AppendLine is Append for a line whose place in its file is known: first
+// reports that the line is the file's first line (Line.Start == 0). In a
+// chain with a csv_to_json step that has header: true, that line is the
+// header: it gives no record (keep is false, dst is returned unchanged) and
+// is counted in Stats.Header. Otherwise AppendLine is Append. A flow whose
+// files have header lines must use AppendLine, or the header is sent as a
+// record.
+func (c *Chain) AppendLine(dst, line []byte, first bool) (out []byte, keep bool) {
+	if first && len(c.headerSteps) > 0 {
+		c.lines.Add(1)
+		c.header.Add(1)
+		return dst, false
+	}
+	return c.Append(dst, line)
 }
 
 // Append appends the record for line to dst and returns the extended slice.
@@ -207,12 +253,13 @@ func (c *Chain) Stats() Stats {
 	// Read the error counters before Lines: Append counts a line before its
 	// outcome, so Records never goes negative.
 	var s Stats
+	s.Header = c.header.Load()
 	s.Dropped = c.dropped.Load()
 	s.Passed = c.passed.Load()
 	s.Wrapped = c.wrapped.Load()
 	s.Lines = c.lines.Load()
 	s.Invalid = s.Dropped + s.Passed + s.Wrapped
-	s.Records = s.Lines - s.Dropped
+	s.Records = s.Lines - s.Dropped - s.Header
 	return s
 }
 
