@@ -9,7 +9,7 @@ FUZZ_TARGETS := $(shell grep -l '^func Fuzz' $$(git ls-files '*_test.go' 2>/dev/
 	| xargs -r grep -H -o '^func Fuzz[A-Za-z0-9_]*' | sed -E 's|^(.*)/[^/]+_test.go:func |./\1:|' | sort -u)
 FUZZTIME ?= 3s
 
-.PHONY: all build test unit e2e fuzz-short fuzz demo bench deps vet clean
+.PHONY: all build test unit e2e soak fuzz-short fuzz demo bench deps vet clean
 
 all: build
 
@@ -34,6 +34,13 @@ unit: deps
 
 e2e: deps build
 	KINETAIL_BIN=$(CURDIR)/$(BIN) $(GO) test -race -count=1 -timeout 15m -tags e2e ./test/e2e/...
+
+# The e2e crash loop (SIGKILL, logrotate, throttling, outages), run for
+# many more kills than `make e2e` does; the result goes in BENCHMARKS.md.
+SOAK_CYCLES ?= 300
+soak: deps build
+	KINETAIL_BIN=$(CURDIR)/$(BIN) KINETAIL_SOAK_CYCLES=$(SOAK_CYCLES) $(GO) test -race -count=1 -timeout 40m \
+		-tags e2e -run '^TestCrashLoop$$' -v ./test/e2e/
 
 fuzz-short:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/kinetail/kinetail/checkpoint"
 	"github.com/kinetail/kinetail/config"
 	"github.com/kinetail/kinetail/sink"
@@ -27,6 +29,8 @@ type Agent struct {
 	dests   []*destination
 	flows   []*flow
 	saved   uint64 // tracker version last written; only the saver touches it
+	// openFiles bounds the descriptors of followed files, all flows together.
+	openFiles *semaphore.Weighted
 }
 
 type destination struct {
@@ -41,7 +45,7 @@ type destination struct {
 // New prepares an agent: it loads the checkpoint and builds every stage, so
 // configuration problems surface before anything is read.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Agent, error) {
-	a := &Agent{cfg: cfg, log: log}
+	a := &Agent{cfg: cfg, log: log, openFiles: semaphore.NewWeighted(int64(cfg.Agent.MaxOpenFiles))}
 	store, err := checkpoint.Open(cfg.Agent.CheckpointFile)
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"regexp"
 
 	"golang.org/x/sync/semaphore"
 
@@ -43,10 +44,21 @@ func newFlow(fc *config.Flow, a *Agent, index map[string]int, firstStart bool) (
 	if f.router, err = route.New(fc.Destination, index); err != nil {
 		return nil, fmt.Errorf("flow %q: %w", fc.Name, err)
 	}
+	var multiline *tailer.MultilineConfig
+	if m := fc.Multiline; m != nil {
+		multiline = &tailer.MultilineConfig{MaxLines: m.MaxLines, MaxBytes: int(m.MaxBytes), Timeout: m.Timeout.D()}
+		// Validated by config; compiled here once.
+		if m.StartPattern != "" {
+			multiline.Start = regexp.MustCompile(m.StartPattern)
+		}
+		if m.ContinuePattern != "" {
+			multiline.Continue = regexp.MustCompile(m.ContinuePattern)
+		}
+	}
 	var positions []tailer.Position
 	for _, e := range a.tracker.Snapshot() {
 		if e.Flow == fc.Name {
-			positions = append(positions, tailer.Position{Path: e.Path, ID: e.ID, Offset: e.Offset})
+			positions = append(positions, tailer.Position{Path: e.Path, ID: e.ID, Offset: e.Offset, Marker: e.Marker})
 		}
 	}
 	tr := a.tracker
@@ -59,6 +71,10 @@ func newFlow(fc *config.Flow, a *Agent, index map[string]int, firstStart bool) (
 		MaxLineBytes:       int(fc.MaxLineBytes),
 		PartialLineTimeout: fc.PartialLineTimeout.D(),
 		RescanInterval:     fc.RescanInterval.D(),
+		CloseRemovedAfter:  fc.CloseRemovedAfter.D(),
+		SkipHeaderLines:    fc.SkipHeaderLines,
+		Multiline:          multiline,
+		OpenFiles:          a.openFiles,
 		Budget:             f.budget,
 		Logger:             f.log,
 		Hooks:              tailer.Hooks{OnOpen: tr.Open, OnRename: tr.Rename, OnClose: tr.Close},
@@ -90,15 +106,16 @@ func (f *flow) run(ctx context.Context) {
 // process turns one tailer batch into one sink batch per destination.
 func (f *flow) process(b tailer.Batch) {
 	size := b.Size
-	g := f.agent.tracker.Begin(b.Source, b.End, func() { f.budget.Release(size) })
+	g := f.agent.tracker.Begin(b.Source, b.End, b.Marker, func() { f.budget.Release(size) })
 	defer g.Done(1) // release the creator's hold once every record is handed out
 
 	// All records of the batch share one buffer: one allocation per batch.
 	arena := make([]byte, 0, int(b.Size)+int(b.Size)/2+len(b.Lines)*8)
 	f.spans = f.spans[:0]
+	f.chain.SetHeader(b.Header)
 	for i := range b.Lines {
 		start := len(arena)
-		out, keep := f.chain.Append(arena, b.Lines[i].Bytes)
+		out, keep := f.chain.AppendLine(arena, b.Lines[i].Bytes, b.Lines[i].Start == 0)
 		if !keep || len(out) == start {
 			// Nothing to send (dropped by policy, or an empty record,
 			// which Kinesis would reject): acknowledged with the batch.

@@ -22,11 +22,14 @@ var ErrCorrupt = errors.New("checkpoint: corrupt file")
 
 // Entry is the acknowledged position of one file in one flow.
 type Entry struct {
-	Flow    string        `json:"flow"`
-	Path    string        `json:"path"`
-	ID      tailer.FileID `json:"id"`
-	Offset  int64         `json:"offset"`
-	Updated time.Time     `json:"updated"`
+	Flow   string        `json:"flow"`
+	Path   string        `json:"path"`
+	ID     tailer.FileID `json:"id"`
+	Offset int64         `json:"offset"`
+	// Marker hashes the bytes just before Offset (see tailer.Batch.Marker);
+	// 0 when unknown. A resume checks it to catch a file rewritten in place.
+	Marker  uint64    `json:"marker,omitempty"`
+	Updated time.Time `json:"updated"`
 }
 
 type fileFormat struct {

@@ -10,45 +10,57 @@ import (
 	"github.com/kinetail/kinetail/tailer"
 )
 
-// Tracker follows the acknowledgement of the ranges handed on for every open
-// file and keeps the entries loaded at start for files not (yet) seen again.
-// It is safe for concurrent use.
+// Tracker follows the acknowledgement of the ranges handed on for every
+// Source and keeps the entries loaded at start for files not (yet) seen
+// again. It is safe for concurrent use.
 //
-// State is kept per file identity (flow, device, inode), not per Source: a
-// file reopened after a read error, or restarted at 0 after a truncation, is
-// a new Source of the same file, and its ranges queue behind those still in
-// flight from the previous Source, so the saved offset never runs ahead of
-// an unacknowledged line.
+// State is kept per Source. Several Sources can share one identity (flow,
+// device, inode): a file reopened after a read error continues where the
+// previous Source stopped, and a truncated file starts again at 0 as a new
+// Source. Snapshot writes one entry per identity:
+//   - continuation (the newest Source opened at or past the older ones'
+//     offsets): the lowest offset of any Source with ranges still in flight,
+//     else the newest Source's; so the saved offset never runs ahead of an
+//     unacknowledged line;
+//   - truncation (the newest Source opened below an older one's offset): the
+//     newest Source's, since the older content is no longer in that file. An
+//     older Source that the tailer re-identified as the rotated copy (through
+//     Rename) has the copy's identity and is saved on its own.
 type Tracker struct {
 	mu      sync.Mutex
 	now     func() time.Time
 	ttl     time.Duration
-	files   map[fileKey]*file
-	sources map[*tailer.Source]*file
+	seq     uint64
+	sources map[*tailer.Source]*state
 	carried []Entry // loaded entries not claimed by an open file
 	version uint64  // bumped on every change, so unchanged snapshots are not written
 }
 
-type fileKey struct {
-	flow       string
-	dev, inode uint64
-}
-
-type file struct {
+type state struct {
+	seq     uint64 // creation order among states
 	flow    string
 	path    string
 	id      tailer.FileID
-	acked   int64
+	start   int64 // offset the Source was opened at; -1 when not announced
+	acked   int64 // -1 until something is known to be acknowledged
+	marker  uint64
 	updated time.Time
 	queue   []*span // in emission order; the head is the oldest unacknowledged range
-	owner   *tailer.Source
 	closed  bool
 }
 
 type span struct {
-	end  int64
-	done bool
+	end    int64
+	marker uint64
+	done   bool
 }
+
+type identity struct {
+	flow       string
+	dev, inode uint64
+}
+
+func (s *state) key() identity { return identity{s.flow, s.id.Dev, s.id.Inode} }
 
 // NewTracker starts from entries loaded from a Store. Entries not claimed by
 // an open file are kept until they are older than ttl.
@@ -56,33 +68,32 @@ func NewTracker(loaded []Entry, ttl time.Duration) *Tracker {
 	return &Tracker{
 		now:     time.Now,
 		ttl:     ttl,
-		files:   make(map[fileKey]*file),
-		sources: make(map[*tailer.Source]*file),
+		sources: make(map[*tailer.Source]*state),
 		carried: append([]Entry(nil), loaded...),
 	}
 }
 
 // Open records that src is being read from offset: a file opened at its end
 // (initial_position end_of_file) or resumed is checkpointed there before any
-// line is read. It also retires the carried entry of the same file.
+// line is read. It also retires the carried entry of the same file, keeping
+// its marker when reading resumes exactly there.
 func (t *Tracker) Open(src *tailer.Source, path string, id tailer.FileID, offset int64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.version++
-	k := fileKey{src.Flow, id.Dev, id.Inode}
-	f := t.files[k]
-	if f == nil {
-		f = &file{flow: src.Flow}
-		t.files[k] = f
+	t.seq++
+	s := &state{seq: t.seq, flow: src.Flow, path: path, id: id, start: offset, acked: offset, updated: t.now()}
+	if old := t.sources[src]; old != nil {
+		// Announced twice: keep what is in flight.
+		s.seq, s.queue, s.acked, s.marker = old.seq, old.queue, old.acked, old.marker
 	}
-	if len(f.queue) == 0 {
-		f.acked = offset
-	}
-	f.path, f.id, f.updated, f.closed, f.owner = path, id, t.now(), false, src
-	t.sources[src] = f
+	t.sources[src] = s
 	kept := t.carried[:0]
 	for _, e := range t.carried {
 		if e.Flow == src.Flow && e.ID.Dev == id.Dev && e.ID.Inode == id.Inode {
+			if e.Offset == offset && s.marker == 0 {
+				s.marker = e.Marker
+			}
 			continue
 		}
 		kept = append(kept, e)
@@ -90,72 +101,73 @@ func (t *Tracker) Open(src *tailer.Source, path string, id tailer.FileID, offset
 	t.carried = kept
 }
 
-// Rename updates where src was last seen, and its identity once its
-// fingerprint has been widened.
+// Rename updates where src was last seen and its identity: a widened
+// fingerprint, or the rotated copy the rest of a truncated file was read
+// from.
 func (t *Tracker) Rename(src *tailer.Source, path string, id tailer.FileID) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if f := t.sources[src]; f != nil && f.owner == src {
-		f.path, f.id = path, id
+	if s := t.sources[src]; s != nil {
+		s.path, s.id = path, id
 		t.version++
 	}
 }
 
-// Close marks src as no longer read. Its entry stays until every range is
-// acknowledged and then ages out with the TTL like a carried entry.
+// Close marks src as no longer read. Its state stays (batches sent before
+// the close may still be on their way to Begin) until every range is
+// acknowledged and the TTL has passed.
 func (t *Tracker) Close(src *tailer.Source) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	// The mapping stays: batches sent before the close may still be on
-	// their way to Begin.
-	f := t.sources[src]
-	if f != nil && f.owner == src {
-		f.closed = true
-		f.updated = t.now()
+	if s := t.sources[src]; s != nil {
+		s.closed = true
+		s.updated = t.now()
 		t.version++
 	}
 }
 
 // Begin registers the next range of src, ending at end, and returns the
-// group whose completion acknowledges it. Ranges must be begun in the order
-// the tailer emitted them; release (if not nil) runs after the range is
-// recorded as acknowledged.
-func (t *Tracker) Begin(src *tailer.Source, end int64, release func()) *ack.Group {
-	s := &span{end: end}
+// group whose completion acknowledges it. marker is the batch's Marker (a
+// hash of the bytes just before end), saved with the offset so a resume can
+// tell a file rewritten in place from the one that was read. Ranges must be
+// begun in the order the tailer emitted them; release (if not nil) runs
+// after the range is recorded as acknowledged.
+func (t *Tracker) Begin(src *tailer.Source, end int64, marker uint64, release func()) *ack.Group {
+	sp := &span{end: end, marker: marker}
 	t.mu.Lock()
-	f := t.sources[src]
-	if f == nil {
-		// A source that was not announced with Open: track it from this
+	s := t.sources[src]
+	if s == nil {
+		// A Source that was not announced with Open: track it from this
 		// range on (nothing before it is known to be acknowledged).
-		f = &file{flow: src.Flow, path: src.Path, id: src.ID, acked: -1, updated: t.now(), owner: src}
-		t.sources[src] = f
-		t.files[fileKey{src.Flow, src.ID.Dev, src.ID.Inode}] = f
+		t.seq++
+		s = &state{seq: t.seq, flow: src.Flow, path: src.Path, id: src.ID, start: -1, acked: -1, updated: t.now()}
+		t.sources[src] = s
 	}
-	f.queue = append(f.queue, s)
+	s.queue = append(s.queue, sp)
 	t.mu.Unlock()
 	return ack.New(func() {
-		t.done(f, s)
+		t.done(s, sp)
 		if release != nil {
 			release()
 		}
 	})
 }
 
-func (t *Tracker) done(f *file, s *span) {
+func (t *Tracker) done(s *state, sp *span) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	s.done = true
+	sp.done = true
 	n := 0
-	for n < len(f.queue) && f.queue[n].done {
-		f.acked = f.queue[n].end
+	for n < len(s.queue) && s.queue[n].done {
+		s.acked, s.marker = s.queue[n].end, s.queue[n].marker
 		n++
 	}
 	if n > 0 {
 		// Shift rather than reslice so the backing array does not grow forever.
-		m := copy(f.queue, f.queue[n:])
-		clear(f.queue[m:])
-		f.queue = f.queue[:m]
-		f.updated = t.now()
+		m := copy(s.queue, s.queue[n:])
+		clear(s.queue[m:])
+		s.queue = s.queue[:m]
+		s.updated = t.now()
 		t.version++
 	}
 }
@@ -167,29 +179,28 @@ func (t *Tracker) Version() uint64 {
 	return t.version
 }
 
-// Snapshot returns the entries to persist: every file with an acknowledged
-// offset, and carried entries younger than the TTL. Closed files whose ranges
-// are all acknowledged and that are older than the TTL are forgotten.
+// Snapshot returns the entries to persist: one per file identity with an
+// acknowledged offset (see Tracker), and carried entries younger than the
+// TTL. Closed Sources whose ranges are all acknowledged and that are older
+// than the TTL are forgotten.
 func (t *Tracker) Snapshot() []Entry {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
-	out := make([]Entry, 0, len(t.files)+len(t.carried))
-	for k, f := range t.files {
-		if f.closed && len(f.queue) == 0 && t.ttl > 0 && now.Sub(f.updated) > t.ttl {
-			delete(t.files, k)
-			for src, g := range t.sources {
-				if g == f {
-					delete(t.sources, src)
-				}
-			}
+	groups := make(map[identity][]*state, len(t.sources))
+	for src, s := range t.sources {
+		if s.closed && len(s.queue) == 0 && t.ttl > 0 && now.Sub(s.updated) > t.ttl {
+			delete(t.sources, src)
 			t.version++
 			continue
 		}
-		if f.acked < 0 {
-			continue
+		groups[s.key()] = append(groups[s.key()], s)
+	}
+	out := make([]Entry, 0, len(groups)+len(t.carried))
+	for _, g := range groups {
+		if s := pick(g); s != nil && s.acked >= 0 {
+			out = append(out, Entry{Flow: s.flow, Path: s.path, ID: s.id, Offset: s.acked, Marker: s.marker, Updated: s.updated})
 		}
-		out = append(out, Entry{Flow: f.flow, Path: f.path, ID: f.id, Offset: f.acked, Updated: f.updated})
 	}
 	kept := t.carried[:0]
 	for _, e := range t.carried {
@@ -207,13 +218,33 @@ func (t *Tracker) Snapshot() []Entry {
 	return out
 }
 
+// pick chooses the state whose offset is saved for one identity.
+func pick(g []*state) *state {
+	newest := g[0]
+	for _, s := range g[1:] {
+		if s.seq > newest.seq {
+			newest = s
+		}
+	}
+	res := newest
+	for _, s := range g {
+		if s == newest || newest.start >= 0 && s.acked > newest.start {
+			continue // truncated away: that content is not in this file any more
+		}
+		if len(s.queue) > 0 && (res.acked < 0 || s.acked < res.acked) {
+			res = s
+		}
+	}
+	return res
+}
+
 // Offset reports the acknowledged offset of src (for tests and status).
 func (t *Tracker) Offset(src *tailer.Source) (int64, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	f := t.sources[src]
-	if f == nil || f.acked < 0 {
+	s := t.sources[src]
+	if s == nil || s.acked < 0 {
 		return 0, false
 	}
-	return f.acked, true
+	return s.acked, true
 }

@@ -28,7 +28,7 @@ func TestTrackerLowWatermark(t *testing.T) {
 			released := 0
 			groups := make([]interface{ Done(int) }, len(tt.ends))
 			for i, end := range tt.ends {
-				groups[i] = tr.Begin(src, end, func() { released++ })
+				groups[i] = tr.Begin(src, end, 0, func() { released++ })
 			}
 			for i, idx := range tt.order {
 				groups[idx].Done(1)
@@ -48,7 +48,7 @@ func TestTrackerGroupWaitsForAllDeliveries(t *testing.T) {
 	tr := NewTracker(nil, time.Hour)
 	src := &tailer.Source{Flow: "f"}
 	tr.Open(src, "/x", tailer.FileID{Inode: 1}, 0)
-	g := tr.Begin(src, 50, nil)
+	g := tr.Begin(src, 50, 0, nil)
 	g.Add(2) // one record sent to two destinations
 	g.Done(1)
 	g.Done(1) // creator's hold released, one delivery outstanding
@@ -72,7 +72,7 @@ func TestTrackerSnapshotCarriesAndExpires(t *testing.T) {
 	tr.now = func() time.Time { return now }
 	src := &tailer.Source{Flow: "f"}
 	tr.Open(src, "/reopened", tailer.FileID{Inode: 9}, 90)
-	tr.Begin(src, 95, nil).Done(1)
+	tr.Begin(src, 95, 0, nil).Done(1)
 	got := tr.Snapshot()
 	if len(got) != 2 || got[0].Path != "/kept" || got[1].Path != "/reopened" || got[1].Offset != 95 {
 		t.Fatalf("snapshot = %+v", got)
@@ -91,7 +91,7 @@ func TestTrackerConcurrentAcks(t *testing.T) {
 	const n = 1000
 	groups := make([]interface{ Done(int) }, n)
 	for i := range groups {
-		groups[i] = tr.Begin(src, int64(i+1)*10, nil)
+		groups[i] = tr.Begin(src, int64(i+1)*10, 0, nil)
 	}
 	var wg sync.WaitGroup
 	for w := 0; w < 4; w++ {
@@ -116,12 +116,12 @@ func TestTrackerReopenWaitsForEarlierSource(t *testing.T) {
 	id := tailer.FileID{Dev: 1, Inode: 5}
 	old := &tailer.Source{Flow: "f"}
 	tr.Open(old, "/x", id, 0)
-	g1 := tr.Begin(old, 100, nil)
+	g1 := tr.Begin(old, 100, 0, nil)
 	tr.Close(old)
-	g0 := tr.Begin(old, 150, nil) // sent before the close, begun after it
+	g0 := tr.Begin(old, 150, 0, nil) // sent before the close, begun after it
 	reopened := &tailer.Source{Flow: "f"}
 	tr.Open(reopened, "/x", id, 150)
-	g2 := tr.Begin(reopened, 200, nil)
+	g2 := tr.Begin(reopened, 200, 0, nil)
 	g2.Done(1)
 	if got := tr.Snapshot(); len(got) != 1 || got[0].Offset != 0 {
 		t.Fatalf("snapshot = %+v, want one entry at 0 while earlier ranges are in flight", got)
@@ -130,5 +130,89 @@ func TestTrackerReopenWaitsForEarlierSource(t *testing.T) {
 	g0.Done(1)
 	if got := tr.Snapshot(); len(got) != 1 || got[0].Offset != 200 {
 		t.Fatalf("snapshot = %+v, want one entry at 200", got)
+	}
+}
+
+func TestTrackerMarker(t *testing.T) {
+	src := &tailer.Source{Flow: "f", Path: "/x"}
+	id := tailer.FileID{Inode: 7}
+	loaded := []Entry{{Flow: "f", Path: "/x", ID: id, Offset: 40, Marker: 0xabc, Updated: time.Now()}}
+	tests := []struct {
+		name    string
+		open    int64   // offset given to Open
+		ends    []int64 // ranges begun, marker = end*10
+		acks    []int   // which are acknowledged
+		want    uint64  // marker in the snapshot
+		wantOff int64
+	}{
+		{"resumed at the saved offset keeps its marker", 40, nil, nil, 0xabc, 40},
+		{"opened elsewhere has no marker", 0, nil, nil, 0, 0},
+		{"the marker of the acknowledged prefix", 40, []int64{50, 60, 70}, []int{0, 2}, 500, 50},
+		{"all acknowledged", 40, []int64{50, 60}, []int{1, 0}, 600, 60},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := NewTracker(loaded, time.Hour)
+			tr.Open(src, "/x", id, tt.open)
+			var groups []interface{ Done(int) }
+			for _, e := range tt.ends {
+				groups = append(groups, tr.Begin(src, e, uint64(e*10), nil))
+			}
+			for _, i := range tt.acks {
+				groups[i].Done(1)
+			}
+			snap := tr.Snapshot()
+			if len(snap) != 1 || snap[0].Marker != tt.want || snap[0].Offset != tt.wantOff {
+				t.Fatalf("snapshot %+v, want offset %d marker %x", snap, tt.wantOff, tt.want)
+			}
+		})
+	}
+}
+
+// After a truncation the new Source's offset is saved for the file, and an
+// older Source re-identified as the rotated copy is saved under the copy.
+func TestTrackerTruncationAndCopy(t *testing.T) {
+	tr := NewTracker(nil, time.Hour)
+	orig := tailer.FileID{Dev: 1, Inode: 5}
+	old := &tailer.Source{Flow: "f"}
+	tr.Open(old, "/app.log", orig, 0)
+	tr.Begin(old, 4000, 0, nil).Done(1)
+	inFlight := tr.Begin(old, 5000, 0, nil)
+	// The tailer found the copy and reads the rest of old from it.
+	copyID := tailer.FileID{Dev: 1, Inode: 9}
+	tr.Rename(old, "/app.log.1", copyID)
+	tr.Close(old)
+	fresh := &tailer.Source{Flow: "f"}
+	tr.Open(fresh, "/app.log", orig, 0)
+	tr.Begin(fresh, 100, 0, nil).Done(1)
+	got := tr.Snapshot()
+	want := map[string]int64{"/app.log": 100, "/app.log.1": 4000}
+	if len(got) != 2 {
+		t.Fatalf("snapshot = %+v, want %v", got, want)
+	}
+	for _, e := range got {
+		if want[e.Path] != e.Offset {
+			t.Fatalf("snapshot = %+v, want %v", got, want)
+		}
+	}
+	inFlight.Done(1)
+	for _, e := range tr.Snapshot() {
+		if e.Path == "/app.log.1" && e.Offset != 5000 {
+			t.Fatalf("copy offset = %d, want 5000", e.Offset)
+		}
+	}
+
+	// Without a copy (plain truncation) the old offset is not saved for
+	// the file: it would skip the new content.
+	tr2 := NewTracker(nil, time.Hour)
+	a := &tailer.Source{Flow: "f"}
+	tr2.Open(a, "/x", orig, 0)
+	tr2.Begin(a, 4000, 0, nil).Done(1)
+	tr2.Begin(a, 5000, 0, nil) // never acknowledged
+	b := &tailer.Source{Flow: "f"}
+	tr2.Open(b, "/x", orig, 0)
+	tr2.Begin(b, 10, 0, nil).Done(1)
+	if got := tr2.Snapshot(); len(got) != 1 || got[0].Offset != 10 {
+		t.Fatalf("snapshot = %+v, want one entry at 10", got)
 	}
 }

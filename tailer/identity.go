@@ -18,14 +18,7 @@ const (
 	fnvPrime  = 1099511628211
 )
 
-func fnv1a(p []byte) uint64 {
-	h := uint64(fnvOffset)
-	for _, c := range p {
-		h ^= uint64(c)
-		h *= fnvPrime
-	}
-	return h
-}
+func fnv1a(p []byte) uint64 { return fnvMore(fnvOffset, p) }
 
 // devIno is the part of a FileID that is unique among files that are open:
 // an inode cannot be reused while a descriptor still refers to it.
@@ -94,6 +87,13 @@ func Matches(f *os.File, want FileID) (bool, error) {
 	if !ok || k != want.key() {
 		return false, nil
 	}
+	return prefixMatches(f, want)
+}
+
+// prefixMatches reports whether the first want.FingerprintLen bytes of f
+// hash to want.Fingerprint, whatever f's inode. It is how a copy of a file
+// (copytruncate) is recognised.
+func prefixMatches(f *os.File, want FileID) (bool, error) {
 	if want.FingerprintLen < 0 || want.FingerprintLen > FingerprintSize {
 		return false, nil
 	}
@@ -105,6 +105,32 @@ func Matches(f *os.File, want FileID) (bool, error) {
 	if n < want.FingerprintLen {
 		return false, nil
 	}
-	got := FileID{Dev: k.dev, Inode: k.ino, Fingerprint: fnv1a(buf[:n]), FingerprintLen: n}
-	return Same(got, want), nil
+	return fnv1a(buf[:n]) == want.Fingerprint, nil
+}
+
+// markerLen is how many bytes before an offset its marker hashes.
+const markerLen = 64
+
+// readMarker returns the marker of offset off in f: the hash of the bytes
+// [max(off-markerLen, 0), off). It fails if the file is shorter than off.
+func readMarker(f *os.File, off int64) (uint64, error) {
+	lo := max(off-markerLen, 0)
+	var buf [markerLen]byte
+	n, err := f.ReadAt(buf[:off-lo], lo)
+	if n < int(off-lo) {
+		if err == nil || errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return 0, fmt.Errorf("marker of %s at %d: %w", f.Name(), off, err)
+	}
+	return fnv1a(buf[:n]), nil
+}
+
+// fnvMore continues an FNV-1a hash h over p.
+func fnvMore(h uint64, p []byte) uint64 {
+	for _, c := range p {
+		h ^= uint64(c)
+		h *= fnvPrime
+	}
+	return h
 }

@@ -38,8 +38,12 @@ type Line struct {
 	Truncated bool
 }
 
-// Batch is a run of consecutive lines from one file: Lines[0].Start == Start
-// and the last line ends at End. Batches of one Source arrive in file order.
+// Batch is a run of consecutive lines from one file covering [Start, End).
+// Batches of one Source arrive in file order and are contiguous. Usually
+// Lines[0].Start == Start and the last line ends at End; header lines
+// skipped by Config.SkipHeaderLines are covered by the range but have no
+// Line, so a batch may start before its first line or hold no line at all
+// (it still must be acknowledged, so the checkpoint moves past them).
 type Batch struct {
 	Source *Source
 	Start  int64
@@ -50,6 +54,14 @@ type Batch struct {
 	// that much of its memory budget before sending the batch, and the
 	// consumer must release it when the batch is acknowledged.
 	Size int64
+	// Marker is a hash of the file's bytes [max(End-64, 0), End). Saved
+	// with the offset, it lets a resume tell the file that was read from
+	// one rewritten in place (same inode, same first bytes).
+	Marker uint64
+	// Header is the file's first line without its newline (at most
+	// MaxLineBytes), nil until it is known. It is the same for every batch
+	// of a Source and never modified; consumers may keep it.
+	Header []byte
 }
 
 // Position is a resume point handed to the tailer at start: a file known by
@@ -58,4 +70,7 @@ type Position struct {
 	Path   string `json:"path"`
 	ID     FileID `json:"id"`
 	Offset int64  `json:"offset"`
+	// Marker is the Batch.Marker of the batch that ended at Offset; 0
+	// when unknown (then it is not checked).
+	Marker uint64 `json:"marker,omitempty"`
 }

@@ -1,6 +1,9 @@
 package tailer
 
-import "regexp"
+import (
+	"regexp"
+	"time"
+)
 
 // MultilineConfig says how consecutive lines are grouped into one record.
 // Exactly one of Start and Continue should be set; if both are, Start wins,
@@ -16,6 +19,9 @@ type MultilineConfig struct {
 	// MaxLines and MaxBytes bound a record; MaxBytes counts the joined
 	// bytes, the '\n' between lines included. Zero or less means no bound.
 	MaxLines, MaxBytes int
+	// Timeout sends a pending record that no line has completed for this
+	// long; the reader enforces it.
+	Timeout time.Duration
 }
 
 // grouper joins lines into multi-line records. It does no I/O and knows
@@ -120,6 +126,9 @@ func (g *grouper) Flush(out []Line) []Line {
 func (g *grouper) Pending() bool {
 	return g.lines > 0
 }
+
+// PendingStart is the Start of the unfinished record; valid when Pending.
+func (g *grouper) PendingStart() int64 { return g.first }
 
 // begins reports whether a line begins a new record (given that one is
 // pending).

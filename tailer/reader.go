@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -18,10 +19,17 @@ type readerOpts struct {
 	batchLines     int
 	batchBytes     int
 	readBuf        int
+	skipHeader     int
 	poll           time.Duration // fstat interval while at EOF
 	grace          time.Duration // quiet time before a rotated-away file is closed
 	partialTimeout time.Duration
+	multiline      *MultilineConfig // nil: one record per line
+	idleClose      time.Duration    // no growth for this long at EOF: release the descriptor; 0 never
 	hooks          Hooks
+	// pressure is set while files wait for a descriptor: idle readers
+	// then release theirs at once instead of after idleClose.
+	pressure *atomic.Bool
+	bufs     *sync.Pool // of *[]byte of readBuf bytes; nil allocates
 }
 
 // stagedLine is a complete line waiting in reader.stage for the next batch.
@@ -38,14 +46,22 @@ type readError struct{ err error }
 func (e *readError) Error() string { return e.err.Error() }
 func (e *readError) Unwrap() error { return e.err }
 
+// errIdle is returned by run when the reader is at the end of its file,
+// idle, and asks to release its descriptor (see Tailer.park).
+var errIdle = errors.New("tailer: reader idle")
+
 // reader follows one open file from one goroutine. It reads with ReadAt at
 // its own offset, so the descriptor's position never matters and restarting
 // after a truncation is just setting off to 0.
+//
+// A reader outlives its descriptor: an idle reader is parked (descriptor
+// closed, goroutine ended) with its offsets, partial line and identity, and
+// run again on a new descriptor when its file changes.
 type reader struct {
 	o     *readerOpts
 	stats *counters
 	log   *slog.Logger
-	f     *os.File
+	f     *os.File // nil while parked
 	key   devIno
 	src   *Source // immutable once created; consumers read it concurrently
 	// name and id are where the file is now and its widest identity; owned
@@ -57,31 +73,55 @@ type reader struct {
 	emit func(context.Context, Batch) error
 
 	off       int64 // next byte to read
-	lineStart int64 // offset of the current line's first byte
-	emitted   int64 // End of the last line sent; where a reopen resumes
+	lineStart int64 // offset of the current line's first byte; the next batch ends here
+	emitted   int64 // End of the last batch sent; the next batch starts here
+	lastSize  int64 // largest size seen by fstat, for copytruncate accounting
 
-	rbuf     []byte
+	// rbuf holds the file's bytes [bufOff, bufOff+bufLen) from the last
+	// read, and hist the histLen bytes before bufOff: together they give
+	// the marker of any recent line end without reading again.
+	rbuf    []byte
+	bufOff  int64
+	bufLen  int
+	hist    [markerLen]byte
+	histLen int
+
 	stage    []byte // complete lines in [:doneLen], then the current line
 	doneLen  int
 	lines    []stagedLine
-	skipping bool // the current line passed maxLine; drop up to the newline
+	skipping bool     // the current line passed maxLine; drop up to the newline
+	group    *grouper // multi-line grouping; nil for one record per line
+	recs     []Line   // records the grouper finished, staged at once
+	skipLeft int      // header lines still to skip
+
+	header      []byte // the file's first line once known; never modified
+	headerKnown bool
+	needHead    bool // resumed past the first line: read it (and count headers) first
 
 	lastGrowth  time.Time
 	truncLogged time.Time
 	timer       *time.Timer
+	resumed     bool // run on a new descriptor: check the file before reading
 
 	// Set by the Tailer, read by the reader goroutine.
 	wakeC   chan struct{}
 	goneAt  atomic.Int64 // unix nanoseconds when the file left the globs; 0 while followed
 	newPath atomic.Pointer[string]
+	forced  atomic.Bool // closed by close_removed_after before it was drained
 
-	// path is the Tailer's view of where the file is; guarded by Tailer.mu.
-	path string
+	// Guarded by Tailer.mu: the Tailer's view of the reader.
+	path       string
+	parked     bool
+	dirty      bool // parked, and its file changed since
+	parkSize   int64
+	parkMod    time.Time
+	forceTimer *time.Timer
+	cancel     context.CancelFunc
 }
 
 func newReader(o *readerOpts, stats *counters, log *slog.Logger, f *os.File, key devIno, src *Source, off int64,
 	emit func(context.Context, Batch) error) *reader {
-	return &reader{
+	r := &reader{
 		o:         o,
 		stats:     stats,
 		log:       log,
@@ -94,10 +134,17 @@ func newReader(o *readerOpts, stats *counters, log *slog.Logger, f *os.File, key
 		off:       off,
 		lineStart: off,
 		emitted:   off,
-		rbuf:      make([]byte, o.readBuf),
+		lastSize:  off,
+		bufOff:    off,
+		skipLeft:  o.skipHeader,
+		needHead:  off > 0,
 		wakeC:     make(chan struct{}, 1),
 		path:      src.Path,
 	}
+	if o.multiline != nil {
+		r.group = newGrouper(*o.multiline)
+	}
+	return r
 }
 
 // wake makes a waiting reader look at its file now.
@@ -108,13 +155,57 @@ func (r *reader) wake() {
 	}
 }
 
-// run reads until ctx is done, the descriptor fails, or the file has left
-// the globs and stayed quiet for the grace period and retire agrees to let
-// it go. It returns nil only in that last case.
+func (r *reader) getBuf() {
+	if r.rbuf != nil {
+		return
+	}
+	if r.o.bufs != nil {
+		if b, ok := r.o.bufs.Get().(*[]byte); ok && len(*b) == r.o.readBuf {
+			r.rbuf = *b
+			return
+		}
+	}
+	r.rbuf = make([]byte, r.o.readBuf)
+}
+
+// putBuf gives the read buffer back while parked, keeping the marker
+// history in hist.
+func (r *reader) putBuf() {
+	r.slide()
+	if r.rbuf != nil && r.o.bufs != nil {
+		b := r.rbuf
+		r.o.bufs.Put(&b)
+	}
+	r.rbuf = nil
+	if len(r.stage) == 0 {
+		r.stage = nil // parked readers are idle at EOF: nothing staged
+	}
+	r.lines = nil
+}
+
+// run reads until ctx is done, the descriptor fails, the reader is idle
+// (errIdle), or the file has left the globs and stayed quiet for the grace
+// period and retire agrees to let it go. It returns nil only in that last
+// case.
 func (r *reader) run(ctx context.Context, retire func(*reader) bool) error {
+	r.getBuf()
 	r.lastGrowth = time.Now()
 	r.timer = time.NewTimer(time.Hour)
 	defer r.timer.Stop()
+	if r.needHead {
+		r.needHead = false
+		if err := r.readHead(); err != nil {
+			return err
+		}
+	}
+	if r.resumed {
+		// The file may have been truncated or replaced while we held
+		// no descriptor.
+		r.resumed = false
+		if err := r.checkTruncation(ctx); err != nil {
+			return err
+		}
+	}
 	for {
 		grew, err := r.readAvailable(ctx)
 		if err != nil {
@@ -124,12 +215,18 @@ func (r *reader) run(ctx context.Context, retire func(*reader) bool) error {
 		if grew {
 			r.lastGrowth = now
 		}
+		if r.group != nil && r.group.Pending() && now.Sub(r.lastGrowth) >= r.o.multiline.Timeout {
+			if err := r.flushGroup(ctx); err != nil {
+				return err
+			}
+		}
 		if r.off > r.lineStart && now.Sub(r.lastGrowth) >= r.o.partialTimeout {
 			if err := r.flushPartial(ctx); err != nil {
 				return err
 			}
 		}
-		if gone := r.goneAt.Load(); gone != 0 && now.Sub(r.quietSince(gone)) >= r.o.grace {
+		gone := r.goneAt.Load()
+		if gone != 0 && now.Sub(r.quietSince(gone)) >= r.o.grace {
 			// Nobody wrote for a while after the rotation: whatever
 			// is left of the last line is all there will be.
 			if err := r.flushPartial(ctx); err != nil {
@@ -139,6 +236,9 @@ func (r *reader) run(ctx context.Context, retire func(*reader) bool) error {
 				return nil
 			}
 		}
+		if gone == 0 && r.idle(now) {
+			return errIdle
+		}
 		r.shrink()
 		if err := r.wait(ctx); err != nil {
 			return err
@@ -147,6 +247,23 @@ func (r *reader) run(ctx context.Context, retire func(*reader) bool) error {
 			return err
 		}
 	}
+}
+
+// idle reports whether the reader may release its descriptor: at EOF with
+// no partial line waiting for its timeout, and quiet for idleClose (or at
+// once while other files wait for a descriptor).
+func (r *reader) idle(now time.Time) bool {
+	if r.o.idleClose <= 0 || r.off != r.lineStart || r.covered() != r.emitted {
+		return false
+	}
+	if now.Sub(r.lastGrowth) < r.o.idleClose && (r.o.pressure == nil || !r.o.pressure.Load()) {
+		return false
+	}
+	fi, err := r.f.Stat()
+	if err != nil || fi.Size() != r.off {
+		return false // grew (or shrank) since the read: look again
+	}
+	return true
 }
 
 func (r *reader) quietSince(goneAt int64) time.Time {
@@ -160,11 +277,14 @@ func (r *reader) quietSince(goneAt int64) time.Time {
 // readAvailable reads up to EOF, sending full batches on the way and the
 // rest at EOF. It reports whether any byte was read.
 func (r *reader) readAvailable(ctx context.Context) (bool, error) {
+	r.getBuf()
 	grew := false
 	for {
+		r.slide()
 		n, err := r.f.ReadAt(r.rbuf, r.off)
 		if n > 0 {
 			grew = true
+			r.bufOff, r.bufLen = r.off, n
 			r.stats.bytesRead.Add(int64(n))
 			if err := r.consume(ctx, r.rbuf[:n]); err != nil {
 				return grew, err
@@ -177,7 +297,56 @@ func (r *reader) readAvailable(ctx context.Context) (bool, error) {
 			return grew, &readError{fmt.Errorf("read %s at %d: %w", r.name, r.off, err)}
 		}
 	}
+	r.lastSize = max(r.lastSize, r.off)
 	return grew, r.flush(ctx)
+}
+
+// slide moves the tail of the last read into hist before rbuf is reused.
+func (r *reader) slide() {
+	b := r.rbuf[:r.bufLen]
+	switch {
+	case len(b) >= markerLen:
+		copy(r.hist[:], b[len(b)-markerLen:])
+		r.histLen = markerLen
+	case len(b) > 0:
+		keep := min(r.histLen, markerLen-len(b))
+		copy(r.hist[:keep], r.hist[r.histLen-keep:r.histLen])
+		copy(r.hist[keep:], b)
+		r.histLen = keep + len(b)
+	}
+	r.bufOff += int64(r.bufLen)
+	r.bufLen = 0
+}
+
+// resetWindow forgets the bytes held for markers; off is where reading
+// continues.
+func (r *reader) resetWindow(off int64) {
+	r.bufOff, r.bufLen, r.histLen = off, 0, 0
+}
+
+// markerAt returns the marker of offset end (see Batch.Marker) from the
+// bytes held in hist and rbuf, reading the file only when they do not
+// cover it. It returns 0 when the bytes cannot be had.
+func (r *reader) markerAt(end int64) uint64 {
+	lo := max(end-markerLen, 0)
+	histStart := r.bufOff - int64(r.histLen)
+	if lo >= histStart && end <= r.bufOff+int64(r.bufLen) {
+		h := uint64(fnvOffset)
+		if lo < r.bufOff {
+			i := r.histLen - int(r.bufOff-lo)
+			j := r.histLen - int(r.bufOff-min(end, r.bufOff))
+			h = fnvMore(h, r.hist[i:j])
+		}
+		if end > r.bufOff {
+			h = fnvMore(h, r.rbuf[max(lo, r.bufOff)-r.bufOff:end-r.bufOff])
+		}
+		return h
+	}
+	m, err := readMarker(r.f, end)
+	if err != nil {
+		return 0
+	}
+	return m
 }
 
 // consume splits p into lines; p continues the current line.
@@ -214,59 +383,120 @@ func (r *reader) appendLine(p []byte) {
 	r.stage = append(r.stage, p...)
 }
 
-// endLine completes the current line at r.off.
+// endLine completes the current line at r.off. The file's first line
+// becomes the header; skipped header lines are dropped but stay covered
+// by the next batch's range.
 func (r *reader) endLine() {
-	r.lines = append(r.lines, stagedLine{
-		start: r.lineStart,
-		end:   r.off,
-		n:     len(r.stage) - r.doneLen,
-		trunc: r.skipping,
-	})
-	r.doneLen = len(r.stage)
+	line := r.stage[r.doneLen:]
+	if r.lineStart == 0 && !r.headerKnown {
+		r.header = append(make([]byte, 0, len(line)), line...)
+		r.headerKnown = true
+	}
+	if r.skipLeft > 0 {
+		r.skipLeft--
+		r.stage = r.stage[:r.doneLen]
+	} else if r.group != nil {
+		r.recs = r.group.Add(r.recs[:0], Line{Start: r.lineStart, End: r.off, Bytes: line, Truncated: r.skipping})
+		r.stage = r.stage[:r.doneLen]
+		r.stageRecords()
+	} else {
+		r.lines = append(r.lines, stagedLine{
+			start: r.lineStart,
+			end:   r.off,
+			n:     len(line),
+			trunc: r.skipping,
+		})
+		r.doneLen = len(r.stage)
+	}
 	r.lineStart = r.off
 	r.skipping = false
 }
 
-// flushPartial sends the unterminated tail as a line of its own.
-func (r *reader) flushPartial(ctx context.Context) error {
-	if r.off == r.lineStart {
+// stageRecords moves the records the grouper finished into the batch being
+// built (their bytes alias the grouper's buffers until its next call).
+func (r *reader) stageRecords() {
+	for _, rec := range r.recs {
+		r.stage = append(r.stage, rec.Bytes...)
+		r.lines = append(r.lines, stagedLine{start: rec.Start, end: rec.End, n: len(rec.Bytes), trunc: rec.Truncated})
+		r.doneLen = len(r.stage)
+	}
+	r.recs = r.recs[:0]
+}
+
+// flushGroup sends the grouper's unfinished record, if any.
+func (r *reader) flushGroup(ctx context.Context) error {
+	if r.group == nil || !r.group.Pending() {
 		return nil
 	}
-	r.endLine()
-	r.stats.partialLines.Add(1)
+	// The current partial line stays after the record in stage.
+	partial := append([]byte(nil), r.stage[r.doneLen:]...)
+	r.stage = r.stage[:r.doneLen]
+	r.recs = r.group.Flush(r.recs[:0])
+	r.stageRecords()
+	r.stage = append(r.stage, partial...)
 	return r.flush(ctx)
 }
 
-// flush sends the staged complete lines as one batch in a buffer of its own.
+// covered is the offset up to which every line was handed on (or skipped):
+// the start of the current line, or of the record the grouper still holds.
+func (r *reader) covered() int64 {
+	if r.group != nil && r.group.Pending() {
+		return r.group.PendingStart()
+	}
+	return r.lineStart
+}
+
+// flushPartial sends the unterminated tail as a line of its own.
+func (r *reader) flushPartial(ctx context.Context) error {
+	if r.off != r.lineStart {
+		r.endLine()
+		r.stats.partialLines.Add(1)
+	}
+	if err := r.flushGroup(ctx); err != nil {
+		return err
+	}
+	return r.flush(ctx)
+}
+
+// flush sends the staged complete lines (and skipped header lines) as one
+// batch in a buffer of its own.
 func (r *reader) flush(ctx context.Context) error {
-	if len(r.lines) == 0 {
+	end := r.covered()
+	if end == r.emitted {
 		return nil
 	}
 	r.refreshSource()
-	buf := make([]byte, r.doneLen)
-	copy(buf, r.stage[:r.doneLen])
-	lines := make([]Line, len(r.lines))
-	p, trunc := 0, 0
-	for i, l := range r.lines {
-		lines[i] = Line{Start: l.start, End: l.end, Bytes: buf[p : p+l.n : p+l.n], Truncated: l.trunc}
-		p += l.n
-		if l.trunc {
-			trunc++
+	var buf []byte
+	var lines []Line
+	trunc := 0
+	if len(r.lines) > 0 {
+		buf = make([]byte, r.doneLen)
+		copy(buf, r.stage[:r.doneLen])
+		lines = make([]Line, len(r.lines))
+		p := 0
+		for i, l := range r.lines {
+			lines[i] = Line{Start: l.start, End: l.end, Bytes: buf[p : p+l.n : p+l.n], Truncated: l.trunc}
+			p += l.n
+			if l.trunc {
+				trunc++
+			}
 		}
+		// Keep the current line's bytes for the next batch.
+		n := copy(r.stage, r.stage[r.doneLen:])
+		r.stage = r.stage[:n]
+		r.doneLen = 0
+		r.lines = r.lines[:0]
 	}
-	// Keep the current line's bytes for the next batch.
-	n := copy(r.stage, r.stage[r.doneLen:])
-	r.stage = r.stage[:n]
-	r.doneLen = 0
-	r.lines = r.lines[:0]
 
 	b := Batch{
 		Source: r.src,
-		Start:  lines[0].Start,
-		End:    lines[len(lines)-1].End,
+		Start:  r.emitted,
+		End:    end,
 		Lines:  lines,
+		Size:   int64(len(buf)),
+		Marker: r.markerAt(end),
+		Header: r.header,
 	}
-	b.Size = int64(len(buf))
 	if err := r.emit(ctx, b); err != nil {
 		return err
 	}
@@ -280,6 +510,58 @@ func (r *reader) flush(ctx context.Context) error {
 		r.truncLogged = time.Now()
 		r.log.Warn("lines longer than max_line_bytes were truncated", "path", r.name,
 			"lines", trunc, "max_line_bytes", r.o.maxLine)
+	}
+	return nil
+}
+
+// readHead reads the file's first line (the header) and counts the header
+// lines before the resume offset, for a reader that starts past them. It
+// reads at most up to the resume offset, in small steps, keeping at most
+// maxLine bytes.
+func (r *reader) readHead() error {
+	var buf [4096]byte
+	var head []byte
+	found := false
+	seen := 0
+	for pos := int64(0); pos < r.off && (!found || seen < r.o.skipHeader); {
+		n, err := r.f.ReadAt(buf[:min(int64(len(buf)), r.off-pos)], pos)
+		p := buf[:n]
+		for len(p) > 0 && (!found || seen < r.o.skipHeader) {
+			i := bytes.IndexByte(p, '\n')
+			if i < 0 {
+				i = len(p)
+			} else {
+				seen++
+			}
+			if !found {
+				head = append(head, p[:min(i, r.o.maxLine-len(head))]...)
+				found = i < len(p)
+			}
+			p = p[min(i+1, len(p)):]
+		}
+		pos += int64(n)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				break // shrank below the offset: checkTruncation restarts at 0
+			}
+			return &readError{fmt.Errorf("read header of %s: %w", r.name, err)}
+		}
+	}
+	// Without a newline before the offset, the first line was sent as a
+	// partial line, and what precedes the offset is all of it.
+	r.header = append(make([]byte, 0, len(head)), head...)
+	r.headerKnown = true
+	r.skipLeft = max(r.o.skipHeader-seen, 0)
+	if !found && len(head) > 0 {
+		r.skipLeft = max(r.skipLeft-1, 0)
+	}
+	if r.histLen == 0 && r.bufLen == 0 {
+		// Prime the marker history, so the first batch needs no read.
+		lo := max(r.off-markerLen, 0)
+		n, _ := r.f.ReadAt(r.hist[:r.off-lo], lo)
+		if int64(n) == r.off-lo {
+			r.histLen = n
+		}
 	}
 	return nil
 }
@@ -320,14 +602,19 @@ func (r *reader) shrink() {
 
 // wait blocks until the file may have changed: a wake from the Tailer, the
 // poll interval (fstat works where file events do not, e.g. NFS), or a
-// partial-line or grace deadline.
+// partial-line, idle or grace deadline.
 func (r *reader) wait(ctx context.Context) error {
 	d := r.o.poll
 	if r.off > r.lineStart {
 		d = min(d, max(time.Until(r.lastGrowth.Add(r.o.partialTimeout)), 0))
 	}
+	if r.group != nil && r.group.Pending() {
+		d = min(d, max(time.Until(r.lastGrowth.Add(r.o.multiline.Timeout)), 0))
+	}
 	if gone := r.goneAt.Load(); gone != 0 {
 		d = min(d, max(time.Until(r.quietSince(gone).Add(r.o.grace)), 0))
+	} else if r.o.idleClose > 0 {
+		d = min(d, max(time.Until(r.lastGrowth.Add(r.o.idleClose)), time.Millisecond))
 	}
 	r.timer.Reset(d)
 	select {
@@ -341,7 +628,8 @@ func (r *reader) wait(ctx context.Context) error {
 
 // checkTruncation restarts at offset 0, as a new Source, when the file is
 // now shorter than what was read or its leading bytes were rewritten
-// (copytruncate followed by new writes before we looked).
+// (copytruncate followed by new writes before we looked). Before that it
+// reads what it had not read yet from the rotated copy, if it finds one.
 func (r *reader) checkTruncation(ctx context.Context) error {
 	fi, err := r.f.Stat()
 	if err != nil {
@@ -357,7 +645,11 @@ func (r *reader) checkTruncation(ctx context.Context) error {
 		truncated = !ok
 	}
 	if !truncated {
+		r.lastSize = max(r.lastSize, size)
 		return nil
+	}
+	if err := r.recoverCopy(ctx); err != nil {
+		return err
 	}
 	// The unterminated tail was in the file; send it rather than lose it.
 	if err := r.flushPartial(ctx); err != nil {
@@ -378,10 +670,14 @@ func (r *reader) checkTruncation(ctx context.Context) error {
 	if r.o.hooks.OnOpen != nil {
 		r.o.hooks.OnOpen(r.src, r.name, id, 0)
 	}
-	r.off, r.lineStart, r.emitted = 0, 0, 0
+	r.off, r.lineStart, r.emitted, r.lastSize = 0, 0, 0, 0
+	r.resetWindow(0)
 	r.stage = r.stage[:0]
 	r.doneLen = 0
+	r.lines = r.lines[:0]
 	r.skipping = false
+	r.skipLeft = r.o.skipHeader
+	r.header, r.headerKnown = nil, false
 	r.lastGrowth = time.Now()
 	return nil
 }

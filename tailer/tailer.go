@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -24,11 +26,12 @@ const (
 	DefaultPartialLineTimeout = 5 * time.Second
 	DefaultRescanInterval     = 10 * time.Second
 
-	defaultReadBuf  = 64 << 10
-	defaultPoll     = 250 * time.Millisecond
-	defaultGrace    = time.Second
-	rescanDebounce  = 75 * time.Millisecond
-	minPollInterval = time.Millisecond
+	defaultReadBuf   = 64 << 10
+	defaultPoll      = 250 * time.Millisecond
+	defaultGrace     = time.Second
+	defaultIdleClose = 5 * time.Second
+	rescanDebounce   = 75 * time.Millisecond
+	minPollInterval  = time.Millisecond
 )
 
 // Config configures one Tailer (one flow).
@@ -68,11 +71,33 @@ type Config struct {
 	Logger *slog.Logger
 	// Hooks tell the consumer (the checkpoint tracker) about each Source.
 	Hooks Hooks
+	// OpenFiles bounds the descriptors of followed files; it is shared by
+	// the tailers of all flows (agent.max_open_files), each open file
+	// holds one unit. A file that is idle at its end releases its
+	// descriptor and is reopened when it changes; new files wait for a
+	// free unit, and while they wait idle files are closed at once. Files
+	// rotated away keep theirs until drained. Nil means unbounded (idle
+	// files are still closed).
+	OpenFiles *semaphore.Weighted
+	// CloseRemovedAfter closes a file that left the globs (rotated away
+	// or deleted) this long after it left, even if it was not read to its
+	// end; the unread bytes are counted in Stats.ClosedUnread. 0 keeps it
+	// open until drained, however long the consumer blocks.
+	CloseRemovedAfter time.Duration
+	// SkipHeaderLines is the number of lines at the start of each file
+	// that are not sent as lines (they are covered by the batch offsets,
+	// so checkpoints move past them).
+	SkipHeaderLines int
+	// Multiline groups lines into records; nil sends every line as one.
+	Multiline *MultilineConfig
 
 	// Test seams.
 	pollInterval time.Duration
 	closeGrace   time.Duration
+	idleClose    time.Duration // < 0: never
 	readBuf      int
+	openFile     func(path string) (*os.File, error)
+	watchAdd     func(dir string) error
 }
 
 // Hooks are called from reader goroutines, in order for each Source:
@@ -86,9 +111,11 @@ type Hooks struct {
 	OnClose  func(src *Source)
 }
 
-// Stats are counters since New; Files is the number of open files.
+// Stats are counters since New; Files is the number of open descriptors
+// and Idle the number of followed files whose descriptor was released.
 type Stats struct {
 	Files        int64
+	Idle         int64
 	LinesRead    int64 // lines sent, including truncated and partial ones
 	BytesRead    int64
 	Batches      int64
@@ -100,12 +127,22 @@ type Stats struct {
 	ScanErrors   int64
 	ReadErrors   int64
 	Panics       int64
+	// CopyTruncateLost is the number of bytes written between a
+	// copytruncate's copy and its truncation (in neither file), or not
+	// read before a truncation when no copy was found.
+	CopyTruncateLost int64
+	// ClosedUnread is the number of bytes not read from files closed by
+	// CloseRemovedAfter before they were drained.
+	ClosedUnread int64
+	// Recovered counts files found rotated away while the agent was down
+	// (by their saved identity) and drained.
+	Recovered int64
 }
 
 type counters struct {
-	files, linesRead, bytesRead, batches, truncated, partialLines atomic.Int64
-	rotations, truncations, openErrors, scanErrors, readErrors    atomic.Int64
-	panics                                                        atomic.Int64
+	files, idle, linesRead, bytesRead, batches, truncated, partialLines atomic.Int64
+	rotations, truncations, openErrors, scanErrors, readErrors          atomic.Int64
+	panics, copyTruncateLost, closedUnread, recovered                   atomic.Int64
 }
 
 // resume is where a closed reader stopped, kept so a reopen neither skips
@@ -113,6 +150,19 @@ type counters struct {
 type resume struct {
 	id  FileID
 	off int64
+}
+
+// waiting is a new file found by a scan that waits for a descriptor.
+type waiting struct {
+	path  string
+	atEnd bool // found by the first scan: StartAtEnd applies
+}
+
+// orphan is a file found rotated away while the agent was down: known only
+// by its saved Position, outside the globs or under another name.
+type orphan struct {
+	path string
+	pos  Position
 }
 
 // Tailer follows the files of one flow.
@@ -123,18 +173,28 @@ type Tailer struct {
 	scanner *Scanner
 	stats   counters
 	started atomic.Bool
+	// pressure is set while files wait for a descriptor.
+	pressure atomic.Bool
+	bufs     sync.Pool
+	// freed is signalled when a descriptor is released or a parked
+	// reader's file was written, so waiting files are opened.
+	freed chan struct{}
 
 	// Owned by the Run goroutine.
-	out       chan<- Batch
-	watcher   *watcher
-	firstScan bool
-	positions map[devIno][]Position
-	warned    map[string]struct{} // paths whose problem was logged
+	out        chan<- Batch
+	watcher    *watcher
+	firstScan  bool
+	positions  map[devIno][]Position
+	warned     map[string]struct{} // paths that failed to open, logged
+	scanWarned map[string]struct{} // paths the scan could not read, logged
+	pending    []waiting
+	orphans    []orphan
 
 	mu      sync.RWMutex
-	readers map[devIno]*reader
+	readers map[devIno]*reader // open and parked readers
 	byPath  map[string]*reader // followed (not rotated-away) readers
 	done    map[devIno]resume
+	dirty   []*reader // parked readers whose file changed, to reopen
 }
 
 // New checks cfg, applies defaults and returns a Tailer.
@@ -161,6 +221,9 @@ func New(cfg Config) (*Tailer, error) {
 	if cfg.BatchBytes <= 0 {
 		cfg.BatchBytes = DefaultBatchBytes
 	}
+	if cfg.SkipHeaderLines < 0 {
+		return nil, errors.New("tailer: negative SkipHeaderLines")
+	}
 	if cfg.pollInterval <= 0 {
 		cfg.pollInterval = defaultPoll
 	}
@@ -168,32 +231,50 @@ func New(cfg Config) (*Tailer, error) {
 	if cfg.closeGrace <= 0 {
 		cfg.closeGrace = max(defaultGrace, 2*cfg.pollInterval)
 	}
+	switch {
+	case cfg.idleClose == 0:
+		cfg.idleClose = defaultIdleClose
+	case cfg.idleClose < 0:
+		cfg.idleClose = 0
+	}
 	if cfg.readBuf <= 0 {
 		cfg.readBuf = defaultReadBuf
+	}
+	if cfg.openFile == nil {
+		// O_NONBLOCK: a FIFO swapped in after the scan must not block
+		// us; it is refused by open. No effect on regular files.
+		cfg.openFile = func(p string) (*os.File, error) { return os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0) }
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	t := &Tailer{
-		cfg: cfg,
-		opts: readerOpts{
-			maxLine:        cfg.MaxLineBytes,
-			batchLines:     cfg.BatchLines,
-			batchBytes:     cfg.BatchBytes,
-			readBuf:        cfg.readBuf,
-			poll:           cfg.pollInterval,
-			grace:          cfg.closeGrace,
-			partialTimeout: cfg.PartialLineTimeout,
-			hooks:          cfg.Hooks,
-		},
-		log:       cfg.Logger.With("flow", cfg.Flow),
-		scanner:   sc,
-		firstScan: true,
-		positions: make(map[devIno][]Position),
-		warned:    make(map[string]struct{}),
-		readers:   make(map[devIno]*reader),
-		byPath:    make(map[string]*reader),
-		done:      make(map[devIno]resume),
+		cfg:        cfg,
+		log:        cfg.Logger.With("flow", cfg.Flow),
+		scanner:    sc,
+		freed:      make(chan struct{}, 1),
+		firstScan:  true,
+		positions:  make(map[devIno][]Position),
+		warned:     make(map[string]struct{}),
+		scanWarned: make(map[string]struct{}),
+		readers:    make(map[devIno]*reader),
+		byPath:     make(map[string]*reader),
+		done:       make(map[devIno]resume),
+	}
+	t.opts = readerOpts{
+		maxLine:        cfg.MaxLineBytes,
+		batchLines:     cfg.BatchLines,
+		batchBytes:     cfg.BatchBytes,
+		readBuf:        cfg.readBuf,
+		skipHeader:     cfg.SkipHeaderLines,
+		poll:           cfg.pollInterval,
+		grace:          cfg.closeGrace,
+		partialTimeout: cfg.PartialLineTimeout,
+		multiline:      cfg.Multiline,
+		idleClose:      cfg.idleClose,
+		hooks:          cfg.Hooks,
+		pressure:       &t.pressure,
+		bufs:           &t.bufs,
 	}
 	for _, p := range cfg.Positions {
 		k := p.ID.key()
@@ -207,6 +288,7 @@ func (t *Tailer) Stats() Stats {
 	c := &t.stats
 	return Stats{
 		Files:        c.files.Load(),
+		Idle:         c.idle.Load(),
 		LinesRead:    c.linesRead.Load(),
 		BytesRead:    c.bytesRead.Load(),
 		Batches:      c.batches.Load(),
@@ -218,15 +300,19 @@ func (t *Tailer) Stats() Stats {
 		ScanErrors:   c.scanErrors.Load(),
 		ReadErrors:   c.readErrors.Load(),
 		Panics:       c.panics.Load(),
+
+		CopyTruncateLost: c.copyTruncateLost.Load(),
+		ClosedUnread:     c.closedUnread.Load(),
+		Recovered:        c.recovered.Load(),
 	}
 }
 
 // Run follows files until ctx is cancelled, sending batches to out. Batches
 // of one Source arrive in file order. Run does not close out; the caller
 // does after Run returns. On cancellation Run stops promptly, also while
-// blocked on the Budget or on out, closes every file and returns nil. Lines
-// read but not yet sent are dropped: they are read again from the
-// checkpoint. Run may be called once.
+// blocked on the Budget, on OpenFiles or on out, closes every file and
+// returns nil. Lines read but not yet sent are dropped: they are read again
+// from the checkpoint. Run may be called once.
 func (t *Tailer) Run(ctx context.Context, out chan<- Batch) error {
 	if !t.started.CompareAndSwap(false, true) {
 		return errors.New("tailer: Run called twice")
@@ -234,15 +320,26 @@ func (t *Tailer) Run(ctx context.Context, out chan<- Batch) error {
 	t.out = out
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	t.watcher = newWatcher(t.log, t.wakePath, t.scanner.Match)
+	t.watcher = newWatcher(t.log, t.wakePath, t.scanner.Match, t.cfg.watchAdd)
 	defer func() {
 		cancel()
 		wg.Wait()
 		t.watcher.close()
+		t.closeParked()
 	}()
 	wg.Go(func() { t.watcher.run(ctx) })
 
+	// While files wait for a descriptor that another flow may free, look
+	// again now and then; this flow's own frees signal t.freed.
+	retry := time.NewTimer(time.Hour)
+	defer retry.Stop()
+	after := func() {
+		if len(t.pending) > 0 || len(t.orphans) > 0 {
+			retry.Reset(t.cfg.pollInterval)
+		}
+	}
 	t.rescan(ctx, &wg)
+	after()
 	tick := time.NewTicker(t.cfg.RescanInterval)
 	defer tick.Stop()
 	debounce := time.NewTimer(time.Hour)
@@ -262,10 +359,16 @@ func (t *Tailer) Run(ctx context.Context, out chan<- Batch) error {
 				armed = true
 				debounce.Reset(rescanDebounce)
 			}
+			continue
 		case <-debounce.C:
 			armed = false
 			t.rescan(ctx, &wg)
+		case <-t.freed:
+			t.openWaiting(ctx, &wg)
+		case <-retry.C:
+			t.openWaiting(ctx, &wg)
 		}
+		after()
 	}
 }
 
@@ -288,10 +391,21 @@ func (t *Tailer) send(ctx context.Context, b Batch) error {
 	}
 }
 
+// wakePath is the watcher's hint that path was written. It reports whether
+// a reader follows path; a parked one is queued for reopening.
 func (t *Tailer) wakePath(path string) bool {
-	t.mu.RLock()
+	t.mu.Lock()
 	r := t.byPath[path]
-	t.mu.RUnlock()
+	if r != nil && r.parked {
+		if !r.dirty {
+			r.dirty = true
+			t.dirty = append(t.dirty, r)
+		}
+		t.mu.Unlock()
+		t.signalFreed()
+		return true
+	}
+	t.mu.Unlock()
 	if r == nil {
 		return false
 	}
@@ -299,8 +413,42 @@ func (t *Tailer) wakePath(path string) bool {
 	return true
 }
 
-// rescan compares a fresh snapshot with the open readers by identity and
-// decides renames, rotations away and new files.
+func (t *Tailer) signalFreed() {
+	select {
+	case t.freed <- struct{}{}:
+	default:
+	}
+}
+
+// acquireSlot takes a descriptor from OpenFiles. When none is free it sets
+// the pressure flag and wakes the open readers, so idle ones release
+// theirs now rather than after the idle timeout.
+func (t *Tailer) acquireSlot() bool {
+	if t.cfg.OpenFiles == nil || t.cfg.OpenFiles.TryAcquire(1) {
+		return true
+	}
+	if !t.pressure.Swap(true) {
+		t.mu.RLock()
+		for _, r := range t.readers {
+			if !r.parked {
+				r.wake()
+			}
+		}
+		t.mu.RUnlock()
+	}
+	return false
+}
+
+func (t *Tailer) releaseSlot() {
+	if t.cfg.OpenFiles != nil {
+		t.cfg.OpenFiles.Release(1)
+	}
+	t.signalFreed()
+}
+
+// rescan compares a fresh snapshot with the readers by identity and
+// decides renames, rotations away and new files. It stats each file once
+// (in the scan) and hashes only files it opens.
 func (t *Tailer) rescan(ctx context.Context, wg *sync.WaitGroup) {
 	snap := t.scanner.Scan()
 	t.watcher.setDirs(snap.Dirs)
@@ -312,8 +460,12 @@ func (t *Tailer) rescan(ctx context.Context, wg *sync.WaitGroup) {
 			byKey[k] = append(byKey[k], p)
 		}
 	}
+	if t.firstScan {
+		t.findOrphans(snap.Dirs, byKey)
+	}
 	now := time.Now().UnixNano()
 
+	var lost []*reader
 	t.mu.Lock()
 	for k := range t.done {
 		if _, ok := byKey[k]; !ok {
@@ -325,8 +477,11 @@ func (t *Tailer) rescan(ctx context.Context, wg *sync.WaitGroup) {
 		delete(byKey, k)
 		if !ok {
 			if r.goneAt.Load() == 0 {
-				r.goneAt.Store(now)
-				r.wake()
+				if r.parked {
+					lost = append(lost, r)
+					continue
+				}
+				t.markGone(r, now)
 				t.stats.rotations.Add(1)
 				t.log.Info("file rotated away or deleted, draining it", "path", r.path)
 			}
@@ -334,6 +489,10 @@ func (t *Tailer) rescan(ctx context.Context, wg *sync.WaitGroup) {
 		}
 		if r.goneAt.Load() != 0 {
 			r.goneAt.Store(0)
+			if r.forceTimer != nil {
+				r.forceTimer.Stop()
+				r.forceTimer = nil
+			}
 			t.log.Info("file is back in the globs", "path", r.path)
 		}
 		if !slices.Contains(paths, r.path) {
@@ -343,6 +502,12 @@ func (t *Tailer) rescan(ctx context.Context, wg *sync.WaitGroup) {
 			r.path = np
 			r.newPath.Store(&np)
 		}
+		if r.parked && !r.dirty {
+			if fi := snap.Files[r.path]; fi.Size() != r.parkSize || !fi.ModTime().Equal(r.parkMod) {
+				r.dirty = true
+				t.dirty = append(t.dirty, r)
+			}
+		}
 	}
 	clear(t.byPath)
 	for _, r := range t.readers {
@@ -351,31 +516,80 @@ func (t *Tailer) rescan(ctx context.Context, wg *sync.WaitGroup) {
 		}
 	}
 	t.mu.Unlock()
+	for _, r := range lost {
+		t.lostWhileParked(r, now)
+	}
 
-	paths := make([]string, 0, len(byKey))
+	atEnd := make(map[string]bool)
+	for _, w := range t.pending {
+		if w.atEnd {
+			atEnd[w.path] = true
+		}
+	}
+	t.pending = t.pending[:0]
 	for _, ps := range byKey {
-		paths = append(paths, slices.Min(ps))
+		p := slices.Min(ps)
+		t.pending = append(t.pending, waiting{path: p, atEnd: t.firstScan || atEnd[p]})
 	}
-	slices.Sort(paths)
-	for _, p := range paths {
-		t.open(ctx, p, wg)
-	}
+	slices.SortFunc(t.pending, func(a, b waiting) int { return strings.Compare(a.path, b.path) })
 	t.firstScan = false
+	t.openWaiting(ctx, wg)
+}
+
+// openWaiting opens what waits for a descriptor while there are free ones:
+// files rotated away first (they may be deleted soon), then changed idle
+// files, then new files.
+func (t *Tailer) openWaiting(ctx context.Context, wg *sync.WaitGroup) {
+	for len(t.orphans) > 0 {
+		if !t.openOrphan(ctx, t.orphans[0], wg) {
+			return
+		}
+		t.orphans = t.orphans[1:]
+	}
+	for {
+		t.mu.Lock()
+		if len(t.dirty) == 0 {
+			t.dirty = nil
+			t.mu.Unlock()
+			break
+		}
+		r := t.dirty[0]
+		t.mu.Unlock()
+		if !t.reopen(ctx, r, wg) {
+			return
+		}
+		t.mu.Lock()
+		if len(t.dirty) > 0 && t.dirty[0] == r {
+			t.dirty = t.dirty[1:]
+		}
+		t.mu.Unlock()
+	}
+	for len(t.pending) > 0 {
+		if !t.open(ctx, t.pending[0], wg) {
+			return
+		}
+		t.pending = t.pending[1:]
+	}
+	t.pressure.Store(false)
 }
 
 // noteProblems counts scan problems and logs each path once while it lasts.
 func (t *Tailer) noteProblems(errs []PathError) {
-	for p := range t.warned {
+	for p := range t.scanWarned {
 		if !slices.ContainsFunc(errs, func(e PathError) bool { return e.Path == p }) {
-			delete(t.warned, p)
+			delete(t.scanWarned, p)
 		}
 	}
 	for _, e := range errs {
 		t.stats.scanErrors.Add(1)
-		t.warnOnce(e.Path, "cannot read path, will retry", e.Err)
+		if _, ok := t.scanWarned[e.Path]; !ok {
+			t.scanWarned[e.Path] = struct{}{}
+			t.log.Warn("cannot read path, will retry", "path", e.Path, "err", e.Err)
+		}
 	}
 }
 
+// warnOnce logs a problem opening path once, until the path opens.
 func (t *Tailer) warnOnce(path, msg string, err error) {
 	if _, ok := t.warned[path]; ok {
 		return
@@ -384,59 +598,356 @@ func (t *Tailer) warnOnce(path, msg string, err error) {
 	t.log.Warn(msg, "path", path, "err", err)
 }
 
-// open starts a reader for path unless its file is already followed.
-func (t *Tailer) open(ctx context.Context, path string, wg *sync.WaitGroup) {
-	// O_NONBLOCK: a FIFO swapped in after the scan must not block us; it
-	// is refused below. It has no effect on regular files.
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+// open starts a reader for a new file unless it is already followed. It
+// returns false only when no descriptor is free; the file then waits.
+func (t *Tailer) open(ctx context.Context, w waiting, wg *sync.WaitGroup) bool {
+	if !t.acquireSlot() {
+		return false
+	}
+	f, err := t.cfg.openFile(w.path)
 	if err != nil {
+		t.releaseSlot()
 		t.stats.openErrors.Add(1)
-		t.warnOnce(path, "cannot open file, will retry", err)
-		return
+		t.warnOnce(w.path, "cannot open file, will retry", err)
+		return true
 	}
 	fi, err := f.Stat()
-	if err != nil || !fi.Mode().IsRegular() {
-		f.Close()
-		return
-	}
-	k, ok := keyOf(fi)
-	if !ok {
-		f.Close()
-		return
+	k, ok := devIno{}, false
+	if err == nil && fi.Mode().IsRegular() {
+		k, ok = keyOf(fi)
 	}
 	t.mu.RLock()
 	_, dup := t.readers[k]
 	t.mu.RUnlock()
-	if dup {
-		f.Close() // renamed or linked while we scanned; already followed
-		return
+	if !ok || dup {
+		// Not a regular file, or renamed or linked while we scanned
+		// and already followed.
+		f.Close()
+		t.releaseSlot()
+		return true
 	}
 	id, err := Identify(f)
 	if err != nil {
 		f.Close()
+		t.releaseSlot()
 		t.stats.openErrors.Add(1)
-		t.warnOnce(path, "cannot identify file, will retry", err)
-		return
+		t.warnOnce(w.path, "cannot identify file, will retry", err)
+		return true
 	}
-	delete(t.warned, path)
-	off := t.startOffset(f, fi.Size(), k)
+	delete(t.warned, w.path)
+	off := t.startOffset(f, fi.Size(), k, w.atEnd)
 
-	src := &Source{Flow: t.cfg.Flow, Path: path, ID: id}
+	src := &Source{Flow: t.cfg.Flow, Path: w.path, ID: id}
 	r := newReader(&t.opts, &t.stats, t.log, f, k, src, off, t.send)
+	r.lastSize = fi.Size()
 	t.mu.Lock()
 	t.readers[k] = r
-	t.byPath[path] = r
+	t.byPath[w.path] = r
 	t.mu.Unlock()
 	t.stats.files.Add(1)
 	if t.cfg.Hooks.OnOpen != nil {
-		t.cfg.Hooks.OnOpen(src, path, id, off)
+		t.cfg.Hooks.OnOpen(src, w.path, id, off)
 	}
-	t.log.Info("following file", "path", path, "offset", off, "id", id.String())
+	t.log.Debug("following file", "path", w.path, "offset", off, "id", id.String())
 	wg.Go(func() { t.runReader(ctx, r) })
+	return true
+}
+
+// reopen gives a parked reader a descriptor again, if its path still
+// holds its file (same device and inode; the reader checks the rest:
+// fingerprint and size, see checkTruncation). It returns false only when
+// no descriptor is free.
+func (t *Tailer) reopen(ctx context.Context, r *reader, wg *sync.WaitGroup) bool {
+	t.mu.RLock()
+	path, live := r.path, t.readers[r.key] == r && r.parked
+	t.mu.RUnlock()
+	if !live {
+		return true
+	}
+	if !t.acquireSlot() {
+		return false
+	}
+	f, err := t.cfg.openFile(path)
+	if err == nil {
+		var fi os.FileInfo
+		if fi, err = f.Stat(); err == nil {
+			if k, ok := keyOf(fi); !ok || k != r.key {
+				err = errors.New("replaced by another file")
+			}
+		}
+		if err != nil {
+			f.Close()
+		}
+	}
+	t.mu.Lock()
+	r.dirty = false
+	if err != nil {
+		// The next scan finds where the file went, or that it is gone.
+		t.mu.Unlock()
+		t.releaseSlot()
+		t.log.Debug("cannot reopen idle file", "path", path, "err", err)
+		return true
+	}
+	r.f, r.parked, r.resumed = f, false, true
+	t.mu.Unlock()
+	t.stats.idle.Add(-1)
+	t.stats.files.Add(1)
+	wg.Go(func() { t.runReader(ctx, r) })
+	return true
+}
+
+// park closes the descriptor of an idle reader, keeping its state. It
+// refuses (the reader goes on) when the file was rotated away meanwhile:
+// such a file cannot be opened again by path.
+func (t *Tailer) park(r *reader) bool {
+	fi, err := r.f.Stat()
+	if err != nil {
+		return false
+	}
+	t.mu.Lock()
+	if r.goneAt.Load() != 0 || t.readers[r.key] != r {
+		t.mu.Unlock()
+		return false
+	}
+	r.parked, r.dirty = true, false
+	r.parkSize, r.parkMod = fi.Size(), fi.ModTime()
+	r.cancel = nil
+	t.mu.Unlock()
+	r.putBuf()
+	r.f.Close()
+	t.stats.files.Add(-1)
+	t.stats.idle.Add(1)
+	t.releaseSlot()
+	return true
+}
+
+// lostWhileParked handles a parked reader whose file left the globs: if it
+// was renamed next to where it was (rotation), it is drained like any file
+// rotated away; if it is gone, so is the reader.
+func (t *Tailer) lostWhileParked(r *reader, now int64) {
+	if p, ok := findFile(filepath.Dir(r.path), r.key, r.id); ok {
+		t.mu.Lock()
+		t.markGone(r, now)
+		r.path = p
+		r.newPath.Store(&p)
+		if !r.dirty {
+			r.dirty = true
+			t.dirty = append(t.dirty, r)
+		}
+		t.mu.Unlock()
+		t.stats.rotations.Add(1)
+		t.log.Info("idle file rotated away, draining it", "path", p)
+		return
+	}
+	t.mu.Lock()
+	if t.readers[r.key] == r {
+		delete(t.readers, r.key)
+	}
+	if t.byPath[r.path] == r {
+		delete(t.byPath, r.path)
+	}
+	t.mu.Unlock()
+	t.stats.idle.Add(-1)
+	t.log.Info("idle file was deleted", "path", r.path, "offset", r.emitted)
+	if t.cfg.Hooks.OnClose != nil {
+		t.cfg.Hooks.OnClose(r.src)
+	}
+}
+
+// markGone records that r's file left the globs and arms
+// CloseRemovedAfter. The caller holds t.mu.
+func (t *Tailer) markGone(r *reader, now int64) {
+	r.goneAt.Store(now)
+	r.wake()
+	if d := t.cfg.CloseRemovedAfter; d > 0 && r.forceTimer == nil {
+		r.forceTimer = time.AfterFunc(d, func() {
+			t.mu.Lock()
+			if r.goneAt.Load() == 0 {
+				t.mu.Unlock()
+				return
+			}
+			r.forced.Store(true)
+			c := r.cancel
+			t.mu.Unlock()
+			if c != nil {
+				c()
+			}
+		})
+	}
+}
+
+// findFile looks in dir for the file with key whose leading bytes match
+// id, and returns its path.
+func findFile(dir string, key devIno, id FileID) (string, bool) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return "", false
+	}
+	for _, e := range ents {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil {
+			continue
+		}
+		if k, ok := keyOf(fi); !ok || k != key {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		f, err := os.Open(p)
+		if err != nil {
+			return "", false
+		}
+		m, _ := Matches(f, id)
+		f.Close()
+		return p, m
+	}
+	return "", false
+}
+
+// findOrphans looks for files of Positions that the first scan did not
+// find (by device and inode): rotated while the agent was down, maybe out
+// of the globs (app.log.1 for a glob app.log). It searches the scanned
+// directories and each Position's own directory; a match must also have
+// the saved fingerprint, which tells a reused inode apart.
+func (t *Tailer) findOrphans(dirs []string, inScan map[devIno][]string) {
+	want := make(map[devIno][]Position)
+	seen := make(map[string]struct{}, len(dirs))
+	for _, d := range dirs {
+		seen[d] = struct{}{}
+	}
+	for k, ps := range t.positions {
+		if _, ok := inScan[k]; ok {
+			continue
+		}
+		want[k] = ps
+		for _, p := range ps {
+			if p.Path == "" {
+				continue
+			}
+			if d := filepath.Dir(p.Path); !inSet(seen, d) {
+				seen[d] = struct{}{}
+				dirs = append(dirs, d)
+			}
+		}
+	}
+	if len(want) == 0 {
+		return
+	}
+	for _, dir := range dirs {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			if !e.Type().IsRegular() {
+				continue
+			}
+			fi, err := e.Info()
+			if err != nil {
+				continue
+			}
+			k, ok := keyOf(fi)
+			if !ok || len(want[k]) == 0 {
+				continue
+			}
+			p := filepath.Join(dir, e.Name())
+			f, err := os.Open(p)
+			if err != nil {
+				continue
+			}
+			for i, pos := range want[k] {
+				if m, _ := Matches(f, pos.ID); m {
+					t.orphans = append(t.orphans, orphan{path: p, pos: pos})
+					want[k] = slices.Delete(want[k], i, i+1)
+					t.usePosition(k, pos)
+					break
+				}
+			}
+			f.Close()
+		}
+	}
+}
+
+func inSet(m map[string]struct{}, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
+// usePosition removes pos from the unclaimed positions.
+func (t *Tailer) usePosition(k devIno, pos Position) {
+	ps := t.positions[k]
+	if i := slices.Index(ps, pos); i >= 0 {
+		t.positions[k] = slices.Delete(ps, i, i+1)
+	}
+	if len(t.positions[k]) == 0 {
+		delete(t.positions, k)
+	}
+}
+
+// openOrphan starts draining a file found rotated away while the agent was
+// down, from its saved offset. It returns false only when no descriptor is
+// free.
+func (t *Tailer) openOrphan(ctx context.Context, o orphan, wg *sync.WaitGroup) bool {
+	if !t.acquireSlot() {
+		return false
+	}
+	f, err := t.cfg.openFile(o.path)
+	var fi os.FileInfo
+	if err == nil {
+		fi, err = f.Stat()
+		if err == nil {
+			if m, _ := Matches(f, o.pos.ID); !m {
+				err = errors.New("no longer the saved file")
+			}
+		}
+		if err != nil {
+			f.Close()
+		}
+	}
+	if err != nil {
+		t.releaseSlot()
+		t.log.Warn("cannot open file rotated away while stopped", "path", o.path, "err", err)
+		return true
+	}
+	off, ok := t.resumeAt(f, fi.Size(), o.pos)
+	id, err := Identify(f)
+	if !ok || err != nil || off >= fi.Size() {
+		// Rewritten (it is not ours to read from 0: it is out of the
+		// globs), or nothing left to read.
+		f.Close()
+		t.releaseSlot()
+		return true
+	}
+	k := o.pos.ID.key()
+	src := &Source{Flow: t.cfg.Flow, Path: o.path, ID: id}
+	r := newReader(&t.opts, &t.stats, t.log, f, k, src, off, t.send)
+	r.path = o.path
+	r.lastSize = fi.Size()
+	t.mu.Lock()
+	if _, dup := t.readers[k]; dup {
+		t.mu.Unlock()
+		f.Close()
+		t.releaseSlot()
+		return true
+	}
+	t.readers[k] = r
+	t.markGone(r, time.Now().UnixNano())
+	t.mu.Unlock()
+	t.stats.files.Add(1)
+	t.stats.recovered.Add(1)
+	if t.cfg.Hooks.OnOpen != nil {
+		t.cfg.Hooks.OnOpen(src, o.path, id, off)
+	}
+	t.log.Info("found file rotated away while stopped, draining it", "path", o.path,
+		"saved_path", o.pos.Path, "offset", off)
+	wg.Go(func() { t.runReader(ctx, r) })
+	return true
 }
 
 // startOffset decides where a newly opened file is read from.
-func (t *Tailer) startOffset(f *os.File, size int64, k devIno) int64 {
+func (t *Tailer) startOffset(f *os.File, size int64, k devIno, atEnd bool) int64 {
 	t.mu.Lock()
 	res, ok := t.done[k]
 	delete(t.done, k)
@@ -446,19 +957,38 @@ func (t *Tailer) startOffset(f *os.File, size int64, k devIno) int64 {
 			return t.clamp(f, res.off, size)
 		}
 	}
-	for i, p := range t.positions[k] {
+	for _, p := range t.positions[k] {
 		if m, _ := Matches(f, p.ID); m {
-			t.positions[k] = slices.Delete(t.positions[k], i, i+1)
-			if len(t.positions[k]) == 0 {
-				delete(t.positions, k)
-			}
-			return t.clamp(f, p.Offset, size)
+			t.usePosition(k, p)
+			off, _ := t.resumeAt(f, size, p)
+			return off
 		}
 	}
-	if t.firstScan && t.cfg.StartAtEnd {
+	if atEnd && t.cfg.StartAtEnd {
 		return lastLineStart(f, size)
 	}
 	return 0
+}
+
+// resumeAt checks a saved position against the file: an offset past the
+// end means it was truncated, and a marker that does not match the bytes
+// before the offset means it was rewritten in place (truncated and filled
+// again to at least that size); either way it is read from 0, and ok is
+// false.
+func (t *Tailer) resumeAt(f *os.File, size int64, p Position) (off int64, ok bool) {
+	off = t.clamp(f, p.Offset, size)
+	if off != p.Offset {
+		return 0, false
+	}
+	if off > 0 && p.Marker != 0 {
+		if m, err := readMarker(f, off); err != nil || m != p.Marker {
+			t.stats.truncations.Add(1)
+			t.log.Warn("file changed before its saved offset while stopped (rewritten in place), reading it from the start",
+				"path", f.Name(), "offset", off)
+			return 0, false
+		}
+	}
+	return off, true
 }
 
 func (t *Tailer) clamp(f *os.File, off, size int64) int64 {
@@ -488,10 +1018,18 @@ func lastLineStart(f *os.File, size int64) int64 {
 	return size
 }
 
-// runReader runs r, then closes it. A reader that failed or panicked leaves
-// its last sent offset behind so the next rescan reopens it there.
+// runReader runs r until it ends, then closes it, or parks it when it is
+// idle. A reader that failed or panicked leaves its last sent offset behind
+// so the next rescan reopens it there.
 func (t *Tailer) runReader(ctx context.Context, r *reader) {
-	keep := false
+	rctx, cancel := context.WithCancel(ctx)
+	t.mu.Lock()
+	r.cancel = cancel
+	t.mu.Unlock()
+	if r.forced.Load() {
+		cancel()
+	}
+	keep, parked := false, false
 	defer func() {
 		if p := recover(); p != nil {
 			t.stats.panics.Add(1)
@@ -499,14 +1037,39 @@ func (t *Tailer) runReader(ctx context.Context, r *reader) {
 				"stack", string(debug.Stack()))
 			keep = true
 		}
-		t.release(r, keep && ctx.Err() == nil)
+		cancel()
+		if !parked {
+			t.release(r, keep && ctx.Err() == nil)
+		}
 	}()
-	err := r.run(ctx, t.retire)
-	if err != nil && ctx.Err() == nil {
-		t.stats.readErrors.Add(1)
-		t.log.Warn("read failed, will reopen", "path", r.name, "offset", r.emitted, "err", err)
-		keep = true
+	for {
+		err := r.run(rctx, t.retire)
+		switch {
+		case errors.Is(err, errIdle):
+			if parked = t.park(r); !parked {
+				continue
+			}
+		case err != nil && ctx.Err() == nil && r.forced.Load():
+			t.closeUnread(r)
+		case err != nil && ctx.Err() == nil:
+			t.stats.readErrors.Add(1)
+			t.log.Warn("read failed, will reopen", "path", r.name, "offset", r.emitted, "err", err)
+			keep = true
+		}
+		return
 	}
+}
+
+// closeUnread accounts for a rotated-away file closed by CloseRemovedAfter
+// before it was drained.
+func (t *Tailer) closeUnread(r *reader) {
+	var unread int64
+	if fi, err := r.f.Stat(); err == nil {
+		unread = max(fi.Size()-r.emitted, 0)
+	}
+	t.stats.closedUnread.Add(unread)
+	t.log.Warn("closed a rotated-away file before it was read to its end (close_removed_after); its rest is lost",
+		"path", r.name, "offset", r.emitted, "unread_bytes", unread)
 }
 
 // retire lets a drained, rotated-away reader go unless a rescan has found
@@ -535,10 +1098,42 @@ func (t *Tailer) release(r *reader, keep bool) {
 	if keep {
 		t.done[r.key] = resume{id: r.id, off: r.emitted}
 	}
+	if r.forceTimer != nil {
+		r.forceTimer.Stop()
+		r.forceTimer = nil
+	}
+	r.cancel = nil
 	t.mu.Unlock()
+	r.putBuf()
 	r.f.Close()
 	t.stats.files.Add(-1)
+	t.releaseSlot()
 	if t.cfg.Hooks.OnClose != nil {
 		t.cfg.Hooks.OnClose(r.src)
+	}
+}
+
+// closeParked ends the parked readers when Run returns.
+func (t *Tailer) closeParked() {
+	t.mu.Lock()
+	var parked []*reader
+	for k, r := range t.readers {
+		if r.parked {
+			parked = append(parked, r)
+			delete(t.readers, k)
+		}
+		if r.forceTimer != nil {
+			r.forceTimer.Stop()
+			r.forceTimer = nil
+		}
+	}
+	clear(t.byPath)
+	t.dirty = nil
+	t.mu.Unlock()
+	for _, r := range parked {
+		t.stats.idle.Add(-1)
+		if t.cfg.Hooks.OnClose != nil {
+			t.cfg.Hooks.OnClose(r.src)
+		}
 	}
 }

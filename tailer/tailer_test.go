@@ -36,6 +36,12 @@ type harness struct {
 	mu      sync.Mutex
 	batches []Batch
 	next    map[*Source]int64
+	// With sem set, the collector acknowledges batches by releasing
+	// their size, unless holding: then it keeps them unacknowledged
+	// (a consumer that is down) until unhold.
+	sem     *semaphore.Weighted
+	holding bool
+	held    int64
 }
 
 // fast fills the timing knobs the test left zero with values that keep
@@ -56,7 +62,29 @@ func fast(cfg Config) Config {
 	return cfg
 }
 
+// startHolding is start with a Budget of budget bytes that the collector
+// does not release until unhold.
+func startHolding(t *testing.T, cfg Config, budget int64) *harness {
+	t.Helper()
+	cfg.Budget = semaphore.NewWeighted(budget)
+	return startWith(t, cfg, true)
+}
+
+// unhold acknowledges what was held and every batch from now on.
+func (h *harness) unhold() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.holding = false
+	h.sem.Release(h.held)
+	h.held = 0
+}
+
 func start(t *testing.T, cfg Config) *harness {
+	t.Helper()
+	return startWith(t, cfg, false)
+}
+
+func startWith(t *testing.T, cfg Config, holding bool) *harness {
 	t.Helper()
 	tl, err := New(fast(cfg))
 	if err != nil {
@@ -69,6 +97,9 @@ func start(t *testing.T, cfg Config) *harness {
 		out:  make(chan Batch, 4),
 		done: make(chan struct{}),
 		next: make(map[*Source]int64),
+	}
+	if holding {
+		h.sem, h.holding = cfg.Budget, true
 	}
 	go func() { h.errc <- tl.Run(ctx, h.out) }()
 	go h.collect()
@@ -85,6 +116,13 @@ func (h *harness) collect() {
 		}
 		h.next[b.Source] = b.End
 		h.batches = append(h.batches, b)
+		if h.sem != nil {
+			if h.holding {
+				h.held += b.Size
+			} else {
+				h.sem.Release(b.Size)
+			}
+		}
 		h.mu.Unlock()
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 
 	"github.com/fsnotify/fsnotify"
 )
@@ -25,18 +26,27 @@ type watcher struct {
 	match func(path string) bool
 	// soon receives a value when a rescan should happen soon.
 	soon chan struct{}
+	// add starts watching a directory (fsw.Add; a test seam).
+	add func(dir string) error
+
+	// dropped are watched directories that were removed or renamed: the
+	// kernel ended their watches, so setDirs must add them again when
+	// they are re-created.
+	mu      sync.Mutex
+	dropped []string
 
 	addFailLogged bool
 	errLogged     bool
 }
 
-func newWatcher(log *slog.Logger, wake, match func(string) bool) *watcher {
+func newWatcher(log *slog.Logger, wake, match func(string) bool, add func(string) error) *watcher {
 	w := &watcher{
 		log:     log,
 		watched: make(map[string]struct{}),
 		wake:    wake,
 		match:   match,
 		soon:    make(chan struct{}, 1),
+		add:     add,
 	}
 	fsw, err := fsnotify.NewWatcher()
 	if err != nil {
@@ -44,6 +54,9 @@ func newWatcher(log *slog.Logger, wake, match func(string) bool) *watcher {
 		return w
 	}
 	w.fsw = fsw
+	if w.add == nil {
+		w.add = fsw.Add
+	}
 	return w
 }
 
@@ -60,13 +73,21 @@ func (w *watcher) setDirs(dirs []string) {
 			w.rescanSoon()
 		}
 	}()
+	w.mu.Lock()
+	for _, d := range w.dropped {
+		delete(w.watched, d)
+	}
+	w.dropped = w.dropped[:0]
+	w.mu.Unlock()
 	want := make(map[string]struct{}, len(dirs))
 	for _, d := range dirs {
 		want[d] = struct{}{}
 		if _, ok := w.watched[d]; ok {
 			continue
 		}
-		if err := w.fsw.Add(d); err != nil {
+		if err := w.add(d); err != nil {
+			// Typically ENOSPC: the inotify watch limit. Rescans
+			// and the readers' polling find everything, later.
 			if !w.addFailLogged {
 				w.addFailLogged = true
 				w.log.Warn("cannot watch directory, relying on rescans (logged once)", "dir", d, "err", err)
@@ -113,6 +134,11 @@ func (w *watcher) run(ctx context.Context) {
 			}
 			if ev.Has(fsnotify.Create) || ev.Has(fsnotify.Write) {
 				w.wake(ev.Name)
+			}
+			if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
+				w.mu.Lock()
+				w.dropped = append(w.dropped, ev.Name)
+				w.mu.Unlock()
 			}
 			w.rescanSoon()
 		case err, ok := <-w.fsw.Errors:

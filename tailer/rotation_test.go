@@ -1,0 +1,278 @@
+package tailer
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kinetail/kinetail/internal/testfs"
+)
+
+// numbered returns n lines of exactly 100 bytes (with the newline) and
+// their texts.
+func numbered(prefix string, n int) (string, []string) {
+	var b strings.Builder
+	texts := make([]string, n)
+	for i := range n {
+		s := fmt.Sprintf("%s-%05d-", prefix, i)
+		s += strings.Repeat("x", 99-len(s))
+		texts[i] = s
+		b.WriteString(s + "\n")
+	}
+	return b.String(), texts
+}
+
+// perSource returns the texts of each Source in order of first batch, and
+// the End of each Source's last batch.
+func perSource(h *harness) ([][]string, []int64) {
+	order, lines := h.sources()
+	var texts [][]string
+	var ends []int64
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, s := range order {
+		var ts []string
+		for _, l := range lines[s] {
+			ts = append(ts, l.Text)
+		}
+		texts = append(texts, ts)
+		ends = append(ends, h.next[s])
+	}
+	return texts, ends
+}
+
+func TestTailerCopyTruncate(t *testing.T) {
+	const n = 3000
+	content, old := numbered("old", n)
+	tests := []struct {
+		name     string
+		copyName string
+		copied   int  // leading lines of the file the copy holds
+		found    bool // the copy can be read
+	}{
+		{"the rest is read from a numbered copy", "app.log.1", n, true},
+		{"the rest is read from a dated copy", "app.log-20261122", n, true},
+		{"lines written between copy and truncation are counted as lost", "app.log.1", n / 2, true},
+		{"a compressed copy is never read", "app.log.1.gz", n, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := testfs.New(t)
+			d.Write("app.log", content)
+			// The consumer is down: the reader stops after a few
+			// batches, far from the end.
+			h := startHolding(t, Config{Paths: []string{d.Path("app.log")}, BatchBytes: 4 << 10}, 16<<10)
+			h.waitStat("reading", func(s Stats) bool { return s.LinesRead > 0 })
+			d.Write(tt.copyName, content[:tt.copied*100])
+			d.Truncate("app.log", 0)
+			d.Append("app.log", "new-1\nnew-2\n")
+			h.unhold()
+			h.waitStat("truncation handled", func(s Stats) bool { return s.Truncations == 1 })
+			testfs.Wait(t, waitFor, "new lines", func() bool {
+				got := h.texts()
+				return len(got) > 0 && got[len(got)-1] == "new-2"
+			})
+			h.stop()
+
+			texts, ends := perSource(h)
+			if len(texts) != 2 || !slices.Equal(texts[1], []string{"new-1", "new-2"}) {
+				t.Fatalf("want the old Source then a new one with new-1, new-2; got %d sources", len(texts))
+			}
+			got := texts[0]
+			if tt.found {
+				if !slices.Equal(got, old[:tt.copied]) {
+					t.Fatalf("old Source: got %d lines, want the copy's %d", len(got), tt.copied)
+				}
+			} else {
+				// What was read before the truncation, the last line
+				// maybe cut; nothing from the compressed copy.
+				if len(got) >= n || !slices.Equal(got[:len(got)-1], old[:len(got)-1]) {
+					t.Fatalf("old Source: got %d lines", len(got))
+				}
+			}
+			wantLost := int64(len(content)) - ends[0]
+			if s := h.tl.Stats(); s.CopyTruncateLost != wantLost {
+				t.Errorf("CopyTruncateLost = %d, want %d", s.CopyTruncateLost, wantLost)
+			}
+			if tt.found && tt.copied == n && wantLost != 0 {
+				t.Errorf("a complete copy lost %d bytes", wantLost)
+			}
+		})
+	}
+}
+
+func TestTailerResumeRotatedWhileDown(t *testing.T) {
+	d := testfs.New(t)
+	d.Write("app.log", "a1\na2\n")
+	f := openFile(t, d.Path("app.log"))
+	id, err := Identify(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := readMarker(f, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reused := id
+	reused.Fingerprint++
+
+	tests := []struct {
+		name      string
+		pos       Position
+		want      []string
+		recovered int64
+	}{
+		{"renamed out of the globs: drained from the saved offset", Position{Path: d.Path("app.log"), ID: id, Offset: 3, Marker: m},
+			[]string{"a2", "a3", "b1"}, 1},
+		{"an inode reused by another file is not resumed", Position{Path: d.Path("app.log"), ID: reused, Offset: 3},
+			[]string{"b1"}, 0},
+	}
+	d.Append("app.log", "a3\n") // written before the rotation, never read
+	d.Rename("app.log", "app.log.1")
+	d.Write("app.log", "b1\n")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var opened sync.Map // path → offset given to OnOpen
+			cfg := Config{Paths: []string{d.Path("app.log")}, Positions: []Position{tt.pos}}
+			cfg.Hooks.OnOpen = func(_ *Source, path string, _ FileID, off int64) { opened.Store(path, off) }
+			h := start(t, cfg)
+			h.waitTexts(len(tt.want))
+			h.waitStat("rotated file closed", func(s Stats) bool { return s.Files == 1 })
+			h.stop()
+			sameSet(t, h.texts(), tt.want)
+			if s := h.tl.Stats(); s.Recovered != tt.recovered {
+				t.Errorf("Recovered = %d, want %d", s.Recovered, tt.recovered)
+			}
+			if tt.recovered > 0 {
+				if off, _ := opened.Load(d.Path("app.log.1")); off != int64(3) {
+					t.Errorf("OnOpen offset of the rotated file = %v, want 3", off)
+				}
+			}
+		})
+	}
+}
+
+func TestTailerResumeChecksMarker(t *testing.T) {
+	tests := []struct {
+		name       string
+		rewrite    bool // truncated and filled again in place while down
+		zeroMarker bool
+		want       []string
+	}{
+		{"an unchanged file resumes at its offset", false, false, []string{"cccc"}},
+		{"a file rewritten in place is read from the start", true, false, []string{"aaaa", "XXXX", "cccc"}},
+		{"without a marker the rewrite cannot be seen", true, true, []string{"cccc"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := testfs.New(t)
+			d.Write("app.log", "aaaa\n")
+			id := identify(t, d.Path("app.log")) // fingerprint of 5 bytes only
+			d.Append("app.log", "bbbb\n")
+			m, err := readMarker(openFile(t, d.Path("app.log")), 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.zeroMarker {
+				m = 0
+			}
+			if tt.rewrite {
+				d.Truncate("app.log", 0)
+				d.Append("app.log", "aaaa\nXXXX\n")
+			}
+			d.Append("app.log", "cccc\n")
+			h := start(t, Config{Paths: []string{d.Path("app.log")},
+				Positions: []Position{{Path: d.Path("app.log"), ID: id, Offset: 10, Marker: m}}})
+			h.waitTexts(len(tt.want))
+			h.stop()
+			if got := h.texts(); !slices.Equal(got, tt.want) {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestTailerRemovedWhileConsumerBlocked(t *testing.T) {
+	content, texts := numbered("l", 2000)
+	tests := []struct {
+		name        string
+		closeAfter  time.Duration
+		wantDrained bool
+	}{
+		{"kept open until drained", 0, true},
+		{"closed after close_removed_after, unread bytes counted", 200 * time.Millisecond, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := testfs.New(t)
+			d.Write("app.log", content)
+			h := startHolding(t, Config{Paths: []string{d.Path("app.log")}, BatchBytes: 4 << 10,
+				CloseRemovedAfter: tt.closeAfter}, 16<<10)
+			h.waitStat("reading", func(s Stats) bool { return s.LinesRead > 0 })
+			d.Remove("app.log")
+			h.waitStat("removal noticed", func(s Stats) bool { return s.Rotations == 1 })
+			if !tt.wantDrained {
+				h.waitStat("forced close", func(s Stats) bool { return s.Files == 0 })
+				h.stop()
+				_, ends := perSource(h)
+				if s := h.tl.Stats(); s.ClosedUnread == 0 || s.ClosedUnread != int64(len(content))-ends[0] {
+					t.Errorf("ClosedUnread = %d, want %d", s.ClosedUnread, int64(len(content))-ends[0])
+				}
+				return
+			}
+			// Well past the grace period: still open, still waiting.
+			time.Sleep(4 * h.tl.cfg.closeGrace)
+			if s := h.tl.Stats(); s.Files != 1 {
+				t.Fatalf("an undrained removed file was closed: Files = %d", s.Files)
+			}
+			h.unhold()
+			h.waitTexts(len(texts))
+			h.waitStat("drained file closed", func(s Stats) bool { return s.Files == 0 })
+			h.stop()
+			if got := h.texts(); !slices.Equal(got, texts) {
+				t.Fatalf("got %d lines, want %d", len(got), len(texts))
+			}
+			if s := h.tl.Stats(); s.ClosedUnread != 0 {
+				t.Errorf("ClosedUnread = %d", s.ClosedUnread)
+			}
+		})
+	}
+}
+
+func TestTailerIdleFileReleasesDescriptor(t *testing.T) {
+	d := testfs.New(t)
+	d.Write("app.log", "one\n")
+	h := start(t, Config{Paths: []string{d.Path("app.log")}, idleClose: 50 * time.Millisecond})
+	h.waitTexts(1)
+	parked := func(s Stats) bool { return s.Idle == 1 && s.Files == 0 }
+	h.waitStat("parked", parked)
+
+	d.Append("app.log", "two\n")
+	h.waitTexts(2)
+	h.waitStat("parked again", parked)
+
+	// Truncated while closed: a new Source from 0.
+	d.Truncate("app.log", 0)
+	d.Append("app.log", "three\n")
+	h.waitTexts(3)
+	h.waitStat("parked after the truncation", parked)
+
+	// Rotated out of the globs while closed, then written: drained.
+	d.Rename("app.log", "app.log.1")
+	d.Append("app.log.1", "four\n")
+	h.waitTexts(4)
+	h.waitStat("rotated file closed", func(s Stats) bool { return s.Files == 0 && s.Idle == 0 })
+	h.stop()
+
+	texts, _ := perSource(h)
+	want := [][]string{{"one", "two"}, {"three", "four"}}
+	if !slices.EqualFunc(texts, want, slices.Equal) {
+		t.Fatalf("lines per source: got %q, want %q", texts, want)
+	}
+	if s := h.tl.Stats(); s.Truncations != 1 {
+		t.Errorf("Truncations = %d, want 1", s.Truncations)
+	}
+}

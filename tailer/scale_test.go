@@ -1,0 +1,169 @@
+package tailer
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sync/semaphore"
+
+	"github.com/kinetail/kinetail/internal/testfs"
+)
+
+// TestTailerManyFiles follows 10,000 files in 1,000 directories with 256
+// descriptors: every line arrives, and no more files are ever open.
+func TestTailerManyFiles(t *testing.T) {
+	const dirs, perDir, limit = 1000, 10, 256
+	d := testfs.New(t)
+	var paths []string
+	for i := range dirs {
+		dir := d.Path(fmt.Sprintf("d%03d", i))
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for j := range perDir {
+			p := filepath.Join(dir, fmt.Sprintf("f%d.log", j))
+			if err := os.WriteFile(p, []byte(fmt.Sprintf("%d-%d-0\n", i, j)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			paths = append(paths, p)
+		}
+	}
+	want := len(paths)
+	h := start(t, Config{
+		Paths:          []string{d.Path("*/*.log")},
+		OpenFiles:      semaphore.NewWeighted(limit),
+		RescanInterval: 500 * time.Millisecond,
+		idleClose:      100 * time.Millisecond,
+	})
+	var maxOpen atomic.Int64
+	ctx, cancel := context.WithCancel(context.Background())
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for ctx.Err() == nil {
+			if f := h.tl.Stats().Files; f > maxOpen.Load() {
+				maxOpen.Store(f)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	defer func() { cancel(); <-sampled }()
+
+	testfs.Wait(t, 30*time.Second, "first lines", func() bool { return len(h.texts()) >= want })
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := 1; round <= 5; round++ {
+		for range 200 {
+			i := rng.IntN(len(paths))
+			f, err := os.OpenFile(paths[i], os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(f, "%d-%d\n", i, round*1000+want)
+			f.Close()
+			want++
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	testfs.Wait(t, 30*time.Second, "appended lines", func() bool { return len(h.texts()) >= want })
+	h.stop()
+	cancel()
+	<-sampled
+
+	got := h.texts()
+	seen := make(map[string]bool, len(got))
+	for _, s := range got {
+		if seen[s] {
+			t.Fatalf("line %q sent twice", s)
+		}
+		seen[s] = true
+	}
+	if len(got) != want {
+		t.Fatalf("got %d lines, want %d", len(got), want)
+	}
+	if m := maxOpen.Load(); m > limit || m == 0 {
+		t.Fatalf("at most %d files were open, limit %d", m, limit)
+	}
+}
+
+// captureHandler counts the records logged at Warn level per message.
+type captureHandler struct {
+	warns map[string]*atomic.Int64
+}
+
+func newCapture(msgs ...string) *captureHandler {
+	c := &captureHandler{warns: make(map[string]*atomic.Int64)}
+	for _, m := range msgs {
+		c.warns[m] = new(atomic.Int64)
+	}
+	return c
+}
+
+func (c *captureHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (c *captureHandler) Handle(_ context.Context, r slog.Record) error {
+	if n := c.warns[r.Message]; n != nil && r.Level == slog.LevelWarn {
+		n.Add(1)
+	}
+	return nil
+}
+func (c *captureHandler) WithAttrs([]slog.Attr) slog.Handler { return c }
+func (c *captureHandler) WithGroup(string) slog.Handler      { return c }
+
+func (c *captureHandler) count(msg string) int64 { return c.warns[msg].Load() }
+
+func TestTailerWatchLimit(t *testing.T) {
+	const msg = "cannot watch directory, relying on rescans (logged once)"
+	d := testfs.New(t)
+	d.Write("a/app.log", "one\n")
+	d.Mkdir("b")
+	logs := newCapture(msg)
+	h := start(t, Config{
+		Paths:          []string{d.Path("*/*.log")},
+		Logger:         slog.New(logs),
+		RescanInterval: 50 * time.Millisecond,
+		watchAdd:       func(string) error { return syscall.ENOSPC },
+	})
+	h.waitTexts(1)
+	d.Write("b/new.log", "two\n")
+	d.Append("a/app.log", "three\n")
+	h.waitTexts(3)
+	time.Sleep(150 * time.Millisecond) // a few more rescans that fail to watch
+	h.stop()
+	sameSet(t, h.texts(), []string{"one", "two", "three"})
+	if n := logs.count(msg); n != 1 {
+		t.Errorf("watch failure logged %d times, want once", n)
+	}
+}
+
+func TestTailerPermissionDenied(t *testing.T) {
+	const msg = "cannot open file, will retry"
+	d := testfs.New(t)
+	d.Write("locked.log", "secret\n")
+	var denied atomic.Bool
+	denied.Store(true)
+	logs := newCapture(msg)
+	h := start(t, Config{
+		Paths:  []string{d.Path("*.log")},
+		Logger: slog.New(logs),
+		openFile: func(p string) (*os.File, error) {
+			if denied.Load() {
+				return nil, &os.PathError{Op: "open", Path: p, Err: syscall.EACCES}
+			}
+			return os.Open(p)
+		},
+	})
+	h.waitStat("retried", func(s Stats) bool { return s.OpenErrors >= 3 })
+	denied.Store(false)
+	h.waitTexts(1)
+	h.stop()
+	if n := logs.count(msg); n != 1 {
+		t.Errorf("permission problem logged %d times, want once", n)
+	}
+}
