@@ -946,6 +946,57 @@ func (t *Tailer) openOrphan(ctx context.Context, o orphan, wg *sync.WaitGroup) b
 	return true
 }
 
+// queueCopy handles a file that was truncated (copytruncate) while the
+// agent was down: the lines after its saved offset are now only in the
+// rotated copy, a sibling that starts with the same bytes and holds the
+// same bytes before that offset. The copy is drained from the saved offset
+// like a file rotated away while stopped.
+func (t *Tailer) queueCopy(p Position, except devIno) {
+	if p.Offset == 0 || p.Path == "" {
+		return
+	}
+	dir := filepath.Dir(p.Path)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if !e.Type().IsRegular() || compressed(e.Name()) {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil || fi.Size() < p.Offset {
+			continue
+		}
+		if k, ok := keyOf(fi); !ok || k == except {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		f, err := os.Open(path)
+		if err != nil {
+			continue
+		}
+		match, _ := prefixMatches(f, p.ID)
+		if match && p.Marker != 0 {
+			m, err := readMarker(f, p.Offset)
+			match = err == nil && m == p.Marker
+		}
+		var id FileID
+		if match {
+			id, err = Identify(f)
+			match = err == nil
+		}
+		f.Close()
+		if match {
+			t.log.Info("file was truncated while stopped; its rest is in the rotated copy",
+				"path", p.Path, "copy", path, "offset", p.Offset)
+			t.orphans = append(t.orphans, orphan{path: path,
+				pos: Position{Path: path, ID: id, Offset: p.Offset, Marker: p.Marker}})
+			return
+		}
+	}
+}
+
 // startOffset decides where a newly opened file is read from.
 func (t *Tailer) startOffset(f *os.File, size int64, k devIno, atEnd bool) int64 {
 	t.mu.Lock()
@@ -960,9 +1011,19 @@ func (t *Tailer) startOffset(f *os.File, size int64, k devIno, atEnd bool) int64
 	for _, p := range t.positions[k] {
 		if m, _ := Matches(f, p.ID); m {
 			t.usePosition(k, p)
-			off, _ := t.resumeAt(f, size, p)
+			off, ok := t.resumeAt(f, size, p)
+			if !ok {
+				t.queueCopy(p, k)
+			}
 			return off
 		}
+	}
+	// The same inode with other leading bytes: the file was truncated and
+	// written again while stopped (or the inode was reused). It is read
+	// from 0, and the lines after the saved offset may be in a rotated copy.
+	for _, p := range slices.Clone(t.positions[k]) {
+		t.usePosition(k, p)
+		t.queueCopy(p, k)
 	}
 	if atEnd && t.cfg.StartAtEnd {
 		return lastLineStart(f, size)

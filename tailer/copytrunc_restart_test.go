@@ -1,0 +1,59 @@
+package tailer
+
+import (
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/kinetail/kinetail/internal/testfs"
+)
+
+// A file truncated by copytruncate while the agent was down: the rest after
+// the saved offset is read from the rotated copy, then the new content from 0.
+func TestCopyTruncateWhileStopped(t *testing.T) {
+	for _, refill := range []bool{false, true} {
+		name := map[bool]string{false: "new file shorter than the offset", true: "new file refilled past the offset"}[refill]
+		t.Run(name, func(t *testing.T) {
+			d := testfs.New(t)
+			var old strings.Builder
+			for i := 0; i < 200; i++ {
+				old.WriteString("old line number " + string(rune('a'+i%26)) + "\n")
+			}
+			d.Write("app.log", old.String())
+			f, err := os.Open(d.Path("app.log"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			id, _ := Identify(f)
+			off := int64(100 * len("old line number a\n")) // 100 lines acknowledged
+			marker, _ := readMarker(f, off)
+			f.Close()
+
+			d.CopyTruncate("app.log", "app.log.1")
+			fresh := "new-1\nnew-2\n"
+			if refill {
+				fresh = strings.Repeat("n", int(off)) + "\nnew-2\n"
+			}
+			d.Append("app.log", fresh)
+
+			h := start(t, Config{
+				Paths:     []string{d.Path("app.log")},
+				Positions: []Position{{Path: d.Path("app.log"), ID: id, Offset: off, Marker: marker}},
+			})
+			got := h.waitTexts(102)
+			h.stop()
+			var fromCopy, fromNew []string
+			for _, l := range got {
+				if strings.HasPrefix(l, "old") {
+					fromCopy = append(fromCopy, l)
+				} else {
+					fromNew = append(fromNew, l)
+				}
+			}
+			if len(fromCopy) != 100 || len(fromNew) != 2 || !slices.Contains(fromNew, "new-2") {
+				t.Fatalf("got %d lines from the copy (want the 100 after the offset) and %q from the new file", len(fromCopy), fromNew)
+			}
+		})
+	}
+}
