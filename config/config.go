@@ -104,6 +104,9 @@ type Transform struct {
 	Singleline *Singleline `yaml:"singleline"`
 	CSVToJSON  *CSVToJSON  `yaml:"csv_to_json"`
 	JSON       *JSON       `yaml:"json"`
+	LogToJSON  *LogToJSON  `yaml:"log_to_json"`
+	Regex      *Regex      `yaml:"regex"`
+	Logfmt     *Logfmt     `yaml:"logfmt"`
 }
 
 // Singleline joins and trims a line the way the Kinesis Agent's SINGLELINE
@@ -124,6 +127,36 @@ type CSVToJSON struct {
 // JSON parses each line as JSON and re-emits it compact.
 type JSON struct {
 	OnError string `yaml:"on_error"` // drop | pass | wrap; default wrap
+}
+
+// LogToJSON parses a known log format into a JSON object, like the Kinesis
+// Agent's LOGTOJSON processor (same field names and nulls).
+type LogToJSON struct {
+	// Format is one of LogFormats.
+	Format string `yaml:"format"`
+	// MatchPattern replaces the format's own pattern (a regular
+	// expression whose groups are the fields), as the Kinesis Agent's
+	// matchPattern does; CustomFieldNames then name the groups.
+	MatchPattern     string   `yaml:"match_pattern"`
+	CustomFieldNames []string `yaml:"custom_field_names"`
+	OnError          string   `yaml:"on_error"` // drop | pass | wrap; default wrap
+}
+
+// LogFormats are the formats log_to_json knows.
+var LogFormats = []string{
+	"common_apache", "combined_apache", "apache_error", "apache24_error",
+	"syslog", "rfc3339_syslog", "rfc5424_syslog", "nginx_access", "nginx_error",
+}
+
+// Regex turns a line into a JSON object of the pattern's named groups.
+type Regex struct {
+	Pattern string `yaml:"pattern"`  // required, with at least one named group (?P<name>…)
+	OnError string `yaml:"on_error"` // for lines that do not match; default wrap
+}
+
+// Logfmt parses key=value pairs (logfmt) into a JSON object.
+type Logfmt struct {
+	OnError string `yaml:"on_error"` // default wrap
 }
 
 // Policies for lines a transform cannot parse.

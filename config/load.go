@@ -588,7 +588,7 @@ func flowLabel(n *yaml.Node, i int) string {
 }
 
 // transformNames lists the transforms a flow may use, for messages.
-var transformNames = []string{"csv_to_json", "json", "singleline"}
+var transformNames = []string{"csv_to_json", "json", "log_to_json", "logfmt", "regex", "singleline"}
 
 func (d *decoder) transforms(s scope, n *yaml.Node) []*Transform {
 	n = resolve(n)
@@ -656,6 +656,25 @@ func (d *decoder) transform(s scope, n *yaml.Node) *Transform {
 		t.JSON = &JSON{OnError: OnErrorWrap}
 		d.mapping(s, body, fields{
 			"on_error": d.str(&t.JSON.OnError),
+		})
+	case "log_to_json":
+		t.LogToJSON = &LogToJSON{OnError: OnErrorWrap}
+		d.mapping(s, body, fields{
+			"format":             d.str(&t.LogToJSON.Format),
+			"match_pattern":      d.str(&t.LogToJSON.MatchPattern),
+			"custom_field_names": d.strings(&t.LogToJSON.CustomFieldNames),
+			"on_error":           d.str(&t.LogToJSON.OnError),
+		})
+	case "regex":
+		t.Regex = &Regex{OnError: OnErrorWrap}
+		d.mapping(s, body, fields{
+			"pattern":  d.str(&t.Regex.Pattern),
+			"on_error": d.str(&t.Regex.OnError),
+		})
+	case "logfmt":
+		t.Logfmt = &Logfmt{OnError: OnErrorWrap}
+		d.mapping(s, body, fields{
+			"on_error": d.str(&t.Logfmt.OnError),
 		})
 	default:
 		msg := fmt.Sprintf("unknown transform %q", key.Value)

@@ -98,6 +98,17 @@ func (t *Transform) String() string {
 		return fmt.Sprintf("csv_to_json(%s, delimiter=%q, on_error=%s)", names, c.Delimiter, c.OnError)
 	case t.JSON != nil:
 		return fmt.Sprintf("json(on_error=%s)", t.JSON.OnError)
+	case t.LogToJSON != nil:
+		l := t.LogToJSON
+		if l.MatchPattern != "" {
+			return fmt.Sprintf("log_to_json(format=%s, match_pattern=%q, custom_field_names=[%s], on_error=%s)",
+				l.Format, l.MatchPattern, strings.Join(l.CustomFieldNames, " "), l.OnError)
+		}
+		return fmt.Sprintf("log_to_json(format=%s, on_error=%s)", l.Format, l.OnError)
+	case t.Regex != nil:
+		return fmt.Sprintf("regex(pattern=%q, on_error=%s)", t.Regex.Pattern, t.Regex.OnError)
+	case t.Logfmt != nil:
+		return fmt.Sprintf("logfmt(on_error=%s)", t.Logfmt.OnError)
 	}
 	return "(empty)"
 }

@@ -275,6 +275,43 @@ func (d *decoder) validateTransform(t *Transform, s scope) {
 		d.onError(&c.OnError, at, s.child("on_error"))
 	case t.JSON != nil:
 		d.onError(&t.JSON.OnError, at, s.child("json.on_error"))
+	case t.LogToJSON != nil:
+		l := t.LogToJSON
+		s = s.child("log_to_json")
+		switch {
+		case l.Format == "" && l.MatchPattern == "":
+			d.errorf(at, s, "format is required (one of %s), or match_pattern", strings.Join(LogFormats, ", "))
+		case l.Format != "" && !slices.Contains(LogFormats, l.Format):
+			d.errorf(d.at(&l.Format, at), s.child("format"), "unknown format %q (known: %s)", l.Format, strings.Join(LogFormats, ", "))
+		}
+		if l.MatchPattern != "" {
+			re, err := regexp.Compile(l.MatchPattern)
+			switch {
+			case err != nil:
+				d.errorf(d.at(&l.MatchPattern, at), s.child("match_pattern"), "invalid regular expression: %v", err)
+			case len(l.CustomFieldNames) > 0 && len(l.CustomFieldNames) != re.NumSubexp():
+				d.errorf(d.at(&l.CustomFieldNames, at), s.child("custom_field_names"),
+					"names %d fields but match_pattern has %d groups", len(l.CustomFieldNames), re.NumSubexp())
+			case len(l.CustomFieldNames) == 0 && l.Format == "":
+				d.errorf(d.at(&l.MatchPattern, at), s, "match_pattern without a format needs custom_field_names")
+			}
+		} else if len(l.CustomFieldNames) > 0 {
+			d.errorf(d.at(&l.CustomFieldNames, at), s.child("custom_field_names"), "needs match_pattern")
+		}
+		d.onError(&l.OnError, at, s.child("on_error"))
+	case t.Regex != nil:
+		r := t.Regex
+		s = s.child("regex")
+		if r.Pattern == "" {
+			d.errorf(at, s, "pattern is required: a regular expression with named groups like (?P<status>\\d+)")
+		} else if re, err := regexp.Compile(r.Pattern); err != nil {
+			d.errorf(d.at(&r.Pattern, at), s.child("pattern"), "invalid regular expression: %v", err)
+		} else if !slices.ContainsFunc(re.SubexpNames(), func(n string) bool { return n != "" }) {
+			d.errorf(d.at(&r.Pattern, at), s.child("pattern"), "has no named group like (?P<name>...): nothing to put in the record")
+		}
+		d.onError(&r.OnError, at, s.child("on_error"))
+	case t.Logfmt != nil:
+		d.onError(&t.Logfmt.OnError, at, s.child("logfmt.on_error"))
 	}
 }
 
