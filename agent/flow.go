@@ -117,8 +117,9 @@ func (f *flow) process(b tailer.Batch) {
 		start := len(arena)
 		out, keep := f.chain.AppendLine(arena, b.Lines[i].Bytes, b.Lines[i].Start == 0)
 		if !keep || len(out) == start {
-			// Nothing to send (dropped by policy, or an empty record,
-			// which Kinesis would reject): acknowledged with the batch.
+			// Nothing to send (dropped by policy, or an empty line,
+			// which would cost a PUT unit and carry nothing): it is
+			// acknowledged with the batch.
 			continue
 		}
 		arena = out

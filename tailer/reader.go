@@ -91,6 +91,8 @@ type reader struct {
 	lines    []stagedLine
 	skipping bool     // the current line passed maxLine; drop up to the newline
 	group    *grouper // multi-line grouping; nil for one record per line
+	flushed  bool     // a batch was emitted since the last check of the bytes before off
+	suspect  bool     // those bytes changed: checkTruncation must look now
 	recs     []Line   // records the grouper finished, staged at once
 	skipLeft int      // header lines still to skip
 
@@ -202,6 +204,7 @@ func (r *reader) run(ctx context.Context, retire func(*reader) bool) error {
 		// The file may have been truncated or replaced while we held
 		// no descriptor.
 		r.resumed = false
+		r.suspect = true // also compare the bytes before the offset
 		if err := r.checkTruncation(ctx); err != nil {
 			return err
 		}
@@ -210,6 +213,12 @@ func (r *reader) run(ctx context.Context, retire func(*reader) bool) error {
 		grew, err := r.readAvailable(ctx)
 		if err != nil {
 			return err
+		}
+		if r.suspect {
+			if err := r.checkTruncation(ctx); err != nil {
+				return err
+			}
+			continue
 		}
 		now := time.Now()
 		if grew {
@@ -280,6 +289,18 @@ func (r *reader) readAvailable(ctx context.Context) (bool, error) {
 	r.getBuf()
 	grew := false
 	for {
+		if r.flushed && r.off > 0 {
+			// A batch was handed on, which may have blocked for a long
+			// time (backpressure): before reading on, make sure the
+			// bytes before our offset are still the ones we read. A
+			// file truncated and written past our offset meanwhile
+			// must not be read on as if it were the old one.
+			r.flushed = false
+			if m, err := readMarker(r.f, r.off); err != nil || m != r.markerAt(r.off) {
+				r.suspect = true
+				break
+			}
+		}
 		r.slide()
 		n, err := r.f.ReadAt(r.rbuf, r.off)
 		if n > 0 {
@@ -501,6 +522,7 @@ func (r *reader) flush(ctx context.Context) error {
 		return err
 	}
 	r.emitted = b.End
+	r.flushed = true
 	r.stats.batches.Add(1)
 	r.stats.linesRead.Add(int64(len(lines)))
 	r.stats.truncated.Add(int64(trunc))
@@ -637,6 +659,12 @@ func (r *reader) checkTruncation(ctx context.Context) error {
 	}
 	size := fi.Size()
 	truncated := size < r.off
+	if !truncated && r.suspect {
+		// The bytes before our offset changed (see readAvailable).
+		m, err := readMarker(r.f, r.off)
+		truncated = err != nil || m != r.markerAt(r.off)
+	}
+	r.suspect = false
 	if !truncated && size > r.off && r.id.FingerprintLen > 0 {
 		ok, err := Matches(r.f, r.id)
 		if err != nil {

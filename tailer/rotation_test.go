@@ -276,3 +276,46 @@ func TestTailerIdleFileReleasesDescriptor(t *testing.T) {
 		t.Errorf("Truncations = %d, want 1", s.Truncations)
 	}
 }
+
+// While the consumer blocks, the file is copied, truncated and written past
+// the offset the reader had reached. The reader must notice before reading
+// on (the bytes before its offset changed), take the rest from the copy and
+// read the new content from 0: nothing lost, nothing of the new file read
+// as the old one.
+func TestTailerCopyTruncateRegrownWhileBlocked(t *testing.T) {
+	const n = 3000
+	content, old := numbered("old", n)
+	fresh, newLines := numbered("new", n+500)
+	d := testfs.New(t)
+	d.Write("app.log", content)
+	h := startHolding(t, Config{Paths: []string{d.Path("app.log")}, BatchBytes: 4 << 10}, 16<<10)
+	h.waitStat("reading", func(s Stats) bool { return s.LinesRead > 0 })
+	d.Write("app.log.1", content)
+	d.Truncate("app.log", 0)
+	d.Append("app.log", fresh)
+	h.unhold()
+	testfs.Wait(t, waitFor, "new lines", func() bool {
+		got := h.texts()
+		return len(got) > 0 && got[len(got)-1] == newLines[len(newLines)-1]
+	})
+	h.stop()
+	texts, _ := perSource(h)
+	if len(texts) != 2 {
+		t.Fatalf("got %d sources, want the old one and the new one", len(texts))
+	}
+	if !slices.Equal(texts[0], old) {
+		t.Fatalf("old Source: %d lines, first difference at %d", len(texts[0]), firstDiff(texts[0], old))
+	}
+	if !slices.Equal(texts[1], newLines) {
+		t.Fatalf("new Source: %d lines, want %d", len(texts[1]), len(newLines))
+	}
+}
+
+func firstDiff(a, b []string) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -189,6 +190,9 @@ type Tailer struct {
 	scanWarned map[string]struct{} // paths the scan could not read, logged
 	pending    []waiting
 	orphans    []orphan
+	// searchAgain makes the next rescan look for positions' files again,
+	// after one was renamed between being found and being opened.
+	searchAgain bool
 
 	mu      sync.RWMutex
 	readers map[devIno]*reader // open and parked readers
@@ -460,7 +464,8 @@ func (t *Tailer) rescan(ctx context.Context, wg *sync.WaitGroup) {
 			byKey[k] = append(byKey[k], p)
 		}
 	}
-	if t.firstScan {
+	if t.firstScan || t.searchAgain {
+		t.searchAgain = false
 		t.findOrphans(snap.Dirs, byKey)
 	}
 	now := time.Now().UnixNano()
@@ -886,6 +891,8 @@ func (t *Tailer) usePosition(k devIno, pos Position) {
 	}
 }
 
+var errNotSaved = errors.New("no longer the saved file")
+
 // openOrphan starts draining a file found rotated away while the agent was
 // down, from its saved offset. It returns false only when no descriptor is
 // free.
@@ -899,7 +906,7 @@ func (t *Tailer) openOrphan(ctx context.Context, o orphan, wg *sync.WaitGroup) b
 		fi, err = f.Stat()
 		if err == nil {
 			if m, _ := Matches(f, o.pos.ID); !m {
-				err = errors.New("no longer the saved file")
+				err = errNotSaved
 			}
 		}
 		if err != nil {
@@ -908,6 +915,14 @@ func (t *Tailer) openOrphan(ctx context.Context, o orphan, wg *sync.WaitGroup) b
 	}
 	if err != nil {
 		t.releaseSlot()
+		if errors.Is(err, errNotSaved) || errors.Is(err, fs.ErrNotExist) {
+			// Renamed again since the scan found it (logrotate shifts
+			// numbered copies on every rotation): search for it anew.
+			k := o.pos.ID.key()
+			t.positions[k] = append(t.positions[k], o.pos)
+			t.searchAgain = true
+			return true
+		}
 		t.log.Warn("cannot open file rotated away while stopped", "path", o.path, "err", err)
 		return true
 	}
