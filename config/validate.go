@@ -295,8 +295,6 @@ func (d *decoder) validateTransform(t *Transform, s scope) {
 			case len(l.CustomFieldNames) == 0 && l.Format == "":
 				d.errorf(d.at(&l.MatchPattern, at), s, "match_pattern without a format needs custom_field_names")
 			}
-		} else if len(l.CustomFieldNames) > 0 {
-			d.errorf(d.at(&l.CustomFieldNames, at), s.child("custom_field_names"), "needs match_pattern")
 		}
 		d.onError(&l.OnError, at, s.child("on_error"))
 	case t.Regex != nil:

@@ -12,8 +12,12 @@ import (
 
 // Lines of about 100 bytes, like a typical access log or event line.
 const (
-	benchCSVLine  = `2024-05-01T12:00:00Z,192.168.10.24,GET,/api/v1/orders?id=12345,200,1532,"Mozilla/5.0 (X11, Linux)"`
-	benchJSONLine = `{"ts":"2024-05-01T12:00:00Z", "ip":"192.168.10.24", "method":"GET", "path":"/api/v1/orders", "status":200}`
+	benchCSVLine      = `2024-05-01T12:00:00Z,192.168.10.24,GET,/api/v1/orders?id=12345,200,1532,"Mozilla/5.0 (X11, Linux)"`
+	benchCombinedLine = `192.168.10.24 - frank [10/Oct/2024:13:55:36 -0700] "GET /api/v1/orders?id=12345 HTTP/1.1" 200 2326 "https://example.com/start" "Mozilla/5.0 (X11; Linux x86_64)"`
+	benchSyslogLine   = `Oct 10 13:55:36 web-01 sshd[24321]: Accepted publickey for deploy from 192.168.10.24 port 52144 ssh2: ED25519 SHA256:abc`
+	benchRFC5424Line  = `<165>1 2024-10-10T13:55:36.003Z web-01.example.com orders 4242 ID47 [meta@32473 req="abc123"] order 12345 accepted for customer 77`
+	benchLogfmtLine   = `ts=2024-10-10T13:55:36Z level=info msg="order accepted" order_id=12345 customer=77 took=1.52ms path=/api/v1/orders`
+	benchJSONLine     = `{"ts":"2024-05-01T12:00:00Z", "ip":"192.168.10.24", "method":"GET", "path":"/api/v1/orders", "status":200}`
 )
 
 var benchFields = []string{"ts", "ip", "method", "path", "status", "bytes", "agent"}
@@ -30,6 +34,13 @@ func BenchmarkChain(b *testing.B) {
 		{"csv", []*config.Transform{{CSVToJSON: &config.CSVToJSON{Fields: benchFields}}}, benchCSVLine, ""},
 		{"csv_header", []*config.Transform{{CSVToJSON: &config.CSVToJSON{Header: true}}}, benchCSVLine, strings.Join(benchFields, ",")},
 		{"json", []*config.Transform{{JSON: &config.JSON{}}}, benchJSONLine, ""},
+		{"combined_apache", []*config.Transform{{LogToJSON: &config.LogToJSON{Format: "combined_apache"}}}, benchCombinedLine, ""},
+		{"syslog", []*config.Transform{{LogToJSON: &config.LogToJSON{Format: "syslog"}}}, benchSyslogLine, ""},
+		{"rfc5424", []*config.Transform{{LogToJSON: &config.LogToJSON{Format: "rfc5424_syslog"}}}, benchRFC5424Line, ""},
+		{"logfmt", []*config.Transform{{Logfmt: &config.Logfmt{}}}, benchLogfmtLine, ""},
+		{"regex", []*config.Transform{{Regex: &config.Regex{
+			Pattern: `^(?P<host>\S+) \S+ (?P<user>\S+) \[(?P<time>[^\]]+)\] "(?P<request>[^"]*)" (?P<status>\d+) (?P<bytes>\d+|-)`}}},
+			benchCombinedLine, ""},
 	}
 	for _, bb := range benches {
 		b.Run(bb.name, func(b *testing.B) {

@@ -17,6 +17,13 @@
 // knows which line is a file's first: that line is the header and gives no
 // record (it is counted in Stats.Header).
 //
+// log_to_json parses the Kinesis Agent's log formats (common_apache,
+// combined_apache, apache_error, syslog, rfc3339_syslog) into the same JSON
+// objects the agent writes, and adds apache24_error, rfc5424_syslog,
+// nginx_access and nginx_error. Built-in formats use hand-written scanners
+// that allocate nothing; match_pattern, regex and Go's regexp package cost
+// one allocation a line. logfmt turns key=value pairs into an object.
+//
 // JSON is written by hand with AppendJSONString, never with reflection.
 //
 // Concurrency: a Chain is used by one goroutine; only Stats may be called

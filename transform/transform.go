@@ -129,7 +129,8 @@ func newStep(t *config.Transform) (step, error) {
 		return step{}, errors.New("empty transform")
 	}
 	n := 0
-	for _, set := range []bool{t.Singleline != nil, t.CSVToJSON != nil, t.JSON != nil} {
+	for _, set := range []bool{t.Singleline != nil, t.CSVToJSON != nil, t.JSON != nil,
+		t.LogToJSON != nil, t.Regex != nil, t.Logfmt != nil} {
 		if set {
 			n++
 		}
@@ -157,6 +158,32 @@ func newStep(t *config.Transform) (step, error) {
 			return step{}, fmt.Errorf("json: %w", err)
 		}
 		return step{p: newJSON(), onError: pol}, nil
+	case t.LogToJSON != nil:
+		pol, err := parsePolicy(t.LogToJSON.OnError)
+		if err != nil {
+			return step{}, fmt.Errorf("log_to_json: %w", err)
+		}
+		p, err := newLogToJSON(t.LogToJSON)
+		if err != nil {
+			return step{}, fmt.Errorf("log_to_json: %w", err)
+		}
+		return step{p: p, onError: pol}, nil
+	case t.Regex != nil:
+		pol, err := parsePolicy(t.Regex.OnError)
+		if err != nil {
+			return step{}, fmt.Errorf("regex: %w", err)
+		}
+		p, err := newRegexToJSON(t.Regex)
+		if err != nil {
+			return step{}, fmt.Errorf("regex: %w", err)
+		}
+		return step{p: p, onError: pol}, nil
+	case t.Logfmt != nil:
+		pol, err := parsePolicy(t.Logfmt.OnError)
+		if err != nil {
+			return step{}, fmt.Errorf("logfmt: %w", err)
+		}
+		return step{p: &logfmtToJSON{}, onError: pol}, nil
 	}
 	return step{}, errors.New("no transform kind set") // not reached: n == 1
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/kinetail/kinetail/agent"
 	"github.com/kinetail/kinetail/config"
+	"github.com/kinetail/kinetail/transform"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -144,6 +145,18 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	cfg, err := config.Load(path)
 	if err != nil {
 		fmt.Fprintf(stderr, "%v\n", err)
+		return 1
+	}
+	// Build each flow's transforms too, so what `run` would refuse is
+	// reported here.
+	bad := false
+	for _, f := range cfg.Flows {
+		if _, err := transform.New(f.Transforms); err != nil {
+			fmt.Fprintf(stderr, "%s:%d: flow %q: %v\n", path, f.Line, f.Name, err)
+			bad = true
+		}
+	}
+	if bad {
 		return 1
 	}
 	fmt.Fprintf(stdout, "%s: OK\n\n%s", path, cfg.Summary())
