@@ -107,6 +107,62 @@ type Transform struct {
 	LogToJSON  *LogToJSON  `yaml:"log_to_json"`
 	Regex      *Regex      `yaml:"regex"`
 	Logfmt     *Logfmt     `yaml:"logfmt"`
+	// Steps on the JSON object made by the steps before.
+	AddMetadata    *AddMetadata    `yaml:"add_metadata"`
+	AddEC2Metadata *AddEC2Metadata `yaml:"add_ec2_metadata"`
+	Fields         *Fields         `yaml:"fields"`
+	Filter         *Filter         `yaml:"filter"`
+	Redact         *Redact         `yaml:"redact"`
+}
+
+// AddMetadata wraps the record as the Kinesis Agent's ADDMETADATA does:
+// {"ts":…,"metadata":{…},"data":<record>}.
+type AddMetadata struct {
+	Timestamp bool              `yaml:"timestamp"` // default true: add "ts"
+	Metadata  map[string]string `yaml:"metadata"`  // static values, in key order
+}
+
+// AddEC2Metadata adds the instance's identity (IMDSv2), like the Kinesis
+// Agent's ADDEC2METADATA.
+type AddEC2Metadata struct {
+	Tags    bool     `yaml:"tags"`    // also the instance's tags (needs ec2:DescribeTags); default false
+	Refresh Duration `yaml:"refresh"` // how long fetched metadata is reused; default 1h
+}
+
+// Fields changes the fields of a JSON object record.
+type Fields struct {
+	Rename map[string]string `yaml:"rename"` // old name: new name
+	Remove []string          `yaml:"remove"`
+	Keep   []string          `yaml:"keep"` // when set, only these fields stay
+	Add    map[string]string `yaml:"add"`  // static string fields
+	// Names of fields to add with facts about the line; empty: not added.
+	Host     string `yaml:"host"`      // the host name
+	Path     string `yaml:"path"`      // the file's path
+	Offset   string `yaml:"offset"`    // the line's byte offset in the file
+	RecordID string `yaml:"record_id"` // deterministic id: file identity and offset
+	// Types converts string values: int, float, bool, timestamp (to RFC 3339).
+	Types map[string]string `yaml:"types"`
+}
+
+// Filter keeps or drops records. All conditions given must hold for the
+// record to match.
+type Filter struct {
+	Action      string `yaml:"action"`       // drop (default) | keep: what happens to matching records
+	LineMatches string `yaml:"line_matches"` // regex on the raw line
+	Field       string `yaml:"field"`        // a top-level field of the JSON record
+	Equals      string `yaml:"equals"`       // the field's value equals this
+	Matches     string `yaml:"matches"`      // the field's value matches this regex
+	Exists      *bool  `yaml:"exists"`       // the field is present (true) or absent (false)
+}
+
+// RedactPatterns are the built-in patterns of redact.
+var RedactPatterns = []string{"email", "credit_card", "aws_access_key", "aws_secret_key", "ipv4"}
+
+// Redact masks values in the record.
+type Redact struct {
+	Patterns []string `yaml:"patterns"` // built-in, see RedactPatterns
+	Custom   []string `yaml:"custom"`   // regular expressions
+	Mask     string   `yaml:"mask"`     // default "****"
 }
 
 // Singleline joins and trims a line the way the Kinesis Agent's SINGLELINE

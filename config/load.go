@@ -428,6 +428,42 @@ func (d *decoder) strings(p *[]string) field {
 	}
 }
 
+// stringMap decodes a mapping of strings to strings.
+func (d *decoder) stringMap(p *map[string]string) field {
+	return func(s scope, n *yaml.Node) {
+		n = resolve(n)
+		if isNull(n) {
+			return
+		}
+		d.pos[p] = n
+		if n.Kind != yaml.MappingNode {
+			d.fail(p, n, s, "expected a mapping of names to strings, got %s", kindName(n))
+			return
+		}
+		m := make(map[string]string, len(n.Content)/2)
+		for _, pr := range d.pairs(s, n, 0) {
+			v := resolve(pr.value)
+			if v.Kind != yaml.ScalarNode || isNull(v) {
+				d.fail(p, v, s.child(pr.name), "expected a string, got %s", kindName(v))
+				continue
+			}
+			m[pr.name] = v.Value
+		}
+		*p = m
+	}
+}
+
+// boolPtr decodes an optional boolean.
+func (d *decoder) boolPtr(p **bool) field {
+	return func(s scope, n *yaml.Node) {
+		var b bool
+		d.bool(&b)(s, n)
+		if !isNull(resolve(n)) {
+			*p = &b
+		}
+	}
+}
+
 // describe names a scalar's value and kind ("the string \"abc\""), or the
 // kind of anything else.
 func describe(n *yaml.Node) string {
@@ -588,7 +624,8 @@ func flowLabel(n *yaml.Node, i int) string {
 }
 
 // transformNames lists the transforms a flow may use, for messages.
-var transformNames = []string{"csv_to_json", "json", "log_to_json", "logfmt", "regex", "singleline"}
+var transformNames = []string{"add_ec2_metadata", "add_metadata", "csv_to_json", "fields", "filter", "json",
+	"log_to_json", "logfmt", "redact", "regex", "singleline"}
 
 func (d *decoder) transforms(s scope, n *yaml.Node) []*Transform {
 	n = resolve(n)
@@ -675,6 +712,51 @@ func (d *decoder) transform(s scope, n *yaml.Node) *Transform {
 		t.Logfmt = &Logfmt{OnError: OnErrorWrap}
 		d.mapping(s, body, fields{
 			"on_error": d.str(&t.Logfmt.OnError),
+		})
+	case "add_metadata":
+		t.AddMetadata = &AddMetadata{Timestamp: true}
+		d.mapping(s, body, fields{
+			"timestamp": d.bool(&t.AddMetadata.Timestamp),
+			"metadata":  d.stringMap(&t.AddMetadata.Metadata),
+		})
+	case "add_ec2_metadata":
+		t.AddEC2Metadata = &AddEC2Metadata{Refresh: Duration(time.Hour)}
+		d.mapping(s, body, fields{
+			"tags":    d.bool(&t.AddEC2Metadata.Tags),
+			"refresh": d.duration(&t.AddEC2Metadata.Refresh),
+		})
+	case "fields":
+		f := &Fields{}
+		t.Fields = f
+		d.mapping(s, body, fields{
+			"rename":    d.stringMap(&f.Rename),
+			"remove":    d.strings(&f.Remove),
+			"keep":      d.strings(&f.Keep),
+			"add":       d.stringMap(&f.Add),
+			"host":      d.str(&f.Host),
+			"path":      d.str(&f.Path),
+			"offset":    d.str(&f.Offset),
+			"record_id": d.str(&f.RecordID),
+			"types":     d.stringMap(&f.Types),
+		})
+	case "filter":
+		f := &Filter{Action: "drop"}
+		t.Filter = f
+		d.mapping(s, body, fields{
+			"action":       d.str(&f.Action),
+			"line_matches": d.str(&f.LineMatches),
+			"field":        d.str(&f.Field),
+			"equals":       d.str(&f.Equals),
+			"matches":      d.str(&f.Matches),
+			"exists":       d.boolPtr(&f.Exists),
+		})
+	case "redact":
+		r := &Redact{Mask: "****"}
+		t.Redact = r
+		d.mapping(s, body, fields{
+			"patterns": d.strings(&r.Patterns),
+			"custom":   d.strings(&r.Custom),
+			"mask":     d.str(&r.Mask),
 		})
 	default:
 		msg := fmt.Sprintf("unknown transform %q", key.Value)

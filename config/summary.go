@@ -109,6 +109,17 @@ func (t *Transform) String() string {
 		return fmt.Sprintf("regex(pattern=%q, on_error=%s)", t.Regex.Pattern, t.Regex.OnError)
 	case t.Logfmt != nil:
 		return fmt.Sprintf("logfmt(on_error=%s)", t.Logfmt.OnError)
+	case t.AddMetadata != nil:
+		return fmt.Sprintf("add_metadata(timestamp=%t, metadata=%d values)", t.AddMetadata.Timestamp, len(t.AddMetadata.Metadata))
+	case t.AddEC2Metadata != nil:
+		return fmt.Sprintf("add_ec2_metadata(tags=%t, refresh=%v)", t.AddEC2Metadata.Tags, t.AddEC2Metadata.Refresh)
+	case t.Fields != nil:
+		f := t.Fields
+		return fmt.Sprintf("fields(rename=%d, remove=%d, keep=%d, add=%d, types=%d)", len(f.Rename), len(f.Remove), len(f.Keep), len(f.Add), len(f.Types))
+	case t.Filter != nil:
+		return fmt.Sprintf("filter(action=%s)", t.Filter.Action)
+	case t.Redact != nil:
+		return fmt.Sprintf("redact(patterns=[%s], custom=%d)", strings.Join(t.Redact.Patterns, " "), len(t.Redact.Custom))
 	}
 	return "(empty)"
 }

@@ -310,6 +310,63 @@ func (d *decoder) validateTransform(t *Transform, s scope) {
 		d.onError(&r.OnError, at, s.child("on_error"))
 	case t.Logfmt != nil:
 		d.onError(&t.Logfmt.OnError, at, s.child("logfmt.on_error"))
+	case t.AddEC2Metadata != nil:
+		d.positive(&t.AddEC2Metadata.Refresh, at, s.child("add_ec2_metadata.refresh"))
+	case t.Fields != nil:
+		f := t.Fields
+		s = s.child("fields")
+		for name, typ := range f.Types {
+			switch typ {
+			case "int", "float", "bool", "timestamp":
+			default:
+				d.errorf(d.at(&f.Types, at), s.child("types").child(name), "unknown type %q (use int, float, bool or timestamp)", typ)
+			}
+		}
+		if len(f.Keep) > 0 && len(f.Remove) > 0 {
+			d.errorf(d.at(&f.Keep, at), s, "set keep or remove, not both")
+		}
+	case t.Filter != nil:
+		f := t.Filter
+		s = s.child("filter")
+		if f.Action != "drop" && f.Action != "keep" {
+			d.errorf(d.at(&f.Action, at), s.child("action"), "unknown action %q (use drop or keep)", f.Action)
+		}
+		if f.LineMatches == "" && f.Field == "" {
+			d.errorf(at, s, "needs line_matches or field (with equals, matches or exists)")
+		}
+		if f.Field != "" && f.Equals == "" && f.Matches == "" && f.Exists == nil {
+			d.errorf(d.at(&f.Field, at), s, "field needs equals, matches or exists")
+		}
+		if f.Field == "" && (f.Equals != "" || f.Matches != "" || f.Exists != nil) {
+			d.errorf(at, s, "equals, matches and exists need field")
+		}
+		for _, p := range []struct {
+			v    *string
+			name string
+		}{{&f.LineMatches, "line_matches"}, {&f.Matches, "matches"}} {
+			if *p.v == "" {
+				continue
+			}
+			if _, err := regexp.Compile(*p.v); err != nil {
+				d.errorf(d.at(p.v, at), s.child(p.name), "invalid regular expression: %v", err)
+			}
+		}
+	case t.Redact != nil:
+		r := t.Redact
+		s = s.child("redact")
+		if len(r.Patterns) == 0 && len(r.Custom) == 0 {
+			d.errorf(at, s, "needs patterns or custom")
+		}
+		for j, p := range r.Patterns {
+			if !slices.Contains(RedactPatterns, p) {
+				d.errorf(d.elems[&r.Patterns][j], s.child("patterns").index(j), "unknown pattern %q (known: %s)", p, strings.Join(RedactPatterns, ", "))
+			}
+		}
+		for j, p := range r.Custom {
+			if _, err := regexp.Compile(p); err != nil {
+				d.errorf(d.elems[&r.Custom][j], s.child("custom").index(j), "invalid regular expression: %v", err)
+			}
+		}
 	}
 }
 
