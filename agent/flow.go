@@ -113,9 +113,11 @@ func (f *flow) process(b tailer.Batch) {
 	arena := make([]byte, 0, int(b.Size)+int(b.Size)/2+len(b.Lines)*8)
 	f.spans = f.spans[:0]
 	f.chain.SetHeader(b.Header)
+	f.chain.SetSource(b.Source)
 	for i := range b.Lines {
 		start := len(arena)
-		out, keep := f.chain.AppendLine(arena, b.Lines[i].Bytes, b.Lines[i].Start == 0)
+		l := &b.Lines[i]
+		out, keep := f.chain.AppendLine(arena, l.Bytes, l.Start, l.End)
 		if !keep || len(out) == start {
 			// Nothing to send (dropped by policy, or an empty line,
 			// which would cost a PUT unit and carry nothing): it is

@@ -184,7 +184,7 @@ func TestCSVHeaderFiles(t *testing.T) {
 	c := headerChain(t, "", "")
 	for _, s := range steps {
 		c.SetHeader(s.header)
-		got, keep := c.AppendLine([]byte("kept"), []byte(s.line), s.first)
+		got, keep := c.AppendLine([]byte("kept"), []byte(s.line), firstAt(s.first), 1)
 		want := "kept" + s.want
 		if keep != (s.want != "") || string(got) != want {
 			t.Fatalf("%s: AppendLine(%q, %v) = %s, %v; want %s, %v", s.name, s.line, s.first, got, keep, want, s.want != "")
@@ -250,7 +250,7 @@ func TestAppendLineFirst(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := mustChain(t, tt.cfgs...)
 			c.SetHeader([]byte("h1,h2")) // ignored unless a step has header: true
-			got, keep := c.AppendLine(nil, []byte(tt.line), true)
+			got, keep := c.AppendLine(nil, []byte(tt.line), 0, 1)
 			if keep != (tt.want != "") || string(got) != tt.want {
 				t.Fatalf("AppendLine(%q, true) = %q, %v; want %q", tt.line, got, keep, tt.want)
 			}
@@ -297,7 +297,7 @@ func TestCSVHeaderNoAllocs(t *testing.T) {
 			run := func() {
 				for _, h := range tt.headers {
 					c.SetHeader(h)
-					buf, _ = c.AppendLine(buf[:0], h, true)
+					buf, _ = c.AppendLine(buf[:0], h, 0, 1)
 					buf, _ = c.Append(buf[:0], line)
 				}
 			}
@@ -310,4 +310,12 @@ func TestCSVHeaderNoAllocs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// firstAt is the start offset of a line that is (or is not) a file's first.
+func firstAt(first bool) int64 {
+	if first {
+		return 0
+	}
+	return 100
 }

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/kinetail/kinetail/config"
+	"github.com/kinetail/kinetail/tailer"
 )
 
 // Processor is one transform step. Append appends the step's output for in to
@@ -49,13 +50,14 @@ func (e *SyntaxError) appendTo(dst []byte) []byte {
 // line, or gives one record, so Records == Lines - Dropped - Header;
 // Invalid == Dropped + Passed + Wrapped.
 type Stats struct {
-	Lines   uint64 // lines given to Append or AppendLine
-	Records uint64 // records produced (kept lines)
-	Header  uint64 // files' header lines, which give no record (csv_to_json header: true)
-	Dropped uint64 // invalid lines dropped by an on_error: drop policy
-	Invalid uint64 // lines a transform rejected
-	Passed  uint64 // invalid lines sent raw by an on_error: pass policy
-	Wrapped uint64 // invalid lines sent wrapped by an on_error: wrap policy
+	Lines    uint64 // lines given to Append or AppendLine
+	Records  uint64 // records produced (kept lines)
+	Header   uint64 // files' header lines, which give no record (csv_to_json header: true)
+	Filtered uint64 // records a filter step dropped
+	Dropped  uint64 // invalid lines dropped by an on_error: drop policy
+	Invalid  uint64 // lines a transform rejected
+	Passed   uint64 // invalid lines sent raw by an on_error: pass policy
+	Wrapped  uint64 // invalid lines sent wrapped by an on_error: wrap policy
 }
 
 type policy uint8
@@ -101,15 +103,35 @@ type Chain struct {
 
 	// Only Lines and the error counters are kept: Records is derived, which
 	// saves an atomic add per line.
-	lines, header, dropped, passed, wrapped atomic.Uint64
+	lines, header, dropped, passed, wrapped, filtered atomic.Uint64
+
+	// ctx is what the steps may know about the current line; steps that
+	// need it keep a pointer to it.
+	ctx Context
 }
+
+// Context is what a step may know about the line being transformed besides
+// its bytes. The chain's owner sets it: SetSource for each batch, the
+// offsets through AppendLine.
+type Context struct {
+	Source     *tailer.Source // the file: path at open and identity; nil if unknown
+	Start, End int64          // the line's byte offsets in the file
+}
+
+// errFiltered is what a filter step returns for a record it drops: the
+// record is acknowledged and counted in Stats.Filtered, whatever the step's
+// on_error policy.
+var errFiltered = errors.New("filtered")
+
+// SetSource tells the chain which file the next lines come from.
+func (c *Chain) SetSource(src *tailer.Source) { c.ctx.Source = src }
 
 // New builds the chain for a flow's transforms. An empty list gives a chain
 // that passes lines through as raw records.
 func New(cfgs []*config.Transform) (*Chain, error) {
 	c := &Chain{steps: make([]step, 0, len(cfgs))}
 	for i, t := range cfgs {
-		s, err := newStep(t)
+		s, err := newStep(t, &c.ctx)
 		if err != nil {
 			if t != nil && t.Line > 0 {
 				return nil, fmt.Errorf("transform %d (line %d): %w", i+1, t.Line, err)
@@ -124,7 +146,7 @@ func New(cfgs []*config.Transform) (*Chain, error) {
 	return c, nil
 }
 
-func newStep(t *config.Transform) (step, error) {
+func newStep(t *config.Transform, ctx *Context) (step, error) {
 	if t == nil {
 		return step{}, errors.New("empty transform")
 	}
@@ -205,15 +227,16 @@ func (c *Chain) SetHeader(h []byte) {
 	}
 }
 
-// AppendLine is Append for a line whose place in its file is known: first
-// reports that the line is the file's first line (Line.Start == 0). In a
+// AppendLine is Append for a line whose place in its file is known: start
+// and end are its offsets (start == 0: the file's first line). In a
 // chain with a csv_to_json step that has header: true, that line is the
 // header: it gives no record (keep is false, dst is returned unchanged) and
 // is counted in Stats.Header. Otherwise AppendLine is Append. A flow whose
 // files have header lines must use AppendLine, or the header is sent as a
 // record.
-func (c *Chain) AppendLine(dst, line []byte, first bool) (out []byte, keep bool) {
-	if first && len(c.headerSteps) > 0 {
+func (c *Chain) AppendLine(dst, line []byte, start, end int64) (out []byte, keep bool) {
+	c.ctx.Start, c.ctx.End = start, end
+	if start == 0 && len(c.headerSteps) > 0 {
 		c.lines.Add(1)
 		c.header.Add(1)
 		return dst, false
@@ -242,6 +265,10 @@ func (c *Chain) Append(dst, line []byte) (out []byte, keep bool) {
 			}
 		}
 		if err != nil {
+			if err == errFiltered {
+				c.filtered.Add(1)
+				return dst, false
+			}
 			return c.invalid(dst, line, s.onError, err)
 		}
 		in = out
@@ -281,12 +308,13 @@ func (c *Chain) Stats() Stats {
 	// outcome, so Records never goes negative.
 	var s Stats
 	s.Header = c.header.Load()
+	s.Filtered = c.filtered.Load()
 	s.Dropped = c.dropped.Load()
 	s.Passed = c.passed.Load()
 	s.Wrapped = c.wrapped.Load()
 	s.Lines = c.lines.Load()
 	s.Invalid = s.Dropped + s.Passed + s.Wrapped
-	s.Records = s.Lines - s.Dropped - s.Header
+	s.Records = s.Lines - s.Dropped - s.Header - s.Filtered
 	return s
 }
 
