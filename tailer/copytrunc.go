@@ -83,17 +83,33 @@ func (r *reader) findCopy(marker uint64) (*os.File, string) {
 	if r.id.FingerprintLen == 0 && marker == 0 {
 		return nil, "" // nothing to recognise it by
 	}
+	// A rotation while we look can rename the copy between the listing
+	// and the open: list again then.
+	for range 3 {
+		f, path, again := r.findCopyOnce(marker)
+		if f != nil || !again {
+			return f, path
+		}
+	}
+	return nil, ""
+}
+
+func (r *reader) findCopyOnce(marker uint64) (_ *os.File, _ string, again bool) {
 	dir := filepath.Dir(r.name)
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, ""
+		return nil, "", false
 	}
 	for _, e := range ents {
 		if !e.Type().IsRegular() || compressed(e.Name()) {
 			continue
 		}
 		fi, err := e.Info()
-		if err != nil || fi.Size() < r.off {
+		if err != nil {
+			again = true
+			continue
+		}
+		if fi.Size() < r.off {
 			continue
 		}
 		if k, ok := keyOf(fi); !ok || k == r.key {
@@ -102,14 +118,15 @@ func (r *reader) findCopy(marker uint64) (*os.File, string) {
 		p := filepath.Join(dir, e.Name())
 		f, err := os.Open(p)
 		if err != nil {
+			again = true
 			continue
 		}
 		if ok, _ := prefixMatches(f, r.id); ok {
 			if m, err := readMarker(f, r.off); err == nil && (marker == 0 || m == marker) {
-				return f, p
+				return f, p, false
 			}
 		}
 		f.Close()
 	}
-	return nil, ""
+	return nil, "", again
 }

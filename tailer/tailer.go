@@ -193,6 +193,7 @@ type Tailer struct {
 	// searchAgain makes the next rescan look for positions' files again,
 	// after one was renamed between being found and being opened.
 	searchAgain bool
+	startedAt   time.Time
 
 	mu      sync.RWMutex
 	readers map[devIno]*reader // open and parked readers
@@ -322,6 +323,7 @@ func (t *Tailer) Run(ctx context.Context, out chan<- Batch) error {
 		return errors.New("tailer: Run called twice")
 	}
 	t.out = out
+	t.startedAt = time.Now()
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	t.watcher = newWatcher(t.log, t.wakePath, t.scanner.Match, t.cfg.watchAdd)
@@ -464,7 +466,10 @@ func (t *Tailer) rescan(ctx context.Context, wg *sync.WaitGroup) {
 			byKey[k] = append(byKey[k], p)
 		}
 	}
-	if t.firstScan || t.searchAgain {
+	// Files of saved positions that are not where the globs look are
+	// searched for at the first scan, and again for a while after it: a
+	// rotation during the search can move one out from under it.
+	if t.firstScan || t.searchAgain || len(t.positions) > 0 && time.Since(t.startedAt) < orphanSearchWindow {
 		t.searchAgain = false
 		t.findOrphans(snap.Dirs, byKey)
 	}
@@ -860,6 +865,9 @@ func (t *Tailer) findOrphans(dirs []string, inScan map[devIno][]string) {
 			p := filepath.Join(dir, e.Name())
 			f, err := os.Open(p)
 			if err != nil {
+				// Renamed since the listing (logrotate shifts numbered
+				// copies): look again at the next rescan.
+				t.searchAgain = true
 				continue
 			}
 			for i, pos := range want[k] {
@@ -892,6 +900,10 @@ func (t *Tailer) usePosition(k devIno, pos Position) {
 }
 
 var errNotSaved = errors.New("no longer the saved file")
+
+// orphanSearchWindow is how long after start unclaimed positions are
+// searched for at every rescan.
+const orphanSearchWindow = 2 * time.Minute
 
 // openOrphan starts draining a file found rotated away while the agent was
 // down, from its saved offset. It returns false only when no descriptor is
@@ -970,17 +982,33 @@ func (t *Tailer) queueCopy(p Position, except devIno) {
 	if p.Offset == 0 || p.Path == "" {
 		return
 	}
+	// A rotation while we look can rename the copy between the listing
+	// and the open: list again then.
+	for range 3 {
+		if again := t.findCopyOf(p, except); !again {
+			return
+		}
+	}
+}
+
+// findCopyOf is one search of queueCopy; it reports whether a file
+// vanished while it looked.
+func (t *Tailer) findCopyOf(p Position, except devIno) (again bool) {
 	dir := filepath.Dir(p.Path)
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return
+		return false
 	}
 	for _, e := range ents {
 		if !e.Type().IsRegular() || compressed(e.Name()) {
 			continue
 		}
 		fi, err := e.Info()
-		if err != nil || fi.Size() < p.Offset {
+		if err != nil {
+			again = true
+			continue
+		}
+		if fi.Size() < p.Offset {
 			continue
 		}
 		if k, ok := keyOf(fi); !ok || k == except {
@@ -989,6 +1017,7 @@ func (t *Tailer) queueCopy(p Position, except devIno) {
 		path := filepath.Join(dir, e.Name())
 		f, err := os.Open(path)
 		if err != nil {
+			again = true
 			continue
 		}
 		match, _ := prefixMatches(f, p.ID)
@@ -1007,9 +1036,10 @@ func (t *Tailer) queueCopy(p Position, except devIno) {
 				"path", p.Path, "copy", path, "offset", p.Offset)
 			t.orphans = append(t.orphans, orphan{path: path,
 				pos: Position{Path: path, ID: id, Offset: p.Offset, Marker: p.Marker}})
-			return
+			return false
 		}
 	}
+	return again
 }
 
 // startOffset decides where a newly opened file is read from.
