@@ -41,6 +41,12 @@ func BenchmarkChain(b *testing.B) {
 		{"regex", []*config.Transform{{Regex: &config.Regex{
 			Pattern: `^(?P<host>\S+) \S+ (?P<user>\S+) \[(?P<time>[^\]]+)\] "(?P<request>[^"]*)" (?P<status>\d+) (?P<bytes>\d+|-)`}}},
 			benchCombinedLine, ""},
+		{"fields", []*config.Transform{{Fields: &config.Fields{
+			Rename: map[string]string{"ip": "client"}, Remove: []string{"method"}, Add: map[string]string{"env": "prod"},
+			Offset: "offset", Types: map[string]string{"status": "int", "ts": "timestamp"}}}}, benchJSONLine, ""},
+		{"filter", []*config.Transform{{Filter: &config.Filter{Action: "drop", Field: "path", Matches: `^/health`}}}, benchJSONLine, ""},
+		{"redact", []*config.Transform{{Redact: &config.Redact{Patterns: config.RedactPatterns, Mask: "****"}}}, benchJSONLine, ""},
+		{"redact_custom", []*config.Transform{{Redact: &config.Redact{Custom: []string{`\d+\.\d+\.\d+\.\d+`}, Mask: "****"}}}, benchJSONLine, ""},
 	}
 	for _, bb := range benches {
 		b.Run(bb.name, func(b *testing.B) {

@@ -152,7 +152,9 @@ func newStep(t *config.Transform, ctx *Context) (step, error) {
 	}
 	n := 0
 	for _, set := range []bool{t.Singleline != nil, t.CSVToJSON != nil, t.JSON != nil,
-		t.LogToJSON != nil, t.Regex != nil, t.Logfmt != nil} {
+		t.LogToJSON != nil, t.Regex != nil, t.Logfmt != nil,
+		t.AddMetadata != nil, t.AddEC2Metadata != nil,
+		t.Fields != nil, t.Filter != nil, t.Redact != nil} {
 		if set {
 			n++
 		}
@@ -206,6 +208,35 @@ func newStep(t *config.Transform, ctx *Context) (step, error) {
 			return step{}, fmt.Errorf("logfmt: %w", err)
 		}
 		return step{p: &logfmtToJSON{}, onError: pol}, nil
+	case t.AddMetadata != nil:
+		// add_metadata accepts every input, so it has no on_error policy.
+		return step{p: newAddMetadata(t.AddMetadata)}, nil
+	case t.AddEC2Metadata != nil:
+		// A record that is not a JSON object is wrapped (the default
+		// policy): the step has no on_error setting.
+		return step{p: newAddEC2Metadata(t.AddEC2Metadata, ec2Options{})}, nil
+	case t.Fields != nil:
+		// A record that is not a JSON object is wrapped (the default
+		// policy): fields, filter and redact have no on_error setting.
+		p, err := newFields(t.Fields, ctx)
+		if err != nil {
+			return step{}, fmt.Errorf("fields: %w", err)
+		}
+		return step{p: p}, nil
+	case t.Filter != nil:
+		p, err := newFilter(t.Filter)
+		if err != nil {
+			return step{}, fmt.Errorf("filter: %w", err)
+		}
+		return step{p: p}, nil
+	case t.Redact != nil:
+		// Redact accepts every input: a record that is not JSON is
+		// searched as raw text.
+		p, err := newRedact(t.Redact)
+		if err != nil {
+			return step{}, fmt.Errorf("redact: %w", err)
+		}
+		return step{p: p}, nil
 	}
 	return step{}, errors.New("no transform kind set") // not reached: n == 1
 }

@@ -29,16 +29,18 @@ const usage = `kinetail follows log files and sends their lines to Amazon Kinesi
 Usage:
   kinetail run -c FILE      run the agent until SIGTERM or SIGINT
   kinetail check -c FILE    validate a configuration and print a summary
+  kinetail test -c FILE --flow NAME [INPUT|-]
+                            show what a flow's transforms make of lines
   kinetail version          print the version
 
 Run "kinetail COMMAND --help" for a command's options.
 `
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -48,6 +50,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdRun(rest, stderr)
 	case "check":
 		return cmdCheck(rest, stdout, stderr)
+	case "test":
+		return cmdTest(rest, stdin, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "kinetail", buildVersion())
 		return 0
@@ -63,24 +67,31 @@ func run(args []string, stdout, stderr io.Writer) int {
 // flags parses a subcommand's flags; ok is false when the command should
 // exit with code (0 for --help).
 func flags(name, summary string, args []string, stderr io.Writer, define func(*flag.FlagSet)) (code int, ok bool) {
+	_, code, ok = flagsArgs(name, "[options]", summary, args, 0, stderr, define)
+	return code, ok
+}
+
+// flagsArgs is flags for a command that takes up to maxArgs arguments after
+// its options, which it returns.
+func flagsArgs(name, synopsis, summary string, args []string, maxArgs int, stderr io.Writer, define func(*flag.FlagSet)) (rest []string, code int, ok bool) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: kinetail %s [options]\n\n%s\n\nOptions:\n", name, summary)
+		fmt.Fprintf(stderr, "Usage: kinetail %s %s\n\n%s\n\nOptions:\n", name, synopsis, summary)
 		fs.PrintDefaults()
 	}
 	define(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return 0, false
+			return nil, 0, false
 		}
-		return 2, false
+		return nil, 2, false
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "kinetail %s: unexpected argument %q\n", name, fs.Arg(0))
-		return 2, false
+	if fs.NArg() > maxArgs {
+		fmt.Fprintf(stderr, "kinetail %s: unexpected argument %q\n", name, fs.Arg(maxArgs))
+		return nil, 2, false
 	}
-	return 0, true
+	return fs.Args(), 0, true
 }
 
 func cmdRun(args []string, stderr io.Writer) int {

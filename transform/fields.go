@@ -1,0 +1,649 @@
+package transform
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"os"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/kinetail/kinetail/config"
+	"github.com/kinetail/kinetail/tailer"
+)
+
+// fields edits the members of a JSON object record: it renames, removes or
+// keeps fields, converts string values to other types, and adds fields.
+//
+// The steps run in this order, so later ones see the new names: rename
+// (old → new, in place); then remove, or keep (only the named fields stay);
+// then types; then the added fields go at the end: add (static strings, by
+// name), host, path, offset, record_id. A field that is added replaces a
+// field of the same name in the record, and a renamed field replaces one
+// that already had its new name, so the output never repeats a key the
+// step wrote. Keep never removes an added field.
+//
+// types converts string values; a value that does not convert is left as
+// it was (a consumer still sees it; counting it would cost a counter per
+// field for a condition that says more about the data than the agent):
+//   - int: an optional sign and decimal digits that fit in 64 bits, as a
+//     JSON number.
+//   - float: a number strconv.ParseFloat accepts and JSON can hold (not NaN
+//     or infinite), as a JSON number.
+//   - bool: true, false, 1, 0, yes or no, in any case, as true or false.
+//   - timestamp: RFC 3339 (also with a space for the T), Apache's
+//     02/Jan/2006:15:04:05 -0700, syslog's Jan _2 15:04:05, or Unix epoch
+//     seconds (fractions allowed), milliseconds, microseconds or
+//     nanoseconds (told apart by size: below 1e11 is seconds, below 1e14
+//     milliseconds, below 1e17 microseconds) become RFC 3339 with
+//     nanoseconds where present (trailing zeros dropped). A zone in the
+//     input is kept (zero offsets are written Z); epoch times are UTC.
+//     Syslog times have no zone or year: they are taken in the agent's
+//     local zone, as the host's syslog daemon wrote them, and in the current
+//     year, or the year before when that would put them more than a month
+//     in the future (December lines read in January). Epoch values may also
+//     be JSON numbers.
+//
+// record_id is a deterministic id for the line: 16 hex digits of a 64-bit
+// FNV-1a hash of the file's identity (device, inode and fingerprint of its
+// first bytes), "-", and the line's start offset in decimal. It is the same
+// for the same line whenever it is read again: after a restart, a crash
+// that resends records in flight, or a rotation that renamed the file, so
+// consumers can drop duplicates by it. It changes if the file is copied to
+// another device or inode, and for a file that was shorter than the
+// fingerprint length when it was first opened, whose fingerprint widens as
+// it grows. path and record_id are left out when the file is not known.
+type fields struct {
+	ctx      *Context
+	obj      object
+	names    []fieldName // every name the config mentions
+	keepOnly bool
+
+	adds      []byte // static fields, encoded, each preceded by a comma
+	hostField []byte // `,"name":"host"` or nil
+	pathKey   []byte // `,"name":` or nil; likewise for the next two
+	offsetKey []byte
+	idKey     []byte
+
+	ids []int // per member of the current record: its name's index or -1
+
+	// The current file's encoded path and identity hash, cached because a
+	// batch of lines shares one Source.
+	src     *tailer.Source
+	srcPath []byte
+	srcHash uint64
+
+	loc *time.Location   // zone of syslog timestamps
+	now func() time.Time // for the year of syslog timestamps
+}
+
+type fieldType uint8
+
+const (
+	typeNone fieldType = iota
+	typeInt
+	typeFloat
+	typeBool
+	typeTimestamp
+)
+
+type fieldName struct {
+	name     string
+	key      []byte // `"name":`
+	renameTo int    // index of the new name, or -1
+	remove   bool
+	keep     bool
+	added    bool
+	typ      fieldType
+	// Per record: taken is set when a member is renamed to this name, and
+	// emitted once one of them is written.
+	taken, emitted bool
+}
+
+func newFields(c *config.Fields, ctx *Context) (*fields, error) {
+	p := &fields{ctx: ctx, loc: time.Local, now: time.Now, keepOnly: len(c.Keep) > 0}
+	index := func(name string) int {
+		for i := range p.names {
+			if p.names[i].name == name {
+				return i
+			}
+		}
+		key := AppendJSONString(nil, []byte(name))
+		p.names = append(p.names, fieldName{name: name, key: append(key, ':'), renameTo: -1})
+		return len(p.names) - 1
+	}
+	for _, old := range slices.Sorted(mapKeys(c.Rename)) {
+		i, j := index(old), index(c.Rename[old])
+		if i != j {
+			p.names[i].renameTo = j
+		}
+	}
+	for _, n := range c.Remove {
+		p.names[index(n)].remove = true
+	}
+	for _, n := range c.Keep {
+		p.names[index(n)].keep = true
+	}
+	for _, n := range slices.Sorted(mapKeys(c.Types)) {
+		var typ fieldType
+		switch c.Types[n] {
+		case "int":
+			typ = typeInt
+		case "float":
+			typ = typeFloat
+		case "bool":
+			typ = typeBool
+		case "timestamp":
+			typ = typeTimestamp
+		default:
+			return nil, fmt.Errorf("types: %s: unknown type %q", n, c.Types[n])
+		}
+		p.names[index(n)].typ = typ
+	}
+
+	// Fields the step adds, checked for clashes among themselves: the
+	// dynamic ones win over static ones of the same name.
+	dynamic := []struct{ what, name string }{
+		{"host", c.Host}, {"path", c.Path}, {"offset", c.Offset}, {"record_id", c.RecordID},
+	}
+	for i, d := range dynamic {
+		for _, e := range dynamic[:i] {
+			if d.name != "" && d.name == e.name {
+				return nil, fmt.Errorf("%s and %s are both named %q", e.what, d.what, d.name)
+			}
+		}
+	}
+	isDynamic := func(n string) bool {
+		return slices.ContainsFunc(dynamic, func(d struct{ what, name string }) bool { return d.name == n })
+	}
+	for _, n := range slices.Sorted(mapKeys(c.Add)) {
+		if isDynamic(n) {
+			continue
+		}
+		p.names[index(n)].added = true
+		p.adds = append(p.adds, ',')
+		p.adds = append(p.adds, p.names[index(n)].key...)
+		p.adds = AppendJSONString(p.adds, []byte(c.Add[n]))
+	}
+	addedKey := func(n string) []byte {
+		if n == "" {
+			return nil
+		}
+		i := index(n)
+		p.names[i].added = true
+		return append([]byte{','}, p.names[i].key...)
+	}
+	if c.Host != "" {
+		host, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("host: %w", err)
+		}
+		p.hostField = AppendJSONString(addedKey(c.Host), []byte(host))
+	}
+	p.pathKey = addedKey(c.Path)
+	p.offsetKey = addedKey(c.Offset)
+	p.idKey = addedKey(c.RecordID)
+	return p, nil
+}
+
+func mapKeys(m map[string]string) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+func (p *fields) Append(dst, in []byte) ([]byte, error) {
+	if err := p.obj.scan("fields", in); err != nil {
+		return dst, err
+	}
+	for i := range p.names {
+		p.names[i].taken, p.names[i].emitted = false, false
+	}
+	p.ids = p.ids[:0]
+	for i := range p.obj.members {
+		id := p.lookup(in, &p.obj.members[i])
+		if id >= 0 && p.names[id].renameTo >= 0 {
+			p.names[p.names[id].renameTo].taken = true
+		}
+		p.ids = append(p.ids, id)
+	}
+
+	dst = append(dst, '{')
+	start := len(dst)
+	n := 0
+	for i := range p.obj.members {
+		m := &p.obj.members[i]
+		id := p.ids[i]
+		if id < 0 {
+			if !p.keepOnly {
+				dst = appendMember(dst, in, m, n)
+				n++
+			}
+			continue
+		}
+		f := &p.names[id]
+		renamed := f.renameTo >= 0
+		if renamed {
+			f = &p.names[f.renameTo]
+			if f.emitted {
+				continue // two fields renamed to one name: the first stays
+			}
+			f.emitted = true
+		} else if f.taken {
+			continue // replaced by a field renamed to its name
+		}
+		if f.remove || f.added || p.keepOnly && !f.keep {
+			continue
+		}
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		n++
+		if renamed {
+			dst = append(dst, f.key...)
+		} else {
+			dst = append(dst, in[m.key.start:m.key.end]...)
+			dst = append(dst, ':')
+		}
+		if f.typ != typeNone {
+			dst = p.appendConverted(dst, in, m, f.typ)
+		} else {
+			dst = appendValue(dst, in, m)
+		}
+	}
+
+	dst = p.appendAdded(dst)
+	if n == 0 && len(dst) > start {
+		// The added fields each begin with a comma; the object has no
+		// member before the first.
+		copy(dst[start:], dst[start+1:])
+		dst = dst[:len(dst)-1]
+	}
+	return append(dst, '}'), nil
+}
+
+// appendAdded appends the fields the step adds, each preceded by a comma.
+func (p *fields) appendAdded(dst []byte) []byte {
+	dst = append(dst, p.adds...)
+	dst = append(dst, p.hostField...)
+	if p.pathKey == nil && p.offsetKey == nil && p.idKey == nil {
+		return dst
+	}
+	src := p.ctx.Source
+	if src != p.src && src != nil {
+		p.src = src
+		p.srcPath = AppendJSONString(p.srcPath[:0], []byte(src.Path))
+		p.srcHash = fileHash(src.ID)
+	}
+	if p.pathKey != nil && src != nil {
+		dst = append(dst, p.pathKey...)
+		dst = append(dst, p.srcPath...)
+	}
+	if p.offsetKey != nil {
+		dst = append(dst, p.offsetKey...)
+		dst = strconv.AppendInt(dst, p.ctx.Start, 10)
+	}
+	if p.idKey != nil && src != nil {
+		dst = append(dst, p.idKey...)
+		dst = append(dst, '"')
+		for shift := 60; shift >= 0; shift -= 4 {
+			dst = append(dst, hexDigits[p.srcHash>>shift&0xf])
+		}
+		dst = append(dst, '-')
+		dst = strconv.AppendInt(dst, p.ctx.Start, 10)
+		dst = append(dst, '"')
+	}
+	return dst
+}
+
+// fileHash is the 64-bit FNV-1a hash of a file identity's device, inode and
+// fingerprint, each as eight little-endian bytes. It is part of record ids,
+// so it must never change between versions.
+func fileHash(id tailer.FileID) uint64 {
+	var b [24]byte
+	binary.LittleEndian.PutUint64(b[0:], id.Dev)
+	binary.LittleEndian.PutUint64(b[8:], id.Inode)
+	binary.LittleEndian.PutUint64(b[16:], id.Fingerprint)
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return h
+}
+
+// lookup returns the index of m's key in p.names, or -1.
+func (p *fields) lookup(in []byte, m *member) int {
+	key := p.obj.text(in, m.key, m.keyEsc)
+	for i := range p.names {
+		if string(key) == p.names[i].name {
+			return i
+		}
+	}
+	return -1
+}
+
+// appendConverted appends m's value converted to typ, or unchanged if it
+// does not convert.
+func (p *fields) appendConverted(dst, in []byte, m *member, typ fieldType) []byte {
+	var s []byte
+	switch {
+	case m.kind == kindString:
+		s = trimSpace(p.obj.text(in, m.val, m.valEsc))
+	case m.kind == kindNumber && typ == typeTimestamp:
+		s = in[m.val.start:m.val.end]
+	default:
+		return appendValue(dst, in, m)
+	}
+	n := len(dst)
+	ok := false
+	switch typ {
+	case typeInt:
+		if v, valid := parseInt(s); valid {
+			dst, ok = strconv.AppendInt(dst, v, 10), true
+		}
+	case typeFloat:
+		dst, ok = appendFloat(dst, s)
+	case typeBool:
+		if v, valid := parseBool(s); valid {
+			dst, ok = strconv.AppendBool(dst, v), true
+		}
+	case typeTimestamp:
+		dst = append(dst, '"')
+		if dst, ok = appendTimestamp(dst, s, p.loc, p.now); ok {
+			dst = append(dst, '"')
+		}
+	}
+	if !ok {
+		return appendValue(dst[:n], in, m)
+	}
+	return dst
+}
+
+// parseInt parses an optional sign and decimal digits into an int64.
+func parseInt(s []byte) (int64, bool) {
+	neg := false
+	if len(s) > 0 && (s[0] == '+' || s[0] == '-') {
+		neg = s[0] == '-'
+		s = s[1:]
+	}
+	if len(s) == 0 {
+		return 0, false
+	}
+	var u uint64
+	for _, c := range s {
+		if !isDigit(c) || u > (math.MaxUint64-9)/10 {
+			return 0, false
+		}
+		u = u*10 + uint64(c-'0')
+	}
+	switch {
+	case !neg && u <= math.MaxInt64:
+		return int64(u), true
+	case neg && u <= 1<<63:
+		return int64(-u), true // -1<<63 wraps to itself
+	}
+	return 0, false
+}
+
+// appendFloat appends s as a JSON number if it is one, or if
+// strconv.ParseFloat reads a finite number from it.
+func appendFloat(dst, s []byte) ([]byte, bool) {
+	if len(s) > 0 && scanNumber(s, 0) == len(s) {
+		return append(dst, s...), true
+	}
+	// string(s) does not escape, so short values are converted on the
+	// stack.
+	f, err := strconv.ParseFloat(string(s), 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return dst, false
+	}
+	return strconv.AppendFloat(dst, f, 'g', -1, 64), true
+}
+
+func parseBool(s []byte) (v, ok bool) {
+	if len(s) > 5 {
+		return false, false
+	}
+	var lower [5]byte
+	for i, c := range s {
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		lower[i] = c
+	}
+	switch string(lower[:len(s)]) {
+	case "true", "1", "yes":
+		return true, true
+	case "false", "0", "no":
+		return false, true
+	}
+	return false, false
+}
+
+// Timestamps.
+
+const rfc3339Local = "2006-01-02T15:04:05.999999999"
+
+// appendTimestamp appends s, a timestamp in one of the formats documented
+// on fields, as RFC 3339 without quotes.
+func appendTimestamp(dst, s []byte, loc *time.Location, now func() time.Time) ([]byte, bool) {
+	if len(s) == 0 {
+		return dst, false
+	}
+	switch {
+	case isDigit(s[0]) && len(s) >= 19 && s[4] == '-':
+		return appendRFC3339(dst, s)
+	case isDigit(s[0]) && len(s) >= 20 && s[2] == '/':
+		return appendApacheTime(dst, s)
+	case isDigit(s[0]):
+		return appendEpoch(dst, s)
+	}
+	return appendSyslogTime(dst, s, loc, now)
+}
+
+// civil is a date and time of day as written, before it is checked.
+type civil struct {
+	year, month, day, hour, min, sec, nsec int
+}
+
+// time returns c as a UTC time, and whether every field was in range
+// (time.Date would silently normalise 31 April to 1 May).
+func (c civil) time(loc *time.Location) (time.Time, bool) {
+	if c.month < 1 || c.month > 12 || c.hour > 23 || c.min > 59 || c.sec > 59 {
+		return time.Time{}, false
+	}
+	t := time.Date(c.year, time.Month(c.month), c.day, c.hour, c.min, c.sec, c.nsec, loc)
+	if t.Day() != c.day {
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+// num parses s[i:i+n] as n decimal digits, or returns -1.
+func num(s []byte, i, n int) int {
+	if !fixedDigits(s, i, n) {
+		return -1
+	}
+	v := 0
+	for _, c := range s[i : i+n] {
+		v = v*10 + int(c-'0')
+	}
+	return v
+}
+
+// appendRFC3339 handles 2006-01-02T15:04:05[.frac](Z|±07:00), with 't',
+// ' ' or '_' also accepted for the T and 'z' for the Z.
+func appendRFC3339(dst, s []byte) ([]byte, bool) {
+	c := civil{year: num(s, 0, 4), month: num(s, 5, 2), day: num(s, 8, 2),
+		hour: num(s, 11, 2), min: num(s, 14, 2), sec: num(s, 17, 2)}
+	if s[7] != '-' || s[13] != ':' || s[16] != ':' ||
+		(s[10] != 'T' && s[10] != 't' && s[10] != ' ' && s[10] != '_') ||
+		c.year < 0 || c.day < 0 || c.hour < 0 || c.min < 0 || c.sec < 0 || c.month < 0 {
+		return dst, false
+	}
+	i := 19
+	if at(s, i, '.') || at(s, i, ',') {
+		j := digitsEnd(s, i+1)
+		if j == i+1 || j-i-1 > 9 {
+			return dst, false
+		}
+		c.nsec = num(s, i+1, j-i-1)
+		for k := j - i - 1; k < 9; k++ {
+			c.nsec *= 10
+		}
+		i = j
+	}
+	off, ok := zoneOffset(s[i:], true)
+	if !ok {
+		return dst, false
+	}
+	return appendCivil(dst, c, off)
+}
+
+// zoneOffset parses a zone, Z or ±hh:mm (±hhmm when colon is false), and
+// returns its offset in seconds.
+func zoneOffset(z []byte, colon bool) (int, bool) {
+	if len(z) == 1 && (z[0] == 'Z' || z[0] == 'z') {
+		return 0, true
+	}
+	var h, m int
+	switch {
+	case colon && len(z) == 6 && z[3] == ':':
+		h, m = num(z, 1, 2), num(z, 4, 2)
+	case !colon && len(z) == 5:
+		h, m = num(z, 1, 2), num(z, 3, 2)
+	default:
+		return 0, false
+	}
+	if h < 0 || m < 0 || h > 23 || m > 59 || z[0] != '+' && z[0] != '-' {
+		return 0, false
+	}
+	off := (h*60 + m) * 60
+	if z[0] == '-' {
+		off = -off
+	}
+	return off, true
+}
+
+// appendCivil appends c followed by the zone offset, Z for zero.
+func appendCivil(dst []byte, c civil, off int) ([]byte, bool) {
+	t, ok := c.time(time.UTC)
+	if !ok {
+		return dst, false
+	}
+	dst = t.AppendFormat(dst, rfc3339Local)
+	if off == 0 {
+		return append(dst, 'Z'), true
+	}
+	sign := byte('+')
+	if off < 0 {
+		sign, off = '-', -off
+	}
+	h, m := off/3600, off/60%60
+	return append(dst, sign, byte('0'+h/10), byte('0'+h%10), ':', byte('0'+m/10), byte('0'+m%10)), true
+}
+
+// appendApacheTime handles 02/Jan/2006:15:04:05 -0700.
+func appendApacheTime(dst, s []byte) ([]byte, bool) {
+	if len(s) != 26 || s[2] != '/' || s[6] != '/' || s[11] != ':' || s[14] != ':' || s[17] != ':' || s[20] != ' ' {
+		return dst, false
+	}
+	c := civil{day: num(s, 0, 2), month: month(s[3:6]), year: num(s, 7, 4),
+		hour: num(s, 12, 2), min: num(s, 15, 2), sec: num(s, 18, 2)}
+	if c.day < 0 || c.year < 0 || c.hour < 0 || c.min < 0 || c.sec < 0 {
+		return dst, false
+	}
+	off, ok := zoneOffset(s[21:], false)
+	if !ok {
+		return dst, false
+	}
+	return appendCivil(dst, c, off)
+}
+
+// month returns 1 to 12 for an English month abbreviation, or 0.
+func month(b []byte) int {
+	const names = "JanFebMarAprMayJunJulAugSepOctNovDec"
+	if len(b) != 3 {
+		return 0
+	}
+	for i := 0; i < len(names); i += 3 {
+		if string(b) == names[i:i+3] {
+			return i/3 + 1
+		}
+	}
+	return 0
+}
+
+// appendSyslogTime handles Jan _2 15:04:05 (the day may have a leading
+// zero or space) in loc, in the current year unless that is more than a
+// month ahead of now.
+func appendSyslogTime(dst, s []byte, loc *time.Location, now func() time.Time) ([]byte, bool) {
+	if len(s) < 14 || s[3] != ' ' {
+		return dst, false
+	}
+	c := civil{month: month(s[:3])}
+	i := spaceEnd(s, 4)
+	j := digitsEnd(s, i)
+	if c.month == 0 || j-i < 1 || j-i > 2 || len(s)-j != 9 || s[j] != ' ' || s[j+3] != ':' || s[j+6] != ':' {
+		return dst, false
+	}
+	c.day = num(s, i, j-i)
+	c.hour, c.min, c.sec = num(s, j+1, 2), num(s, j+4, 2), num(s, j+7, 2)
+	if c.hour < 0 || c.min < 0 || c.sec < 0 {
+		return dst, false
+	}
+	n := now().In(loc)
+	c.year = n.Year()
+	t, ok := c.time(loc)
+	if ok && t.After(n.AddDate(0, 1, 0)) {
+		c.year--
+		t, ok = c.time(loc)
+	}
+	if !ok {
+		// 29 February of a year that has none.
+		return dst, false
+	}
+	return t.AppendFormat(dst, time.RFC3339Nano), true
+}
+
+// appendEpoch handles Unix epoch seconds (with an optional fraction),
+// milliseconds, microseconds or nanoseconds.
+func appendEpoch(dst, s []byte) ([]byte, bool) {
+	i := digitsEnd(s, 0)
+	if i > 19 {
+		return dst, false
+	}
+	v, ok := parseInt(s[:i])
+	if !ok {
+		return dst, false
+	}
+	var t time.Time
+	switch {
+	case i < len(s):
+		// Seconds with a fraction.
+		j := digitsEnd(s, i+1)
+		if s[i] != '.' || j != len(s) || j == i+1 || v >= 1e11 {
+			return dst, false
+		}
+		frac := num(s, i+1, min(j-i-1, 9))
+		for k := j - i - 1; k < 9; k++ {
+			frac *= 10
+		}
+		t = time.Unix(v, int64(frac))
+	case v < 1e11:
+		t = time.Unix(v, 0)
+	case v < 1e14:
+		t = time.UnixMilli(v)
+	case v < 1e17:
+		t = time.UnixMicro(v)
+	default:
+		t = time.Unix(0, v)
+	}
+	return t.UTC().AppendFormat(dst, time.RFC3339Nano), true
+}
