@@ -940,6 +940,10 @@ func (t *Tailer) openOrphan(ctx context.Context, o orphan, wg *sync.WaitGroup) b
 	}
 	off, ok := t.resumeAt(f, fi.Size(), o.pos)
 	id, err := Identify(f)
+	if !ok || err != nil {
+		t.log.Warn("file rotated away while stopped no longer matches its checkpoint; not read",
+			"path", o.path, "offset", o.pos.Offset, "size", fi.Size())
+	}
 	if !ok || err != nil || off >= fi.Size() {
 		// Rewritten (it is not ours to read from 0: it is out of the
 		// globs), or nothing left to read.
