@@ -204,7 +204,6 @@ func (r *reader) run(ctx context.Context, retire func(*reader) bool) error {
 		// The file may have been truncated or replaced while we held
 		// no descriptor.
 		r.resumed = false
-		r.suspect = true // also compare the bytes before the offset
 		if err := r.checkTruncation(ctx); err != nil {
 			return err
 		}
