@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -352,12 +353,27 @@ func startQuiet(t *testing.T, config string) *agentProc {
 	p := &agentProc{t: t, log: &syncBuffer{}, done: make(chan struct{}), config: config}
 	p.cmd = exec.Command(binary, "run", "-c", config)
 	p.cmd.Env = append(os.Environ(), kinesistest.TestEnv("")...)
-	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	var out io.Writer = p.log
+	// KINETAIL_E2E_LOGDIR keeps every run's log (a crash loop's failures
+	// can start many runs before the one that shows them).
+	var keep *os.File
+	if dir := os.Getenv("KINETAIL_E2E_LOGDIR"); dir != "" {
+		runs++
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("run-%04d.log", runs)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		keep, out = f, io.MultiWriter(p.log, f)
+	}
+	p.cmd.Stdout, p.cmd.Stderr = out, out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	go func() {
 		p.err = p.cmd.Wait()
+		if keep != nil {
+			keep.Close()
+		}
 		close(p.done)
 	}()
 	t.Cleanup(func() {
@@ -370,6 +386,9 @@ func startQuiet(t *testing.T, config string) *agentProc {
 	})
 	return p
 }
+
+// runs numbers the kept logs of startQuiet.
+var runs int
 
 // problems returns the warning and error lines of a kinetail log.
 func problems(log string) []string {
