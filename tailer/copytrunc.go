@@ -34,7 +34,11 @@ func (r *reader) recoverCopy(ctx context.Context) error {
 		return nil
 	}
 	want := r.markerAt(r.off)
-	cf, path := r.findCopy(want)
+	var cf *os.File
+	var path string
+	if r.id.FingerprintLen > 0 || want != 0 { // else nothing to recognise the copy by
+		cf, path = findCopy(filepath.Dir(r.name), r.id, r.off, want, r.key)
+	}
 	if cf == nil {
 		if lost := r.lastSize - r.off; lost > 0 {
 			r.stats.copyTruncateLost.Add(lost)
@@ -78,15 +82,14 @@ func (r *reader) recoverCopy(ctx context.Context) error {
 	return nil
 }
 
-// findCopy returns the open copy of the followed file and its path, or nil.
-func (r *reader) findCopy(marker uint64) (*os.File, string) {
-	if r.id.FingerprintLen == 0 && marker == 0 {
-		return nil, "" // nothing to recognise it by
-	}
-	// A rotation while we look can rename the copy between the listing
-	// and the open: list again then.
+// findCopy looks in dir for the rotated copy of a file known by want that
+// was read up to off: another file (not except), at least off long, that
+// starts with the same bytes and, when marker is known, holds the same bytes
+// before off. A rotation while it looks can rename the copy between the
+// listing and the open, so it lists again then (three times at most).
+func findCopy(dir string, want FileID, off int64, marker uint64, except devIno) (*os.File, string) {
 	for range 3 {
-		f, path, again := r.findCopyOnce(marker)
+		f, path, again := findCopyOnce(dir, want, off, marker, except)
 		if f != nil || !again {
 			return f, path
 		}
@@ -94,8 +97,7 @@ func (r *reader) findCopy(marker uint64) (*os.File, string) {
 	return nil, ""
 }
 
-func (r *reader) findCopyOnce(marker uint64) (_ *os.File, _ string, again bool) {
-	dir := filepath.Dir(r.name)
+func findCopyOnce(dir string, want FileID, off int64, marker uint64, except devIno) (_ *os.File, _ string, again bool) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, "", false
@@ -109,10 +111,10 @@ func (r *reader) findCopyOnce(marker uint64) (_ *os.File, _ string, again bool) 
 			again = true
 			continue
 		}
-		if fi.Size() < r.off {
+		if fi.Size() < off {
 			continue
 		}
-		if k, ok := keyOf(fi); !ok || k == r.key {
+		if k, ok := keyOf(fi); !ok || k == except {
 			continue
 		}
 		p := filepath.Join(dir, e.Name())
@@ -121,8 +123,8 @@ func (r *reader) findCopyOnce(marker uint64) (_ *os.File, _ string, again bool) 
 			again = true
 			continue
 		}
-		if ok, _ := prefixMatches(f, r.id); ok {
-			if m, err := readMarker(f, r.off); err == nil && (marker == 0 || m == marker) {
+		if ok, _ := prefixMatches(f, want); ok {
+			if m, err := readMarker(f, off); err == nil && (marker == 0 || m == marker) {
 				return f, p, false
 			}
 		}

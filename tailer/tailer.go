@@ -986,64 +986,19 @@ func (t *Tailer) queueCopy(p Position, except devIno) {
 	if p.Offset == 0 || p.Path == "" {
 		return
 	}
-	// A rotation while we look can rename the copy between the listing
-	// and the open: list again then.
-	for range 3 {
-		if again := t.findCopyOf(p, except); !again {
-			return
-		}
+	f, path := findCopy(filepath.Dir(p.Path), p.ID, p.Offset, p.Marker, except)
+	if f == nil {
+		return
 	}
-}
-
-// findCopyOf is one search of queueCopy; it reports whether a file
-// vanished while it looked.
-func (t *Tailer) findCopyOf(p Position, except devIno) (again bool) {
-	dir := filepath.Dir(p.Path)
-	ents, err := os.ReadDir(dir)
+	id, err := Identify(f)
+	f.Close()
 	if err != nil {
-		return false
+		return
 	}
-	for _, e := range ents {
-		if !e.Type().IsRegular() || compressed(e.Name()) {
-			continue
-		}
-		fi, err := e.Info()
-		if err != nil {
-			again = true
-			continue
-		}
-		if fi.Size() < p.Offset {
-			continue
-		}
-		if k, ok := keyOf(fi); !ok || k == except {
-			continue
-		}
-		path := filepath.Join(dir, e.Name())
-		f, err := os.Open(path)
-		if err != nil {
-			again = true
-			continue
-		}
-		match, _ := prefixMatches(f, p.ID)
-		if match && p.Marker != 0 {
-			m, err := readMarker(f, p.Offset)
-			match = err == nil && m == p.Marker
-		}
-		var id FileID
-		if match {
-			id, err = Identify(f)
-			match = err == nil
-		}
-		f.Close()
-		if match {
-			t.log.Info("file was truncated while stopped; its rest is in the rotated copy",
-				"path", p.Path, "copy", path, "offset", p.Offset)
-			t.orphans = append(t.orphans, orphan{path: path,
-				pos: Position{Path: path, ID: id, Offset: p.Offset, Marker: p.Marker}})
-			return false
-		}
-	}
-	return again
+	t.log.Info("file was truncated while stopped; its rest is in the rotated copy",
+		"path", p.Path, "copy", path, "offset", p.Offset)
+	t.orphans = append(t.orphans, orphan{path: path,
+		pos: Position{Path: path, ID: id, Offset: p.Offset, Marker: p.Marker}})
 }
 
 // startOffset decides where a newly opened file is read from.
