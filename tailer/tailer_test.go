@@ -2,6 +2,7 @@ package tailer
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -388,7 +389,15 @@ func TestTailerRotation(t *testing.T) {
 
 			order, lines := h.sources()
 			if len(order) != 2 {
-				t.Fatalf("got %d sources, want 2", len(order))
+				var desc []string
+				for _, s := range order {
+					var texts []string
+					for _, l := range lines[s] {
+						texts = append(texts, l.Text)
+					}
+					desc = append(desc, fmt.Sprintf("%s %v: %q", s.Path, s.ID, texts))
+				}
+				t.Fatalf("got %d sources, want 2:\n%s", len(order), strings.Join(desc, "\n"))
 			}
 			var got [][]string
 			for _, s := range order {
