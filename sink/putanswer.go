@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"strings"
-	"unicode/utf16"
-	"unicode/utf8"
+
+	"github.com/kinetail/kinetail/transform"
 )
 
 // entryStatus is the outcome of one PutRecords entry.
@@ -115,7 +115,7 @@ func (a *putAnswer) entry(s *scanner) error {
 		c := code
 		if codeEsc {
 			var ok bool
-			if a.scratch, ok = appendUnescaped(a.scratch[:0], code); !ok {
+			if a.scratch, ok = transform.AppendUnescaped(a.scratch[:0], code); !ok {
 				return errMalformed
 			}
 			c = a.scratch
@@ -205,7 +205,7 @@ func unescapedString(raw []byte, escaped bool) string {
 	if !escaped {
 		return string(raw)
 	}
-	b, ok := appendUnescaped(nil, raw)
+	b, ok := transform.AppendUnescaped(nil, raw)
 	if !ok {
 		return string(raw)
 	}
@@ -261,7 +261,7 @@ func (s *scanner) object(member func(key []byte) error, scratch *[]byte) error {
 		}
 		if esc {
 			var ok bool
-			if *scratch, ok = appendUnescaped((*scratch)[:0], key); !ok {
+			if *scratch, ok = transform.AppendUnescaped((*scratch)[:0], key); !ok {
 				return errMalformed
 			}
 			key = *scratch
@@ -421,81 +421,4 @@ func (s *scanner) skip() error {
 		}
 		return nil
 	}
-}
-
-// appendUnescaped appends the JSON string content raw with its escapes
-// decoded. ok is false for an invalid escape.
-func appendUnescaped(dst, raw []byte) (_ []byte, ok bool) {
-	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		if c != '\\' {
-			dst = append(dst, c)
-			continue
-		}
-		i++
-		if i == len(raw) {
-			return dst, false
-		}
-		switch raw[i] {
-		case '"', '\\', '/':
-			dst = append(dst, raw[i])
-		case 'b':
-			dst = append(dst, '\b')
-		case 'f':
-			dst = append(dst, '\f')
-		case 'n':
-			dst = append(dst, '\n')
-		case 'r':
-			dst = append(dst, '\r')
-		case 't':
-			dst = append(dst, '\t')
-		case 'u':
-			r, ok := hex4(raw[i+1:])
-			if !ok {
-				return dst, false
-			}
-			i += 4
-			if utf16.IsSurrogate(r) {
-				// A pair is two escapes; a lone half becomes U+FFFD.
-				r2 := rune(-1)
-				if rest := raw[i+1:]; len(rest) >= 6 && rest[0] == '\\' && rest[1] == 'u' {
-					if v, ok := hex4(rest[2:]); ok {
-						r2 = v
-					}
-				}
-				if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
-					r = d
-					i += 6
-				} else {
-					r = utf8.RuneError
-				}
-			}
-			dst = utf8.AppendRune(dst, r)
-		default:
-			return dst, false
-		}
-	}
-	return dst, true
-}
-
-// hex4 decodes four hex digits at the start of b.
-func hex4(b []byte) (rune, bool) {
-	if len(b) < 4 {
-		return 0, false
-	}
-	var r rune
-	for _, c := range b[:4] {
-		switch {
-		case c >= '0' && c <= '9':
-			c -= '0'
-		case c >= 'a' && c <= 'f':
-			c -= 'a' - 10
-		case c >= 'A' && c <= 'F':
-			c -= 'A' - 10
-		default:
-			return 0, false
-		}
-		r = r<<4 | rune(c)
-	}
-	return r, true
 }

@@ -2,6 +2,7 @@ package transform
 
 import (
 	"encoding/binary"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -85,4 +86,83 @@ func safeWord(w uint64) bool {
 	quote := ((w ^ lanes22) - lanes01) &^ (w ^ lanes22) // high bit set in a lane == '"'
 	bslash := ((w ^ lanes5c) - lanes01) &^ (w ^ lanes5c)
 	return (lt20|quote|bslash|w)&lanes80 == 0
+}
+
+// AppendUnescaped appends the content of a JSON string (raw, without its
+// quotes) with its escapes decoded. A \u escape of a lone surrogate becomes
+// U+FFFD, so the result is valid UTF-8 when raw was. ok is false for an
+// invalid escape.
+func AppendUnescaped(dst, raw []byte) (_ []byte, ok bool) {
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if c != '\\' {
+			dst = append(dst, c)
+			continue
+		}
+		i++
+		if i == len(raw) {
+			return dst, false
+		}
+		switch raw[i] {
+		case '"', '\\', '/':
+			dst = append(dst, raw[i])
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			r, ok := hex4(raw[i+1:])
+			if !ok {
+				return dst, false
+			}
+			i += 4
+			if utf16.IsSurrogate(r) {
+				// A pair is two escapes; a lone half becomes U+FFFD.
+				r2 := rune(-1)
+				if rest := raw[i+1:]; len(rest) >= 6 && rest[0] == '\\' && rest[1] == 'u' {
+					if v, ok := hex4(rest[2:]); ok {
+						r2 = v
+					}
+				}
+				if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+					r = d
+					i += 6
+				} else {
+					r = utf8.RuneError
+				}
+			}
+			dst = utf8.AppendRune(dst, r)
+		default:
+			return dst, false
+		}
+	}
+	return dst, true
+}
+
+// hex4 decodes four hex digits at the start of b.
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
 }

@@ -2,7 +2,6 @@ package transform
 
 import (
 	"encoding/binary"
-	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -318,7 +317,7 @@ func (o *object) text(in []byte, tok span, esc bool) []byte {
 	if !esc {
 		return body
 	}
-	o.scratch = appendUnescaped(o.scratch[:0], body)
+	o.scratch, _ = AppendUnescaped(o.scratch[:0], body) // body was validated by scan
 	return o.scratch
 }
 
@@ -383,69 +382,4 @@ func appendCompacted(dst, v []byte) []byte {
 		}
 	}
 	return append(dst, v[start:]...)
-}
-
-// appendUnescaped appends the decoded content of a valid JSON string body
-// (without quotes). A \u escape of a lone surrogate becomes U+FFFD, so the
-// result is valid UTF-8.
-func appendUnescaped(dst, body []byte) []byte {
-	start := 0
-	for i := 0; i < len(body); {
-		if body[i] != '\\' {
-			i++
-			continue
-		}
-		dst = append(dst, body[start:i]...)
-		c := body[i+1]
-		i += 2
-		switch c {
-		case 'b':
-			dst = append(dst, '\b')
-		case 'f':
-			dst = append(dst, '\f')
-		case 'n':
-			dst = append(dst, '\n')
-		case 'r':
-			dst = append(dst, '\r')
-		case 't':
-			dst = append(dst, '\t')
-		case 'u':
-			r := rune(hex4(body[i:]))
-			i += 4
-			if utf16.IsSurrogate(r) {
-				r2 := utf8.RuneError
-				if i+6 <= len(body) && body[i] == '\\' && body[i+1] == 'u' {
-					r2 = rune(hex4(body[i+2:]))
-				}
-				if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
-					r = d
-					i += 6
-				} else {
-					r = utf8.RuneError
-				}
-			}
-			dst = utf8.AppendRune(dst, r)
-		default: // '"', '\\', '/'
-			dst = append(dst, c)
-		}
-		start = i
-	}
-	return append(dst, body[start:]...)
-}
-
-// hex4 decodes four hex digits, already validated.
-func hex4(b []byte) uint16 {
-	var v uint16
-	for _, c := range b[:4] {
-		switch {
-		case c >= '0' && c <= '9':
-			c -= '0'
-		case c >= 'a' && c <= 'f':
-			c -= 'a' - 10
-		default:
-			c -= 'A' - 10
-		}
-		v = v<<4 | uint16(c)
-	}
-	return v
 }

@@ -132,8 +132,8 @@ func TestAppendUnescaped(t *testing.T) {
 		{`\ud83d\u0041`, "\uFFFDA"},
 	}
 	for _, tt := range tests {
-		if got := string(appendUnescaped(nil, []byte(tt.body))); got != tt.want {
-			t.Errorf("appendUnescaped(%s) = %q, want %q", tt.body, got, tt.want)
+		if got, ok := AppendUnescaped(nil, []byte(tt.body)); !ok || string(got) != tt.want {
+			t.Errorf("AppendUnescaped(%s) = %q, %v; want %q", tt.body, got, ok, tt.want)
 		}
 		var want string
 		if err := json.Unmarshal([]byte(`"`+tt.body+`"`), &want); err != nil || want != tt.want {

@@ -137,7 +137,7 @@ func (p *redact) appendJSON(dst, in []byte) ([]byte, bool) {
 			}
 			text := in[i+1 : end-1]
 			if esc {
-				p.scratch = appendUnescaped(p.scratch[:0], text)
+				p.scratch, _ = AppendUnescaped(p.scratch[:0], text) // validated by the object scan
 				text = p.scratch
 			}
 			if p.find(text, secretKey) {
@@ -214,7 +214,7 @@ func (p *redact) key(in []byte, i int) (next int, secret, ok bool) {
 	if p.secretKey {
 		k := in[i+1 : end-1]
 		if esc {
-			p.keyBuf = appendUnescaped(p.keyBuf[:0], k)
+			p.keyBuf, _ = AppendUnescaped(p.keyBuf[:0], k) // validated by the object scan
 			k = p.keyBuf
 		}
 		secret = containsSecret(k)
