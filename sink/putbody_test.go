@@ -103,32 +103,6 @@ func TestPutRecordsBodyMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
-func TestAppendJSONString(t *testing.T) {
-	for _, s := range []string{
-		"", "plain", `"`, `\`, "\x00", "\x7f", "\n\r\t", "é", "🎉", "\u2028\u2029",
-		"bad \xff utf8", "\xc3", "\xed\xa0\x80", "mixed \x01 \"q\" \xfe ok",
-	} {
-		got := appendJSONString(nil, s)
-		if len(got) != jsonStringLen(s) {
-			t.Errorf("jsonStringLen(%q) = %d, appendJSONString wrote %d bytes", s, jsonStringLen(s), len(got))
-		}
-		var back string
-		if err := json.Unmarshal(got, &back); err != nil {
-			t.Errorf("appendJSONString(%q) = %s: not a JSON string: %v", s, got, err)
-			continue
-		}
-		// encoding/json makes the same repairs of invalid UTF-8.
-		want, _ := json.Marshal(s)
-		var wantBack string
-		if err := json.Unmarshal(want, &wantBack); err != nil {
-			t.Fatal(err)
-		}
-		if back != wantBack {
-			t.Errorf("appendJSONString(%q) decodes to %q, encoding/json's to %q", s, back, wantBack)
-		}
-	}
-}
-
 func TestPutRecordsBodyKeys(t *testing.T) {
 	tests := []struct {
 		name          string

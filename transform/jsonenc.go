@@ -28,6 +28,36 @@ func AppendJSONString(dst, s []byte) []byte {
 	return append(dst, '"')
 }
 
+// JSONStringLen is len(AppendJSONString(nil, s)), computed without writing,
+// for callers that need exact sizes before encoding.
+func JSONStringLen(s []byte) int {
+	n := 2
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c >= 0x20 && c != '"' && c != '\\':
+				n++
+			case c == '"', c == '\\', c == '\n', c == '\r', c == '\t':
+				n += 2
+			default:
+				n += 6
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			n += len("\uFFFD") // the byte is replaced by U+FFFD
+			i++
+			continue
+		}
+		n += size
+		i += size
+	}
+	return n
+}
+
 // appendEscaped appends the body of a JSON string for s, without quotes.
 // Runs of safe bytes are found first and appended with one copy, since most
 // log text needs no escaping at all.

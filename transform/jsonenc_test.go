@@ -82,3 +82,29 @@ func FuzzAppendJSONString(f *testing.F) {
 		}
 	})
 }
+
+func TestJSONStringLenAndRepairs(t *testing.T) {
+	for _, s := range []string{
+		"", "plain", `"`, `\`, "\x00", "\x7f", "\n\r\t", "é", "🎉", "\u2028\u2029",
+		"bad \xff utf8", "\xc3", "\xed\xa0\x80", "mixed \x01 \"q\" \xfe ok",
+	} {
+		got := AppendJSONString(nil, []byte(s))
+		if len(got) != JSONStringLen([]byte(s)) {
+			t.Errorf("JSONStringLen(%q) = %d, AppendJSONString wrote %d bytes", s, JSONStringLen([]byte(s)), len(got))
+		}
+		var back string
+		if err := json.Unmarshal(got, &back); err != nil {
+			t.Errorf("AppendJSONString(%q) = %s: not a JSON string: %v", s, got, err)
+			continue
+		}
+		// encoding/json makes the same repairs of invalid UTF-8.
+		want, _ := json.Marshal(s)
+		var wantBack string
+		if err := json.Unmarshal(want, &wantBack); err != nil {
+			t.Fatal(err)
+		}
+		if back != wantBack {
+			t.Errorf("AppendJSONString(%q) decodes to %q, encoding/json's to %q", s, back, wantBack)
+		}
+	}
+}
