@@ -13,6 +13,7 @@ import (
 	"github.com/kinetail/kinetail/checkpoint"
 	"github.com/kinetail/kinetail/config"
 	"github.com/kinetail/kinetail/sink"
+	"github.com/kinetail/kinetail/transform"
 )
 
 // defaultFlowBuffer bounds the file bytes a flow may have read but not yet
@@ -28,18 +29,17 @@ type Agent struct {
 	tracker *checkpoint.Tracker
 	dests   []*destination
 	flows   []*flow
-	saved   uint64 // tracker version last written; only the saver touches it
+
+	// Running sinks. Templated destinations add theirs while flows run.
+	outMu   sync.Mutex
+	outputs []*output
+	sinks   sync.WaitGroup
+	sinkCtx context.Context
+	closing bool // set once the flows stopped: no output may start after
+
+	saved uint64 // tracker version last written; only the saver touches it
 	// openFiles bounds the descriptors of followed files, all flows together.
 	openFiles *semaphore.Weighted
-}
-
-type destination struct {
-	name string
-	sink sink.Sink
-	// checker is the sink's start-up probe, when it has one.
-	checker interface{ Check(context.Context) error }
-	in      chan sink.Batch
-	done    chan struct{} // closed when the sink's Run returned
 }
 
 // New prepares an agent: it loads the checkpoint and builds every stage, so
@@ -61,21 +61,45 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Agent, err
 	a.store = store
 	a.tracker = checkpoint.NewTracker(loaded.Entries, cfg.Agent.CheckpointTTL.D())
 
+	// Every destination a flow can send to, directly, by a route or as a
+	// fallback, in order of first mention.
 	index := make(map[string]int)
-	for _, f := range cfg.Flows {
-		if _, ok := index[f.Destination]; ok {
-			continue
+	var add func(name string) error
+	add = func(name string) error {
+		if _, ok := index[name]; ok {
+			return nil
 		}
-		d := cfg.Destinations[f.Destination]
+		d := cfg.Destinations[name]
 		if d == nil {
-			return nil, fmt.Errorf("flow %q: destination %q is not defined", f.Name, f.Destination)
+			return fmt.Errorf("destination %q is not defined", name)
 		}
 		dest, err := newDestination(ctx, d, log)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		index[f.Destination] = len(a.dests)
+		index[name] = len(a.dests)
 		a.dests = append(a.dests, dest)
+		if d.Fallback != "" {
+			if err := add(d.Fallback); err != nil {
+				return err
+			}
+			dest.fallback = index[d.Fallback]
+		}
+		return nil
+	}
+	for _, f := range cfg.Flows {
+		names := []string{}
+		if f.Destination != "" {
+			names = append(names, f.Destination)
+		}
+		for _, r := range f.Routes {
+			names = append(names, r.To...)
+		}
+		for _, name := range names {
+			if err := add(name); err != nil {
+				return nil, fmt.Errorf("flow %q: %w", f.Name, err)
+			}
+		}
 	}
 	for _, fc := range cfg.Flows {
 		f, err := newFlow(fc, a, index, !loaded.Existed)
@@ -85,21 +109,6 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Agent, err
 		a.flows = append(a.flows, f)
 	}
 	return a, nil
-}
-
-func newDestination(ctx context.Context, d *config.Destination, log *slog.Logger) (*destination, error) {
-	dest := &destination{name: d.Name, in: make(chan sink.Batch, 4), done: make(chan struct{})}
-	switch d.Type {
-	case "kinesis":
-		k, err := sink.NewKinesis(ctx, d, sink.KinesisOptions{Logger: log})
-		if err != nil {
-			return nil, fmt.Errorf("destination %q: %w", d.Name, err)
-		}
-		dest.sink, dest.checker = k, k
-	default:
-		return nil, fmt.Errorf("destination %q: type %q is not supported", d.Name, d.Type)
-	}
-	return dest, nil
 }
 
 // Run follows the files until ctx is cancelled, then shuts down in order.
@@ -113,17 +122,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	// cut off by the shutdown deadline.
 	sinkCtx, cancelSinks := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelSinks()
-	var sinks sync.WaitGroup
+	a.sinkCtx = sinkCtx
 	for _, d := range a.dests {
-		sinks.Add(1)
-		go func() {
-			defer sinks.Done()
-			defer close(d.done)
-			err := d.sink.Run(sinkCtx, d.in)
-			if err != nil && !errors.Is(err, context.Canceled) {
-				a.log.Error("destination stopped", "destination", d.name, "err", err)
-			}
-		}()
+		if d.fixed != nil {
+			a.start(d.fixed)
+		}
 	}
 
 	saverDone := make(chan struct{})
@@ -148,10 +151,13 @@ func (a *Agent) Run(ctx context.Context) error {
 	deadline := time.AfterFunc(a.cfg.Agent.ShutdownTimeout.D(), cancelSinks)
 	defer deadline.Stop()
 	flows.Wait()
-	for _, d := range a.dests {
-		close(d.in)
+	a.outMu.Lock()
+	a.closing = true
+	for _, o := range a.outputs {
+		close(o.in)
 	}
-	sinks.Wait()
+	a.outMu.Unlock()
+	a.sinks.Wait()
 	if sinkCtx.Err() != nil {
 		a.log.Warn("shutdown timeout reached; unacknowledged lines will be sent again after restart")
 	}
@@ -170,16 +176,112 @@ func (a *Agent) Run(ctx context.Context) error {
 // works, which is what an operator fixing IAM or creating the stream wants.
 func (a *Agent) checkDestinations(ctx context.Context) {
 	for _, d := range a.dests {
-		if d.checker == nil {
+		if d.fixed == nil || d.fixed.checker == nil {
 			continue
 		}
 		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		err := d.checker.Check(cctx)
+		err := d.fixed.checker.Check(cctx)
 		cancel()
 		if err != nil {
 			a.log.Error("destination check failed; records will wait and be retried", "destination", d.name, "err", err)
 		}
 	}
+}
+
+// start runs o's sink until its input is closed. It returns false once the
+// agent is shutting down.
+func (a *Agent) start(o *output) bool {
+	a.outMu.Lock()
+	defer a.outMu.Unlock()
+	if a.closing {
+		return false
+	}
+	a.outputs = append(a.outputs, o)
+	a.sinks.Add(1)
+	go func() {
+		defer a.sinks.Done()
+		defer close(o.done)
+		err := o.sink.Run(a.sinkCtx, o.in)
+		if err != nil && !errors.Is(err, context.Canceled) {
+			a.log.Error("destination stopped", "destination", o.name, "err", err)
+		}
+	}()
+	return true
+}
+
+// outputFor returns where a record for destination i goes, and that
+// destination (the fallback when i's template cannot name a stream), or
+// nil when the record cannot be sent anywhere (it is counted).
+func (a *Agent) outputFor(i int, rec *transform.Record, scratch *[]byte) (*output, *destination) {
+	for {
+		d := a.dests[i]
+		if d.fixed != nil {
+			return d.fixed, d
+		}
+		name, err := d.stream.Append((*scratch)[:0], rec)
+		*scratch = name
+		if err == nil && config.ValidStreamName(string(name)) {
+			if o := a.templated(d, name); o != nil {
+				return o, d
+			}
+		}
+		if d.fallback < 0 {
+			d.mu.Lock()
+			d.dropped++
+			d.mu.Unlock()
+			return nil, nil
+		}
+		i = d.fallback // never templated itself: validated by config
+	}
+}
+
+// templated returns the output of d for stream name, starting it on first
+// use. It returns nil when the stream does not exist (looked for again
+// after recheckMissing), when d already has maxStreamsPerTemplate streams,
+// or during shutdown.
+func (a *Agent) templated(d *destination, name []byte) *output {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if o := d.outputs[string(name)]; o != nil {
+		return o
+	}
+	stream := string(name)
+	if t, ok := d.missing[stream]; ok && time.Since(t) < recheckMissing {
+		return nil
+	}
+	if len(d.outputs) >= maxStreamsPerTemplate {
+		if !d.warnedTooMany {
+			a.log.Error("too many streams for one templated destination; using its fallback", "destination", d.name, "limit", maxStreamsPerTemplate, "stream", stream)
+			d.warnedTooMany = true
+		}
+		return nil
+	}
+	o, err := newOutput(a.sinkCtx, withStream(d.cfg, stream), d.name+"/"+stream, a.log)
+	if err != nil {
+		a.log.Error("cannot start a destination for a templated stream; using its fallback", "destination", d.name, "stream", stream, "err", err)
+		d.missing[stream] = time.Now()
+		return nil
+	}
+	if o.checker != nil {
+		ctx, cancel := context.WithTimeout(a.sinkCtx, 15*time.Second)
+		err := o.checker.Check(ctx)
+		cancel()
+		if errors.Is(err, sink.ErrStreamNotFound) {
+			a.log.Warn("templated stream does not exist; its records go to the fallback", "destination", d.name, "stream", stream, "recheck_after", recheckMissing.String())
+			d.missing[stream] = time.Now()
+			return nil
+		}
+		if err != nil {
+			a.log.Error("destination check failed; records will wait and be retried", "destination", d.name, "stream", stream, "err", err)
+		}
+	}
+	if !a.start(o) {
+		return nil
+	}
+	delete(d.missing, stream)
+	d.outputs[stream] = o
+	a.log.Info("started a destination for a templated stream", "destination", d.name, "stream", stream)
+	return o
 }
 
 func (a *Agent) saveLoop(ctx context.Context) {
@@ -224,9 +326,18 @@ func (a *Agent) logStats() {
 	for _, f := range a.flows {
 		a.log.Info("flow totals", "flow", f.name, "tailer", f.tail.Stats(), "transform", f.chain.Stats())
 	}
-	for _, d := range a.dests {
-		if s, ok := d.sink.(interface{ Stats() sink.KinesisStats }); ok {
-			a.log.Info("destination totals", "destination", d.name, "stats", s.Stats())
+	a.outMu.Lock()
+	defer a.outMu.Unlock()
+	for _, o := range a.outputs {
+		if s, ok := o.sink.(interface{ Stats() sink.KinesisStats }); ok {
+			a.log.Info("destination totals", "destination", o.name, "stats", s.Stats())
 		}
+	}
+	for _, d := range a.dests {
+		d.mu.Lock()
+		if d.dropped > 0 {
+			a.log.Warn("records dropped: no stream could be named for them and no fallback is set", "destination", d.name, "records", d.dropped)
+		}
+		d.mu.Unlock()
 	}
 }

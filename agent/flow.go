@@ -25,11 +25,19 @@ type flow struct {
 	budget *semaphore.Weighted
 	agent  *Agent
 
-	dst   []int // scratch for routing
-	spans []span
+	rec     transform.Record // the record being routed
+	dst     []int            // scratch for routing
+	scratch []byte           // a templated stream name or key
+	items   []item           // this batch's deliveries
+	outs    []*output        // this batch's outputs, in order of first use
 }
 
-type span struct{ start, end int }
+// item is one record for one output.
+type item struct {
+	out        int // index in flow.outs
+	start, end int // the record in the batch's arena
+	key, hash  string
+}
 
 func newFlow(fc *config.Flow, a *Agent, index map[string]int, firstStart bool) (*flow, error) {
 	// The budget must hold at least one full batch with a maximal line, or
@@ -41,7 +49,7 @@ func newFlow(fc *config.Flow, a *Agent, index map[string]int, firstStart bool) (
 	if f.chain, err = transform.New(fc.Transforms); err != nil {
 		return nil, fmt.Errorf("flow %q: %w", fc.Name, err)
 	}
-	if f.router, err = route.New(fc.Destination, index); err != nil {
+	if f.router, err = route.New(fc, index); err != nil {
 		return nil, fmt.Errorf("flow %q: %w", fc.Name, err)
 	}
 	var multiline *tailer.MultilineConfig
@@ -103,7 +111,7 @@ func (f *flow) run(ctx context.Context) {
 	<-done
 }
 
-// process turns one tailer batch into one sink batch per destination.
+// process turns one tailer batch into one sink batch per output.
 func (f *flow) process(b tailer.Batch) {
 	size := b.Size
 	g := f.agent.tracker.Begin(b.Source, b.End, b.Marker, func() { f.budget.Release(size) })
@@ -111,9 +119,10 @@ func (f *flow) process(b tailer.Batch) {
 
 	// All records of the batch share one buffer: one allocation per batch.
 	arena := make([]byte, 0, int(b.Size)+int(b.Size)/2+len(b.Lines)*8)
-	f.spans = f.spans[:0]
+	f.items, f.outs = f.items[:0], f.outs[:0]
 	f.chain.SetHeader(b.Header)
 	f.chain.SetSource(b.Source)
+	f.router.SetPath(b.Source.Path)
 	for i := range b.Lines {
 		start := len(arena)
 		l := &b.Lines[i]
@@ -125,25 +134,71 @@ func (f *flow) process(b tailer.Batch) {
 			continue
 		}
 		arena = out
-		f.spans = append(f.spans, span{start, len(arena)})
+		f.route(l.Bytes, arena[start:], start)
 	}
-	if len(f.spans) == 0 {
-		return
-	}
-	f.dst = f.router.Route(nil, f.dst[:0])
-	for _, di := range f.dst {
-		recs := make([]sink.Record, len(f.spans))
-		for i, s := range f.spans {
-			recs[i] = sink.Record{Data: arena[s.start:s.end:s.end], Ack: g}
+	// Records point into the arena only now: it no longer moves.
+	for k, o := range f.outs {
+		n := 0
+		for _, it := range f.items {
+			if it.out == k {
+				n++
+			}
+		}
+		recs := make([]sink.Record, 0, n)
+		bytes := 0
+		for _, it := range f.items {
+			if it.out == k {
+				recs = append(recs, sink.Record{Data: arena[it.start:it.end:it.end], PartitionKey: it.key, ExplicitHashKey: it.hash, Ack: g})
+				bytes += it.end - it.start
+			}
 		}
 		g.Add(len(recs))
-		d := f.agent.dests[di]
 		select {
-		case d.in <- sink.Batch{Records: recs, Bytes: len(arena)}:
-		case <-d.done:
+		case o.in <- sink.Batch{Records: recs, Bytes: bytes}:
+		case <-o.done:
 			// The sink was cut off by the shutdown deadline: these records
 			// stay unacknowledged and are read again after restart.
 			return
 		}
+	}
+}
+
+// route records where the record rec (made from line, at start in the
+// arena) goes. A record that goes nowhere is acknowledged with its batch
+// and counted by the router or the destination.
+func (f *flow) route(line, rec []byte, start int) {
+	f.rec.Reset(rec)
+	f.dst = f.router.Route(f.dst[:0], line, &f.rec)
+	for _, di := range f.dst {
+		o, d := f.agent.outputFor(di, &f.rec, &f.scratch)
+		if o == nil {
+			continue
+		}
+		it := item{out: -1, start: start, end: start + len(rec)}
+		for k, x := range f.outs {
+			if x == o {
+				it.out = k
+				break
+			}
+		}
+		if it.out < 0 {
+			it.out = len(f.outs)
+			f.outs = append(f.outs, o)
+		}
+		// A key template that cannot be filled leaves the key to the
+		// sink (random): the record is still sent.
+		if d.key != nil {
+			if k, err := d.key.Append(f.scratch[:0], &f.rec); err == nil && len(k) > 0 {
+				it.key = string(k)
+				f.scratch = k
+			}
+		}
+		if d.hashKey != nil {
+			if h, err := d.hashKey.Append(f.scratch[:0], &f.rec); err == nil && config.ValidHashKey(string(h)) {
+				it.hash = string(h)
+				f.scratch = h
+			}
+		}
+		f.items = append(f.items, it)
 	}
 }

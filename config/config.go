@@ -23,25 +23,58 @@ type Agent struct {
 
 // Destination is a named place records are sent to.
 type Destination struct {
-	Name         string      `yaml:"-"`             // its key under destinations
-	Line         int         `yaml:"-"`             // line of its key in the file, for messages
-	Type         string      `yaml:"type"`          // required: kinesis (firehose, file, stdout later)
-	Stream       string      `yaml:"stream"`        // required for kinesis
-	Region       string      `yaml:"region"`        // default: the SDK's chain
-	Endpoint     string      `yaml:"endpoint"`      // optional absolute http(s) URL (VPC endpoint, local server)
-	RoleARN      string      `yaml:"role_arn"`      // optional assume-role
-	PartitionKey string      `yaml:"partition_key"` // random (default) | deterministic
-	Aggregation  Aggregation `yaml:"aggregation"`
-	Batch        Batch       `yaml:"batch"`
-	Retry        Retry       `yaml:"retry"`
-	Timeouts     Timeouts    `yaml:"timeouts"`
-	MaxInFlight  int         `yaml:"max_in_flight"` // concurrent PutRecords requests; default 4 (1..64)
+	Name string `yaml:"-"`    // its key under destinations
+	Line int    `yaml:"-"`    // line of its key in the file, for messages
+	Type string `yaml:"type"` // required: kinesis | firehose | file | stdout
+	// Stream is the Kinesis stream (name or ARN), DeliveryStream the
+	// Firehose delivery stream. Either may be a template naming fields of
+	// the record, like app-%{service}: records whose field is missing or
+	// makes an invalid name go to Fallback.
+	Stream         string `yaml:"stream"`          // required for kinesis
+	DeliveryStream string `yaml:"delivery_stream"` // required for firehose
+	Fallback       string `yaml:"fallback"`        // destination for records a template cannot name a stream for; default: dropped and counted
+	Region         string `yaml:"region"`          // default: the SDK's chain
+	Endpoint       string `yaml:"endpoint"`        // optional absolute http(s) URL (VPC endpoint, local server)
+	RoleARN        string `yaml:"role_arn"`        // optional assume-role
+	// PartitionKey is random (default), deterministic (a hash of the
+	// record) or a template of record fields, like %{user_id}.
+	PartitionKey string `yaml:"partition_key"`
+	// ExplicitHashKey, a decimal 128-bit number or a template giving one,
+	// picks the shard instead of the partition key's hash. Optional.
+	ExplicitHashKey string      `yaml:"explicit_hash_key"`
+	Aggregation     Aggregation `yaml:"aggregation"`
+	ShardAware      ShardAware  `yaml:"shard_aware"`
+	Compression     string      `yaml:"compression"` // none (default) | gzip | zstd: each record's data
+	Batch           Batch       `yaml:"batch"`
+	Retry           Retry       `yaml:"retry"`
+	// DeadLetterFile receives records given up by retry.max_attempts or
+	// retry.max_record_age, or refused by the service as invalid, before
+	// they are acknowledged. Empty: such records are dropped and counted.
+	DeadLetterFile string   `yaml:"dead_letter_file"`
+	Timeouts       Timeouts `yaml:"timeouts"`
+	MaxInFlight    int      `yaml:"max_in_flight"` // concurrent requests; default 4 (1..64)
+	// Path, MaxFileBytes and MaxFiles configure type file: JSON lines,
+	// rotated to Path.1, Path.2… by size.
+	Path         string `yaml:"path"`           // required for file
+	MaxFileBytes Size   `yaml:"max_file_bytes"` // default 100MiB
+	MaxFiles     int    `yaml:"max_files"`      // rotated files kept; default 5
 }
 
-// Aggregation configures KPL aggregation (implemented in a later issue).
+// Aggregation packs small records into one service record: KPL aggregated
+// records for kinesis, newline-separated records for firehose.
 type Aggregation struct {
 	Enabled  bool `yaml:"enabled"`   // default false
-	MaxBytes Size `yaml:"max_bytes"` // default 51200 (at most 1MiB and batch.max_record_bytes)
+	MaxBytes Size `yaml:"max_bytes"` // default 51200 for kinesis, 1000KiB for firehose (at most batch.max_record_bytes)
+}
+
+// ShardAware makes a Kinesis destination follow the stream's shard map:
+// records are grouped by shard, aggregated per shard and paced so no shard
+// is asked for more than its limits.
+type ShardAware struct {
+	Enabled          bool     `yaml:"enabled"`            // default false
+	Refresh          Duration `yaml:"refresh"`            // default 1m: how often the shard map is listed again
+	BytesPerSecond   Size     `yaml:"bytes_per_second"`   // default 1MiB per shard
+	RecordsPerSecond int      `yaml:"records_per_second"` // default 1000 per shard
 }
 
 // Batch bounds one PutRecords request.
@@ -57,6 +90,7 @@ type Retry struct {
 	InitialBackoff Duration `yaml:"initial_backoff"` // default 100ms
 	MaxBackoff     Duration `yaml:"max_backoff"`     // default 10s (at least initial_backoff)
 	MaxAttempts    int      `yaml:"max_attempts"`    // 0 (default): retry until stored or stopped
+	MaxRecordAge   Duration `yaml:"max_record_age"`  // 0 (default): no limit; else give a record up this long after it arrived
 }
 
 // Timeouts bound network operations.
@@ -84,7 +118,24 @@ type Flow struct {
 	SkipHeaderLines   int          `yaml:"skip_header_lines"` // default 0: lines at the start of each file that are not sent
 	Multiline         *Multiline   `yaml:"multiline"`         // default: none, every line is a record
 	Transforms        []*Transform `yaml:"transforms"`        // applied in order; default none
-	Destination       string       `yaml:"destination"`       // required: a key of Config.Destinations
+	// Destination receives every record when there are no routes, and the
+	// records no route matched when there are. One of the two is required.
+	Destination string   `yaml:"destination"`
+	Routes      []*Route `yaml:"routes"` // checked in order; the first match wins unless it says continue
+}
+
+// Route sends the records it matches to its destinations.
+type Route struct {
+	Line     int      `yaml:"-"`        // line of the list item, for messages
+	When     *When    `yaml:"when"`     // default: matches every record
+	To       []string `yaml:"to"`       // required: destination names
+	Continue bool     `yaml:"continue"` // also try the next routes after a match
+}
+
+// When is a route's test. Every condition given must hold.
+type When struct {
+	Path      string `yaml:"path"` // glob on the file's path, like /var/log/nginx/*.log
+	Condition `yaml:",inline"`
 }
 
 // Multiline groups several lines into one record. A record starts at a line
@@ -147,8 +198,13 @@ type Fields struct {
 // Filter keeps or drops records. All conditions given must hold for the
 // record to match.
 type Filter struct {
-	Action      string `yaml:"action"`       // drop (default) | keep: what happens to matching records
-	LineMatches string `yaml:"line_matches"` // regex on the raw line
+	Action    string `yaml:"action"` // drop (default) | keep: what happens to matching records
+	Condition `yaml:",inline"`
+}
+
+// Condition is a test on a record, shared by filters and routes.
+type Condition struct {
+	LineMatches string `yaml:"line_matches"` // regex on the line (a filter's input; a route's raw line)
 	Field       string `yaml:"field"`        // a top-level field of the JSON record
 	Equals      string `yaml:"equals"`       // the field's value equals this
 	Matches     string `yaml:"matches"`      // the field's value matches this regex
@@ -262,7 +318,12 @@ func newDestination(name string) *Destination {
 	return &Destination{
 		Name:         name,
 		PartitionKey: "random",
-		Aggregation:  Aggregation{MaxBytes: 51200},
+		Compression:  "none",
+		ShardAware: ShardAware{
+			Refresh:          Duration(time.Minute),
+			BytesPerSecond:   1 * MiB,
+			RecordsPerSecond: 1000,
+		},
 		Batch: Batch{
 			MaxRecords:     500,
 			MaxBytes:       5 * MiB,
@@ -277,7 +338,9 @@ func newDestination(name string) *Destination {
 			Connect: Duration(2 * time.Second),
 			Request: Duration(10 * time.Second),
 		},
-		MaxInFlight: 4,
+		MaxInFlight:  4,
+		MaxFileBytes: 100 * MiB,
+		MaxFiles:     5,
 	}
 }
 

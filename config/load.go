@@ -517,18 +517,34 @@ func (d *decoder) destinations(s scope, n *yaml.Node, c *Config) {
 		d.pos[dst] = p.key
 		ds := scope{ctx: "destination " + strconv.Quote(p.name)}
 		ok := d.mapping(ds, p.value, fields{
-			"type":          d.str(&dst.Type),
-			"stream":        d.str(&dst.Stream),
-			"region":        d.str(&dst.Region),
-			"endpoint":      d.str(&dst.Endpoint),
-			"role_arn":      d.str(&dst.RoleARN),
-			"partition_key": d.str(&dst.PartitionKey),
+			"type":              d.str(&dst.Type),
+			"stream":            d.str(&dst.Stream),
+			"delivery_stream":   d.str(&dst.DeliveryStream),
+			"fallback":          d.str(&dst.Fallback),
+			"region":            d.str(&dst.Region),
+			"endpoint":          d.str(&dst.Endpoint),
+			"role_arn":          d.str(&dst.RoleARN),
+			"partition_key":     d.str(&dst.PartitionKey),
+			"explicit_hash_key": d.str(&dst.ExplicitHashKey),
 			"aggregation": func(s scope, n *yaml.Node) {
 				d.mapping(s, n, fields{
 					"enabled":   d.bool(&dst.Aggregation.Enabled),
 					"max_bytes": d.size(&dst.Aggregation.MaxBytes),
 				})
 			},
+			"shard_aware": func(s scope, n *yaml.Node) {
+				d.mapping(s, n, fields{
+					"enabled":            d.bool(&dst.ShardAware.Enabled),
+					"refresh":            d.duration(&dst.ShardAware.Refresh),
+					"bytes_per_second":   d.size(&dst.ShardAware.BytesPerSecond),
+					"records_per_second": d.int(&dst.ShardAware.RecordsPerSecond),
+				})
+			},
+			"compression":      d.str(&dst.Compression),
+			"dead_letter_file": d.str(&dst.DeadLetterFile),
+			"path":             d.str(&dst.Path),
+			"max_file_bytes":   d.size(&dst.MaxFileBytes),
+			"max_files":        d.int(&dst.MaxFiles),
 			"batch": func(s scope, n *yaml.Node) {
 				d.mapping(s, n, fields{
 					"max_records":      d.int(&dst.Batch.MaxRecords),
@@ -542,6 +558,7 @@ func (d *decoder) destinations(s scope, n *yaml.Node, c *Config) {
 					"initial_backoff": d.duration(&dst.Retry.InitialBackoff),
 					"max_backoff":     d.duration(&dst.Retry.MaxBackoff),
 					"max_attempts":    d.int(&dst.Retry.MaxAttempts),
+					"max_record_age":  d.duration(&dst.Retry.MaxRecordAge),
 				})
 			},
 			"timeouts": func(s scope, n *yaml.Node) {
@@ -600,6 +617,7 @@ func (d *decoder) flows(s scope, n *yaml.Node, c *Config) {
 			},
 			"transforms":  func(s scope, n *yaml.Node) { f.Transforms = d.transforms(s, n) },
 			"destination": d.str(&f.Destination),
+			"routes":      func(s scope, n *yaml.Node) { f.Routes = d.routes(s, n) },
 		})
 		if !ok {
 			d.failed[f] = true
@@ -742,14 +760,9 @@ func (d *decoder) transform(s scope, n *yaml.Node) *Transform {
 	case "filter":
 		f := &Filter{Action: "drop"}
 		t.Filter = f
-		d.mapping(s, body, fields{
-			"action":       d.str(&f.Action),
-			"line_matches": d.str(&f.LineMatches),
-			"field":        d.str(&f.Field),
-			"equals":       d.str(&f.Equals),
-			"matches":      d.str(&f.Matches),
-			"exists":       d.boolPtr(&f.Exists),
-		})
+		fs := d.conditionFields(&f.Condition)
+		fs["action"] = d.str(&f.Action)
+		d.mapping(s, body, fs)
 	case "redact":
 		r := &Redact{Mask: "****"}
 		t.Redact = r
@@ -767,4 +780,51 @@ func (d *decoder) transform(s scope, n *yaml.Node) *Transform {
 		return nil
 	}
 	return t
+}
+
+// conditionFields are the keys of a Condition, shared by filter and when.
+func (d *decoder) conditionFields(c *Condition) fields {
+	return fields{
+		"line_matches": d.str(&c.LineMatches),
+		"field":        d.str(&c.Field),
+		"equals":       d.str(&c.Equals),
+		"matches":      d.str(&c.Matches),
+		"exists":       d.boolPtr(&c.Exists),
+	}
+}
+
+func (d *decoder) routes(s scope, n *yaml.Node) []*Route {
+	n = resolve(n)
+	if isNull(n) {
+		return nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		d.errorf(n, s, "expected a list of routes, got %s", kindName(n))
+		return nil
+	}
+	var out []*Route
+	for i, item := range n.Content {
+		item = resolve(item)
+		r := &Route{Line: item.Line}
+		d.pos[r] = item
+		ok := d.mapping(s.index(i), item, fields{
+			"when": func(s scope, n *yaml.Node) {
+				if isNull(resolve(n)) {
+					return
+				}
+				r.When = &When{}
+				d.pos[r.When] = resolve(n)
+				fs := d.conditionFields(&r.When.Condition)
+				fs["path"] = d.str(&r.When.Path)
+				d.mapping(s, n, fs)
+			},
+			"to":       d.strings(&r.To),
+			"continue": d.bool(&r.Continue),
+		})
+		if !ok {
+			d.failed[r] = true
+		}
+		out = append(out, r)
+	}
+	return out
 }

@@ -78,7 +78,7 @@ func TestGood(t *testing.T) {
 			if d.Name != "events" || d.Line != 3 || d.PartitionKey != "random" || d.MaxInFlight != 4 ||
 				d.Batch != (Batch{500, 5 * MiB, 1 * MiB, Duration(time.Second)}) ||
 				d.Aggregation != (Aggregation{false, 51200}) ||
-				d.Retry != (Retry{Duration(100 * time.Millisecond), Duration(10 * time.Second), 0}) ||
+				d.Retry != (Retry{Duration(100 * time.Millisecond), Duration(10 * time.Second), 0, 0}) ||
 				d.Timeouts != (Timeouts{Duration(2 * time.Second), Duration(10 * time.Second)}) {
 				t.Errorf("destination defaults wrong: %+v", d)
 			}

@@ -22,7 +22,21 @@ func (c *Config) Summary() string {
 	fmt.Fprintf(&b, "destinations:\n")
 	for _, name := range slices.Sorted(maps.Keys(c.Destinations)) {
 		d := c.Destinations[name]
-		fmt.Fprintf(&b, "  %s: %s stream %s\n", name, d.Type, d.Stream)
+		switch d.Type {
+		case "file":
+			fmt.Fprintf(&b, "  %s: file %s (rotated at %v, %d kept)\n", name, d.Path, d.MaxFileBytes, d.MaxFiles)
+			continue
+		case "stdout":
+			fmt.Fprintf(&b, "  %s: stdout\n", name)
+			continue
+		case "firehose":
+			fmt.Fprintf(&b, "  %s: firehose delivery_stream %s\n", name, d.DeliveryStream)
+		default:
+			fmt.Fprintf(&b, "  %s: %s stream %s\n", name, d.Type, d.Stream)
+		}
+		if d.Fallback != "" {
+			fmt.Fprintf(&b, "    fallback: %s\n", d.Fallback)
+		}
 		region := d.Region
 		if region == "" {
 			region = "(from the environment)"
@@ -35,7 +49,15 @@ func (c *Config) Summary() string {
 		if d.RoleARN != "" {
 			fmt.Fprintf(&b, "    role_arn: %s\n", d.RoleARN)
 		}
-		fmt.Fprintf(&b, "    partition_key: %s, max_in_flight: %d\n", d.PartitionKey, d.MaxInFlight)
+		if d.Type == "kinesis" {
+			fmt.Fprintf(&b, "    partition_key: %s", d.PartitionKey)
+			if d.ExplicitHashKey != "" {
+				fmt.Fprintf(&b, ", explicit_hash_key: %s", d.ExplicitHashKey)
+			}
+			fmt.Fprintf(&b, ", max_in_flight: %d\n", d.MaxInFlight)
+		} else {
+			fmt.Fprintf(&b, "    max_in_flight: %d\n", d.MaxInFlight)
+		}
 		fmt.Fprintf(&b, "    batch: max_records %d, max_bytes %v, max_record_bytes %v, max_age %v\n",
 			d.Batch.MaxRecords, d.Batch.MaxBytes, d.Batch.MaxRecordBytes, d.Batch.MaxAge)
 		if d.Aggregation.Enabled {
@@ -43,17 +65,46 @@ func (c *Config) Summary() string {
 		} else {
 			fmt.Fprintf(&b, "    aggregation: off\n")
 		}
+		if sa := d.ShardAware; sa.Enabled {
+			fmt.Fprintf(&b, "    shard_aware: on, per shard %v/s and %d records/s, map refreshed every %v\n",
+				sa.BytesPerSecond, sa.RecordsPerSecond, sa.Refresh)
+		}
+		if d.Compression != "none" {
+			fmt.Fprintf(&b, "    compression: %s\n", d.Compression)
+		}
 		attempts := "unlimited"
 		if d.Retry.MaxAttempts > 0 {
 			attempts = fmt.Sprint(d.Retry.MaxAttempts)
 		}
+		if d.Retry.MaxRecordAge > 0 {
+			attempts += fmt.Sprintf(", max_record_age %v", d.Retry.MaxRecordAge)
+		}
 		fmt.Fprintf(&b, "    retry: backoff %v to %v, attempts %s; timeouts: connect %v, request %v\n",
 			d.Retry.InitialBackoff, d.Retry.MaxBackoff, attempts, d.Timeouts.Connect, d.Timeouts.Request)
+		if d.DeadLetterFile != "" {
+			fmt.Fprintf(&b, "    dead_letter_file: %s\n", d.DeadLetterFile)
+		}
 	}
 
 	fmt.Fprintf(&b, "flows:\n")
 	for _, f := range c.Flows {
-		fmt.Fprintf(&b, "  %s -> %s\n", f.Name, f.Destination)
+		if len(f.Routes) == 0 {
+			fmt.Fprintf(&b, "  %s -> %s\n", f.Name, f.Destination)
+		} else {
+			fmt.Fprintf(&b, "  %s -> routes:\n", f.Name)
+			for _, r := range f.Routes {
+				fmt.Fprintf(&b, "      %s -> %s", r.When, strings.Join(r.To, ", "))
+				if r.Continue {
+					fmt.Fprintf(&b, " (continue)")
+				}
+				fmt.Fprintf(&b, "\n")
+			}
+			other := "dropped and counted"
+			if f.Destination != "" {
+				other = f.Destination
+			}
+			fmt.Fprintf(&b, "      otherwise -> %s\n", other)
+		}
 		fmt.Fprintf(&b, "    paths: %s\n", strings.Join(f.Paths, ", "))
 		if len(f.Exclude) > 0 {
 			fmt.Fprintf(&b, "    exclude: %s\n", strings.Join(f.Exclude, ", "))
@@ -133,4 +184,37 @@ func redactURL(s string) string {
 	}
 	u.User = nil
 	return u.String()
+}
+
+// String describes the test, as the summary shows it.
+func (w *When) String() string {
+	if w == nil {
+		return "every record"
+	}
+	var parts []string
+	if w.Path != "" {
+		parts = append(parts, "path "+strconv.Quote(w.Path))
+	}
+	return strings.Join(append(parts, w.Condition.describe()...), " and ")
+}
+
+func (c *Condition) describe() []string {
+	var parts []string
+	if c.LineMatches != "" {
+		parts = append(parts, "line matches "+strconv.Quote(c.LineMatches))
+	}
+	if c.Equals != "" {
+		parts = append(parts, c.Field+" = "+strconv.Quote(c.Equals))
+	}
+	if c.Matches != "" {
+		parts = append(parts, c.Field+" matches "+strconv.Quote(c.Matches))
+	}
+	if c.Exists != nil {
+		if *c.Exists {
+			parts = append(parts, c.Field+" exists")
+		} else {
+			parts = append(parts, c.Field+" is missing")
+		}
+	}
+	return parts
 }

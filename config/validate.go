@@ -30,7 +30,7 @@ func (d *decoder) validate(c *Config, root *yaml.Node) {
 
 	names := slices.Sorted(maps.Keys(c.Destinations))
 	for _, name := range names {
-		d.validateDestination(c.Destinations[name])
+		d.validateDestination(c.Destinations[name], c.Destinations)
 	}
 	if len(c.Destinations) == 0 && d.missing(&c.Destinations, scope{path: "destinations"}) {
 		d.errorf(d.at(&c.Destinations, root), scope{}, "no destinations defined: at least one is required")
@@ -60,7 +60,16 @@ func (d *decoder) validateAgent(a *Agent, root *yaml.Node) {
 	}
 }
 
-func (d *decoder) validateDestination(dst *Destination) {
+// Destination types and what each supports.
+var destinationTypes = []string{"kinesis", "firehose", "file", "stdout"}
+
+// Limits of Firehose PutRecordBatch.
+const (
+	firehoseMaxBatchBytes  = 4 * MiB
+	firehoseMaxRecordBytes = 1000 * KiB
+)
+
+func (d *decoder) validateDestination(dst *Destination, all map[string]*Destination) {
 	at := d.pos[dst]
 	s := scope{ctx: "destination " + strconv.Quote(dst.Name)}
 	if !validName(dst.Name) {
@@ -69,17 +78,69 @@ func (d *decoder) validateDestination(dst *Destination) {
 	if d.failed[dst] {
 		return
 	}
+	// Settings that make sense only for some types are errors elsewhere,
+	// so a misplaced key is not silently ignored.
+	only := func(p any, key string, types ...string) {
+		if _, set := d.pos[p]; set && slices.Contains(destinationTypes, dst.Type) && !slices.Contains(types, dst.Type) {
+			d.errorf(d.at(p, at), s.child(key), "does not apply to type %s (only %s)", dst.Type, strings.Join(types, ", "))
+		}
+	}
+	only(&dst.Stream, "stream", "kinesis")
+	only(&dst.DeliveryStream, "delivery_stream", "firehose")
+	only(&dst.PartitionKey, "partition_key", "kinesis")
+	only(&dst.ExplicitHashKey, "explicit_hash_key", "kinesis")
+	only(&dst.ShardAware.Enabled, "shard_aware", "kinesis")
+	only(&dst.Path, "path", "file")
+	only(&dst.MaxFileBytes, "max_file_bytes", "file")
+	only(&dst.MaxFiles, "max_files", "file")
+	for _, p := range []struct {
+		p   any
+		key string
+	}{{&dst.Region, "region"}, {&dst.Endpoint, "endpoint"}, {&dst.RoleARN, "role_arn"}, {&dst.Aggregation.Enabled, "aggregation"},
+		{&dst.Compression, "compression"}, {&dst.Fallback, "fallback"}, {&dst.MaxInFlight, "max_in_flight"}} {
+		only(p.p, p.key, "kinesis", "firehose")
+	}
+
 	switch dst.Type {
 	case "":
 		if d.missing(&dst.Type, s.child("type")) {
-			d.errorf(d.at(&dst.Type, at), s, "type is required (supported: kinesis)")
+			d.errorf(d.at(&dst.Type, at), s, "type is required (supported: %s)", strings.Join(destinationTypes, ", "))
 		}
 	case "kinesis":
 		if dst.Stream == "" && d.missing(&dst.Stream, s.child("stream")) {
 			d.errorf(d.at(&dst.Stream, at), s, "stream is required for type kinesis")
 		}
+		d.streamName(dst.Stream, &dst.Stream, at, s.child("stream"), true)
+		d.validateKinesisKeys(dst, at, s)
+	case "firehose":
+		if dst.DeliveryStream == "" && d.missing(&dst.DeliveryStream, s.child("delivery_stream")) {
+			d.errorf(d.at(&dst.DeliveryStream, at), s, "delivery_stream is required for type firehose")
+		}
+		d.streamName(dst.DeliveryStream, &dst.DeliveryStream, at, s.child("delivery_stream"), false)
+		// Firehose's own limits are the defaults, and the ceiling.
+		b := &dst.Batch
+		if _, set := d.pos[&b.MaxBytes]; !set {
+			b.MaxBytes = firehoseMaxBatchBytes
+		}
+		if _, set := d.pos[&b.MaxRecordBytes]; !set {
+			b.MaxRecordBytes = firehoseMaxRecordBytes
+		}
+		d.sizeRange(&b.MaxBytes, 1, firehoseMaxBatchBytes, at, s.child("batch.max_bytes"))
+		d.sizeRange(&b.MaxRecordBytes, 1, firehoseMaxRecordBytes, at, s.child("batch.max_record_bytes"))
+	case "file":
+		switch {
+		case dst.Path == "":
+			if d.missing(&dst.Path, s.child("path")) {
+				d.errorf(d.at(&dst.Path, at), s, "path is required for type file")
+			}
+		case !filepath.IsAbs(dst.Path):
+			d.errorf(d.at(&dst.Path, at), s.child("path"), "%q is not an absolute path", dst.Path)
+		}
+		d.sizeRange(&dst.MaxFileBytes, 1*KiB, 1<<40, at, s.child("max_file_bytes"))
+		d.intRange(&dst.MaxFiles, 0, 1000, at, s.child("max_files"))
+	case "stdout":
 	default:
-		d.errorf(d.at(&dst.Type, at), s.child("type"), "unknown type %q (supported: kinesis)", dst.Type)
+		d.errorf(d.at(&dst.Type, at), s.child("type"), "unknown type %q (supported: %s)", dst.Type, strings.Join(destinationTypes, ", "))
 	}
 	if dst.Endpoint != "" && !validEndpoint(dst.Endpoint) {
 		d.errorf(d.at(&dst.Endpoint, at), s.child("endpoint"), "must be an absolute http or https URL, like https://kinesis.us-east-1.amazonaws.com")
@@ -87,13 +148,33 @@ func (d *decoder) validateDestination(dst *Destination) {
 	if dst.RoleARN != "" && (!strings.HasPrefix(dst.RoleARN, "arn:") || !strings.Contains(dst.RoleARN, ":role/")) {
 		d.errorf(d.at(&dst.RoleARN, at), s.child("role_arn"), "must be an IAM role ARN, like arn:aws:iam::123456789012:role/kinetail")
 	}
-	switch dst.PartitionKey {
-	case "random", "deterministic":
+	switch dst.Compression {
+	case "none", "gzip", "zstd":
 	default:
-		d.errorf(d.at(&dst.PartitionKey, at), s.child("partition_key"), "unknown value %q (use random or deterministic)", dst.PartitionKey)
+		d.errorf(d.at(&dst.Compression, at), s.child("compression"), "unknown value %q (use none, gzip or zstd)", dst.Compression)
+	}
+	switch fb := all[dst.Fallback]; {
+	case dst.Fallback == "":
+	case fb == nil:
+		d.errorf(d.at(&dst.Fallback, at), s.child("fallback"), "destination %q is not defined", dst.Fallback)
+	case fb == dst:
+		d.errorf(d.at(&dst.Fallback, at), s.child("fallback"), "must name another destination")
+	case !dst.templated():
+		d.errorf(d.at(&dst.Fallback, at), s.child("fallback"), "applies only when the stream is a template like app-%%{service}")
+	case fb.templated():
+		d.errorf(d.at(&dst.Fallback, at), s.child("fallback"), "destination %q has a templated stream itself; a fallback must always have a stream", dst.Fallback)
+	}
+	if dst.DeadLetterFile != "" && !filepath.IsAbs(dst.DeadLetterFile) {
+		d.errorf(d.at(&dst.DeadLetterFile, at), s.child("dead_letter_file"), "%q is not an absolute path", dst.DeadLetterFile)
 	}
 
 	a, b := &dst.Aggregation, &dst.Batch
+	if _, set := d.pos[&a.MaxBytes]; !set {
+		a.MaxBytes = 51200
+		if dst.Type == "firehose" {
+			a.MaxBytes = b.MaxRecordBytes
+		}
+	}
 	d.sizeRange(&a.MaxBytes, 1, maxAggregateBytes, at, s.child("aggregation.max_bytes"))
 	d.intRange(&b.MaxRecords, 1, maxBatchRecords, at, s.child("batch.max_records"))
 	d.sizeRange(&b.MaxBytes, 1, maxBatchBytes, at, s.child("batch.max_bytes"))
@@ -118,9 +199,88 @@ func (d *decoder) validateDestination(dst *Destination) {
 		d.errorf(d.at(&r.MaxAttempts, at), s.child("retry.max_attempts"),
 			"must not be negative (0 retries until stored or stopped), got %d", r.MaxAttempts)
 	}
+	if r.MaxRecordAge < 0 {
+		d.errorf(d.at(&r.MaxRecordAge, at), s.child("retry.max_record_age"), "must not be negative (0 means no limit)")
+	}
 	d.positive(&dst.Timeouts.Connect, at, s.child("timeouts.connect"))
 	d.positive(&dst.Timeouts.Request, at, s.child("timeouts.request"))
 	d.intRange(&dst.MaxInFlight, 1, maxInFlight, at, s.child("max_in_flight"))
+}
+
+// templated reports whether the destination's stream is a template.
+func (dst *Destination) templated() bool {
+	return IsTemplate(dst.Stream) || IsTemplate(dst.DeliveryStream)
+}
+
+// streamName checks a stream name, or a template's syntax (its values are
+// checked for each record when sent).
+func (d *decoder) streamName(v string, p *string, at *yaml.Node, s scope, arnOK bool) {
+	if v == "" {
+		return
+	}
+	t, err := ParseTemplate(v)
+	switch {
+	case err != nil:
+		d.errorf(d.at(p, at), s, "%v", err)
+	case len(t.Fields) > 0:
+	case arnOK && strings.HasPrefix(v, "arn:"):
+	case !ValidStreamName(v):
+		d.errorf(d.at(p, at), s, "%q is not a valid stream name (1 to 128 letters, digits, '_', '.' and '-')", v)
+	}
+}
+
+// ValidStreamName reports whether s can name a Kinesis or Firehose stream.
+func ValidStreamName(s string) bool { return len(s) <= 128 && validName(s) }
+
+func (d *decoder) validateKinesisKeys(dst *Destination, at *yaml.Node, s scope) {
+	switch pk := dst.PartitionKey; pk {
+	case "random", "deterministic":
+	default:
+		t, err := ParseTemplate(pk)
+		switch {
+		case err != nil:
+			d.errorf(d.at(&dst.PartitionKey, at), s.child("partition_key"), "%v", err)
+		case len(t.Fields) == 0:
+			d.errorf(d.at(&dst.PartitionKey, at), s.child("partition_key"),
+				"unknown value %q (use random, deterministic, or a template of record fields like %%{user_id})", pk)
+		}
+	}
+	if h := dst.ExplicitHashKey; h != "" {
+		t, err := ParseTemplate(h)
+		switch {
+		case err != nil:
+			d.errorf(d.at(&dst.ExplicitHashKey, at), s.child("explicit_hash_key"), "%v", err)
+		case len(t.Fields) == 0 && !ValidHashKey(h):
+			d.errorf(d.at(&dst.ExplicitHashKey, at), s.child("explicit_hash_key"),
+				"%q is not a decimal number between 0 and 2^128-1 (or a template like %%{shard_key})", h)
+		}
+	}
+	sa := &dst.ShardAware
+	if sa.Enabled {
+		d.positive(&sa.Refresh, at, s.child("shard_aware.refresh"))
+		d.sizeRange(&sa.BytesPerSecond, 1*KiB, 1<<40, at, s.child("shard_aware.bytes_per_second"))
+		d.intRange(&sa.RecordsPerSecond, 1, 1<<30, at, s.child("shard_aware.records_per_second"))
+		if dst.ExplicitHashKey != "" {
+			d.errorf(d.at(&dst.ExplicitHashKey, at), s.child("explicit_hash_key"),
+				"cannot be combined with shard_aware, which sets each record's explicit hash key itself")
+		}
+	}
+}
+
+// maxHashKey is 2^128-1, the largest Kinesis hash key.
+const maxHashKey = "340282366920938463463374607431768211455"
+
+// ValidHashKey reports whether s is a decimal number in [0, 2^128-1].
+func ValidHashKey(s string) bool {
+	if s == "" || len(s) > len(maxHashKey) || (len(s) > 1 && s[0] == '0') {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return len(s) < len(maxHashKey) || s <= maxHashKey
 }
 
 func (d *decoder) validateFlow(c *Config, f *Flow, i int, seen map[string]*Flow, destinations []string) {
@@ -177,18 +337,47 @@ func (d *decoder) validateFlow(c *Config, f *Flow, i int, seen map[string]*Flow,
 		d.validateTransform(t, s.child("transforms").index(j))
 	}
 
+	defined := "none"
+	if len(destinations) > 0 {
+		defined = strings.Join(destinations, ", ")
+	}
 	dst := c.Destinations[f.Destination]
 	switch {
 	case f.Destination == "":
-		if d.missing(&f.Destination, s.child("destination")) {
-			d.errorf(d.at(&f.Destination, at), s, "destination is required")
+		if len(f.Routes) == 0 && d.missing(&f.Destination, s.child("destination")) && d.missing(&f.Routes, s.child("routes")) {
+			d.errorf(d.at(&f.Destination, at), s, "destination (or routes) is required")
 		}
 	case dst == nil:
-		defined := "none"
-		if len(destinations) > 0 {
-			defined = strings.Join(destinations, ", ")
-		}
 		d.errorf(d.at(&f.Destination, at), s, "destination %q is not defined (defined: %s)", f.Destination, defined)
+	}
+	// The line limit follows the smallest record limit of the
+	// destinations the flow can send to.
+	for j, r := range f.Routes {
+		rs := s.child("routes").index(j)
+		if d.failed[r] {
+			continue
+		}
+		if w := r.When; w != nil {
+			if w.Path != "" {
+				if msg := globProblem(w.Path); msg != "" {
+					d.errorf(d.at(&w.Path, d.pos[w]), rs.child("when.path"), "%s", msg)
+				}
+			}
+			d.validateCondition(&w.Condition, d.pos[w], rs.child("when"), w.Path != "")
+		}
+		if len(r.To) == 0 && d.missing(&r.To, rs.child("to")) {
+			d.errorf(d.at(&r.To, d.pos[r]), rs, "to is required: the destinations of the matching records")
+		}
+		for k, name := range r.To {
+			rd := c.Destinations[name]
+			if rd == nil {
+				d.errorf(d.elems[&r.To][k], rs.child("to").index(k), "destination %q is not defined (defined: %s)", name, defined)
+				continue
+			}
+			if dst == nil || rd.Batch.MaxRecordBytes < dst.Batch.MaxRecordBytes {
+				dst = rd
+			}
+		}
 	}
 
 	_, set := d.pos[&f.MaxLineBytes]
@@ -331,26 +520,7 @@ func (d *decoder) validateTransform(t *Transform, s scope) {
 		if f.Action != "drop" && f.Action != "keep" {
 			d.errorf(d.at(&f.Action, at), s.child("action"), "unknown action %q (use drop or keep)", f.Action)
 		}
-		if f.LineMatches == "" && f.Field == "" {
-			d.errorf(at, s, "needs line_matches or field (with equals, matches or exists)")
-		}
-		if f.Field != "" && f.Equals == "" && f.Matches == "" && f.Exists == nil {
-			d.errorf(d.at(&f.Field, at), s, "field needs equals, matches or exists")
-		}
-		if f.Field == "" && (f.Equals != "" || f.Matches != "" || f.Exists != nil) {
-			d.errorf(at, s, "equals, matches and exists need field")
-		}
-		for _, p := range []struct {
-			v    *string
-			name string
-		}{{&f.LineMatches, "line_matches"}, {&f.Matches, "matches"}} {
-			if *p.v == "" {
-				continue
-			}
-			if _, err := regexp.Compile(*p.v); err != nil {
-				d.errorf(d.at(p.v, at), s.child(p.name), "invalid regular expression: %v", err)
-			}
-		}
+		d.validateCondition(&f.Condition, at, s, false)
 	case t.Redact != nil:
 		r := t.Redact
 		s = s.child("redact")
@@ -444,4 +614,29 @@ func globProblem(pattern string) string {
 		}
 	}
 	return ""
+}
+
+// validateCondition checks a filter's or a route's condition. A route's may
+// be empty when it tests the path (other).
+func (d *decoder) validateCondition(c *Condition, at *yaml.Node, s scope, other bool) {
+	if c.LineMatches == "" && c.Field == "" && !other {
+		d.errorf(at, s, "needs line_matches or field (with equals, matches or exists)")
+	}
+	if c.Field != "" && c.Equals == "" && c.Matches == "" && c.Exists == nil {
+		d.errorf(d.at(&c.Field, at), s, "field needs equals, matches or exists")
+	}
+	if c.Field == "" && (c.Equals != "" || c.Matches != "" || c.Exists != nil) {
+		d.errorf(at, s, "equals, matches and exists need field")
+	}
+	for _, p := range []struct {
+		v    *string
+		name string
+	}{{&c.LineMatches, "line_matches"}, {&c.Matches, "matches"}} {
+		if *p.v == "" {
+			continue
+		}
+		if _, err := regexp.Compile(*p.v); err != nil {
+			d.errorf(d.at(p.v, at), s.child(p.name), "invalid regular expression: %v", err)
+		}
+	}
 }

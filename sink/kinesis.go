@@ -318,7 +318,7 @@ func (k *Kinesis) Check(ctx context.Context) error {
 func (k *Kinesis) checkError(err error) error {
 	var notFound *types.ResourceNotFoundException
 	if errors.As(err, &notFound) {
-		return fmt.Errorf("stream %q not found in %s", k.set.stream, k.set.where)
+		return fmt.Errorf("stream %q %w in %s", k.set.stream, ErrStreamNotFound, k.set.where)
 	}
 	var ae smithy.APIError
 	if errors.As(err, &ae) {

@@ -5,6 +5,7 @@ package sink
 
 import (
 	"context"
+	"errors"
 
 	"github.com/kinetail/kinetail/internal/ack"
 )
@@ -15,6 +16,9 @@ type Record struct {
 	// PartitionKey is used as is when set; otherwise the sink derives one
 	// according to its partition_key mode.
 	PartitionKey string
+	// ExplicitHashKey, a decimal 128-bit number, picks the shard instead of
+	// the partition key's hash when set.
+	ExplicitHashKey string
 	// Ack is told Done(1) once the destination has stored the record (or,
 	// with a dead-letter policy, once it is written there).
 	Ack *ack.Group
@@ -34,3 +38,7 @@ type Batch struct {
 type Sink interface {
 	Run(ctx context.Context, in <-chan Batch) error
 }
+
+// ErrStreamNotFound is wrapped by a sink's Check when its stream does not
+// exist.
+var ErrStreamNotFound = errors.New("not found")

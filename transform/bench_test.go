@@ -44,7 +44,7 @@ func BenchmarkChain(b *testing.B) {
 		{"fields", []*config.Transform{{Fields: &config.Fields{
 			Rename: map[string]string{"ip": "client"}, Remove: []string{"method"}, Add: map[string]string{"env": "prod"},
 			Offset: "offset", Types: map[string]string{"status": "int", "ts": "timestamp"}}}}, benchJSONLine, ""},
-		{"filter", []*config.Transform{{Filter: &config.Filter{Action: "drop", Field: "path", Matches: `^/health`}}}, benchJSONLine, ""},
+		{"filter", []*config.Transform{{Filter: &config.Filter{Action: "drop", Condition: config.Condition{Field: "path", Matches: `^/health`}}}}, benchJSONLine, ""},
 		{"redact", []*config.Transform{{Redact: &config.Redact{Patterns: config.RedactPatterns, Mask: "****"}}}, benchJSONLine, ""},
 		{"redact_custom", []*config.Transform{{Redact: &config.Redact{Custom: []string{`\d+\.\d+\.\d+\.\d+`}, Mask: "****"}}}, benchJSONLine, ""},
 	}

@@ -1,8 +1,8 @@
 package transform
 
 import (
+	"errors"
 	"fmt"
-	"regexp"
 
 	"github.com/kinetail/kinetail/config"
 )
@@ -25,18 +25,13 @@ import (
 // invalid (wrapped, as there is no on_error setting). Records pass through
 // unchanged.
 type filter struct {
-	keep        bool // action keep: drop what does not match
-	lineMatches *regexp.Regexp
-	field       string // "" when there is no field condition
-	equals      *string
-	matches     *regexp.Regexp
-	exists      *bool
-	obj         object
-	compact     []byte // a non-string value, compacted
+	keep  bool // action keep: drop what does not match
+	match *Match
+	rec   Record
 }
 
 func newFilter(c *config.Filter) (*filter, error) {
-	p := &filter{field: c.Field, exists: c.Exists}
+	p := &filter{}
 	switch c.Action {
 	case "", "drop":
 	case "keep":
@@ -45,70 +40,27 @@ func newFilter(c *config.Filter) (*filter, error) {
 		return nil, fmt.Errorf("action %q: want drop or keep", c.Action)
 	}
 	var err error
-	if c.LineMatches != "" {
-		if p.lineMatches, err = regexp.Compile(c.LineMatches); err != nil {
-			return nil, fmt.Errorf("line_matches: %w", err)
-		}
+	if p.match, err = NewMatch(&c.Condition); err != nil {
+		return nil, err
 	}
-	if c.Matches != "" {
-		if p.matches, err = regexp.Compile(c.Matches); err != nil {
-			return nil, fmt.Errorf("matches: %w", err)
-		}
-	}
-	if c.Equals != "" {
-		p.equals = &c.Equals
-	}
-	if p.lineMatches == nil && p.field == "" {
+	if p.match.Empty() {
 		return nil, fmt.Errorf("needs line_matches or field")
-	}
-	if p.field != "" && p.equals == nil && p.matches == nil && p.exists == nil {
-		return nil, fmt.Errorf("field %q needs equals, matches or exists", p.field)
 	}
 	return p, nil
 }
 
 func (p *filter) Append(dst, in []byte) ([]byte, error) {
-	match, err := p.match(in)
+	p.rec.Reset(in)
+	match, err := p.match.Match(in, &p.rec)
 	if err != nil {
+		var se *SyntaxError
+		if errors.As(err, &se) {
+			se.Transform = "filter"
+		}
 		return dst, err
 	}
 	if match != p.keep {
 		return dst, errFiltered
 	}
 	return append(dst, in...), nil
-}
-
-// match reports whether in meets every condition.
-func (p *filter) match(in []byte) (bool, error) {
-	if p.field == "" {
-		return p.lineMatches.Match(in), nil
-	}
-	// Check the record is an object before anything else, so an invalid
-	// record is reported whatever the other conditions say.
-	if err := p.obj.scan("filter", in); err != nil {
-		return false, err
-	}
-	if p.lineMatches != nil && !p.lineMatches.Match(in) {
-		return false, nil
-	}
-	i := p.obj.find(in, p.field)
-	if p.exists != nil && *p.exists != (i >= 0) {
-		return false, nil
-	}
-	if i < 0 {
-		// Only exists: false can match a missing field.
-		return p.equals == nil && p.matches == nil, nil
-	}
-	m := &p.obj.members[i]
-	var v []byte
-	if m.kind == kindString {
-		v = p.obj.text(in, m.val, m.valEsc)
-	} else {
-		p.compact = appendValue(p.compact[:0], in, m)
-		v = p.compact
-	}
-	if p.equals != nil && string(v) != *p.equals {
-		return false, nil
-	}
-	return p.matches == nil || p.matches.Match(v), nil
 }

@@ -16,29 +16,29 @@ func TestFilter(t *testing.T) {
 		in   string
 		keep bool // the record goes on
 	}{
-		{"line matches: dropped", config.Filter{Action: "drop", LineMatches: `health`}, `GET /health 200`, false},
-		{"line does not match: kept", config.Filter{Action: "drop", LineMatches: `health`}, `GET /orders 200`, true},
-		{"keep what matches", config.Filter{Action: "keep", LineMatches: `ERROR`}, `ERROR boom`, true},
-		{"keep drops the rest", config.Filter{Action: "keep", LineMatches: `ERROR`}, `INFO fine`, false},
-		{"default action is drop", config.Filter{LineMatches: `x`}, `x`, false},
-		{"equals a string", config.Filter{Action: "drop", Field: "level", Equals: "debug"}, `{"level":"debug"}`, false},
-		{"equals another string", config.Filter{Action: "drop", Field: "level", Equals: "debug"}, `{"level":"info"}`, true},
-		{"equals an escaped string", config.Filter{Action: "drop", Field: "msg", Equals: `a"é`}, `{"msg":"a\"\u00e9"}`, false},
-		{"equals a number's text", config.Filter{Action: "drop", Field: "status", Equals: "200"}, `{"status":200}`, false},
-		{"equals a compacted object", config.Filter{Action: "drop", Field: "o", Equals: `{"a":[1,2]}`}, `{"o": { "a" : [1, 2] }}`, false},
-		{"equals null", config.Filter{Action: "drop", Field: "u", Equals: "null"}, `{"u":null}`, false},
-		{"escaped key", config.Filter{Action: "drop", Field: "clé", Equals: "v"}, `{"cl\u00e9":"v"}`, false},
-		{"the last of duplicate keys counts", config.Filter{Action: "drop", Field: "a", Equals: "1"}, `{"a":1,"a":2}`, true},
-		{"matches", config.Filter{Action: "drop", Field: "status", Matches: `^5\d\d$`}, `{"status":"503"}`, false},
-		{"matches a number", config.Filter{Action: "keep", Field: "status", Matches: `^5`}, `{"status":404}`, false},
-		{"exists", config.Filter{Action: "drop", Field: "debug", Exists: &yes}, `{"debug":false}`, false},
-		{"exists: missing", config.Filter{Action: "drop", Field: "debug", Exists: &yes}, `{"a":1}`, true},
-		{"not exists", config.Filter{Action: "drop", Field: "user", Exists: &no}, `{"a":1}`, false},
-		{"not exists: present", config.Filter{Action: "drop", Field: "user", Exists: &no}, `{"user":"x"}`, true},
-		{"missing field does not equal", config.Filter{Action: "drop", Field: "a", Equals: "x"}, `{}`, true},
-		{"all conditions: met", config.Filter{Action: "drop", LineMatches: `GET`, Field: "s", Equals: "1", Matches: `1`, Exists: &yes},
+		{"line matches: dropped", config.Filter{Action: "drop", Condition: config.Condition{LineMatches: `health`}}, `GET /health 200`, false},
+		{"line does not match: kept", config.Filter{Action: "drop", Condition: config.Condition{LineMatches: `health`}}, `GET /orders 200`, true},
+		{"keep what matches", config.Filter{Action: "keep", Condition: config.Condition{LineMatches: `ERROR`}}, `ERROR boom`, true},
+		{"keep drops the rest", config.Filter{Action: "keep", Condition: config.Condition{LineMatches: `ERROR`}}, `INFO fine`, false},
+		{"default action is drop", config.Filter{Condition: config.Condition{LineMatches: `x`}}, `x`, false},
+		{"equals a string", config.Filter{Action: "drop", Condition: config.Condition{Field: "level", Equals: "debug"}}, `{"level":"debug"}`, false},
+		{"equals another string", config.Filter{Action: "drop", Condition: config.Condition{Field: "level", Equals: "debug"}}, `{"level":"info"}`, true},
+		{"equals an escaped string", config.Filter{Action: "drop", Condition: config.Condition{Field: "msg", Equals: `a"é`}}, `{"msg":"a\"\u00e9"}`, false},
+		{"equals a number's text", config.Filter{Action: "drop", Condition: config.Condition{Field: "status", Equals: "200"}}, `{"status":200}`, false},
+		{"equals a compacted object", config.Filter{Action: "drop", Condition: config.Condition{Field: "o", Equals: `{"a":[1,2]}`}}, `{"o": { "a" : [1, 2] }}`, false},
+		{"equals null", config.Filter{Action: "drop", Condition: config.Condition{Field: "u", Equals: "null"}}, `{"u":null}`, false},
+		{"escaped key", config.Filter{Action: "drop", Condition: config.Condition{Field: "clé", Equals: "v"}}, `{"cl\u00e9":"v"}`, false},
+		{"the last of duplicate keys counts", config.Filter{Action: "drop", Condition: config.Condition{Field: "a", Equals: "1"}}, `{"a":1,"a":2}`, true},
+		{"matches", config.Filter{Action: "drop", Condition: config.Condition{Field: "status", Matches: `^5\d\d$`}}, `{"status":"503"}`, false},
+		{"matches a number", config.Filter{Action: "keep", Condition: config.Condition{Field: "status", Matches: `^5`}}, `{"status":404}`, false},
+		{"exists", config.Filter{Action: "drop", Condition: config.Condition{Field: "debug", Exists: &yes}}, `{"debug":false}`, false},
+		{"exists: missing", config.Filter{Action: "drop", Condition: config.Condition{Field: "debug", Exists: &yes}}, `{"a":1}`, true},
+		{"not exists", config.Filter{Action: "drop", Condition: config.Condition{Field: "user", Exists: &no}}, `{"a":1}`, false},
+		{"not exists: present", config.Filter{Action: "drop", Condition: config.Condition{Field: "user", Exists: &no}}, `{"user":"x"}`, true},
+		{"missing field does not equal", config.Filter{Action: "drop", Condition: config.Condition{Field: "a", Equals: "x"}}, `{}`, true},
+		{"all conditions: met", config.Filter{Action: "drop", Condition: config.Condition{LineMatches: `GET`, Field: "s", Equals: "1", Matches: `1`, Exists: &yes}},
 			`{"m":"GET","s":1}`, false},
-		{"all conditions: one fails", config.Filter{Action: "drop", LineMatches: `POST`, Field: "s", Equals: "1"},
+		{"all conditions: one fails", config.Filter{Action: "drop", Condition: config.Condition{LineMatches: `POST`, Field: "s", Equals: "1"}},
 			`{"m":"GET","s":1}`, true},
 	}
 	for _, tt := range tests {
@@ -64,7 +64,7 @@ func TestFilter(t *testing.T) {
 }
 
 func TestFilterInvalid(t *testing.T) {
-	c := mustChain(t, &config.Transform{Filter: &config.Filter{Action: "drop", Field: "a", Equals: "1"}})
+	c := mustChain(t, &config.Transform{Filter: &config.Filter{Action: "drop", Condition: config.Condition{Field: "a", Equals: "1"}}})
 	for _, in := range []string{"plain", `[1]`, `{"a":1`} {
 		got, keep := c.Append(nil, []byte(in))
 		var rec struct{ Raw, Error string }
@@ -79,11 +79,11 @@ func TestNewFilterErrors(t *testing.T) {
 		cfg  config.Filter
 		want string
 	}{
-		{config.Filter{Action: "pass", LineMatches: "x"}, `filter: action "pass"`},
-		{config.Filter{Action: "drop", LineMatches: "("}, "filter: line_matches: error parsing regexp"},
-		{config.Filter{Action: "drop", Field: "a", Matches: "["}, "filter: matches: error parsing regexp"},
+		{config.Filter{Action: "pass", Condition: config.Condition{LineMatches: "x"}}, `filter: action "pass"`},
+		{config.Filter{Action: "drop", Condition: config.Condition{LineMatches: "("}}, "filter: line_matches: error parsing regexp"},
+		{config.Filter{Action: "drop", Condition: config.Condition{Field: "a", Matches: "["}}, "filter: matches: error parsing regexp"},
 		{config.Filter{Action: "drop"}, "filter: needs line_matches or field"},
-		{config.Filter{Action: "drop", Field: "a"}, `filter: field "a" needs equals, matches or exists`},
+		{config.Filter{Action: "drop", Condition: config.Condition{Field: "a"}}, `filter: field "a" needs equals, matches or exists`},
 	}
 	for _, tt := range tests {
 		_, err := New([]*config.Transform{{Filter: &tt.cfg}})
@@ -94,7 +94,7 @@ func TestNewFilterErrors(t *testing.T) {
 }
 
 func TestFilterAllocs(t *testing.T) {
-	c := mustChain(t, &config.Transform{Filter: &config.Filter{Action: "drop", Field: "status", Equals: "500"}})
+	c := mustChain(t, &config.Transform{Filter: &config.Filter{Action: "drop", Condition: config.Condition{Field: "status", Equals: "500"}}})
 	in := []byte(benchJSONLine)
 	buf := make([]byte, 0, 4096)
 	allocs := testing.AllocsPerRun(100, func() { buf, _ = c.Append(buf[:0], in) })

@@ -1,0 +1,126 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/kinetail/kinetail/config"
+	"github.com/kinetail/kinetail/sink"
+	"github.com/kinetail/kinetail/transform"
+)
+
+// maxStreamsPerTemplate bounds the streams one templated destination may
+// send to, so a field with unbounded values cannot start unbounded sinks.
+const maxStreamsPerTemplate = 64
+
+// recheckMissing is how long a stream found missing is sent to the
+// fallback before it is looked for again.
+const recheckMissing = 5 * time.Minute
+
+// destination is one configured destination. A fixed one has one sink; a
+// templated one (stream: app-%{service}) starts a sink per stream name on
+// first use, and sends records it cannot name a stream for to its fallback.
+type destination struct {
+	name  string
+	cfg   *config.Destination
+	fixed *output // nil for a templated destination
+
+	stream   *transform.Template // the stream template; nil when fixed
+	fallback int                 // index of the fallback destination, -1 for none
+
+	// Keys set on each record, when the destination's partition_key or
+	// explicit_hash_key is a template.
+	key, hashKey *transform.Template
+
+	mu      sync.Mutex
+	outputs map[string]*output // templated: by stream name
+	missing map[string]time.Time
+	// warnedTooMany is set once maxStreamsPerTemplate was reported.
+	warnedTooMany bool
+	// Dropped counts records that could not be sent anywhere: no stream
+	// name and no fallback.
+	dropped int64
+}
+
+// output is one running sink.
+type output struct {
+	name string // destination name, and the stream for templated ones
+	sink sink.Sink
+	// checker is the sink's start-up probe, when it has one.
+	checker interface{ Check(context.Context) error }
+	in      chan sink.Batch
+	done    chan struct{} // closed when the sink's Run returned
+}
+
+func newDestination(ctx context.Context, d *config.Destination, log *slog.Logger) (*destination, error) {
+	dest := &destination{name: d.Name, cfg: d, fallback: -1}
+	var err error
+	if d.PartitionKey != "" && config.IsTemplate(d.PartitionKey) {
+		if dest.key, err = transform.NewTemplate(d.PartitionKey); err != nil {
+			return nil, fmt.Errorf("destination %q: partition_key: %w", d.Name, err)
+		}
+	}
+	if config.IsTemplate(d.ExplicitHashKey) {
+		if dest.hashKey, err = transform.NewTemplate(d.ExplicitHashKey); err != nil {
+			return nil, fmt.Errorf("destination %q: explicit_hash_key: %w", d.Name, err)
+		}
+	}
+	if name := streamOf(d); config.IsTemplate(name) {
+		if dest.stream, err = transform.NewTemplate(name); err != nil {
+			return nil, fmt.Errorf("destination %q: %w", d.Name, err)
+		}
+		dest.outputs = make(map[string]*output)
+		dest.missing = make(map[string]time.Time)
+		return dest, nil
+	}
+	dest.fixed, err = newOutput(ctx, d, d.Name, log)
+	if err != nil {
+		return nil, err
+	}
+	return dest, nil
+}
+
+func streamOf(d *config.Destination) string {
+	if d.Type == "firehose" {
+		return d.DeliveryStream
+	}
+	return d.Stream
+}
+
+func newOutput(ctx context.Context, d *config.Destination, name string, log *slog.Logger) (*output, error) {
+	s, err := NewSink(ctx, d, log)
+	if err != nil {
+		return nil, err
+	}
+	o := &output{name: name, sink: s, in: make(chan sink.Batch, 4), done: make(chan struct{})}
+	o.checker, _ = s.(interface{ Check(context.Context) error })
+	return o, nil
+}
+
+// NewSink builds the sink for destination d; it makes no request.
+func NewSink(ctx context.Context, d *config.Destination, log *slog.Logger) (sink.Sink, error) {
+	switch d.Type {
+	case "kinesis":
+		k, err := sink.NewKinesis(ctx, d, sink.KinesisOptions{Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("destination %q: %w", d.Name, err)
+		}
+		return k, nil
+	default:
+		return nil, fmt.Errorf("destination %q: type %q is not supported", d.Name, d.Type)
+	}
+}
+
+// withStream returns a copy of d sending to stream.
+func withStream(d *config.Destination, stream string) *config.Destination {
+	c := *d
+	if c.Type == "firehose" {
+		c.DeliveryStream = stream
+	} else {
+		c.Stream = stream
+	}
+	return &c
+}
