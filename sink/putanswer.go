@@ -8,7 +8,7 @@ import (
 	"github.com/kinetail/kinetail/transform"
 )
 
-// entryStatus is the outcome of one PutRecords entry.
+// entryStatus is the outcome of one entry of a put.
 type entryStatus uint8
 
 const (
@@ -18,12 +18,13 @@ const (
 	entryFatal                 // needs the operator (KMS access...), or an unknown code
 )
 
-// putAnswer is what a PutRecords answer says. It is reused from one call to
-// the next, so reading an answer allocates nothing unless entries failed.
+// putAnswer is what a PutRecords or PutRecordBatch answer says. It is
+// reused from one call to the next, so reading an answer allocates nothing
+// unless entries failed.
 type putAnswer struct {
 	// status has one element per record of the answer, in order.
 	status []entryStatus
-	// failed is the answer's FailedRecordCount.
+	// failed is the answer's FailedRecordCount (FailedPutCount).
 	failed int
 	// code and msg are those of the first failed entry, for the log.
 	code, msg string
@@ -33,6 +34,7 @@ type putAnswer struct {
 	// repeated in every failed entry becomes a string only once.
 	codes    [4]codeStatus
 	nextCode int
+	proto    protocol // the protocol codes were classified for
 }
 
 type codeStatus struct {
@@ -48,20 +50,33 @@ func (a *putAnswer) reset() {
 
 var errMalformed = errors.New("malformed JSON")
 
-// parse reads a PutRecords answer body. Only FailedRecordCount and each
-// entry's ErrorCode and ErrorMessage are decoded; SequenceNumber, ShardId
-// and unknown members are skipped without being copied.
-func (a *putAnswer) parse(b []byte) error {
+// parse reads an answer body of protocol p: for Kinesis PutRecords
+//
+//	{"FailedRecordCount":1,"Records":[{"SequenceNumber":"..","ShardId":".."},{"ErrorCode":"..","ErrorMessage":".."}]}
+//
+// and for Firehose PutRecordBatch
+//
+//	{"FailedPutCount":1,"Encrypted":false,"RequestResponses":[{"RecordId":".."},{"ErrorCode":"..","ErrorMessage":".."}]}
+//
+// Only the count and each entry's ErrorCode and ErrorMessage are decoded;
+// SequenceNumber, RecordId and unknown members are skipped without being
+// copied.
+func (a *putAnswer) parse(p protocol, b []byte) error {
 	a.reset()
+	if a.proto != p {
+		// A code may mean something else to the other service.
+		a.codes, a.nextCode, a.proto = [len(a.codes)]codeStatus{}, 0, p
+	}
+	count, records := p.countMember(), p.recordsMember()
 	s := scanner{b: b}
 	sawCount := false
 	err := s.object(func(key []byte) error {
-		switch string(key) {
-		case "FailedRecordCount":
+		switch {
+		case string(key) == count:
 			n, err := s.uint()
 			a.failed, sawCount = n, true
 			return err
-		case "Records":
+		case string(key) == records:
 			a.status = a.status[:0] // the last one counts, as in encoding/json
 			return s.array(func() error { return a.entry(&s) })
 		}
@@ -74,7 +89,7 @@ func (a *putAnswer) parse(b []byte) error {
 		return errMalformed
 	}
 	if !sawCount {
-		return errors.New("no FailedRecordCount")
+		return errors.New("no " + count)
 	}
 	failed := 0
 	for _, st := range a.status {
@@ -85,12 +100,12 @@ func (a *putAnswer) parse(b []byte) error {
 	if failed != a.failed {
 		// Which entries were stored is uncertain: the caller resends them
 		// all rather than risk acknowledging a lost one.
-		return errors.New("FailedRecordCount does not match the failed entries")
+		return errors.New(count + " does not match the failed entries")
 	}
 	return nil
 }
 
-// entry reads one element of Records.
+// entry reads one element of Records (RequestResponses).
 func (a *putAnswer) entry(s *scanner) error {
 	st := entryStored
 	var code, msg []byte // raw, possibly escaped
@@ -139,13 +154,8 @@ func (a *putAnswer) classify(code []byte) (string, entryStatus) {
 			return c.code, c.st
 		}
 	}
-	c := codeStatus{code: string(code), st: entryFatal}
-	switch retryable, throttled, _ := classifyCode(c.code); {
-	case throttled:
-		c.st = entryThrottled
-	case retryable:
-		c.st = entryRetry
-	}
+	c := codeStatus{code: string(code)}
+	c.st = a.proto.entryStatus(c.code)
 	a.codes[a.nextCode] = c
 	a.nextCode = (a.nextCode + 1) % len(a.codes)
 	return c.code, c.st

@@ -52,7 +52,7 @@ func TestPutAnswerParse(t *testing.T) {
 			if !json.Valid([]byte(tt.body)) {
 				t.Fatalf("test body is not JSON: %s", tt.body)
 			}
-			if err := a.parse([]byte(tt.body)); err != nil {
+			if err := a.parse(kinesisProtocol, []byte(tt.body)); err != nil {
 				t.Fatalf("parse: %v", err)
 			}
 			if !reflect.DeepEqual(a.status, tt.want) && len(a.status)+len(tt.want) > 0 {
@@ -95,7 +95,7 @@ func TestPutAnswerParseRejectsMalformed(t *testing.T) {
 		`{"FailedRecordCount":0,"Records":[` + throttledEntry + `]}`,
 	} {
 		var a putAnswer
-		if err := a.parse([]byte(body)); err == nil {
+		if err := a.parse(kinesisProtocol, []byte(body)); err == nil {
 			t.Errorf("parse(%s) succeeded with %v, want an error", body, a.status)
 		}
 	}
@@ -131,11 +131,11 @@ func TestPutAnswerParseAllocations(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var a putAnswer
-			if err := a.parse(tt.body); err != nil || len(a.status) != 500 {
+			if err := a.parse(kinesisProtocol, tt.body); err != nil || len(a.status) != 500 {
 				t.Fatalf("parse: %v, %d statuses", err, len(a.status))
 			}
 			allocs := testing.AllocsPerRun(20, func() {
-				if err := a.parse(tt.body); err != nil {
+				if err := a.parse(kinesisProtocol, tt.body); err != nil {
 					t.Fatal(err)
 				}
 			})
@@ -185,10 +185,13 @@ func FuzzPutAnswer(f *testing.F) {
 	f.Add(`{"X":{"a":[1,2,{"b":"]}"}]},"FailedRecordCount":0,"Records":[{}]}`)
 	f.Add(`{"FailedRecordCount":0,"Records":[{"ErrorCode":null}]}`)
 	f.Add(`{"__type":"InternalFailure","message":"x"}`)
+	f.Add(`{"FailedPutCount":1,"Encrypted":false,"RequestResponses":[{"RecordId":"r"},{"ErrorCode":"ServiceUnavailableException","ErrorMessage":"Slow down."}]}`)
 	f.Fuzz(func(t *testing.T, body string) {
 		var a putAnswer
-		err := a.parse([]byte(body))
+		err := a.parse(kinesisProtocol, []byte(body))
 		parseErrorAnswer("", []byte(body))
+		var fh putAnswer // the other shape must not panic either
+		_ = fh.parse(firehoseProtocol, []byte(body))
 		if err != nil || !json.Valid([]byte(body)) {
 			return
 		}
@@ -236,7 +239,7 @@ func BenchmarkPutAnswerParse(b *testing.B) {
 	var a putAnswer
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
-		if err := a.parse(data); err != nil {
+		if err := a.parse(kinesisProtocol, data); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -17,13 +17,86 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	smithyauth "github.com/aws/smithy-go/auth"
+	smithyendpoints "github.com/aws/smithy-go/endpoints"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
+// protocol is one of the put APIs the sink speaks. Kinesis PutRecords and
+// Firehose PutRecordBatch are the same JSON 1.1 exchange under other names;
+// they differ in what some error codes mean. A protocol is a small constant
+// so the per-answer code asks a switch, not a table in memory.
+type protocol uint8
+
 const (
-	putRecordsTarget = "Kinesis_20131202.PutRecords"
-	jsonContentType  = "application/x-amz-json-1.1"
-	signingService   = "kinesis"
+	kinesisProtocol  protocol = iota // Kinesis Data Streams PutRecords
+	firehoseProtocol                 // Firehose PutRecordBatch
+)
+
+// operation names the call, for messages.
+func (p protocol) operation() string {
+	if p == firehoseProtocol {
+		return "PutRecordBatch"
+	}
+	return "PutRecords"
+}
+
+// target is the X-Amz-Target header of a put.
+func (p protocol) target() string {
+	if p == firehoseProtocol {
+		return firehoseTarget
+	}
+	return "Kinesis_20131202.PutRecords"
+}
+
+// signingName is the service name requests are signed for, unless the
+// endpoint rules say otherwise.
+func (p protocol) signingName() string {
+	if p == firehoseProtocol {
+		return "firehose"
+	}
+	return "kinesis"
+}
+
+// recordsMember is the answer's array of per-entry results.
+func (p protocol) recordsMember() string {
+	if p == firehoseProtocol {
+		return "RequestResponses"
+	}
+	return "Records"
+}
+
+// countMember is the answer's count of failed entries.
+func (p protocol) countMember() string {
+	if p == firehoseProtocol {
+		return "FailedPutCount"
+	}
+	return "FailedRecordCount"
+}
+
+// entryStatus is the status of an entry that failed with code.
+func (p protocol) entryStatus(code string) entryStatus {
+	if p == firehoseProtocol {
+		return firehoseEntryStatus(code)
+	}
+	switch retryable, throttled, _ := classifyCode(code); {
+	case throttled:
+		return entryThrottled
+	case retryable:
+		return entryRetry
+	}
+	return entryFatal
+}
+
+// classify is classify for a failed request of this protocol.
+func (p protocol) classify(err error) (retryable, throttled bool) {
+	if p == firehoseProtocol {
+		return classifyFirehose(err)
+	}
+	return classify(err)
+}
+
+const (
+	jsonContentType = "application/x-amz-json-1.1"
 	// maxAnswerBytes bounds what is read of an answer: a PutRecords answer
 	// for 500 entries is about 60 KB.
 	maxAnswerBytes = 4 << 20
@@ -33,13 +106,14 @@ const (
 	maxClockSkew = 4 * time.Minute
 )
 
-// putClient makes PutRecords calls directly: the body is written by the
-// sink, signed with the SDK's SigV4 signer, and sent with the SDK
-// configuration's HTTP client, so credentials, AWS_CA_BUNDLE and timeouts
-// are those of the SDK. The SDK's per-call machinery (serializers,
+// putClient makes PutRecords or PutRecordBatch calls directly: the body is
+// written by the sink, signed with the SDK's SigV4 signer, and sent with the
+// SDK configuration's HTTP client, so credentials, AWS_CA_BUNDLE and
+// timeouts are those of the SDK. The SDK's per-call machinery (serializers,
 // middleware, retryer) is skipped: the sink's loop owns retries. It is safe
 // for concurrent use.
 type putClient struct {
+	proto     protocol
 	http      aws.HTTPClient
 	url       url.URL
 	extra     http.Header // headers the endpoint requires, rarely any
@@ -58,7 +132,7 @@ type putClient struct {
 // stream ARN all go into the SDK's endpoint rules.
 func newPutClient(ctx context.Context, o kinesis.Options, httpClient aws.HTTPClient, creds aws.CredentialsProvider, stream string, byARN bool, userAgent string) (*putClient, error) {
 	params := kinesis.EndpointParameters{
-		Region:                aws.String(o.Region),
+		Region:                regionParam(o.Region),
 		UseDualStack:          aws.Bool(o.EndpointOptions.UseDualStackEndpoint == aws.DualStackEndpointStateEnabled),
 		UseFIPS:               aws.Bool(o.EndpointOptions.UseFIPSEndpoint == aws.FIPSEndpointStateEnabled),
 		Endpoint:              o.BaseEndpoint,
@@ -76,18 +150,37 @@ func newPutClient(ctx context.Context, o kinesis.Options, httpClient aws.HTTPCli
 	if err != nil {
 		return nil, fmt.Errorf("resolve the Kinesis endpoint: %w", err)
 	}
+	c := newPutClientAt(kinesisProtocol, ep, httpClient, creds, o.Region, userAgent)
+	if o.EndpointOptions.DisableHTTPS && o.BaseEndpoint == nil {
+		c.url.Scheme = "http"
+	}
+	return c, nil
+}
+
+// regionParam is the endpoint rules' Region parameter: absent, not empty,
+// when no region is configured, so the rules report a missing region
+// instead of building a host name without one.
+func regionParam(region string) *string {
+	if region == "" {
+		return nil
+	}
+	return aws.String(region)
+}
+
+// newPutClientAt returns a client for proto that sends to the resolved
+// endpoint ep, signing for region unless the endpoint's rules name another
+// signing name or region.
+func newPutClientAt(proto protocol, ep smithyendpoints.Endpoint, httpClient aws.HTTPClient, creds aws.CredentialsProvider, region, userAgent string) *putClient {
 	c := &putClient{
+		proto:     proto,
 		http:      httpClient,
 		url:       ep.URI,
 		extra:     ep.Headers,
 		creds:     creds,
 		signer:    v4.NewSigner(),
-		service:   signingService,
-		region:    o.Region,
+		service:   proto.signingName(),
+		region:    region,
 		userAgent: userAgent,
-	}
-	if o.EndpointOptions.DisableHTTPS && o.BaseEndpoint == nil {
-		c.url.Scheme = "http"
 	}
 	if c.url.Path == "" {
 		c.url.Path = "/"
@@ -106,11 +199,18 @@ func newPutClient(ctx context.Context, o kinesis.Options, httpClient aws.HTTPCli
 		}
 		break
 	}
-	return c, nil
+	return c
 }
 
 // endpoint is the URL requests go to, for messages.
 func (c *putClient) endpoint() string { return c.url.String() }
+
+// operation names the call the client makes, for messages.
+func (c *putClient) operation() string { return c.proto.operation() }
+
+// classify decides how to retry after err, a failure of put: the meaning
+// of some error codes depends on the service.
+func (c *putClient) classify(err error) (retryable, throttled bool) { return c.proto.classify(err) }
 
 // putBuffers are one worker's reusable buffers.
 type putBuffers struct {
@@ -157,13 +257,13 @@ func (c *putClient) put(ctx context.Context, b *putBuffers) error {
 	if err != nil {
 		return fmt.Errorf("read answer: %w", err)
 	}
-	if err := b.res.parse(b.answer); err != nil {
+	if err := b.res.parse(c.proto, b.answer); err != nil {
 		return fmt.Errorf("read answer: %w", err)
 	}
 	return nil
 }
 
-// newRequest builds an unsigned PutRecords request.
+// newRequest builds an unsigned put request.
 func (c *putClient) newRequest(ctx context.Context, body io.ReadCloser, n int) (*http.Request, error) {
 	u := c.url // the signer writes to the URL: each request gets a copy
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "", body)
@@ -177,7 +277,7 @@ func (c *putClient) newRequest(ctx context.Context, body io.ReadCloser, n int) (
 		req.Header[k] = v
 	}
 	req.Header["Content-Type"] = []string{jsonContentType}
-	req.Header["X-Amz-Target"] = []string{putRecordsTarget}
+	req.Header["X-Amz-Target"] = []string{c.proto.target()}
 	req.Header["User-Agent"] = []string{c.userAgent}
 	return req, nil
 }

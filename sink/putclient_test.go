@@ -161,7 +161,7 @@ func TestPutSendsSignedRequest(t *testing.T) {
 	}
 	want := map[string]string{
 		"Content-Type":         jsonContentType,
-		"X-Amz-Target":         putRecordsTarget,
+		"X-Amz-Target":         "Kinesis_20131202.PutRecords",
 		"Content-Length":       strconv.Itoa(len(b.body)),
 		"User-Agent":           "kinetail/test",
 		"X-Amz-Security-Token": "session-token",
@@ -229,6 +229,9 @@ func TestPutEndpoint(t *testing.T) {
 	}
 	if _, err := newPutClient(context.Background(), kinesis.New(kinesis.Options{Region: "cn-north-1"}).Options(), http.DefaultClient, nil, arn, true, "ua"); err == nil {
 		t.Error("an ARN of another partition was accepted")
+	}
+	if _, err := newPutClient(context.Background(), kinesis.Options{}, http.DefaultClient, nil, "s", false, "ua"); err == nil {
+		t.Error("no region and no endpoint was accepted")
 	}
 }
 

@@ -91,6 +91,7 @@ type FaultServer struct {
 	stored  []StoredRecord
 	seq     uint64
 	counts  FaultCounts
+	fh      firehoseState // Firehose records, see firehose.go
 }
 
 // NewFaultServer starts a server on 127.0.0.1 on a free port; it is closed
@@ -258,6 +259,10 @@ func (s *FaultServer) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	target := r.Header.Get("X-Amz-Target")
+	if op, ok := strings.CutPrefix(target, "Firehose_20150804."); ok {
+		s.serveFirehose(w, op, body)
+		return
+	}
 	op, ok := strings.CutPrefix(target, "Kinesis_20131202.")
 	if !ok {
 		faultError(w, http.StatusBadRequest, "UnknownOperationException", "unknown target %q", target)

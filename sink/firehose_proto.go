@@ -1,0 +1,125 @@
+package sink
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/firehose"
+
+	"github.com/kinetail/kinetail/transform"
+)
+
+// The Firehose PutRecordBatch call, in the JSON 1.1 protocol:
+//
+//	{"DeliveryStreamName":"s","Records":[{"Data":"<base64>"},...]}
+//
+// Records have no partition key. The limits are 500 records and 4 MiB of
+// data per call, and 1,000 KiB of data per record.
+const (
+	firehoseTarget = "Firehose_20150804.PutRecordBatch"
+
+	firehoseMaxRecords     = 500
+	firehoseMaxBatchBytes  = 4 << 20
+	firehoseMaxRecordBytes = 1000 << 10
+
+	fhBodyStart   = `{"DeliveryStreamName":`
+	fhBodyRecords = `,"Records":[`
+	fhBodyData    = `{"Data":"`
+	fhBodyDataEnd = `"}`
+	fhBodyEnd     = `]}`
+)
+
+// newFirehosePutClient resolves the PutRecordBatch endpoint for o the way
+// the SDK's Firehose client would: the endpoint override, FIPS and
+// dual-stack settings go into the SDK's endpoint rules, which also name the
+// signing service and region.
+func newFirehosePutClient(ctx context.Context, o firehose.Options, httpClient aws.HTTPClient, creds aws.CredentialsProvider, userAgent string) (*putClient, error) {
+	params := firehose.EndpointParameters{
+		Region:       regionParam(o.Region),
+		UseDualStack: aws.Bool(o.EndpointOptions.UseDualStackEndpoint == aws.DualStackEndpointStateEnabled),
+		UseFIPS:      aws.Bool(o.EndpointOptions.UseFIPSEndpoint == aws.FIPSEndpointStateEnabled),
+		Endpoint:     o.BaseEndpoint,
+	}
+	resolver := o.EndpointResolverV2
+	if resolver == nil {
+		resolver = firehose.NewDefaultEndpointResolverV2()
+	}
+	ep, err := resolver.ResolveEndpoint(ctx, params)
+	if err != nil {
+		return nil, fmt.Errorf("resolve the Firehose endpoint: %w", err)
+	}
+	c := newPutClientAt(firehoseProtocol, ep, httpClient, creds, o.Region, userAgent)
+	if o.EndpointOptions.DisableHTTPS && o.BaseEndpoint == nil {
+		c.url.Scheme = "http"
+	}
+	return c, nil
+}
+
+// putRecordBatchBodyLen is the exact length of the body
+// appendPutRecordBatchBody writes for entries, so the buffer grows at most
+// once per request.
+func putRecordBatchBodyLen(stream string, entries []entry) int {
+	n := len(fhBodyStart) + transform.JSONStringLen([]byte(stream)) + len(fhBodyRecords) + len(fhBodyEnd)
+	if len(entries) > 0 {
+		n += len(entries) - 1 // commas
+	}
+	n += len(entries) * (len(fhBodyData) + len(fhBodyDataEnd))
+	for i := range entries {
+		n += base64.StdEncoding.EncodedLen(len(entries[i].data))
+	}
+	return n
+}
+
+// appendPutRecordBatchBody appends the body of a PutRecordBatch call for
+// entries to dst and returns it. Only the entries' data is sent: Firehose
+// has no partition keys, so key is ignored.
+func appendPutRecordBatchBody(dst []byte, stream string, entries []entry) []byte {
+	dst = slices.Grow(dst, putRecordBatchBodyLen(stream, entries))
+	dst = append(dst, fhBodyStart...)
+	dst = transform.AppendJSONString(dst, []byte(stream))
+	dst = append(dst, fhBodyRecords...)
+	for i := range entries {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, fhBodyData...)
+		dst = base64.StdEncoding.AppendEncode(dst, entries[i].data)
+		dst = append(dst, fhBodyDataEnd...)
+	}
+	return append(dst, fhBodyEnd...)
+}
+
+// firehoseEntryStatus is the status of a PutRecordBatch entry that failed
+// with code. Firehose answers ServiceUnavailableException when a stream
+// takes more than its quota, so that is throttling; InternalFailure is
+// transient. KMS.* codes (the key is denied, disabled, missing...) need the
+// operator, except KMS throttling.
+func firehoseEntryStatus(code string) entryStatus {
+	switch code {
+	case "ServiceUnavailableException", "KMS.ThrottlingException":
+		return entryThrottled
+	case "InternalFailure":
+		return entryRetry
+	}
+	return kinesisProtocol.entryStatus(code)
+}
+
+// classifyFirehose is classify for a failed PutRecordBatch request.
+// Firehose rejects a whole request with ServiceUnavailableException when
+// the stream is over its quota: that is throttling, not an outage.
+func classifyFirehose(err error) (retryable, throttled bool) {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		switch ae.code {
+		case "ServiceUnavailableException":
+			return true, true
+		case "InvalidKMSResourceException":
+			return false, false
+		}
+	}
+	return classify(err)
+}
