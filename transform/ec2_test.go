@@ -446,3 +446,24 @@ func TestAddEC2MetadataAllocs(t *testing.T) {
 		t.Fatalf("%v allocations per record, want 0", allocs)
 	}
 }
+
+// The chain's owner decides where add_ec2_metadata's warnings go.
+func TestNewWithOptionsLogger(t *testing.T) {
+	checkNoLeaks(t)
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	var logs syncBuffer
+	c, err := NewWithOptions([]*config.Transform{{AddEC2Metadata: &config.AddEC2Metadata{}}},
+		Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, keep := c.Append(nil, []byte(`{"a":1}`)); !keep || string(out) != `{"a":1}` {
+		t.Fatalf("got %s, %v; want the record unchanged", out, keep)
+	}
+	if s := c.EC2Stats(); s.FetchErrors != 1 {
+		t.Fatalf("EC2Stats = %+v, want one failed fetch", s)
+	}
+	if got := logs.String(); !strings.Contains(got, "level=WARN") || !strings.Contains(got, "transform=add_ec2_metadata") {
+		t.Fatalf("the warning did not reach the given logger: %q", got)
+	}
+}

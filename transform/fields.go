@@ -1,7 +1,6 @@
 package transform
 
 import (
-	"encoding/binary"
 	"fmt"
 	"math"
 	"os"
@@ -46,14 +45,17 @@ import (
 //     be JSON numbers.
 //
 // record_id is a deterministic id for the line: 16 hex digits of a 64-bit
-// FNV-1a hash of the file's identity (device, inode and fingerprint of its
-// first bytes), "-", and the line's start offset in decimal. It is the same
-// for the same line whenever it is read again: after a restart, a crash
-// that resends records in flight, or a rotation that renamed the file, so
-// consumers can drop duplicates by it. It changes if the file is copied to
-// another device or inode, and for a file that was shorter than the
-// fingerprint length when it was first opened, whose fingerprint widens as
-// it grows. path and record_id are left out when the file is not known.
+// FNV-1a hash of the file's device, inode and a hash of the file's bytes up
+// to the line's end (at most its first KiB), "-", and the line's start
+// offset in decimal. It is the same for the same line whenever it is read
+// again: after a restart, a crash that resends records in flight, a
+// rotation that renamed the file, and however long the file was when the
+// agent opened it, so consumers can drop duplicates by it. It differs for a
+// new file that got the inode of a deleted one, or a file truncated and
+// rewritten in place, unless their bytes up to the line are the same (then
+// the line is the same too). It changes if the file is copied to another
+// device or inode. path and record_id are left out when the file is not
+// known. See recordIDs for how the prefix is found.
 type fields struct {
 	ctx      *Context
 	obj      object
@@ -68,11 +70,11 @@ type fields struct {
 
 	ids []int // per member of the current record: its name's index or -1
 
-	// The current file's encoded path and identity hash, cached because a
-	// batch of lines shares one Source.
+	// The current file's encoded path, cached because a batch of lines
+	// shares one Source, and its record ids.
 	src     *tailer.Source
 	srcPath []byte
-	srcHash uint64
+	recIDs  recordIDs
 
 	loc *time.Location   // zone of syslog timestamps
 	now func() time.Time // for the year of syslog timestamps
@@ -278,7 +280,9 @@ func (p *fields) appendAdded(dst []byte) []byte {
 	if src != p.src && src != nil {
 		p.src = src
 		p.srcPath = AppendJSONString(p.srcPath[:0], []byte(src.Path))
-		p.srcHash = fileHash(src.ID)
+		if p.idKey != nil {
+			p.recIDs.set(src)
+		}
 	}
 	if p.pathKey != nil && src != nil {
 		dst = append(dst, p.pathKey...)
@@ -290,31 +294,16 @@ func (p *fields) appendAdded(dst []byte) []byte {
 	}
 	if p.idKey != nil && src != nil {
 		dst = append(dst, p.idKey...)
+		h := p.recIDs.of(p.ctx.End)
 		dst = append(dst, '"')
 		for shift := 60; shift >= 0; shift -= 4 {
-			dst = append(dst, hexDigits[p.srcHash>>shift&0xf])
+			dst = append(dst, hexDigits[h>>shift&0xf])
 		}
 		dst = append(dst, '-')
 		dst = strconv.AppendInt(dst, p.ctx.Start, 10)
 		dst = append(dst, '"')
 	}
 	return dst
-}
-
-// fileHash is the 64-bit FNV-1a hash of a file identity's device, inode and
-// fingerprint, each as eight little-endian bytes. It is part of record ids,
-// so it must never change between versions.
-func fileHash(id tailer.FileID) uint64 {
-	var b [24]byte
-	binary.LittleEndian.PutUint64(b[0:], id.Dev)
-	binary.LittleEndian.PutUint64(b[8:], id.Inode)
-	binary.LittleEndian.PutUint64(b[16:], id.Fingerprint)
-	h := uint64(14695981039346656037)
-	for _, c := range b {
-		h ^= uint64(c)
-		h *= 1099511628211
-	}
-	return h
 }
 
 // lookup returns the index of m's key in p.names, or -1.

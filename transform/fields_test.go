@@ -1,9 +1,14 @@
 package transform
 
 import (
+	"encoding/binary"
 	"encoding/json"
+	"fmt"
+	"hash/fnv"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -99,7 +104,7 @@ func TestFieldsRecordIDStable(t *testing.T) {
 	c := mustChain(t, &config.Transform{Fields: &config.Fields{RecordID: "id"}})
 	id := func(src *tailer.Source, start int64) string {
 		c.SetSource(src)
-		out, _ := c.AppendLine(nil, []byte(`{}`), start, start+10)
+		out, _ := c.AppendLine(nil, []byte(`{}`), start, start+2000)
 		var rec struct{ ID string }
 		if err := json.Unmarshal(out, &rec); err != nil {
 			t.Fatal(err)
@@ -118,6 +123,149 @@ func TestFieldsRecordIDStable(t *testing.T) {
 	}
 	if a, b := id(testSource, 10), id(testSource, 20); a == b || !strings.HasSuffix(b, "-20") {
 		t.Errorf("ids of two lines: %s, %s", a, b)
+	}
+}
+
+// wantRecordID is the record id of the line [start, end) of a file whose
+// bytes are content, worked out with hash/fnv: the hash of the device,
+// inode (little-endian) and the FNV-1a hash of the first min(end, 1 KiB)
+// bytes.
+func wantRecordID(t *testing.T, path string, content []byte, start, end int64) string {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	prefix := fnv.New64a()
+	prefix.Write(content[:min(end, 1024)])
+	h := fnv.New64a()
+	binary.Write(h, binary.LittleEndian, [3]uint64{uint64(st.Dev), st.Ino, prefix.Sum64()})
+	return fmt.Sprintf("%016x-%d", h.Sum64(), start)
+}
+
+// openSource identifies path as the tailer does when it opens it.
+func openSource(t *testing.T, path string) *tailer.Source {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	id, err := tailer.Identify(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tailer.Source{Flow: "f", Path: path, ID: id}
+}
+
+// A line's record id does not depend on how long the file was when it was
+// opened: the tailer's fingerprint widens as a short file grows, the id
+// does not.
+func TestFieldsRecordIDSameAsFileGrows(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.log")
+	var content []byte
+	type line struct{ start, end int64 }
+	var lines []line
+	write := func(n int) {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		for range n {
+			l := fmt.Sprintf("{\"n\":%d,\"pad\":\"%s\"}\n", len(lines), strings.Repeat("x", 40))
+			if _, err := f.WriteString(l); err != nil {
+				t.Fatal(err)
+			}
+			lines = append(lines, line{int64(len(content)), int64(len(content) + len(l))})
+			content = append(content, l...)
+		}
+	}
+	ids := func(src *tailer.Source) []string {
+		c := mustChain(t, &config.Transform{Fields: &config.Fields{RecordID: "id"}})
+		c.SetSource(src)
+		var got []string
+		for _, l := range lines {
+			out, keep := c.AppendLine(nil, content[l.start:l.end-1], l.start, l.end)
+			var rec struct{ ID string }
+			if err := json.Unmarshal(out, &rec); !keep || err != nil {
+				t.Fatalf("record %s: %v", out, err)
+			}
+			got = append(got, rec.ID)
+		}
+		return got
+	}
+
+	write(3) // 168 bytes
+	short := openSource(t, path)
+	if short.ID.FingerprintLen >= tailer.FingerprintSize {
+		t.Fatalf("fingerprint of %d bytes; the test needs a short file", short.ID.FingerprintLen)
+	}
+	first := ids(short)
+	write(40) // past 1 KiB, read through the same Source
+	grown := ids(short)
+	// A restart: the file is opened again, now longer than a KiB.
+	long := openSource(t, path)
+	if long.ID.FingerprintLen != tailer.FingerprintSize {
+		t.Fatalf("fingerprint of %d bytes, want %d", long.ID.FingerprintLen, tailer.FingerprintSize)
+	}
+	restarted := ids(long)
+	for i, l := range lines {
+		want := wantRecordID(t, path, content, l.start, l.end)
+		if i < len(first) && first[i] != want {
+			t.Errorf("line %d of the short file: id %s, want %s", i, first[i], want)
+		}
+		if grown[i] != want || restarted[i] != want {
+			t.Errorf("line %d: id %s read on, %s after a restart; want %s", i, grown[i], restarted[i], want)
+		}
+	}
+	// Lines past the first KiB keep the id of earlier versions, made from
+	// the file identity.
+	last := lines[len(lines)-1]
+	old := fmt.Sprintf("%016x-%d", fileHash(long.ID.Dev, long.ID.Inode, long.ID.Fingerprint), last.start)
+	if restarted[len(lines)-1] != old {
+		t.Errorf("id past the first KiB = %s, want the identity's %s", restarted[len(lines)-1], old)
+	}
+
+	// The file truncated and written again in place (same inode): the same
+	// offsets give other ids.
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	lines, content = lines[:0], content[:0]
+	write(1)
+	content[len(content)-4] = 'y' // differ from the first generation's line 0
+	if err := os.WriteFile(path, content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reused := ids(openSource(t, path))
+	if reused[0] == first[0] || reused[0] != wantRecordID(t, path, content, 0, lines[0].end) {
+		t.Errorf("a new file on the same inode: id %s, first generation's %s", reused[0], first[0])
+	}
+}
+
+// When the file at the Source's path is no longer the file (rotated away
+// and replaced), the id falls back to the identity's hash.
+func TestFieldsRecordIDFileReplaced(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	if err := os.WriteFile(path, []byte("{}\n{}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := openSource(t, path)
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("{}\n{}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := mustChain(t, &config.Transform{Fields: &config.Fields{RecordID: "id"}})
+	c.SetSource(src)
+	out, _ := c.AppendLine(nil, []byte(`{}`), 0, 3)
+	want := fmt.Sprintf(`{"id":"%016x-0"}`, fileHash(src.ID.Dev, src.ID.Inode, src.ID.Fingerprint))
+	if string(out) != want {
+		t.Fatalf("got %s, want %s", out, want)
 	}
 }
 

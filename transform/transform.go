@@ -3,6 +3,7 @@ package transform
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"sync/atomic"
 
@@ -126,12 +127,28 @@ var errFiltered = errors.New("filtered")
 // SetSource tells the chain which file the next lines come from.
 func (c *Chain) SetSource(src *tailer.Source) { c.ctx.Source = src }
 
-// New builds the chain for a flow's transforms. An empty list gives a chain
-// that passes lines through as raw records.
+// Options are what a chain takes from its owner besides the config.
+type Options struct {
+	// Logger receives the steps' warnings (add_ec2_metadata's failed
+	// fetches); nil means slog.Default(). Lines are never logged one by
+	// one: bad lines are counted in Stats.
+	Logger *slog.Logger
+}
+
+// New builds the chain for a flow's transforms with default Options. An
+// empty list gives a chain that passes lines through as raw records.
 func New(cfgs []*config.Transform) (*Chain, error) {
+	return NewWithOptions(cfgs, Options{})
+}
+
+// NewWithOptions is New with the owner's Options.
+func NewWithOptions(cfgs []*config.Transform, o Options) (*Chain, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
 	c := &Chain{steps: make([]step, 0, len(cfgs))}
 	for i, t := range cfgs {
-		s, err := newStep(t, &c.ctx)
+		s, err := newStep(t, &c.ctx, o)
 		if err != nil {
 			if t != nil && t.Line > 0 {
 				return nil, fmt.Errorf("transform %d (line %d): %w", i+1, t.Line, err)
@@ -146,7 +163,7 @@ func New(cfgs []*config.Transform) (*Chain, error) {
 	return c, nil
 }
 
-func newStep(t *config.Transform, ctx *Context) (step, error) {
+func newStep(t *config.Transform, ctx *Context, o Options) (step, error) {
 	if t == nil {
 		return step{}, errors.New("empty transform")
 	}
@@ -214,7 +231,7 @@ func newStep(t *config.Transform, ctx *Context) (step, error) {
 	case t.AddEC2Metadata != nil:
 		// A record that is not a JSON object is wrapped (the default
 		// policy): the step has no on_error setting.
-		return step{p: newAddEC2Metadata(t.AddEC2Metadata, ec2Options{})}, nil
+		return step{p: newAddEC2Metadata(t.AddEC2Metadata, ec2Options{log: o.Logger})}, nil
 	case t.Fields != nil:
 		// A record that is not a JSON object is wrapped (the default
 		// policy): fields, filter and redact have no on_error setting.

@@ -49,6 +49,10 @@ type options struct {
 	stall   time.Duration
 	settle  time.Duration
 	profile string
+
+	transforms bool          // measure each transform alone instead (transforms.go)
+	duration   time.Duration // per transform
+	only       string        // transforms whose name starts with this
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -64,6 +68,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.stall, "stall", time.Minute, "give up if nothing new is stored for this long")
 	fs.StringVar(&o.profile, "cpuprofile", "", "have kinetail write a CPU profile to `file`")
 	fs.DurationVar(&o.settle, "settle", 2*time.Second, "once every line is counted, wait until nothing arrives for this long")
+	fs.BoolVar(&o.transforms, "transforms", false, "measure each transform's lines/s in this process instead (no binary, no files)")
+	fs.DurationVar(&o.duration, "duration", 1500*time.Millisecond, "with -transforms: how long to run each transform")
+	fs.StringVar(&o.only, "only", "", "with -transforms: only the transforms whose name starts with this")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -81,6 +88,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
+	}
+	if o.transforms {
+		return runTransforms(o, stdout, stderr)
 	}
 	bin, err := exec.LookPath(o.bin)
 	if err != nil {
