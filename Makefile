@@ -10,7 +10,7 @@ FUZZ_TARGETS := $(shell grep -l '^func Fuzz' $$(git ls-files '*_test.go' 2>/dev/
 	| xargs -r grep -H -o '^func Fuzz[A-Za-z0-9_]*' | sed -E 's|^(.*)/[^/]+_test.go:func |./\1:|' | sort -u)
 FUZZTIME ?= 10000x
 
-.PHONY: all build test unit e2e soak fuzz-short fuzz demo bench deps vet clean
+.PHONY: all build test unit e2e soak fuzz-short fuzz demo bench bench-transforms deps vet clean
 
 all: build
 
@@ -60,6 +60,9 @@ demo: deps build
 
 bench: build
 	$(GO) run ./internal/cmd/bench -bin $(BIN)
+
+bench-transforms:
+	$(GO) run ./internal/cmd/bench -transforms
 
 clean:
 	rm -rf bin

@@ -46,7 +46,7 @@ func newFlow(fc *config.Flow, a *Agent, index map[string]int, firstStart bool) (
 	f := &flow{name: fc.Name, log: a.log, agent: a,
 		budget: semaphore.NewWeighted(budget)}
 	var err error
-	if f.chain, err = transform.New(fc.Transforms); err != nil {
+	if f.chain, err = transform.NewWithOptions(fc.Transforms, transform.Options{Logger: a.log.With("flow", fc.Name)}); err != nil {
 		return nil, fmt.Errorf("flow %q: %w", fc.Name, err)
 	}
 	if f.router, err = route.New(fc, index); err != nil {

@@ -10,13 +10,16 @@ import (
 // Fixed parts of a PutRecords request body, in the Kinesis JSON 1.1
 // protocol:
 //
-//	{"StreamName":"s","Records":[{"Data":"<base64>","PartitionKey":"k"},...]}
+//	{"StreamName":"s","Records":[{"Data":"<base64>","PartitionKey":"k","ExplicitHashKey":"h"},...]}
+//
+// ExplicitHashKey only when the entry has one.
 const (
 	bodyByName       = `{"StreamName":`
 	bodyByARN        = `{"StreamARN":`
 	bodyRecords      = `,"Records":[`
 	bodyData         = `{"Data":"`
 	bodyPartitionKey = `","PartitionKey":`
+	bodyHashKey      = `,"ExplicitHashKey":`
 	bodyEnd          = `]}`
 )
 
@@ -38,6 +41,9 @@ func putRecordsBodyLen(stream string, byARN bool, entries []entry) int {
 			n += derivedKeyLen + 2
 		} else {
 			n += transform.JSONStringLen([]byte(e.key))
+		}
+		if e.hash != "" {
+			n += len(bodyHashKey) + transform.JSONStringLen([]byte(e.hash))
 		}
 	}
 	return n
@@ -69,6 +75,10 @@ func appendPutRecordsBody(dst []byte, stream string, byARN bool, entries []entry
 			ks.put(dst[end-derivedKeyLen:end], e.data)
 		} else {
 			dst = transform.AppendJSONString(dst, []byte(e.key))
+		}
+		if e.hash != "" {
+			dst = append(dst, bodyHashKey...)
+			dst = transform.AppendJSONString(dst, []byte(e.hash))
 		}
 		dst = append(dst, '}')
 	}

@@ -16,8 +16,9 @@ type wireRequest struct {
 }
 
 type wireRecord struct {
-	Data         []byte `json:"Data"`
-	PartitionKey string `json:"PartitionKey"`
+	Data            []byte `json:"Data"`
+	PartitionKey    string `json:"PartitionKey"`
+	ExplicitHashKey string `json:"ExplicitHashKey,omitempty"`
 }
 
 func decodeBody(t *testing.T, body []byte) wireRequest {
@@ -63,6 +64,10 @@ func TestPutRecordsBodyMatchesEncodingJSON(t *testing.T) {
 		}},
 		{"a stream given by ARN", "arn:aws:kinesis:us-east-1:123456789012:stream/events", true, []entry{{data: []byte("x"), key: "k"}}},
 		{"a stream name that needs escaping", "we\"ird\\", false, []entry{{data: []byte("x"), key: "k"}}},
+		{"explicit hash keys", "events", false, []entry{
+			{data: []byte("x"), key: "k", hash: "0"}, {data: []byte("y")},
+			{data: []byte("z"), hash: "340282366920938463463374607431768211455"},
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -90,7 +95,7 @@ func TestPutRecordsBodyMatchesEncodingJSON(t *testing.T) {
 				if key == "" {
 					key = deterministicKey(e.data)
 				}
-				want.Records = append(want.Records, wireRecord{Data: e.data, PartitionKey: key})
+				want.Records = append(want.Records, wireRecord{Data: e.data, PartitionKey: key, ExplicitHashKey: e.hash})
 			}
 			wantBody, err := json.Marshal(want)
 			if err != nil {

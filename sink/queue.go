@@ -10,6 +10,7 @@ import (
 type entry struct {
 	data []byte
 	key  string // explicit partition key; "" means derived when sent
+	hash string // explicit hash key; "" means none
 	ack  *ack.Group
 	size int   // len(data) + partition key length: what counts against limits
 	at   int64 // arrival, in nanoseconds since the sink started
