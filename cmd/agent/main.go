@@ -31,6 +31,8 @@ Usage:
   kinetail check -c FILE    validate a configuration and print a summary
   kinetail test -c FILE --flow NAME [INPUT|-]
                             show what a flow's transforms make of lines
+  kinetail replay -c FILE [--destination NAME] [--keep] DEADLETTER...
+                            send the records of dead-letter files again
   kinetail version          print the version
 
 Run "kinetail COMMAND --help" for a command's options.
@@ -52,6 +54,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdCheck(rest, stdout, stderr)
 	case "test":
 		return cmdTest(rest, stdin, stdout, stderr)
+	case "replay":
+		return cmdReplay(rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "kinetail", buildVersion())
 		return 0
