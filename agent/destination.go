@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -109,6 +110,14 @@ func NewSink(ctx context.Context, d *config.Destination, log *slog.Logger) (sink
 			return nil, fmt.Errorf("destination %q: %w", d.Name, err)
 		}
 		return k, nil
+	case "file":
+		f, err := sink.NewFile(sink.FileOptions{Path: d.Path, MaxBytes: int64(d.MaxFileBytes), MaxFiles: d.MaxFiles})
+		if err != nil {
+			return nil, fmt.Errorf("destination %q: %w", d.Name, err)
+		}
+		return f, nil
+	case "stdout":
+		return sink.NewStdout(os.Stdout), nil
 	default:
 		return nil, fmt.Errorf("destination %q: type %q is not supported", d.Name, d.Type)
 	}

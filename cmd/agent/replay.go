@@ -208,10 +208,12 @@ func (r *replayer) scan(path string) (*replayFile, error) {
 
 // replayDestination adapts a copy of d for replay: to stream, retried
 // until stored, never dead-lettered. Keys come with the records, so key
-// templates, which only the agent can fill in, are dropped.
+// templates, which only the agent can fill in, are dropped. Data is
+// written to dead letters as it was sent, already compressed.
 func replayDestination(d *config.Destination, stream string) *config.Destination {
 	c := *d
 	c.DeadLetterFile = ""
+	c.Compression = "none"
 	c.Retry.MaxAttempts = 0
 	c.Retry.MaxRecordAge = 0
 	if config.IsTemplate(c.PartitionKey) {
