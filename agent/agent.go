@@ -329,7 +329,7 @@ func (a *Agent) logStats() {
 	a.outMu.Lock()
 	defer a.outMu.Unlock()
 	for _, o := range a.outputs {
-		if s, ok := o.sink.(interface{ Stats() sink.KinesisStats }); ok {
+		if s, ok := o.sink.(interface{ Stats() sink.StreamStats }); ok {
 			a.log.Info("destination totals", "destination", o.name, "stats", s.Stats())
 		}
 	}

@@ -105,7 +105,7 @@ func newOutput(ctx context.Context, d *config.Destination, name string, log *slo
 func NewSink(ctx context.Context, d *config.Destination, log *slog.Logger) (sink.Sink, error) {
 	switch d.Type {
 	case "kinesis":
-		k, err := sink.NewKinesis(ctx, d, sink.KinesisOptions{Logger: log})
+		k, err := sink.NewKinesis(ctx, d, sink.Options{Logger: log})
 		if err != nil {
 			return nil, fmt.Errorf("destination %q: %w", d.Name, err)
 		}

@@ -20,6 +20,8 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/firehose"
+	fhtypes "github.com/aws/aws-sdk-go-v2/service/firehose/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -48,6 +50,7 @@ const (
 	defaultRequest        = 10 * time.Second
 	defaultMaxInFlight    = 4
 	sdkMaxAttempts        = 2 // Check and STS get one quick retry; PutRecords is retried by the sink
+	defaultMaxPacked      = 51200
 )
 
 // Partition key modes.
@@ -56,8 +59,8 @@ const (
 	KeyDeterministic = "deterministic"
 )
 
-// KinesisOptions are the dependencies of a Kinesis sink.
-type KinesisOptions struct {
+// Options are the dependencies of a Kinesis or Firehose sink.
+type Options struct {
 	// Logger receives warnings about throttling, errors and rejected
 	// records; nil discards them.
 	Logger *slog.Logger
@@ -79,6 +82,7 @@ type KinesisOptions struct {
 type settings struct {
 	stream         string
 	streamARN      bool // stream is an ARN, sent as StreamARN
+	firehose       bool // a Firehose delivery stream, not a Kinesis stream
 	where          string
 	keyMode        string
 	maxRecords     int
@@ -88,9 +92,38 @@ type settings struct {
 	initialBackoff time.Duration
 	maxBackoff     time.Duration
 	maxAttempts    int
+	maxRecordAge   time.Duration
 	connect        time.Duration
 	request        time.Duration
 	maxInFlight    int
+	aggregate      bool
+	maxPacked      int
+	compression    string
+	deadLetter     string
+	shardAware     bool
+	shardRefresh   time.Duration
+	shardBytes     int
+	shardRecords   int
+}
+
+// limits are the queue's limits for these settings.
+func (s *settings) limits() limits {
+	lim := limits{
+		maxRecords:   s.maxRecords,
+		maxBytes:     s.maxBytes,
+		maxAge:       s.maxAge,
+		queueRecords: s.maxRecords,
+		maxPacked:    s.maxPacked,
+	}
+	if s.aggregate {
+		// Packed records are counted per user record: a request holds
+		// many more of them.
+		lim.queueRecords = s.maxRecords * 100
+	}
+	if !s.aggregate || s.maxPacked <= 0 {
+		lim.maxPacked = s.maxRecordBytes
+	}
+	return lim
 }
 
 func newSettings(d *config.Destination, region string) settings {
@@ -109,6 +142,7 @@ func newSettings(d *config.Destination, region string) settings {
 	s := settings{
 		stream:         d.Stream,
 		streamARN:      strings.HasPrefix(d.Stream, "arn:"),
+		firehose:       d.Type == "firehose",
 		where:          region,
 		keyMode:        d.PartitionKey,
 		maxRecords:     min(orInt(int64(d.Batch.MaxRecords), defaultMaxRecords), maxPutRecordsEntries),
@@ -121,7 +155,28 @@ func newSettings(d *config.Destination, region string) settings {
 		connect:        or(d.Timeouts.Connect.D(), defaultConnect),
 		request:        or(d.Timeouts.Request.D(), defaultRequest),
 		maxInFlight:    orInt(int64(d.MaxInFlight), defaultMaxInFlight),
+		maxRecordAge:   max(d.Retry.MaxRecordAge.D(), 0),
+		aggregate:      d.Aggregation.Enabled,
+		maxPacked:      int(d.Aggregation.MaxBytes),
+		compression:    d.Compression,
+		deadLetter:     d.DeadLetterFile,
+		shardAware:     d.ShardAware.Enabled && d.Type != "firehose",
+		shardRefresh:   or(d.ShardAware.Refresh.D(), time.Minute),
+		shardBytes:     orInt(int64(d.ShardAware.BytesPerSecond), 1<<20),
+		shardRecords:   orInt(int64(d.ShardAware.RecordsPerSecond), 1000),
 	}
+	if s.firehose {
+		s.stream, s.streamARN = d.DeliveryStream, false
+		s.maxBytes = min(orInt(int64(d.Batch.MaxBytes), firehoseMaxBatchBytes), firehoseMaxBatchBytes)
+		s.maxRecordBytes = min(orInt(int64(d.Batch.MaxRecordBytes), firehoseMaxRecordBytes), firehoseMaxRecordBytes)
+		if d.Aggregation.MaxBytes <= 0 {
+			s.maxPacked = s.maxRecordBytes
+		}
+	}
+	if s.maxPacked <= 0 {
+		s.maxPacked = defaultMaxPacked
+	}
+	s.maxPacked = min(s.maxPacked, s.maxRecordBytes)
 	if s.keyMode == "" {
 		s.keyMode = KeyRandom
 	}
@@ -134,75 +189,104 @@ func newSettings(d *config.Destination, region string) settings {
 	return s
 }
 
-// Kinesis sends records to a Kinesis data stream with PutRecords. It
-// batches records, keeps up to max_in_flight requests going, resends only
-// the entries that failed, and acknowledges each record once it is stored.
+// Stream sends records to a Kinesis data stream with PutRecords, or to a
+// Firehose delivery stream with PutRecordBatch. It batches records (and
+// packs them into aggregates when asked), keeps up to max_in_flight
+// requests going, resends only the entries that failed, and acknowledges
+// each record once it is stored.
 //
-// PutRecords calls go through putClient, which writes, signs and reads them
-// itself; the SDK's client serves Check, and its configuration provides
-// region, credentials, endpoint rules and the HTTP client to both.
-type Kinesis struct {
+// Calls go through putClient, which writes, signs and reads them itself;
+// the SDK's client serves Check and ListShards, and its configuration
+// provides region, credentials, endpoint rules and the HTTP client to both.
+type Stream struct {
+	name  string // the destination's
 	set   settings
-	sdk   *kinesis.Client
+	sdk   *kinesis.Client  // Kinesis streams
+	fh    *firehose.Client // Firehose delivery streams
 	put   *putClient
 	creds aws.CredentialsProvider
+	dead  *DeadLetter // nil without a dead-letter file
 	log   *slog.Logger
 	rng   *rand.Rand
-	stats kinesisCounters
+	stats streamCounters
 }
 
-// KinesisStats is a snapshot of a Kinesis sink's counters.
-type KinesisStats struct {
-	Requests      int64 // PutRecords calls made
-	RecordsSent   int64 // entries in those calls (attempts, including retries)
-	RecordsStored int64 // entries the service stored and that were acknowledged
-	BytesStored   int64 // data bytes of the stored records
-	FailedEntries int64 // entries answered with an ErrorCode
-	Throttled     int64 // throttled entries plus throttled calls
-	RequestErrors int64 // calls that failed as a whole
-	Retries       int64 // entries queued again after a failure
-	PayloadUnits  int64 // sum over stored records of ceil((data+key)/25KiB)
-	Rejected      int64 // records too large to ever be stored, acknowledged unsent
-	Dropped       int64 // records given up after retry.max_attempts, acknowledged
+// StreamStats is a snapshot of a sink's counters.
+type StreamStats struct {
+	Requests       int64 // calls made
+	RecordsSent    int64 // entries in those calls (attempts, including retries)
+	RecordsStored  int64 // user records stored and acknowledged
+	ServiceRecords int64 // service records stored: aggregates count once
+	BytesStored    int64 // data bytes of the stored user records
+	FailedEntries  int64 // entries answered with an ErrorCode
+	Throttled      int64 // throttled entries plus throttled calls
+	RequestErrors  int64 // calls that failed as a whole
+	Retries        int64 // entries queued again after a failure
+	PayloadUnits   int64 // sum over stored service records of ceil((data+key)/25KiB)
+	Rejected       int64 // records too large to ever be stored, dropped
+	Dropped        int64 // records given up after retry limits, dropped
+	DeadLettered   int64 // records given up or rejected, written to the dead-letter file
 }
 
-type kinesisCounters struct {
-	requests, recordsSent, recordsStored, bytesStored atomic.Int64
-	failedEntries, throttled, requestErrors, retries  atomic.Int64
-	payloadUnits, rejected, dropped                   atomic.Int64
+type atomicCounter = atomic.Int64
+
+type streamCounters struct {
+	requests, recordsSent, recordsStored, serviceRecords, bytesStored atomicCounter
+	failedEntries, throttled, requestErrors, retries                  atomicCounter
+	payloadUnits, rejected, dropped, deadLettered                     atomicCounter
 }
 
 // Stats returns the current counters; it is safe to call at any time.
-func (k *Kinesis) Stats() KinesisStats {
+func (k *Stream) Stats() StreamStats {
 	c := &k.stats
-	return KinesisStats{
-		Requests:      c.requests.Load(),
-		RecordsSent:   c.recordsSent.Load(),
-		RecordsStored: c.recordsStored.Load(),
-		BytesStored:   c.bytesStored.Load(),
-		FailedEntries: c.failedEntries.Load(),
-		Throttled:     c.throttled.Load(),
-		RequestErrors: c.requestErrors.Load(),
-		Retries:       c.retries.Load(),
-		PayloadUnits:  c.payloadUnits.Load(),
-		Rejected:      c.rejected.Load(),
-		Dropped:       c.dropped.Load(),
+	return StreamStats{
+		Requests:       c.requests.Load(),
+		RecordsSent:    c.recordsSent.Load(),
+		RecordsStored:  c.recordsStored.Load(),
+		ServiceRecords: c.serviceRecords.Load(),
+		BytesStored:    c.bytesStored.Load(),
+		FailedEntries:  c.failedEntries.Load(),
+		Throttled:      c.throttled.Load(),
+		RequestErrors:  c.requestErrors.Load(),
+		Retries:        c.retries.Load(),
+		PayloadUnits:   c.payloadUnits.Load(),
+		Rejected:       c.rejected.Load(),
+		Dropped:        c.dropped.Load(),
+		DeadLettered:   c.deadLettered.Load(),
 	}
 }
 
-// NewKinesis builds a sink for destination d. It resolves the AWS
+// NewKinesis builds a sink for a Kinesis destination d. It resolves the AWS
 // configuration (region, the SDK's credential chain, the optional role) but
 // makes no request; call Check for that.
-func NewKinesis(ctx context.Context, d *config.Destination, opts KinesisOptions) (*Kinesis, error) {
+func NewKinesis(ctx context.Context, d *config.Destination, opts Options) (*Stream, error) {
 	if d.Stream == "" {
 		return nil, fmt.Errorf("destination %s: no stream", d.Name)
 	}
-	switch d.PartitionKey {
-	case "", KeyRandom, KeyDeterministic:
+	switch {
+	case d.PartitionKey == "", d.PartitionKey == KeyRandom, d.PartitionKey == KeyDeterministic:
+	case config.IsTemplate(d.PartitionKey):
+		// The flow fills each record's key; records it could not fill
+		// get a random one.
 	default:
 		return nil, fmt.Errorf("destination %s: unknown partition_key mode %q", d.Name, d.PartitionKey)
 	}
+	return newStream(ctx, d, opts)
+}
+
+// NewFirehose builds a sink for a Firehose destination d, like NewKinesis.
+func NewFirehose(ctx context.Context, d *config.Destination, opts Options) (*Stream, error) {
+	if d.DeliveryStream == "" {
+		return nil, fmt.Errorf("destination %s: no delivery_stream", d.Name)
+	}
+	return newStream(ctx, d, opts)
+}
+
+func newStream(ctx context.Context, d *config.Destination, opts Options) (*Stream, error) {
 	set := newSettings(d, d.Region)
+	if set.keyMode != KeyDeterministic {
+		set.keyMode = KeyRandom
+	}
 
 	var httpClient awsconfig.HTTPClient = opts.HTTPClient
 	if opts.HTTPClient == nil {
@@ -241,39 +325,52 @@ func NewKinesis(ctx context.Context, d *config.Destination, opts KinesisOptions)
 		return nil, fmt.Errorf("destination %s: no AWS region: set region in the destination or AWS_REGION", d.Name)
 	}
 	set.where = newSettings(d, cfg.Region).where
-	// PutRecords bodies are our own (see requestBody): only the SDK's
-	// calls need the wrapper, added after loading so that the loader still
-	// sees the BuildableClient it installs AWS_CA_BUNDLE into.
+	// Request bodies are our own (see requestBody): only the SDK's calls
+	// need the wrapper, added after loading so that the loader still sees
+	// the BuildableClient it installs AWS_CA_BUNDLE into.
 	putHTTP := cfg.HTTPClient
 	cfg.HTTPClient = hideWriterTo{cfg.HTTPClient}
 	if d.RoleARN != "" {
 		// STS is reached at its regular endpoint: the destination's
-		// endpoint override is for Kinesis only.
+		// endpoint override is for the stream only.
 		provider := stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), d.RoleARN, func(o *stscreds.AssumeRoleOptions) {
 			o.RoleSessionName = "kinetail-" + d.Name
 		})
 		cfg.Credentials = aws.NewCredentialsCache(provider)
 	}
-	client := kinesis.NewFromConfig(cfg, func(o *kinesis.Options) {
-		if d.Endpoint != "" {
-			o.BaseEndpoint = aws.String(d.Endpoint)
-		}
-	})
 
 	ua := opts.UserAgent
 	if ua == "" {
 		ua = defaultUserAgent()
 	}
-	put, err := newPutClient(ctx, client.Options(), putHTTP, cfg.Credentials, d.Stream, set.streamARN, ua)
+	k := &Stream{name: d.Name, set: set, creds: cfg.Credentials, log: opts.Logger, rng: opts.Rand}
+	if set.firehose {
+		k.fh = firehose.NewFromConfig(cfg, func(o *firehose.Options) {
+			if d.Endpoint != "" {
+				o.BaseEndpoint = aws.String(d.Endpoint)
+			}
+		})
+		k.put, err = newFirehosePutClient(ctx, k.fh.Options(), putHTTP, cfg.Credentials, ua)
+	} else {
+		k.sdk = kinesis.NewFromConfig(cfg, func(o *kinesis.Options) {
+			if d.Endpoint != "" {
+				o.BaseEndpoint = aws.String(d.Endpoint)
+			}
+		})
+		k.put, err = newPutClient(ctx, k.sdk.Options(), putHTTP, cfg.Credentials, d.Stream, set.streamARN, ua)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("destination %s: %w", d.Name, err)
 	}
-
-	k := &Kinesis{set: set, sdk: client, put: put, creds: cfg.Credentials, log: opts.Logger, rng: opts.Rand}
+	if set.deadLetter != "" {
+		if k.dead, err = OpenDeadLetter(set.deadLetter); err != nil {
+			return nil, fmt.Errorf("destination %s: %w", d.Name, err)
+		}
+	}
 	if k.log == nil {
 		k.log = slog.New(slog.DiscardHandler)
 	}
-	k.log = k.log.With("destination", d.Name, "stream", d.Stream)
+	k.log = k.log.With("destination", d.Name, "stream", set.stream)
 	if k.rng == nil {
 		k.rng = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
@@ -283,7 +380,10 @@ func NewKinesis(ctx context.Context, d *config.Destination, opts KinesisOptions)
 // Check makes sure the stream can be written to: credentials resolve, the
 // endpoint answers, and the stream exists and is ACTIVE or UPDATING. Its
 // errors say which of these failed.
-func (k *Kinesis) Check(ctx context.Context) error {
+func (k *Stream) Check(ctx context.Context) error {
+	if k.set.firehose {
+		return k.checkFirehose(ctx)
+	}
 	if k.creds == nil {
 		return fmt.Errorf("kinesis stream %q: no AWS credentials found", k.set.stream)
 	}
@@ -315,10 +415,11 @@ func (k *Kinesis) Check(ctx context.Context) error {
 
 // checkError turns a DescribeStreamSummary failure into a message an
 // operator can act on.
-func (k *Kinesis) checkError(err error) error {
+func (k *Stream) checkError(err error) error {
 	var notFound *types.ResourceNotFoundException
-	if errors.As(err, &notFound) {
-		return fmt.Errorf("stream %q %w in %s", k.set.stream, ErrStreamNotFound, k.set.where)
+	var fhNotFound *fhtypes.ResourceNotFoundException
+	if errors.As(err, &notFound) || errors.As(err, &fhNotFound) {
+		return fmt.Errorf("%s %q %w in %s", k.kind(), k.set.stream, ErrStreamNotFound, k.set.where)
 	}
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
@@ -326,15 +427,48 @@ func (k *Kinesis) checkError(err error) error {
 		case "UnrecognizedClientException", "InvalidSignatureException", "IncompleteSignature",
 			"MissingAuthenticationToken", "MissingAuthenticationTokenException",
 			"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId":
-			return fmt.Errorf("kinesis stream %q: AWS credentials rejected by %s: %w", k.set.stream, k.set.where, err)
+			return fmt.Errorf("%s %q: AWS credentials rejected by %s: %w", k.kind(), k.set.stream, k.set.where, err)
 		case "AccessDeniedException", "AccessDenied":
-			return fmt.Errorf("kinesis stream %q: access denied in %s (check the IAM policy): %w", k.set.stream, k.set.where, err)
+			return fmt.Errorf("%s %q: access denied in %s (check the IAM policy): %w", k.kind(), k.set.stream, k.set.where, err)
 		}
-		return fmt.Errorf("kinesis stream %q: describe in %s: %w", k.set.stream, k.set.where, err)
+		return fmt.Errorf("%s %q: describe in %s: %w", k.kind(), k.set.stream, k.set.where, err)
 	}
 	// No answer from the service at all: connection refused, DNS, TLS,
 	// timeouts.
-	return fmt.Errorf("kinesis stream %q: cannot reach Kinesis in %s: %w", k.set.stream, k.set.where, err)
+	return fmt.Errorf("%s %q: cannot reach the service in %s: %w", k.kind(), k.set.stream, k.set.where, err)
+}
+
+// kind names the stream's kind in messages.
+func (k *Stream) kind() string {
+	if k.set.firehose {
+		return "firehose delivery stream"
+	}
+	return "kinesis stream"
+}
+
+// checkFirehose is Check for a delivery stream.
+func (k *Stream) checkFirehose(ctx context.Context) error {
+	if k.creds == nil {
+		return fmt.Errorf("firehose delivery stream %q: no AWS credentials found", k.set.stream)
+	}
+	ctx, cancel := context.WithTimeout(ctx, k.set.request)
+	defer cancel()
+	if _, err := k.creds.Retrieve(ctx); err != nil {
+		return fmt.Errorf("firehose delivery stream %q: retrieve AWS credentials: %w", k.set.stream, err)
+	}
+	out, err := k.fh.DescribeDeliveryStream(ctx, &firehose.DescribeDeliveryStreamInput{DeliveryStreamName: aws.String(k.set.stream)})
+	if err != nil {
+		return k.checkError(err)
+	}
+	if out.DeliveryStreamDescription == nil {
+		return fmt.Errorf("firehose delivery stream %q: empty answer from %s", k.set.stream, k.set.where)
+	}
+	switch st := out.DeliveryStreamDescription.DeliveryStreamStatus; st {
+	case fhtypes.DeliveryStreamStatusActive:
+		return nil
+	default:
+		return fmt.Errorf("firehose delivery stream %q in %s is %s, want ACTIVE", k.set.stream, k.set.where, st)
+	}
 }
 
 // defaultUserAgent is "kinetail/" and the main module's version.

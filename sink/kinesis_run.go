@@ -12,8 +12,9 @@ import (
 	"github.com/kinetail/kinetail/internal/ack"
 )
 
-// request is one PutRecords call and its outcome. Requests are reused: the
-// slices keep their capacity from one call to the next.
+// request is one PutRecords (or PutRecordBatch) call and its outcome.
+// Requests are reused: the slices keep their capacity from one call to the
+// next.
 type request struct {
 	entries []entry
 	sentAt  time.Time
@@ -40,7 +41,7 @@ func (r *request) reset() {
 // worker sends requests until work is closed. done has room for every
 // request that can be in flight, so a worker never blocks on it. Each
 // worker has its own key source and buffers, so no lock is needed.
-func (k *Kinesis) worker(ctx context.Context, ks *keySource, work <-chan *request, done chan<- *request) {
+func (k *Stream) worker(ctx context.Context, ks *keySource, work <-chan *request, done chan<- *request) {
 	var bufs putBuffers
 	for r := range work {
 		if ctx.Err() == nil {
@@ -52,10 +53,14 @@ func (k *Kinesis) worker(ctx context.Context, ks *keySource, work <-chan *reques
 	}
 }
 
-// send makes one PutRecords call, acknowledges what was stored, and leaves
-// the entries to retry in r.entries.
-func (k *Kinesis) send(ctx context.Context, ks *keySource, b *putBuffers, r *request) {
-	b.body = appendPutRecordsBody(b.body[:0], k.set.stream, k.set.streamARN, r.entries, ks)
+// send makes one call, acknowledges what was stored, and leaves the
+// entries to retry in r.entries.
+func (k *Stream) send(ctx context.Context, ks *keySource, b *putBuffers, r *request) {
+	if k.set.firehose {
+		b.body = appendPutRecordBatchBody(b.body[:0], k.set.stream, r.entries)
+	} else {
+		b.body = appendPutRecordsBody(b.body[:0], k.set.stream, k.set.streamARN, r.entries, ks)
+	}
 	k.stats.requests.Add(1)
 	k.stats.recordsSent.Add(int64(len(r.entries)))
 
@@ -69,25 +74,19 @@ func (k *Kinesis) send(ctx context.Context, ks *keySource, b *putBuffers, r *req
 		err = errors.New("answered with a different number of records than sent")
 	}
 	if err != nil {
-		r.err = fmt.Errorf("PutRecords to %s: %w", k.put.endpoint(), err)
+		r.err = fmt.Errorf("%s to %s: %w", k.put.operation(), k.put.endpoint(), err)
 		return
 	}
 	r.answered = true
 	r.code, r.msg = res.code, res.msg
 
 	var (
-		run     *ack.Group // ack group of the current run of stored entries
-		runN    int
+		acks    acker
 		failed  int
 		bytes   int64
 		units   int64
 		stored  int
-		summary = func() {
-			if runN > 0 {
-				run.Done(runN)
-			}
-			run, runN = nil, 0
-		}
+		records int
 	)
 	for i, st := range res.status {
 		e := r.entries[i]
@@ -103,38 +102,64 @@ func (k *Kinesis) send(ctx context.Context, ks *keySource, b *putBuffers, r *req
 			continue
 		}
 		stored++
-		bytes += int64(len(e.data))
 		// e.size is the data plus the partition key sent.
 		units += int64((e.size + payloadUnitBytes - 1) / payloadUnitBytes)
-		if e.ack == nil {
+		if e.parts == nil {
+			records++
+			bytes += int64(len(e.data))
+			acks.add(e.ack)
 			continue
 		}
-		// Consecutive records usually share a group (they came from one
-		// batch): acknowledge them with one call.
-		if e.ack != run {
-			summary()
-			run = e.ack
+		for j := range e.parts {
+			records++
+			bytes += int64(len(e.parts[j].data))
+			acks.add(e.parts[j].ack)
 		}
-		runN++
 	}
-	summary()
+	acks.flush()
 	clear(r.entries[failed:])
 	r.entries = r.entries[:failed]
 	r.stored = stored
 
-	k.stats.recordsStored.Add(int64(stored))
+	k.stats.serviceRecords.Add(int64(stored))
+	k.stats.recordsStored.Add(int64(records))
 	k.stats.bytesStored.Add(bytes)
 	k.stats.payloadUnits.Add(units)
 	k.stats.failedEntries.Add(int64(failed))
 	k.stats.throttled.Add(int64(r.throttled))
 }
 
+// acker acknowledges records, one call per run of records that share a
+// group (consecutive records usually came from one batch).
+type acker struct {
+	run *ack.Group
+	n   int
+}
+
+func (a *acker) add(g *ack.Group) {
+	if g == nil {
+		return
+	}
+	if g != a.run {
+		a.flush()
+		a.run = g
+	}
+	a.n++
+}
+
+func (a *acker) flush() {
+	if a.n > 0 {
+		a.run.Done(a.n)
+	}
+	a.run, a.n = nil, 0
+}
+
 // Run sends the batches read from in until in is closed and every record is
 // stored, then returns nil. If ctx is cancelled first it returns ctx.Err()
 // at once; records not stored by then are not acknowledged. Run reads from
-// in only while fewer than a request's worth of records wait to be sent, so
-// a slow or unreachable stream stops the flow upstream.
-func (k *Kinesis) Run(ctx context.Context, in <-chan Batch) error {
+// in only while less than a request's worth of records waits to be sent,
+// so a slow or unreachable stream stops the flow upstream.
+func (k *Stream) Run(ctx context.Context, in <-chan Batch) error {
 	n := k.set.maxInFlight
 	work := make(chan *request, n)
 	done := make(chan *request, n)
@@ -152,17 +177,50 @@ func (k *Kinesis) Run(ctx context.Context, in <-chan Batch) error {
 	}()
 
 	d := &dispatcher{k: k, start: time.Now(), work: work, free: make([]*request, 0, n)}
-	return d.loop(ctx, in, done)
+	d.ks = &keySource{deterministic: k.set.keyMode == KeyDeterministic, rng: rand.NewPCG(k.rng.Uint64(), k.rng.Uint64())}
+	d.q = newQueue(k.set.limits(), k.newPacker(d.ks))
+	d.comp = newCompressor(k.set.compression)
+	if k.set.aggregate && !k.set.firehose {
+		d.keyLanes = make(map[string]int)
+	}
+	var maps <-chan *shardMap
+	if k.set.shardAware {
+		ch := make(chan *shardMap, 1)
+		mctx, stop := context.WithCancel(ctx)
+		defer stop()
+		wg.Go(func() { k.followShards(mctx, ch) })
+		maps = ch
+	}
+	return d.loop(ctx, in, done, maps)
+}
+
+// newPacker returns how new records are packed into service records.
+func (k *Stream) newPacker(ks *keySource) packer {
+	switch {
+	case k.set.firehose:
+		return &linePacker{aggregate: k.set.aggregate}
+	case k.set.aggregate:
+		return &kplPacker{ks: ks}
+	}
+	return nil
 }
 
 // dispatcher is the state of Run's goroutine: the queue of waiting entries,
 // the requests in flight, and the backoff gate.
 type dispatcher struct {
-	k     *Kinesis
+	k     *Stream
 	start time.Time
-	q     queue
+	q     *queue
+	ks    *keySource // keys of aggregates and shard-aware records
+	comp  *compressor
 	work  chan<- *request
 	free  []*request
+
+	shards *shardMap // shard-aware mode, once known
+	// keyLanes maps partition keys to lanes when aggregating without a
+	// shard map; nil when records are not aggregated by key.
+	keyLanes map[string]int
+	rr       int // round robin over shards for keyless records
 
 	inFlight int
 	// gate is the earliest time the next request may be sent; it is moved
@@ -178,7 +236,7 @@ type dispatcher struct {
 	logs     rateLog
 }
 
-func (d *dispatcher) loop(ctx context.Context, in <-chan Batch, done <-chan *request) error {
+func (d *dispatcher) loop(ctx context.Context, in <-chan Batch, done <-chan *request, maps <-chan *shardMap) error {
 	set := &d.k.set
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -190,27 +248,23 @@ func (d *dispatcher) loop(ctx context.Context, in <-chan Batch, done <-chan *req
 		}
 		now := time.Now()
 		for d.inFlight < set.maxInFlight && !now.Before(d.gate) {
-			at, ok := d.q.readyAt(d.start, set.maxRecords, set.maxBytes, set.maxAge)
-			if !ok || (!closing && now.Before(at)) {
+			at, ok := d.q.readyAt(d.start, now, closing)
+			if !ok || now.Before(at) || !d.dispatch(now) {
 				break
 			}
-			d.dispatch(now)
 		}
 		if closing && d.q.len() == 0 && d.inFlight == 0 {
 			return nil
 		}
 
 		var inCh <-chan Batch
-		if !closing && !d.q.full(set.maxRecords, set.maxBytes) {
+		if !closing && !d.q.full() {
 			inCh = in
 		}
 		var wake <-chan time.Time
 		if d.inFlight < set.maxInFlight {
-			if at, ok := d.q.readyAt(d.start, set.maxRecords, set.maxBytes, set.maxAge); ok {
-				if closing || at.Before(d.gate) {
-					at = d.gate
-				}
-				timer.Reset(max(at.Sub(now), 0))
+			if at, ok := d.q.readyAt(d.start, now, closing); ok {
+				timer.Reset(max(at.Sub(now), d.gate.Sub(now), time.Millisecond))
 				wake = timer.C
 			}
 		}
@@ -225,6 +279,8 @@ func (d *dispatcher) loop(ctx context.Context, in <-chan Batch, done <-chan *req
 		case r := <-done:
 			d.inFlight--
 			d.handle(r, time.Now())
+		case m := <-maps:
+			d.setShards(m, time.Now())
 		case <-wake:
 		case <-ctx.Done():
 			return ctx.Err()
@@ -235,50 +291,55 @@ func (d *dispatcher) loop(ctx context.Context, in <-chan Batch, done <-chan *req
 	}
 }
 
-// dispatch hands the next request to a worker.
-func (d *dispatcher) dispatch(now time.Time) {
+// dispatch hands the next request to a worker. It returns false when
+// nothing could be taken (every lane waits for its pacing).
+func (d *dispatcher) dispatch(now time.Time) bool {
 	var r *request
 	if n := len(d.free); n > 0 {
 		r, d.free = d.free[n-1], d.free[:n-1]
 	} else {
 		r = &request{entries: make([]entry, 0, d.k.set.maxRecords)}
 	}
-	r.entries = d.q.take(r.entries[:0], d.k.set.maxRecords, d.k.set.maxBytes)
+	r.entries = d.q.take(r.entries[:0], now)
+	if len(r.entries) == 0 {
+		d.free = append(d.free, r)
+		return false
+	}
 	r.sentAt = now
 	d.inFlight++
 	d.work <- r // never blocks: work has room for maxInFlight requests
+	return true
 }
 
 // enqueue adds a batch's records to the queue. Records too large to ever be
-// stored are acknowledged at once and counted, so they cannot hold back the
-// checkpoint.
+// stored are given up at once (dead letter, or dropped and counted), so
+// they cannot hold back the checkpoint.
 func (d *dispatcher) enqueue(b Batch, now time.Time) {
 	at := int64(now.Sub(d.start))
+	set := &d.k.set
 	for i := range b.Records {
 		rec := &b.Records[i]
-		key := rec.PartitionKey
-		keyLen := derivedKeyLen
-		if key != "" {
-			key = explicitKey(key)
-			keyLen = len(key)
+		e := entry{data: rec.Data, ack: rec.Ack, at: at, hash: rec.ExplicitHashKey}
+		if d.comp != nil {
+			e.data = d.comp.compress(e.data)
 		}
-		size := len(rec.Data) + keyLen
-		if size > d.k.set.maxRecordBytes {
-			d.reject(rec, size, now)
+		keyLen := derivedKeyLen
+		if rec.PartitionKey != "" {
+			e.key = explicitKey(rec.PartitionKey)
+			keyLen = len(e.key)
+		}
+		if set.firehose {
+			keyLen = 1 // no key; the newline every record gets
+		}
+		e.size = len(e.data) + keyLen
+		if e.size > set.maxRecordBytes {
+			d.giveUp([]entry{e}, fmt.Sprintf("record of %d bytes exceeds max_record_bytes %d", e.size, set.maxRecordBytes), now, &d.k.stats.rejected)
 			continue
 		}
-		d.q.pushFresh(entry{data: rec.Data, key: key, ack: rec.Ack, size: size, at: at})
-	}
-}
-
-func (d *dispatcher) reject(rec *Record, size int, now time.Time) {
-	d.k.stats.rejected.Add(1)
-	if rec.Ack != nil {
-		rec.Ack.Done(1)
-	}
-	if ok, n := d.logs.allow(logRejected, now); ok {
-		d.k.log.Warn("record too large for Kinesis, dropped",
-			"bytes", size, "max_record_bytes", d.k.set.maxRecordBytes, "more_since_last_log", n)
+		if set.firehose {
+			e.size-- // counted again by the packer
+		}
+		d.q.pushFresh(d.laneFor(&e), e)
 	}
 }
 
@@ -292,7 +353,7 @@ func (d *dispatcher) handle(r *request, now time.Time) {
 	set := &d.k.set
 	switch {
 	case r.err != nil:
-		retryable, throttled := classify(r.err)
+		retryable, throttled := d.k.put.classify(r.err)
 		d.k.stats.requestErrors.Add(1)
 		if throttled {
 			d.k.stats.throttled.Add(1)
@@ -308,6 +369,9 @@ func (d *dispatcher) handle(r *request, now time.Time) {
 	case len(r.entries) == 0:
 		d.succeeded(now)
 		return
+	case d.shards != nil && r.throttled == len(r.entries):
+		// Shard-aware: only the throttled shards' lanes slow down (below).
+		d.logEntryErrors(r, now)
 	case r.stored == 0:
 		// Nothing got through: as bad as a failed request.
 		attempt := d.failed(r, now)
@@ -324,6 +388,11 @@ func (d *dispatcher) handle(r *request, now time.Time) {
 		d.delay(now, backoff(d.k.rng, 1, set.initialBackoff, set.maxBackoff))
 		d.logEntryErrors(r, now)
 	}
+	if r.throttled > 0 && d.shards != nil {
+		for i := range r.entries {
+			d.q.lanes[d.laneOf(&r.entries[i])].pace.throttled(now)
+		}
+	}
 	d.requeue(r, now)
 }
 
@@ -338,7 +407,7 @@ func (d *dispatcher) failed(r *request, now time.Time) int {
 
 func (d *dispatcher) succeeded(now time.Time) {
 	if d.failures > 0 && !d.lastFail.IsZero() {
-		d.k.log.Info("kinesis requests succeed again", "failed_waves", d.failures, "after", now.Sub(d.lastFail).Round(time.Millisecond))
+		d.k.log.Info("requests succeed again", "failed_waves", d.failures, "after", now.Sub(d.lastFail).Round(time.Millisecond))
 	}
 	d.failures = 0
 }
@@ -349,36 +418,101 @@ func (d *dispatcher) delay(now time.Time, delay time.Duration) {
 	}
 }
 
-// requeue puts r's failed entries back at the front of the line, or gives
-// them up after max_attempts.
+// requeue puts r's failed entries back at the front of their lane, or gives
+// them up after retry.max_attempts or retry.max_record_age.
 func (d *dispatcher) requeue(r *request, now time.Time) {
+	set := &d.k.set
 	retried := 0
+	age := int64(now.Sub(d.start)) - int64(set.maxRecordAge)
+	reason := r.code
+	if r.err != nil {
+		reason = r.err.Error()
+	} else if r.msg != "" {
+		reason += ": " + r.msg
+	}
+	var giveUp []entry
 	for _, e := range r.entries {
 		e.attempts++
-		if limit := d.k.set.maxAttempts; limit > 0 && e.attempts >= limit {
-			d.k.stats.dropped.Add(1)
-			if e.ack != nil {
-				e.ack.Done(1)
-			}
-			if ok, n := d.logs.allow(logDropped, now); ok {
-				d.k.log.Error("record dropped after retry.max_attempts", "attempts", e.attempts, "more_since_last_log", n)
-			}
+		if (set.maxAttempts > 0 && e.attempts >= set.maxAttempts) || (set.maxRecordAge > 0 && e.at < age) {
+			giveUp = append(giveUp, e)
 			continue
 		}
-		d.q.pushRetry(e)
+		d.q.pushRetry(d.laneOf(&e), e)
 		retried++
 	}
 	d.k.stats.retries.Add(int64(retried))
+	if len(giveUp) > 0 {
+		d.giveUp(giveUp, reason, now, &d.k.stats.dropped)
+	}
+}
+
+// giveUp ends the delivery of entries: written to the dead-letter file
+// (and counted as DeadLettered) when there is one, else dropped and counted
+// in counter. Either way they are acknowledged, so they no longer hold
+// back the checkpoint. If the dead-letter file cannot be written they are
+// queued again instead: nothing is dropped because a disk failed.
+func (d *dispatcher) giveUp(es []entry, reason string, now time.Time, counter *atomicCounter) {
+	k := d.k
+	if k.dead != nil {
+		recs := make([]DeadRecord, 0, len(es))
+		for i := range es {
+			e := &es[i]
+			parts := e.parts
+			if parts == nil {
+				parts = es[i : i+1]
+			}
+			for _, p := range parts {
+				recs = append(recs, DeadRecord{
+					Time: now, Destination: k.name, Stream: k.set.stream, PartitionKey: p.key,
+					ExplicitHashKey: p.hash, Data: p.data, Error: reason, Attempts: e.attempts,
+				})
+			}
+		}
+		if err := k.dead.Write(recs); err != nil {
+			if ok, n := d.logs.allow(logNeedsOperator, now); ok {
+				k.log.Error("cannot write the dead-letter file; keeping the records and retrying", "err", err, "records", len(recs), "more_since_last_log", n)
+			}
+			for _, e := range es {
+				d.q.pushRetry(d.laneOf(&e), e)
+			}
+			return
+		}
+		k.stats.deadLettered.Add(int64(len(recs)))
+		if ok, n := d.logs.allow(logDropped, now); ok {
+			k.log.Warn("records given up and written to the dead-letter file", "records", len(recs), "file", k.set.deadLetter, "reason", reason, "more_since_last_log", n)
+		}
+	} else {
+		users := 0
+		for i := range es {
+			users += es[i].records()
+		}
+		counter.Add(int64(users))
+		if ok, n := d.logs.allow(logDropped, now); ok {
+			k.log.Error("records given up and dropped (set dead_letter_file to keep them)", "records", users, "reason", reason, "more_since_last_log", n)
+		}
+	}
+	var acks acker
+	for i := range es {
+		e := &es[i]
+		if e.parts == nil {
+			acks.add(e.ack)
+			continue
+		}
+		for j := range e.parts {
+			acks.add(e.parts[j].ack)
+		}
+	}
+	acks.flush()
 }
 
 func (d *dispatcher) logRequestError(err error, retryable, throttled bool, records int, now time.Time) {
-	kind, level, msg := logRequestError, slog.LevelWarn, "kinesis request failed, retrying"
+	kind, level, msg := logRequestError, slog.LevelWarn, "request failed, retrying"
 	switch {
 	case throttled:
-		kind, msg = logThrottled, "kinesis request throttled, backing off"
+		kind, msg = logThrottled, "request throttled, backing off"
 	case !retryable:
 		kind, level, msg = logNeedsOperator, slog.LevelError,
-			"kinesis request refused; retrying at max backoff until fixed (nothing is dropped)"
+			"request refused; retrying at max backoff until fixed (nothing is dropped)"
 	}
 	if ok, n := d.logs.allow(kind, now); ok {
 		d.k.log.Log(context.Background(), level, msg,
@@ -387,13 +521,13 @@ func (d *dispatcher) logRequestError(err error, retryable, throttled bool, recor
 }
 
 func (d *dispatcher) logEntryErrors(r *request, now time.Time) {
-	kind, level, msg := logEntryError, slog.LevelWarn, "kinesis entries failed, retrying them"
+	kind, level, msg := logEntryError, slog.LevelWarn, "entries failed, retrying them"
 	switch {
 	case r.fatal > 0:
 		kind, level, msg = logNeedsOperator, slog.LevelError,
-			"kinesis entries refused; retrying at max backoff until fixed (nothing is dropped)"
+			"entries refused; retrying at max backoff until fixed (nothing is dropped)"
 	case r.throttled == len(r.entries):
-		kind, msg = logThrottled, "kinesis entries throttled, backing off"
+		kind, msg = logThrottled, "entries throttled, backing off"
 	}
 	if ok, n := d.logs.allow(kind, now); ok {
 		d.k.log.Log(context.Background(), level, msg,

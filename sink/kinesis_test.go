@@ -45,9 +45,9 @@ func testDestination(endpoint string) *config.Destination {
 	}
 }
 
-func newTestKinesis(t testing.TB, d *config.Destination) *Kinesis {
+func newTestKinesis(t testing.TB, d *config.Destination) *Stream {
 	t.Helper()
-	k, err := NewKinesis(context.Background(), d, KinesisOptions{
+	k, err := NewKinesis(context.Background(), d, Options{
 		Logger:      slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Rand:        rand.New(rand.NewPCG(7, 11)),
 		credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "test-secret", ""),
@@ -113,7 +113,7 @@ func (a *ackCounter) batches(from, to, per int, pad int) []Batch {
 
 // runSink starts k.Run and returns its input channel and a channel with its
 // result.
-func runSink(ctx context.Context, k *Kinesis) (chan<- Batch, <-chan error) {
+func runSink(ctx context.Context, k *Stream) (chan<- Batch, <-chan error) {
 	in := make(chan Batch)
 	res := make(chan error, 1)
 	go func() { res <- k.Run(ctx, in) }()
@@ -229,8 +229,8 @@ func TestKinesisDeliversEverythingWithinLimits(t *testing.T) {
 				}
 			}
 			st := k.Stats()
-			want := KinesisStats{
-				Requests: int64(tt.wantRequests), RecordsSent: int64(tt.records), RecordsStored: int64(tt.records),
+			want := StreamStats{
+				Requests: int64(tt.wantRequests), RecordsSent: int64(tt.records), RecordsStored: int64(tt.records), ServiceRecords: int64(tt.records),
 				BytesStored: int64(tt.records * (13 + tt.pad)), PayloadUnits: int64(tt.records),
 			}
 			if st != want {
@@ -556,7 +556,7 @@ func TestKinesisCheck(t *testing.T) {
 			if creds == nil {
 				creds = credentials.NewStaticCredentialsProvider("AKIDTEST", "test-secret", "")
 			}
-			k, err := NewKinesis(context.Background(), d, KinesisOptions{credentials: creds})
+			k, err := NewKinesis(context.Background(), d, Options{credentials: creds})
 			if err != nil {
 				t.Fatalf("NewKinesis: %v", err)
 			}
@@ -595,7 +595,7 @@ func TestNewKinesisRejectsBadDestinations(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			d := testDestination("http://127.0.0.1:1")
 			tt.modify(d)
-			_, err := NewKinesis(context.Background(), d, KinesisOptions{})
+			_, err := NewKinesis(context.Background(), d, Options{})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("NewKinesis error %v, want one mentioning %s", err, tt.want)
 			}

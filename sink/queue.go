@@ -1,97 +1,235 @@
 package sink
 
 import (
+	"slices"
 	"time"
 
 	"github.com/kinetail/kinetail/internal/ack"
 )
 
-// entry is one record waiting to be stored.
+// entry is one record waiting to be stored: a user record, or a service
+// record packed from several (an aggregate), which then keeps its user
+// records in parts for acknowledgement and dead letters.
 type entry struct {
 	data []byte
 	key  string // explicit partition key; "" means derived when sent
 	hash string // explicit hash key; "" means none
 	ack  *ack.Group
-	size int   // len(data) + partition key length: what counts against limits
-	at   int64 // arrival, in nanoseconds since the sink started
+	// parts are the user records packed into data; nil for a user record.
+	parts []entry
+	size  int   // len(data) + partition key length: what counts against limits
+	at    int64 // arrival, in nanoseconds since the sink started
 	// attempts counts the requests this entry has failed in.
 	attempts int
 }
 
-// queue holds the entries not in flight: retries first, in the order they
-// failed, then new records in arrival order. It is owned by Run's goroutine.
-type queue struct {
+// records is the number of user records e carries.
+func (e *entry) records() int {
+	if e.parts != nil {
+		return len(e.parts)
+	}
+	return 1
+}
+
+// lane is a queue of entries: the whole stream's, or in shard-aware mode
+// one shard's. Retries go first, in the order they failed, then new
+// records in arrival order.
+type lane struct {
 	retry, fresh []entry
 	rhead, fhead int
 	n, bytes     int
+	// pace limits what is taken from the lane (shard-aware mode); nil
+	// for none.
+	pace *pacer
+	// hash is the explicit hash key of the lane's aggregates (its shard's),
+	// or "".
+	hash string
+}
+
+// limits bound one request, and the queue.
+type limits struct {
+	maxRecords, maxBytes int // per request
+	maxAge               time.Duration
+	// queueRecords bounds the user records queued before input stops
+	// being read: a request's worth, or more when records are packed.
+	queueRecords int
+	// maxPacked is the largest service record a packer may build.
+	maxPacked int
+}
+
+// queue holds the entries not in flight, in lanes. It is owned by Run's
+// goroutine.
+type queue struct {
+	lim   limits
+	lanes []lane
+	n     int // user records queued
+	bytes int
+	next  int // the lane the next take starts at, so lanes take turns
+	// pack packs new records into service records; nil sends them as
+	// they are.
+	pack packer
+}
+
+func newQueue(lim limits, pk packer) *queue {
+	return &queue{lim: lim, lanes: make([]lane, 1), pack: pk}
 }
 
 func (q *queue) len() int { return q.n }
 
-func (q *queue) pushFresh(e entry) {
-	q.fresh = append(q.fresh, e)
-	q.n++
+func (q *queue) pushFresh(l int, e entry) {
+	ln := &q.lanes[l]
+	ln.fresh = append(ln.fresh, e)
+	ln.n += e.records()
+	ln.bytes += e.size
+	q.n += e.records()
 	q.bytes += e.size
 }
 
-func (q *queue) pushRetry(e entry) {
-	q.retry = append(q.retry, e)
-	q.n++
+func (q *queue) pushRetry(l int, e entry) {
+	ln := &q.lanes[l]
+	ln.retry = append(ln.retry, e)
+	ln.n += e.records()
+	ln.bytes += e.size
+	q.n += e.records()
 	q.bytes += e.size
 }
 
-// full reports whether the queue holds at least one complete request.
-func (q *queue) full(maxRecords, maxBytes int) bool {
-	return q.n >= maxRecords || q.bytes >= maxBytes
+// full reports whether the queue holds at least one complete request, so
+// no more input should be read.
+func (q *queue) full() bool {
+	return q.n >= q.lim.queueRecords || q.bytes >= q.lim.maxBytes
 }
 
-// readyAt returns when the queue's next request should be sent: now if it
-// holds retries or a full request, else when its oldest new record reaches
-// maxAge (start is the sink's start, the origin of entry.at). ok is false
-// when the queue is empty.
-func (q *queue) readyAt(start time.Time, maxRecords, maxBytes int, maxAge time.Duration) (at time.Time, ok bool) {
-	switch {
-	case q.n == 0:
+// readyAt returns when the next request should be sent: now (the zero
+// time) if a lane holds retries, the queue a full request, or the sink is
+// closing; else when the oldest new record of a lane reaches maxAge (start
+// is the sink's start, the origin of entry.at). A paced lane is not ready
+// before it has the tokens for its next entry. ok is false when the queue
+// is empty.
+func (q *queue) readyAt(start, now time.Time, closing bool) (at time.Time, ok bool) {
+	if q.n == 0 {
 		return time.Time{}, false
-	case q.rhead < len(q.retry), q.full(maxRecords, maxBytes):
-		return time.Time{}, true // the zero time is before any now
 	}
-	return start.Add(time.Duration(q.fresh[q.fhead].at) + maxAge), true
+	full := closing || q.full()
+	for i := range q.lanes {
+		ln := &q.lanes[i]
+		if ln.n == 0 {
+			continue
+		}
+		var t time.Time // ready now
+		switch {
+		case ln.rhead < len(ln.retry):
+		case full:
+		default:
+			t = start.Add(time.Duration(ln.fresh[ln.fhead].at) + q.lim.maxAge)
+		}
+		if ln.pace != nil {
+			if p := ln.pace.readyAt(ln.nextSize(), now); p.After(t) {
+				t = p
+			}
+		}
+		if !ok || t.Before(at) {
+			at, ok = t, true
+		}
+	}
+	return at, ok
 }
 
-// take moves entries into dst until maxRecords or maxBytes would be
-// exceeded, retries before new records, and returns dst.
-func (q *queue) take(dst []entry, maxRecords, maxBytes int) []entry {
+// nextSize is the size of the next entry the lane would give, for pacing:
+// a packed record is at most the packer's limit.
+func (ln *lane) nextSize() int {
+	if ln.rhead < len(ln.retry) {
+		return ln.retry[ln.rhead].size
+	}
+	return ln.fresh[ln.fhead].size
+}
+
+// take moves entries into dst until the request's limits would be
+// exceeded, and returns dst. Lanes take turns; each gives its retries
+// first, then its new records (packed, when the queue packs), for as long
+// as its pacing allows.
+func (q *queue) take(dst []entry, now time.Time) []entry {
 	size := 0
 	for _, e := range dst {
 		size += e.size
 	}
-	dst, size = q.takeFrom(&q.retry, &q.rhead, dst, size, maxRecords, maxBytes)
-	dst, _ = q.takeFrom(&q.fresh, &q.fhead, dst, size, maxRecords, maxBytes)
-	q.compact()
+	for k := range q.lanes {
+		if len(dst) >= q.lim.maxRecords {
+			break
+		}
+		i := (q.next + k) % len(q.lanes)
+		dst, size = q.takeLane(i, dst, size, now)
+	}
+	q.next = (q.next + 1) % len(q.lanes)
 	return dst
 }
 
-func (q *queue) takeFrom(src *[]entry, head *int, dst []entry, size, maxRecords, maxBytes int) ([]entry, int) {
-	s := *src
-	h := *head
-	for h < len(s) && len(dst) < maxRecords && size+s[h].size <= maxBytes {
-		dst = append(dst, s[h])
-		size += s[h].size
-		q.n--
-		q.bytes -= s[h].size
-		s[h] = entry{} // drop references for the collector
-		h++
+func (q *queue) takeLane(i int, dst []entry, size int, now time.Time) ([]entry, int) {
+	ln := &q.lanes[i]
+	for ln.rhead < len(ln.retry) && len(dst) < q.lim.maxRecords {
+		e := ln.retry[ln.rhead]
+		if size+e.size > q.lim.maxBytes || !ln.pace.allow(e.size, now) {
+			return dst, size
+		}
+		ln.retry[ln.rhead] = entry{} // drop references for the collector
+		ln.rhead++
+		q.sub(ln, e.records(), e.size)
+		dst = append(dst, e)
+		size += e.size
 	}
-	*head = h
+	for ln.fhead < len(ln.fresh) && len(dst) < q.lim.maxRecords {
+		src := ln.fresh[ln.fhead:]
+		var e entry
+		n := 1
+		if q.pack != nil {
+			e, n = q.pack.pack(src, q.lim.maxPacked, ln.hash)
+		} else {
+			e = src[0]
+		}
+		if size+e.size > q.lim.maxBytes || !ln.pace.allow(e.size, now) {
+			// The packed record is built again next time: packing is
+			// cheap next to a request, and this is rare.
+			break
+		}
+		b := 0
+		for j := range n {
+			b += src[j].size
+		}
+		clear(src[:n])
+		ln.fhead += n
+		q.sub(ln, n, b)
+		dst = append(dst, e)
+		size += e.size
+	}
+	ln.compact()
 	return dst, size
 }
 
-// compact reclaims the consumed front of both slices so that a queue that
+// sub removes n user records of b bytes from the counts.
+func (q *queue) sub(ln *lane, n, b int) {
+	ln.n -= n
+	ln.bytes -= b
+	q.n -= n
+	q.bytes -= b
+}
+
+// drain removes and returns every queued entry (for a new shard map).
+func (q *queue) drain() (retry, fresh []entry) {
+	for i := range q.lanes {
+		ln := &q.lanes[i]
+		retry = append(retry, ln.retry[ln.rhead:]...)
+		fresh = append(fresh, ln.fresh[ln.fhead:]...)
+		*ln = lane{pace: ln.pace, hash: ln.hash}
+	}
+	q.n, q.bytes = 0, 0
+	return retry, fresh
+}
+
+// compact reclaims the consumed front of both slices so that a lane that
 // is never fully drained does not grow.
-func (q *queue) compact() {
-	q.retry, q.rhead = compact(q.retry, q.rhead)
-	q.fresh, q.fhead = compact(q.fresh, q.fhead)
+func (ln *lane) compact() {
+	ln.retry, ln.rhead = compact(ln.retry, ln.rhead)
+	ln.fresh, ln.fhead = compact(ln.fresh, ln.fhead)
 }
 
 func compact(s []entry, head int) ([]entry, int) {
@@ -105,3 +243,14 @@ func compact(s []entry, head int) ([]entry, int) {
 	}
 	return s, head
 }
+
+// packer builds one service record from the front of src (never empty),
+// at most max bytes with its partition key, and returns it with the number
+// of entries it took (at least one). hash, when set, is the explicit hash
+// key every record of the lane is sent with.
+type packer interface {
+	pack(src []entry, max int, hash string) (entry, int)
+}
+
+// cloneParts copies the packed entries out of the queue's storage.
+func cloneParts(src []entry) []entry { return slices.Clone(src) }

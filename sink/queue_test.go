@@ -22,6 +22,10 @@ func names(es []entry) []string {
 	return out
 }
 
+func testLimits(maxRecords, maxBytes int) limits {
+	return limits{maxRecords: maxRecords, maxBytes: maxBytes, maxAge: time.Second, queueRecords: maxRecords, maxPacked: maxBytes}
+}
+
 func TestQueueTake(t *testing.T) {
 	tests := []struct {
 		name                 string
@@ -39,14 +43,14 @@ func TestQueueTake(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var q queue
+			q := newQueue(testLimits(tt.maxRecords, tt.maxBytes), nil)
 			for _, e := range entries("f", tt.fresh, tt.size) {
-				q.pushFresh(e)
+				q.pushFresh(0, e)
 			}
 			for _, e := range entries("r", tt.retry, tt.size) {
-				q.pushRetry(e)
+				q.pushRetry(0, e)
 			}
-			got := names(q.take(nil, tt.maxRecords, tt.maxBytes))
+			got := names(q.take(nil, time.Now()))
 			if len(got) != len(tt.want) {
 				t.Fatalf("took %v, want %v", got, tt.want)
 			}
@@ -63,16 +67,16 @@ func TestQueueTake(t *testing.T) {
 }
 
 func TestQueueDrainsInOrderAndStaysSmall(t *testing.T) {
-	var q queue
+	q := newQueue(testLimits(5, 1<<20), nil)
 	next, want := 0, 0
 	// Push 7 and take 5 at a time, so the queue is never empty: it must not
 	// keep growing its backing array.
 	for range 1000 {
 		for range 7 {
-			q.pushFresh(entry{data: []byte(strconv.Itoa(next)), size: 1})
+			q.pushFresh(0, entry{data: []byte(strconv.Itoa(next)), size: 1})
 			next++
 		}
-		for _, e := range q.take(nil, 5, 1<<20) {
+		for _, e := range q.take(nil, time.Now()) {
 			if string(e.data) != strconv.Itoa(want) {
 				t.Fatalf("took %s, want %d", e.data, want)
 			}
@@ -82,45 +86,75 @@ func TestQueueDrainsInOrderAndStaysSmall(t *testing.T) {
 			break
 		}
 	}
-	if c := cap(q.fresh); c > 8*q.len()+64 {
+	if c := cap(q.lanes[0].fresh); c > 8*q.len()+64 {
 		t.Errorf("backing array has capacity %d for %d queued entries", c, q.len())
 	}
 }
 
 func TestQueueReadyAt(t *testing.T) {
 	start := time.Unix(1000, 0)
-	const maxAge = time.Second
 	tests := []struct {
-		name   string
-		setup  func(q *queue)
-		wantOK bool
-		want   time.Time
+		name    string
+		setup   func(q *queue)
+		closing bool
+		wantOK  bool
+		want    time.Time
 	}{
-		{"empty queue is never ready", func(q *queue) {}, false, time.Time{}},
+		{"empty queue is never ready", func(q *queue) {}, false, false, time.Time{}},
 		{"a partial batch waits for max age of its oldest record", func(q *queue) {
-			q.pushFresh(entry{size: 1, at: int64(2 * time.Second)})
-			q.pushFresh(entry{size: 1, at: int64(3 * time.Second)})
-		}, true, start.Add(3 * time.Second)},
+			q.pushFresh(0, entry{size: 1, at: int64(2 * time.Second)})
+			q.pushFresh(0, entry{size: 1, at: int64(3 * time.Second)})
+		}, false, true, start.Add(3 * time.Second)},
+		{"a closing sink sends a partial batch now", func(q *queue) {
+			q.pushFresh(0, entry{size: 1, at: int64(2 * time.Second)})
+		}, true, true, time.Time{}},
 		{"a full batch is ready now", func(q *queue) {
 			for range 3 {
-				q.pushFresh(entry{size: 1, at: int64(time.Hour)})
+				q.pushFresh(0, entry{size: 1, at: int64(time.Hour)})
 			}
-		}, true, time.Time{}},
+		}, false, true, time.Time{}},
 		{"a full byte budget is ready now", func(q *queue) {
-			q.pushFresh(entry{size: 100, at: int64(time.Hour)})
-		}, true, time.Time{}},
+			q.pushFresh(0, entry{size: 100, at: int64(time.Hour)})
+		}, false, true, time.Time{}},
 		{"retries are ready now", func(q *queue) {
-			q.pushRetry(entry{size: 1, at: int64(time.Hour)})
-		}, true, time.Time{}},
+			q.pushRetry(0, entry{size: 1, at: int64(time.Hour)})
+		}, false, true, time.Time{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var q queue
-			tt.setup(&q)
-			got, ok := q.readyAt(start, 3, 100, maxAge)
+			q := newQueue(testLimits(3, 100), nil)
+			tt.setup(q)
+			got, ok := q.readyAt(start, start, tt.closing)
 			if ok != tt.wantOK || !got.Equal(tt.want) {
 				t.Errorf("readyAt = (%v, %v), want (%v, %v)", got, ok, tt.want, tt.wantOK)
 			}
 		})
+	}
+}
+
+// TestQueuePacedLanes: a paced lane gives no more than its tokens, and
+// readyAt says when it has them again.
+func TestQueuePacedLanes(t *testing.T) {
+	now := time.Unix(1000, 0)
+	q := newQueue(testLimits(500, 1<<20), nil)
+	q.lanes = []lane{{pace: newPacer(1000, 2, now)}, {pace: newPacer(1000, 1000, now)}}
+	for i := range 5 {
+		q.pushFresh(0, entry{data: []byte("a" + strconv.Itoa(i)), size: 10})
+		q.pushFresh(1, entry{data: []byte("b" + strconv.Itoa(i)), size: 10})
+	}
+	got := names(q.take(nil, now))
+	// Lane 0 allows 2 records a second, lane 1 everything.
+	if len(got) != 7 {
+		t.Fatalf("took %v, want 2 from lane a and 5 from lane b", got)
+	}
+	at, ok := q.readyAt(now, now, true)
+	if !ok || at.Before(now.Add(400*time.Millisecond)) || at.After(now.Add(600*time.Millisecond)) {
+		t.Errorf("readyAt = %v (%v), want about 500ms from now", at.Sub(now), ok)
+	}
+	if got := q.take(nil, now); len(got) != 0 {
+		t.Errorf("took %v before the lane had tokens", names(got))
+	}
+	if got := names(q.take(nil, now.Add(time.Second))); len(got) != 2 {
+		t.Errorf("a second later took %v, want 2", got)
 	}
 }

@@ -382,7 +382,7 @@ func (r *replayer) finish(ctx context.Context, sendErr error, stdout, stderr io.
 			fmt.Fprintf(stderr, "kinetail replay: destination %q stream %q: %v\n", out.key.dest, out.key.stream, out.err)
 			code = 1
 		}
-		if k, ok := out.sink.(*sink.Kinesis); ok {
+		if k, ok := out.sink.(*sink.Stream); ok {
 			st := k.Stats()
 			if n := st.Rejected + st.Dropped; n > 0 {
 				fmt.Fprintf(stderr, "kinetail replay: destination %q stream %q: %d records could not be stored (too large)\n", out.key.dest, out.key.stream, n)

@@ -26,7 +26,7 @@ const (
 )
 
 const (
-	faultShardID = "shardId-000000000000"
+	faultShardID = "shardId-000000000000" // the first shard's id
 	faultAccount = "123456789012"
 	faultRegion  = "us-east-1"
 )
@@ -50,6 +50,19 @@ type FaultOptions struct {
 	// Streams are the streams that exist; requests for others get 400
 	// ResourceNotFoundException. Nil accepts any stream name.
 	Streams []string
+
+	// Shards is the number of open shards of every stream (0 counts as
+	// 1). They split the 128-bit hash key space evenly, as CreateStream
+	// does, and each entry goes to the shard that owns its
+	// ExplicitHashKey, or else the MD5 of its partition key.
+	Shards int
+	// ShardBytesPerSecond and ShardRecordsPerSecond limit what each shard
+	// of each stream accepts (bytes are data plus partition key), like
+	// the service's 1 MiB and 1,000 records a second; 0 is unlimited.
+	// Each limit is a token bucket holding one second's worth. An entry
+	// over a limit is answered ProvisionedThroughputExceededException.
+	ShardBytesPerSecond   int
+	ShardRecordsPerSecond int
 }
 
 // StoredRecord is one record the server has stored.
@@ -58,15 +71,22 @@ type StoredRecord struct {
 	PartitionKey string
 	Data         []byte
 	Seq          string
+	// ShardID is the shard the record was routed to, and ExplicitHashKey
+	// the key it was sent with, if any.
+	ShardID         string
+	ExplicitHashKey string
 }
 
 // FaultCounts counts what the server has seen.
 type FaultCounts struct {
 	Requests      int // every HTTP request, including rejected ones
 	Entries       int // PutRecords entries and PutRecord calls received
-	FailedEntries int // entries answered with an ErrorCode
-	Errors500     int // requests answered with an injected 500
-	DownRejected  int // requests refused while the server was down
+	FailedEntries int // entries answered with an ErrorCode, for any reason
+	// ShardThrottled counts the failed entries refused by the per-shard
+	// limits, as opposed to those failed by FailEntryRate.
+	ShardThrottled int
+	Errors500      int // requests answered with an injected 500
+	DownRejected   int // requests refused while the server was down
 	// MaxBatchRecords and MaxBatchBytes are the largest PutRecords request
 	// seen, in entries and in bytes of data plus partition keys.
 	MaxBatchRecords int
@@ -91,7 +111,9 @@ type FaultServer struct {
 	stored  []StoredRecord
 	seq     uint64
 	counts  FaultCounts
-	fh      firehoseState // Firehose records, see firehose.go
+	sh      shardModel       // shards and their limits, see shards.go
+	now     func() time.Time // the limit model's clock; tests may replace it
+	fh      firehoseState    // Firehose records, see firehose.go
 }
 
 // NewFaultServer starts a server on 127.0.0.1 on a free port; it is closed
@@ -116,7 +138,9 @@ func StartFaultServer(o FaultOptions) (*FaultServer, error) {
 	s := &FaultServer{
 		opts: o,
 		rng:  rand.New(rand.NewPCG(uint64(o.Seed), 0x6b696e6573697321)),
+		now:  time.Now,
 	}
+	s.reshard(o.Shards)
 	s.anyName = o.Streams == nil
 	s.streams = make(map[string]time.Time, len(o.Streams))
 	for _, name := range o.Streams {
@@ -320,15 +344,23 @@ func (s *FaultServer) decode(w http.ResponseWriter, body []byte, v any, ref *fau
 		faultError(w, http.StatusBadRequest, "ValidationException", "StreamName or StreamARN is required")
 		return "", false
 	}
+	if !s.requireStream(w, name) {
+		return "", false
+	}
+	return name, true
+}
+
+// requireStream reports whether a stream exists, and answers the request
+// with ResourceNotFoundException if not. Callers hold no lock.
+func (s *FaultServer) requireStream(w http.ResponseWriter, name string) bool {
 	s.mu.Lock()
 	known := s.known(name)
 	s.mu.Unlock()
 	if !known {
 		faultError(w, http.StatusBadRequest, "ResourceNotFoundException",
 			"Stream %s under account %s not found.", name, faultAccount)
-		return "", false
 	}
-	return name, true
+	return known
 }
 
 // known reports whether a stream exists. s.mu is held.
@@ -361,16 +393,20 @@ type putRecordsOutput struct {
 	EncryptionType    string                  `json:"EncryptionType"`
 }
 
-// validEntry checks one entry against the service's limits.
-func validEntry(e putEntry) string {
+// validEntry checks one entry against the service's limits. It returns
+// the error type and message of the answer that refuses it, or "".
+func validEntry(e putEntry) (errType, msg string) {
 	n := utf8.RuneCountInString(e.PartitionKey)
 	switch {
 	case n < 1 || n > maxPartitionKeyRunes:
-		return fmt.Sprintf("partition key length %d is not within [1, %d]", n, maxPartitionKeyRunes)
+		return "ValidationException", fmt.Sprintf("1 validation error detected: partition key length %d is not within [1, %d]", n, maxPartitionKeyRunes)
 	case len(e.Data) > maxRecordData:
-		return fmt.Sprintf("data length %d exceeds %d", len(e.Data), maxRecordData)
+		return "ValidationException", fmt.Sprintf("1 validation error detected: data length %d exceeds %d", len(e.Data), maxRecordData)
+	case e.ExplicitHashKey != "":
+		_, errType, msg = parseExplicitHashKey(e.ExplicitHashKey)
+		return errType, msg
 	}
-	return ""
+	return "", ""
 }
 
 func (s *FaultServer) putRecords(w http.ResponseWriter, body []byte) {
@@ -387,8 +423,8 @@ func (s *FaultServer) putRecords(w http.ResponseWriter, body []byte) {
 	}
 	size := 0
 	for _, e := range in.Records {
-		if msg := validEntry(e); msg != "" {
-			faultError(w, http.StatusBadRequest, "ValidationException", "1 validation error detected: %s", msg)
+		if typ, msg := validEntry(e); typ != "" {
+			faultError(w, http.StatusBadRequest, typ, "%s", msg)
 			return
 		}
 		size += len(e.Data) + len(e.PartitionKey)
@@ -404,27 +440,34 @@ func (s *FaultServer) putRecords(w http.ResponseWriter, body []byte) {
 	s.counts.MaxBatchRecords = max(s.counts.MaxBatchRecords, len(in.Records))
 	s.counts.MaxBatchBytes = max(s.counts.MaxBatchBytes, size)
 	for i, e := range in.Records {
-		if s.opts.FailEntryRate > 0 && s.rng.Float64() < s.opts.FailEntryRate {
+		sh := s.route(e)
+		injected := s.opts.FailEntryRate > 0 && s.rng.Float64() < s.opts.FailEntryRate
+		if injected || !s.admit(stream, sh, e) {
+			if !injected {
+				s.counts.ShardThrottled++
+			}
 			s.counts.FailedEntries++
 			out.FailedRecordCount++
 			out.Records[i] = putRecordsResultEntry{
-				ErrorCode: "ProvisionedThroughputExceededException",
-				ErrorMessage: fmt.Sprintf("Rate exceeded for shard %s in stream %s under account %s.",
-					faultShardID, stream, faultAccount),
+				ErrorCode:    "ProvisionedThroughputExceededException",
+				ErrorMessage: throttleMessage(sh.id, stream),
 			}
 			continue
 		}
-		out.Records[i] = putRecordsResultEntry{SequenceNumber: s.store(stream, e), ShardID: faultShardID}
+		out.Records[i] = putRecordsResultEntry{SequenceNumber: s.store(stream, sh.id, e), ShardID: sh.id}
 	}
 	s.mu.Unlock()
 	faultJSON(w, http.StatusOK, out)
 }
 
 // store appends a record and returns its sequence number. s.mu is held.
-func (s *FaultServer) store(stream string, e putEntry) string {
+func (s *FaultServer) store(stream, shardID string, e putEntry) string {
 	s.seq++
-	seq := fmt.Sprintf("49%054d", s.seq)
-	s.stored = append(s.stored, StoredRecord{Stream: stream, PartitionKey: e.PartitionKey, Data: e.Data, Seq: seq})
+	seq := faultSeq(s.seq)
+	s.stored = append(s.stored, StoredRecord{
+		Stream: stream, PartitionKey: e.PartitionKey, Data: e.Data, Seq: seq,
+		ShardID: shardID, ExplicitHashKey: e.ExplicitHashKey,
+	})
 	return seq
 }
 
@@ -439,22 +482,26 @@ func (s *FaultServer) putRecord(w http.ResponseWriter, body []byte) {
 	if !ok {
 		return
 	}
-	if msg := validEntry(in.putEntry); msg != "" {
-		faultError(w, http.StatusBadRequest, "ValidationException", "1 validation error detected: %s", msg)
+	if typ, msg := validEntry(in.putEntry); typ != "" {
+		faultError(w, http.StatusBadRequest, typ, "%s", msg)
 		return
 	}
 	s.mu.Lock()
 	s.counts.Entries++
-	if s.opts.FailEntryRate > 0 && s.rng.Float64() < s.opts.FailEntryRate {
+	sh := s.route(in.putEntry)
+	injected := s.opts.FailEntryRate > 0 && s.rng.Float64() < s.opts.FailEntryRate
+	if injected || !s.admit(stream, sh, in.putEntry) {
+		if !injected {
+			s.counts.ShardThrottled++
+		}
 		s.counts.FailedEntries++
 		s.mu.Unlock()
-		faultError(w, http.StatusBadRequest, "ProvisionedThroughputExceededException",
-			"Rate exceeded for shard %s in stream %s under account %s.", faultShardID, stream, faultAccount)
+		faultError(w, http.StatusBadRequest, "ProvisionedThroughputExceededException", "%s", throttleMessage(sh.id, stream))
 		return
 	}
-	seq := s.store(stream, in.putEntry)
+	seq := s.store(stream, sh.id, in.putEntry)
 	s.mu.Unlock()
-	faultJSON(w, http.StatusOK, map[string]string{"SequenceNumber": seq, "ShardId": faultShardID, "EncryptionType": "NONE"})
+	faultJSON(w, http.StatusOK, map[string]string{"SequenceNumber": seq, "ShardId": sh.id, "EncryptionType": "NONE"})
 }
 
 // created returns when a known stream was created. s.mu is not held.
@@ -469,20 +516,6 @@ func (s *FaultServer) created(name string) time.Time {
 
 // faultEpoch renders a timestamp the way the JSON protocol does: seconds.
 func faultEpoch(t time.Time) float64 { return float64(t.UnixMilli()) / 1000 }
-
-type faultShard struct {
-	ShardID             string            `json:"ShardId"`
-	HashKeyRange        map[string]string `json:"HashKeyRange"`
-	SequenceNumberRange map[string]string `json:"SequenceNumberRange"`
-}
-
-func faultShards() []faultShard {
-	return []faultShard{{
-		ShardID:             faultShardID,
-		HashKeyRange:        map[string]string{"StartingHashKey": "0", "EndingHashKey": "340282366920938463463374607431768211455"},
-		SequenceNumberRange: map[string]string{"StartingSequenceNumber": fmt.Sprintf("49%054d", 0)},
-	}}
-}
 
 func (s *FaultServer) describeStreamSummary(w http.ResponseWriter, body []byte) {
 	var in faultStreamRef
@@ -500,40 +533,10 @@ func (s *FaultServer) describeStreamSummary(w http.ResponseWriter, body []byte) 
 			"StreamCreationTimestamp": faultEpoch(s.created(stream)),
 			"EnhancedMonitoring":      []any{map[string]any{"ShardLevelMetrics": []string{}}},
 			"EncryptionType":          "NONE",
-			"OpenShardCount":          1,
+			"OpenShardCount":          s.openShardCount(),
 			"ConsumerCount":           0,
 		},
 	})
-}
-
-func (s *FaultServer) describeStream(w http.ResponseWriter, body []byte) {
-	var in faultStreamRef
-	stream, ok := s.decode(w, body, &in, &in)
-	if !ok {
-		return
-	}
-	faultJSON(w, http.StatusOK, map[string]any{
-		"StreamDescription": map[string]any{
-			"StreamName":              stream,
-			"StreamARN":               faultStreamARN(stream),
-			"StreamStatus":            "ACTIVE",
-			"StreamModeDetails":       map[string]string{"StreamMode": "PROVISIONED"},
-			"Shards":                  faultShards(),
-			"HasMoreShards":           false,
-			"RetentionPeriodHours":    24,
-			"StreamCreationTimestamp": faultEpoch(s.created(stream)),
-			"EnhancedMonitoring":      []any{map[string]any{"ShardLevelMetrics": []string{}}},
-			"EncryptionType":          "NONE",
-		},
-	})
-}
-
-func (s *FaultServer) listShards(w http.ResponseWriter, body []byte) {
-	var in faultStreamRef
-	if _, ok := s.decode(w, body, &in, &in); !ok {
-		return
-	}
-	faultJSON(w, http.StatusOK, map[string]any{"Shards": faultShards()})
 }
 
 func (s *FaultServer) createStream(w http.ResponseWriter, body []byte) {

@@ -1,0 +1,56 @@
+package sink
+
+import "time"
+
+// pacer keeps one shard within its write limits: bytes (data and
+// partition key) and records per second.
+type pacer struct {
+	bytes, records tokenBucket
+	burst, rburst  float64 // a second's worth of bytes and of records
+}
+
+func newPacer(bytesPerSecond, recordsPerSecond int, now time.Time) *pacer {
+	b, r := float64(bytesPerSecond), float64(recordsPerSecond)
+	return &pacer{bytes: newTokenBucket(b, b, now), records: newTokenBucket(r, r, now), burst: b, rburst: r}
+}
+
+// clamp makes a record larger than a second's worth wait for a full
+// bucket, then go into debt, rather than wait forever.
+func (p *pacer) clamp(size int) float64 { return min(float64(size), p.burst) }
+
+// allow takes the tokens for one record of size bytes if both buckets
+// have them. A nil pacer allows everything.
+func (p *pacer) allow(size int, now time.Time) bool {
+	if p == nil {
+		return true
+	}
+	if p.bytes.readyAt(p.clamp(size), now).After(now) || p.records.readyAt(1, now).After(now) {
+		return false
+	}
+	p.bytes.take(float64(size), now)
+	p.records.take(1, now)
+	return true
+}
+
+// readyAt is when a record of size bytes will be allowed.
+func (p *pacer) readyAt(size int, now time.Time) time.Time {
+	if p == nil {
+		return now
+	}
+	a, b := p.bytes.readyAt(p.clamp(size), now), p.records.readyAt(1, now)
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// throttled drains the buckets after the service refused records for this
+// shard: our model of its capacity was too generous (other writers, a
+// smaller shard), so the lane waits a moment.
+func (p *pacer) throttled(now time.Time) {
+	if p == nil {
+		return
+	}
+	p.bytes.take(p.burst/4, now)
+	p.records.take(p.rburst/4, now)
+}

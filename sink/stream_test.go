@@ -1,0 +1,314 @@
+package sink
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/kinetail/kinetail/config"
+	"github.com/kinetail/kinetail/internal/kinesistest"
+	"github.com/kinetail/kinetail/internal/kpl"
+)
+
+// userRecords decodes what the server stored: aggregates into their user
+// records, other records as they are. It checks that every user record of
+// an aggregate has the aggregate's partition key.
+func userRecords(t *testing.T, stored []kinesistest.StoredRecord) (users []kpl.Record, aggregates int) {
+	t.Helper()
+	for _, r := range stored {
+		if !kpl.IsAggregated(r.Data) {
+			users = append(users, kpl.Record{PartitionKey: r.PartitionKey, Data: r.Data})
+			continue
+		}
+		aggregates++
+		recs, err := kpl.Decode(r.Data)
+		if err != nil {
+			t.Fatalf("stored aggregate does not decode: %v", err)
+		}
+		for _, u := range recs {
+			if u.PartitionKey != r.PartitionKey {
+				t.Fatalf("user record key %q in an aggregate with key %q", u.PartitionKey, r.PartitionKey)
+			}
+		}
+		users = append(users, recs...)
+	}
+	return users, aggregates
+}
+
+func TestKinesisAggregation(t *testing.T) {
+	tests := []struct {
+		name     string
+		records  int
+		pad      int
+		maxBytes config.Size
+		keys     int // records get keys k0..k{keys-1} in turn; 0: none
+		failRate float64
+	}{
+		{"small records share aggregates", 5000, 100, 51200, 0, 0},
+		{"partial failures resend whole aggregates", 3000, 100, 8 << 10, 0, 0.3},
+		{"a record too large to share goes alone", 50, 40 << 10, 51200, 0, 0},
+		{"records with their own keys share only with the same key", 600, 10, 51200, 3, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := kinesistest.NewFaultServer(t, kinesistest.FaultOptions{Seed: 5, FailEntryRate: tt.failRate})
+			d := testDestination(srv.URL())
+			d.Aggregation = config.Aggregation{Enabled: true, MaxBytes: tt.maxBytes}
+			k := newTestKinesis(t, d)
+			acks := newAckCounter(tt.records)
+			bs := acks.batches(0, tt.records, 100, tt.pad)
+			for _, b := range bs {
+				for i := range b.Records {
+					if tt.keys > 0 {
+						var n int
+						fmt.Sscanf(string(b.Records[i].Data), "record-%06d", &n)
+						b.Records[i].PartitionKey = fmt.Sprintf("k%d", n%tt.keys)
+					}
+				}
+			}
+			in, res := runSink(context.Background(), k)
+			send(t, in, bs)
+			close(in)
+			if err := wait(t, res, 60*time.Second); err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			users, aggregates := userRecords(t, srv.Stored())
+			seen := map[string]int{}
+			for _, u := range users {
+				seen[strings.TrimRight(string(u.Data), ".")]++
+				if tt.keys > 0 {
+					var n int
+					fmt.Sscanf(string(u.Data), "record-%06d", &n)
+					if want := fmt.Sprintf("k%d", n%tt.keys); u.PartitionKey != want {
+						t.Fatalf("record %d stored with key %q, want %q", n, u.PartitionKey, want)
+					}
+				}
+			}
+			for i := range tt.records {
+				if seen[recordData(i)] != 1 {
+					t.Fatalf("%s stored %d times, want once", recordData(i), seen[recordData(i)])
+				}
+			}
+			if got := len(acks.acked(t)); got != tt.records {
+				t.Errorf("%d records acknowledged, want %d", got, tt.records)
+			}
+			for _, r := range srv.Stored() {
+				if len(r.Data)+len(r.PartitionKey) > int(tt.maxBytes) && kpl.IsAggregated(r.Data) {
+					t.Errorf("aggregate of %d bytes exceeds max_bytes %d", len(r.Data)+len(r.PartitionKey), tt.maxBytes)
+				}
+			}
+			st := k.Stats()
+			if st.RecordsStored != int64(tt.records) || st.ServiceRecords != int64(len(srv.Stored())) {
+				t.Errorf("stats: %d user records in %d service records; server holds %d", st.RecordsStored, st.ServiceRecords, len(srv.Stored()))
+			}
+			switch {
+			case tt.pad > 20<<10:
+				if aggregates != 0 {
+					t.Errorf("%d aggregates of records too large to share", aggregates)
+				}
+			case aggregates == 0 || len(srv.Stored()) > tt.records/5:
+				t.Errorf("%d user records went into %d Kinesis records (%d aggregates): too little packing", tt.records, len(srv.Stored()), aggregates)
+			}
+		})
+	}
+}
+
+func TestKinesisCompression(t *testing.T) {
+	for _, kind := range []string{"gzip", "zstd"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			srv := kinesistest.NewFaultServer(t, kinesistest.FaultOptions{})
+			d := testDestination(srv.URL())
+			d.Compression = kind
+			k := newTestKinesis(t, d)
+			acks := newAckCounter(100)
+			in, res := runSink(context.Background(), k)
+			send(t, in, acks.batches(0, 100, 10, 200))
+			close(in)
+			if err := wait(t, res, 30*time.Second); err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			dec, _ := zstd.NewReader(nil)
+			defer dec.Close()
+			seen := map[string]bool{}
+			for _, r := range srv.Stored() {
+				var plain []byte
+				var err error
+				if kind == "gzip" {
+					var zr *gzip.Reader
+					if zr, err = gzip.NewReader(bytes.NewReader(r.Data)); err == nil {
+						plain, err = io.ReadAll(zr)
+					}
+				} else {
+					plain, err = dec.DecodeAll(r.Data, nil)
+				}
+				if err != nil {
+					t.Fatalf("stored record does not decompress: %v", err)
+				}
+				if len(r.Data) >= len(plain) {
+					t.Errorf("compressed %d bytes into %d", len(plain), len(r.Data))
+				}
+				seen[strings.TrimRight(string(plain), ".")] = true
+			}
+			for i := range 100 {
+				if !seen[recordData(i)] {
+					t.Fatalf("%s missing", recordData(i))
+				}
+			}
+		})
+	}
+}
+
+func readDeadLetters(t *testing.T, path string) []DeadRecord {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []DeadRecord
+	if err := ReadDeadLetters(bufio.NewReader(f), func(_ int, r DeadRecord) error { out = append(out, r); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestKinesisDeadLetters(t *testing.T) {
+	tests := []struct {
+		name      string
+		aggregate bool
+		setup     func(d *config.Destination)
+		pad       int
+	}{
+		{"max_attempts", false, func(d *config.Destination) { d.Retry.MaxAttempts = 2 }, 0},
+		{"max_record_age", false, func(d *config.Destination) { d.Retry.MaxRecordAge = config.Duration(100 * time.Millisecond) }, 0},
+		{"aggregates are written record by record", true, func(d *config.Destination) { d.Retry.MaxAttempts = 2 }, 0},
+		{"records too large for the stream", false, func(d *config.Destination) { d.Batch.MaxRecordBytes = 100 }, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := kinesistest.NewFaultServer(t, kinesistest.FaultOptions{FailEntryRate: 1})
+			d := testDestination(srv.URL())
+			d.DeadLetterFile = filepath.Join(t.TempDir(), "dead.jsonl")
+			d.Aggregation.Enabled = tt.aggregate
+			tt.setup(d)
+			k := newTestKinesis(t, d)
+			acks := newAckCounter(30)
+			in, res := runSink(context.Background(), k)
+			send(t, in, acks.batches(0, 30, 10, tt.pad))
+			close(in)
+			if err := wait(t, res, 30*time.Second); err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if got := len(acks.acked(t)); got != 30 {
+				t.Errorf("%d records acknowledged, want 30", got)
+			}
+			dead := readDeadLetters(t, d.DeadLetterFile)
+			seen := map[string]int{}
+			for _, r := range dead {
+				if r.Destination != "test" || r.Stream != testStream || r.Error == "" {
+					t.Errorf("dead letter %+v lacks its destination, stream or error", r)
+				}
+				seen[strings.TrimRight(string(r.Data), ".")]++
+			}
+			for i := range 30 {
+				if seen[recordData(i)] != 1 {
+					t.Fatalf("%s in the dead-letter file %d times, want once", recordData(i), seen[recordData(i)])
+				}
+			}
+			if st := k.Stats(); st.DeadLettered != 30 || st.Dropped != 0 || st.Rejected != 0 {
+				t.Errorf("stats %+v, want 30 dead-lettered", st)
+			}
+			if fi, err := os.Stat(d.DeadLetterFile); err != nil || fi.Mode().Perm() != 0o600 {
+				t.Errorf("dead-letter file mode %v (%v), want 0600", fi.Mode().Perm(), err)
+			}
+		})
+	}
+}
+
+func testFirehose(t *testing.T, endpoint string, aggregate bool) *Stream {
+	t.Helper()
+	d := testDestination(endpoint)
+	d.Type, d.Stream, d.DeliveryStream = "firehose", "", testStream
+	d.Batch.MaxBytes, d.Batch.MaxRecordBytes = 4<<20, 1000<<10
+	d.Aggregation = config.Aggregation{Enabled: aggregate, MaxBytes: 4 << 10}
+	k, err := NewFirehose(context.Background(), d, Options{
+		Logger:      slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "test-secret", ""),
+	})
+	if err != nil {
+		t.Fatalf("NewFirehose: %v", err)
+	}
+	return k
+}
+
+func TestFirehose(t *testing.T) {
+	for _, aggregate := range []bool{false, true} {
+		t.Run(fmt.Sprintf("aggregate=%v", aggregate), func(t *testing.T) {
+			t.Parallel()
+			srv := kinesistest.NewFaultServer(t, kinesistest.FaultOptions{Seed: 9, FailEntryRate: 0.3, Streams: []string{testStream}})
+			k := testFirehose(t, srv.URL(), aggregate)
+			if err := k.Check(context.Background()); err != nil {
+				t.Fatalf("Check: %v", err)
+			}
+			acks := newAckCounter(2000)
+			in, res := runSink(context.Background(), k)
+			send(t, in, acks.batches(0, 2000, 100, 20))
+			close(in)
+			if err := wait(t, res, 60*time.Second); err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			seen := map[string]int{}
+			stored := srv.FirehoseStored()
+			for _, r := range stored {
+				if !bytes.HasSuffix(r.Data, []byte("\n")) {
+					t.Fatalf("Firehose record %q does not end with a newline", r.Data)
+				}
+				if len(r.Data) > 4<<10 && aggregate {
+					t.Fatalf("Firehose record of %d bytes exceeds aggregation.max_bytes", len(r.Data))
+				}
+				for line := range strings.Lines(string(r.Data)) {
+					seen[strings.TrimRight(strings.TrimSuffix(line, "\n"), ".")]++
+				}
+			}
+			for i := range 2000 {
+				if seen[recordData(i)] != 1 {
+					t.Fatalf("%s stored %d times, want once", recordData(i), seen[recordData(i)])
+				}
+			}
+			if got := len(acks.acked(t)); got != 2000 {
+				t.Errorf("%d acknowledged, want 2000", got)
+			}
+			if aggregate && len(stored) > 2000/20 {
+				t.Errorf("2000 lines in %d Firehose records: too little packing", len(stored))
+			}
+			if !aggregate && len(stored) != 2000 {
+				t.Errorf("2000 lines in %d Firehose records, want one each", len(stored))
+			}
+		})
+	}
+}
+
+func TestFirehoseCheckMissingStream(t *testing.T) {
+	t.Parallel()
+	srv := kinesistest.NewFaultServer(t, kinesistest.FaultOptions{Streams: []string{"other"}})
+	k := testFirehose(t, srv.URL(), false)
+	err := k.Check(context.Background())
+	if err == nil || !strings.Contains(err.Error(), `firehose delivery stream "events" not found`) {
+		t.Fatalf("Check = %v, want a not-found error naming the delivery stream", err)
+	}
+}
