@@ -185,10 +185,23 @@ func (k *Stream) Run(ctx context.Context, in <-chan Batch) error {
 	}
 	var maps <-chan *shardMap
 	if k.set.shardAware {
+		// The first map is listed before anything is sent, so the first
+		// requests are paced too; if that fails, sending starts unpaced
+		// and the listing is retried.
+		first := k.set.shardRefresh
+		lctx, cancel := context.WithTimeout(ctx, k.set.request)
+		m, err := listShards(lctx, k.sdk, k.set.stream, k.set.streamARN)
+		cancel()
+		if err != nil {
+			k.log.Error("cannot list the stream's shards; sending without shard pacing until it works", "err", err)
+			first = time.Second
+		} else {
+			d.setShards(m, time.Now())
+		}
 		ch := make(chan *shardMap, 1)
 		mctx, stop := context.WithCancel(ctx)
 		defer stop()
-		wg.Go(func() { k.followShards(mctx, ch) })
+		wg.Go(func() { k.followShards(mctx, ch, first, err != nil) })
 		maps = ch
 	}
 	return d.loop(ctx, in, done, maps)

@@ -9,8 +9,13 @@ type pacer struct {
 	burst, rburst  float64 // a second's worth of bytes and of records
 }
 
+// paceHeadroom is the share of a shard's limits the pacer uses. Our clock
+// and the service's measure the same second a little differently; pacing
+// right at the limit would be refused now and then.
+const paceHeadroom = 0.97
+
 func newPacer(bytesPerSecond, recordsPerSecond int, now time.Time) *pacer {
-	b, r := float64(bytesPerSecond), float64(recordsPerSecond)
+	b, r := paceHeadroom*float64(bytesPerSecond), paceHeadroom*float64(recordsPerSecond)
 	return &pacer{bytes: newTokenBucket(b, b, now), records: newTokenBucket(r, r, now), burst: b, rburst: r}
 }
 

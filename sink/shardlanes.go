@@ -116,12 +116,10 @@ func sameShards(a, b *shardMap) bool {
 	return true
 }
 
-// followShards lists the stream's shards at start and every refresh
-// interval, and sends each map to the dispatcher. Until the first listing
-// succeeds the sink sends unpaced; failures are logged and retried.
-func (k *Stream) followShards(ctx context.Context, out chan *shardMap) {
-	wait := time.Duration(0)
-	failing := false
+// followShards lists the stream's shards after wait and then every refresh
+// interval, and sends each map to the dispatcher. Failures are logged once
+// (failing says the last listing failed) and retried sooner.
+func (k *Stream) followShards(ctx context.Context, out chan *shardMap, wait time.Duration, failing bool) {
 	for {
 		select {
 		case <-ctx.Done():

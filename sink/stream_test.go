@@ -312,3 +312,57 @@ func TestFirehoseCheckMissingStream(t *testing.T) {
 		t.Fatalf("Check = %v, want a not-found error naming the delivery stream", err)
 	}
 }
+
+// TestKinesisShardAware: against a stream whose shards refuse more than
+// their limits, the shard-aware sink paces each shard and is never
+// throttled, while the same load sent without it is.
+func TestKinesisShardAware(t *testing.T) {
+	const (
+		shards   = 4
+		perShard = 64 << 10 // bytes per second
+		records  = 6000     // of about 100 bytes: 2.3 seconds' worth of the stream's burst
+	)
+	for _, aware := range []bool{true, false} {
+		t.Run(fmt.Sprintf("shard_aware=%v", aware), func(t *testing.T) {
+			t.Parallel()
+			srv := kinesistest.NewFaultServer(t, kinesistest.FaultOptions{
+				Shards: shards, ShardBytesPerSecond: perShard, ShardRecordsPerSecond: 1000,
+			})
+			d := testDestination(srv.URL())
+			d.Aggregation = config.Aggregation{Enabled: true, MaxBytes: 4 << 10}
+			d.ShardAware = config.ShardAware{Enabled: aware, Refresh: config.Duration(time.Minute),
+				BytesPerSecond: perShard, RecordsPerSecond: 1000}
+			k := newTestKinesis(t, d)
+			acks := newAckCounter(records)
+			in, res := runSink(context.Background(), k)
+			send(t, in, acks.batches(0, records, 500, 87))
+			close(in)
+			if err := wait(t, res, 60*time.Second); err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			users, _ := userRecords(t, srv.Stored())
+			if len(users) != records || len(acks.acked(t)) != records {
+				t.Fatalf("%d user records stored, %d acknowledged; want %d", len(users), len(acks.acked(t)), records)
+			}
+			c := srv.Counts()
+			perShardStored := map[string]int{}
+			for _, r := range srv.Stored() {
+				perShardStored[r.ShardID]++
+				if aware && r.ExplicitHashKey == "" {
+					t.Fatalf("shard-aware record without an explicit hash key")
+				}
+			}
+			if aware {
+				if c.ShardThrottled != 0 {
+					t.Errorf("shard-aware sink was throttled %d times", c.ShardThrottled)
+				}
+				if len(perShardStored) != shards {
+					t.Errorf("records went to %d shards, want all %d: %v", len(perShardStored), shards, perShardStored)
+				}
+			} else if c.ShardThrottled == 0 {
+				t.Errorf("the load was never throttled without shard awareness: the test does not exceed the limits")
+			}
+			t.Logf("shard_aware=%v: %d requests, %d throttled entries, per shard %v", aware, c.Requests, c.ShardThrottled, perShardStored)
+		})
+	}
+}
