@@ -9,14 +9,24 @@ type pacer struct {
 	burst, rburst  float64 // a second's worth of bytes and of records
 }
 
-// paceHeadroom is the share of a shard's limits the pacer uses. Our clock
-// and the service's measure the same second a little differently; pacing
-// right at the limit would be refused now and then.
-const paceHeadroom = 0.97
+// paceHeadroom is the share of a shard's limits the pacer uses, and
+// paceBurst how many seconds' worth it lets go at once. The service counts
+// a request when it arrives, we when we send it: with requests in flight
+// for different times, a pacer as generous as the shard (a second's worth
+// at once, the full rate) is refused now and then. A smaller burst and a
+// little headroom absorb that.
+const (
+	paceHeadroom = 0.97
+	paceBurst    = 0.5
+)
 
 func newPacer(bytesPerSecond, recordsPerSecond int, now time.Time) *pacer {
 	b, r := paceHeadroom*float64(bytesPerSecond), paceHeadroom*float64(recordsPerSecond)
-	return &pacer{bytes: newTokenBucket(b, b, now), records: newTokenBucket(r, r, now), burst: b, rburst: r}
+	return &pacer{
+		bytes:   newTokenBucket(b, paceBurst*b, now),
+		records: newTokenBucket(r, max(paceBurst*r, 1), now),
+		burst:   paceBurst * b, rburst: max(paceBurst*r, 1),
+	}
 }
 
 // clamp makes a record larger than a second's worth wait for a full

@@ -124,7 +124,7 @@ func (q *queue) readyAt(start, now time.Time, closing bool) (at time.Time, ok bo
 			t = start.Add(time.Duration(ln.fresh[ln.fhead].at) + q.lim.maxAge)
 		}
 		if ln.pace != nil {
-			if p := ln.pace.readyAt(ln.nextSize(), now); p.After(t) {
+			if p := ln.pace.readyAt(q.nextSize(ln), now); p.After(t) {
 				t = p
 			}
 		}
@@ -135,11 +135,14 @@ func (q *queue) readyAt(start, now time.Time, closing bool) (at time.Time, ok bo
 	return at, ok
 }
 
-// nextSize is the size of the next entry the lane would give, for pacing:
-// a packed record is at most the packer's limit.
-func (ln *lane) nextSize() int {
+// nextSize is about the size of the next entry ln gives, for pacing: a
+// packed record takes what is queued up to the packer's limit.
+func (q *queue) nextSize(ln *lane) int {
 	if ln.rhead < len(ln.retry) {
 		return ln.retry[ln.rhead].size
+	}
+	if q.pack != nil {
+		return min(ln.bytes, q.lim.maxPacked)
 	}
 	return ln.fresh[ln.fhead].size
 }

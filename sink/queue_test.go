@@ -137,8 +137,9 @@ func TestQueueReadyAt(t *testing.T) {
 func TestQueuePacedLanes(t *testing.T) {
 	now := time.Unix(1000, 0)
 	q := newQueue(testLimits(500, 1<<20), nil)
-	// 4 records a second with headroom: 3 at once, the next in ~31ms.
-	q.lanes = []lane{{pace: newPacer(1000, 4, now)}, {pace: newPacer(1000, 1000, now)}}
+	// 8 records a second with headroom, half a second at once: 3 now,
+	// the next in ~15ms.
+	q.lanes = []lane{{pace: newPacer(1000, 8, now)}, {pace: newPacer(1000, 1000, now)}}
 	for i := range 5 {
 		q.pushFresh(0, entry{data: []byte("a" + strconv.Itoa(i)), size: 10})
 		q.pushFresh(1, entry{data: []byte("b" + strconv.Itoa(i)), size: 10})
