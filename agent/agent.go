@@ -158,6 +158,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.outMu.Unlock()
 	a.sinks.Wait()
+	for _, d := range a.dests {
+		if d.dead != nil {
+			d.dead.Close()
+		}
+	}
 	if sinkCtx.Err() != nil {
 		a.log.Warn("shutdown timeout reached; unacknowledged lines will be sent again after restart")
 	}
@@ -256,7 +261,7 @@ func (a *Agent) templated(d *destination, name []byte) *output {
 		}
 		return nil
 	}
-	o, err := newOutput(a.sinkCtx, withStream(d.cfg, stream), d.name+"/"+stream, a.log)
+	o, err := newOutput(a.sinkCtx, withStream(d.cfg, stream), d.name+"/"+stream, a.log, d.dead)
 	if err != nil {
 		a.log.Error("cannot start a destination for a templated stream; using its fallback", "destination", d.name, "stream", stream, "err", err)
 		d.missing[stream] = time.Now()
@@ -329,9 +334,16 @@ func (a *Agent) logStats() {
 	a.outMu.Lock()
 	defer a.outMu.Unlock()
 	for _, o := range a.outputs {
-		if s, ok := o.sink.(interface{ Stats() sink.StreamStats }); ok {
-			a.log.Info("destination totals", "destination", o.name, "stats", s.Stats())
+		var stats any
+		switch s := o.sink.(type) {
+		case *sink.Stream:
+			stats = s.Stats()
+		case *sink.File:
+			stats = s.Stats()
+		case *sink.Stdout:
+			stats = s.Stats()
 		}
+		a.log.Info("destination totals", "destination", o.name, "stats", stats)
 	}
 	for _, d := range a.dests {
 		d.mu.Lock()

@@ -30,6 +30,7 @@ type destination struct {
 	fixed *output // nil for a templated destination
 
 	stream   *transform.Template // the stream template; nil when fixed
+	dead     *sink.DeadLetter    // the dead-letter file, if any
 	fallback int                 // index of the fallback destination, -1 for none
 
 	// Keys set on each record, when the destination's partition_key or
@@ -59,6 +60,12 @@ type output struct {
 func newDestination(ctx context.Context, d *config.Destination, log *slog.Logger) (*destination, error) {
 	dest := &destination{name: d.Name, cfg: d, fallback: -1}
 	var err error
+	if d.DeadLetterFile != "" {
+		// One writer per file: the sinks of a templated destination share it.
+		if dest.dead, err = sink.OpenDeadLetter(d.DeadLetterFile); err != nil {
+			return nil, fmt.Errorf("destination %q: %w", d.Name, err)
+		}
+	}
 	if d.PartitionKey != "" && config.IsTemplate(d.PartitionKey) {
 		if dest.key, err = transform.NewTemplate(d.PartitionKey); err != nil {
 			return nil, fmt.Errorf("destination %q: partition_key: %w", d.Name, err)
@@ -77,7 +84,7 @@ func newDestination(ctx context.Context, d *config.Destination, log *slog.Logger
 		dest.missing = make(map[string]time.Time)
 		return dest, nil
 	}
-	dest.fixed, err = newOutput(ctx, d, d.Name, log)
+	dest.fixed, err = newOutput(ctx, d, d.Name, log, dest.dead)
 	if err != nil {
 		return nil, err
 	}
@@ -91,8 +98,8 @@ func streamOf(d *config.Destination) string {
 	return d.Stream
 }
 
-func newOutput(ctx context.Context, d *config.Destination, name string, log *slog.Logger) (*output, error) {
-	s, err := NewSink(ctx, d, log)
+func newOutput(ctx context.Context, d *config.Destination, name string, log *slog.Logger, dl *sink.DeadLetter) (*output, error) {
+	s, err := newSink(ctx, d, log, dl)
 	if err != nil {
 		return nil, err
 	}
@@ -103,9 +110,22 @@ func newOutput(ctx context.Context, d *config.Destination, name string, log *slo
 
 // NewSink builds the sink for destination d; it makes no request.
 func NewSink(ctx context.Context, d *config.Destination, log *slog.Logger) (sink.Sink, error) {
+	return newSink(ctx, d, log, nil)
+}
+
+// newSink is NewSink with the destination's dead-letter file already open
+// (dl may be nil).
+func newSink(ctx context.Context, d *config.Destination, log *slog.Logger, dl *sink.DeadLetter) (sink.Sink, error) {
+	opts := sink.Options{Logger: log, DeadLetter: dl}
 	switch d.Type {
 	case "kinesis":
-		k, err := sink.NewKinesis(ctx, d, sink.Options{Logger: log})
+		k, err := sink.NewKinesis(ctx, d, opts)
+		if err != nil {
+			return nil, fmt.Errorf("destination %q: %w", d.Name, err)
+		}
+		return k, nil
+	case "firehose":
+		k, err := sink.NewFirehose(ctx, d, opts)
 		if err != nil {
 			return nil, fmt.Errorf("destination %q: %w", d.Name, err)
 		}

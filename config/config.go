@@ -118,8 +118,10 @@ type Flow struct {
 	SkipHeaderLines   int          `yaml:"skip_header_lines"` // default 0: lines at the start of each file that are not sent
 	Multiline         *Multiline   `yaml:"multiline"`         // default: none, every line is a record
 	Transforms        []*Transform `yaml:"transforms"`        // applied in order; default none
-	// Destination receives every record when there are no routes, and the
-	// records no route matched when there are. One of the two is required.
+	// Destination receives every record when there are no routes; with
+	// routes it acts as a last rule matching everything, so it gets the
+	// records no rule took (none matched, or all that did said continue).
+	// Destination or routes is required.
 	Destination string   `yaml:"destination"`
 	Routes      []*Route `yaml:"routes"` // checked in order; the first match wins unless it says continue
 }

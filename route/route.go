@@ -126,14 +126,15 @@ func (r *Router) Route(dst []int, line []byte, rec *transform.Record) []int {
 			return dst
 		}
 	}
-	if len(dst) > start {
-		return dst
+	// Past the last rule: the flow's destination acts as a final rule
+	// that matches everything.
+	for _, d := range r.def {
+		dst = appendOnce(dst, start, d)
 	}
-	if r.def == nil {
+	if len(dst) == start {
 		r.Unrouted++
-		return dst
 	}
-	return append(dst, r.def...)
+	return dst
 }
 
 func appendOnce(dst []int, start, d int) []int {

@@ -37,6 +37,8 @@ func TestRoute(t *testing.T) {
 		{"no match, no default: dropped", flow, "/var/log/app.log", "x", `{"other":1}`, nil},
 		{"not JSON fails field conditions", flow, "/var/log/app.log", "x", `plain text`, nil},
 		{"no match goes to the default", &withDefault, "/var/log/app.log", "x", `{}`, []int{0}},
+		{"a match with continue goes on to the default", &withDefault, "/var/log/app.log", "x", `{"status":500}`, []int{1, 2, 0}},
+		{"a match without continue does not", &withDefault, "/var/log/debug/a.log", "x", `{}`, []int{3}},
 		{"simple form", &config.Flow{Destination: "errors"}, "/a", "x", `x`, []int{1}},
 	}
 	for _, tt := range tests {

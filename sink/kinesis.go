@@ -74,6 +74,11 @@ type Options struct {
 	// "kinetail/" and the module version the binary was built from.
 	UserAgent string
 
+	// DeadLetter, when set, is the destination's dead-letter file, shared
+	// by the sinks of one templated destination; otherwise the sink opens
+	// dead_letter_file itself.
+	DeadLetter *DeadLetter
+
 	// credentials replaces the SDK's default credential chain (tests).
 	credentials aws.CredentialsProvider
 }
@@ -362,7 +367,8 @@ func newStream(ctx context.Context, d *config.Destination, opts Options) (*Strea
 	if err != nil {
 		return nil, fmt.Errorf("destination %s: %w", d.Name, err)
 	}
-	if set.deadLetter != "" {
+	k.dead = opts.DeadLetter
+	if set.deadLetter != "" && k.dead == nil {
 		if k.dead, err = OpenDeadLetter(set.deadLetter); err != nil {
 			return nil, fmt.Errorf("destination %s: %w", d.Name, err)
 		}

@@ -1,0 +1,178 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kinetail/kinetail/config"
+	"github.com/kinetail/kinetail/internal/kinesistest"
+	"github.com/kinetail/kinetail/internal/kpl"
+)
+
+// TestRoutesTemplatesAndFallback runs the agent against the fault server:
+// routing rules with continue, a templated stream whose missing streams
+// fall back, a partition key template, aggregation, dead letters and a
+// file destination. Every line must end where the rules say, once.
+func TestRoutesTemplatesAndFallback(t *testing.T) {
+	srv := kinesistest.NewFaultServer(t, kinesistest.FaultOptions{
+		Seed: 4, FailEntryRate: 0.1,
+		Streams: []string{"events", "errors", "svc-a", "svc-b"},
+	})
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "logs"), 0o755)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
+	yaml := fmt.Sprintf(`agent:
+  checkpoint_file: %[1]s/state/cp.json
+  checkpoint_interval: 50ms
+  shutdown_timeout: 10s
+defaults: &k
+  type: kinesis
+  region: us-east-1
+  endpoint: %[2]s
+  batch: {max_age: 20ms}
+  retry: {initial_backoff: 5ms, max_backoff: 50ms}
+destinations:
+  events: {<<: *k, stream: events, partition_key: "%%{user}", aggregation: {enabled: true}}
+  errors: {<<: *k, stream: errors}
+  per-service: {<<: *k, stream: "svc-%%{service}", fallback: events}
+  archive: {type: file, path: %[1]s/archive.jsonl}
+flows:
+  - name: f
+    paths: ["%[1]s/logs/*.log"]
+    initial_position: start_of_file
+    transforms: [json]
+    destination: events
+    routes:
+      - to: [archive]
+        continue: true
+      - when: {field: level, equals: error}
+        to: [errors]
+        continue: true
+      - when: {field: service, exists: true}
+        to: [per-service]
+`, dir, srv.URL())
+	yaml = strings.Replace(yaml, "defaults: &k", "x-defaults: &k", 1)
+	cfg, err := config.Parse("test.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{}
+	var all []string
+	var buf bytes.Buffer
+	for i := range 400 {
+		level := "info"
+		if i%10 == 0 {
+			level = "error"
+		}
+		svc := []string{"a", "b", "zz", ""}[i%4]
+		line := fmt.Sprintf(`{"n":%d,"level":"%s","user":"u%d"`, i, level, i%7)
+		if svc != "" {
+			line += fmt.Sprintf(`,"service":"%s"`, svc)
+		}
+		line += "}"
+		buf.WriteString(line + "\n")
+		all = append(all, line)
+		if level == "error" {
+			want["errors"] = append(want["errors"], line)
+		}
+		if svc == "a" || svc == "b" {
+			want["svc-"+svc] = append(want["svc-"+svc], line)
+		} else {
+			want["events"] = append(want["events"], line)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "logs", "app.log"), buf.Bytes(), 0o644)
+
+	var logs syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := New(ctx, cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+
+	got := func() map[string][]string {
+		out := map[string][]string{}
+		for _, r := range srv.Stored() {
+			if !kpl.IsAggregated(r.Data) {
+				out[r.Stream] = append(out[r.Stream], string(r.Data))
+				continue
+			}
+			recs, err := kpl.Decode(r.Data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, u := range recs {
+				out[r.Stream] = append(out[r.Stream], string(u.Data))
+			}
+		}
+		return out
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		g := got()
+		if len(g["events"]) >= len(want["events"]) && len(g["errors"]) >= len(want["errors"]) &&
+			len(g["svc-a"]) >= len(want["svc-a"]) && len(g["svc-b"]) >= len(want["svc-b"]) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out: stored %d events, %d errors, %d svc-a, %d svc-b; log:\n%s",
+				len(g["events"]), len(g["errors"]), len(g["svc-a"]), len(g["svc-b"]), logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	g := got()
+	for stream, lines := range want {
+		slices.Sort(lines)
+		gs := g[stream]
+		slices.Sort(gs)
+		if !slices.Equal(gs, lines) {
+			t.Errorf("stream %s holds %d records, want %d", stream, len(gs), len(lines))
+		}
+	}
+	archived, _ := os.ReadFile(filepath.Join(dir, "archive.jsonl"))
+	lines := strings.Split(strings.TrimSuffix(string(archived), "\n"), "\n")
+	slices.Sort(lines)
+	slices.Sort(all)
+	if !slices.Equal(lines, all) {
+		t.Errorf("archive holds %d lines, want %d", len(lines), len(all))
+	}
+	if !strings.Contains(logs.String(), "templated stream does not exist") {
+		t.Errorf("the missing stream svc-zz was not reported:\n%s", logs.String())
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
