@@ -60,6 +60,7 @@ demo: deps build
 
 bench: build
 	$(GO) run ./internal/cmd/bench -bin $(BIN)
+	$(GO) run ./internal/cmd/bench -bin $(BIN) -aggregate 51200
 
 bench-transforms:
 	$(GO) run ./internal/cmd/bench -transforms

@@ -56,6 +56,16 @@ func (k *Stream) worker(ctx context.Context, ks *keySource, work <-chan *request
 // send makes one call, acknowledges what was stored, and leaves the
 // entries to retry in r.entries.
 func (k *Stream) send(ctx context.Context, ks *keySource, b *putBuffers, r *request) {
+	b.packed.build(r.entries, k.set.firehose)
+	// Packed entries point into the worker's buffer only while it sends
+	// them; a retry builds them again.
+	defer func() {
+		for i := range r.entries {
+			if r.entries[i].parts != nil {
+				r.entries[i].data = nil
+			}
+		}
+	}()
 	if k.set.firehose {
 		b.body = appendPutRecordBatchBody(b.body[:0], k.set.stream, r.entries)
 	} else {
@@ -102,8 +112,11 @@ func (k *Stream) send(ctx context.Context, ks *keySource, b *putBuffers, r *requ
 			continue
 		}
 		stored++
-		// e.size is the data plus the partition key sent.
-		units += int64((e.size + payloadUnitBytes - 1) / payloadUnitBytes)
+		// e.size is the data plus the partition key sent. Firehose bills
+		// ingested bytes instead.
+		if !k.set.firehose {
+			units += int64((e.size + payloadUnitBytes - 1) / payloadUnitBytes)
+		}
 		if e.parts == nil {
 			records++
 			bytes += int64(len(e.data))

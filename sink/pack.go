@@ -1,13 +1,24 @@
 package sink
 
-import "github.com/kinetail/kinetail/internal/kpl"
+import (
+	"github.com/kinetail/kinetail/internal/kpl"
+)
 
-// kplPacker packs user records into KPL aggregated records. Every user
+// Packing happens in two steps. The dispatcher decides which user records
+// share a service record and computes its exact size (packer.pack), so
+// requests respect their limits; the worker that sends the request writes
+// the service record's bytes (build) into its own buffer, so the copying
+// and the KPL digest run in parallel and allocate nothing. A packed entry
+// has parts and no data until it is built; a failed one is built again
+// when it is resent.
+
+// kplPacker groups user records into KPL aggregated records. Every user
 // record of an aggregate is sent with the aggregate's partition key (and
 // explicit hash key), so a KCL consumer never drops one as belonging to
 // another shard. Records with keys of their own share an aggregate only
-// with neighbours that have the same keys, unless the lane sets the hash
-// key (shard-aware mode), which decides the shard alone.
+// with neighbours that have the same keys (the dispatcher gives each key
+// its lane), unless the lane sets the hash key (shard-aware mode), which
+// decides the shard alone.
 type kplPacker struct {
 	b   kpl.Builder
 	ks  *keySource // derives the key of an aggregate of keyless records
@@ -25,16 +36,18 @@ func (p *kplPacker) pack(src []entry, max int, hash string) (entry, int) {
 		hash = first.hash
 	}
 	p.b.Reset(key, hash)
+	size := p.b.Size() + len(key)
 	n := 0
 	for n < len(src) {
 		e := &src[n]
 		if hash == first.hash && (e.key != first.key || e.hash != first.hash) {
 			break // not shard-aware: only records with the same keys share
 		}
-		if p.b.SizeWith(len(e.data))+len(key) > max {
+		next := size + kpl.RecordOverhead(len(e.data), hash != "")
+		if next > max {
 			break
 		}
-		p.b.Add(e.data)
+		size = next
 		n++
 	}
 	if n <= 1 {
@@ -46,8 +59,7 @@ func (p *kplPacker) pack(src []entry, max int, hash string) (entry, int) {
 		}
 		return e, 1
 	}
-	data := p.b.AppendTo(make([]byte, 0, p.b.Size()))
-	return entry{data: data, key: key, hash: hash, parts: cloneParts(src[:n]), size: len(data) + len(key), at: first.at}, n
+	return entry{key: key, hash: hash, parts: cloneParts(src[:n]), size: size, at: first.at}, n
 }
 
 // linePacker makes Firehose records: each user record followed by a
@@ -63,17 +75,50 @@ func (p *linePacker) pack(src []entry, max int, _ string) (entry, int) {
 		size += len(src[n].data) + 1
 		n++
 	}
-	data := make([]byte, 0, size)
-	for i := range n {
-		data = append(data, src[i].data...)
-		data = append(data, '\n')
+	return entry{parts: cloneParts(src[:n]), size: size, at: src[0].at}, n
+}
+
+// builder writes packed entries' bytes for one worker.
+type builder struct {
+	kpl kpl.Builder
+	buf []byte
+}
+
+// build gives every packed entry of es its bytes, in b's buffer: valid
+// until the next call. Entry sizes are exact, so the buffer grows at most
+// once and the slices stay put.
+func (b *builder) build(es []entry, firehose bool) {
+	need := 0
+	for i := range es {
+		if es[i].parts != nil {
+			need += es[i].size
+		}
 	}
-	e := entry{data: data, size: len(data), at: src[0].at}
-	if n == 1 {
-		e.ack = src[0].ack
-		e.attempts = src[0].attempts
-	} else {
-		e.parts = cloneParts(src[:n])
+	if need == 0 {
+		return
 	}
-	return e, n
+	if cap(b.buf) < need {
+		b.buf = make([]byte, 0, need)
+	}
+	b.buf = b.buf[:0]
+	for i := range es {
+		e := &es[i]
+		if e.parts == nil {
+			continue
+		}
+		start := len(b.buf)
+		if firehose {
+			for _, p := range e.parts {
+				b.buf = append(b.buf, p.data...)
+				b.buf = append(b.buf, '\n')
+			}
+		} else {
+			b.kpl.Reset(e.key, e.hash)
+			for _, p := range e.parts {
+				b.kpl.Add(p.data)
+			}
+			b.buf = b.kpl.AppendTo(b.buf)
+		}
+		e.data = b.buf[start:len(b.buf):len(b.buf)]
+	}
 }

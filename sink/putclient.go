@@ -214,6 +214,7 @@ func (c *putClient) classify(err error) (retryable, throttled bool) { return c.p
 
 // putBuffers are one worker's reusable buffers.
 type putBuffers struct {
+	packed builder // packed entries' bytes
 	body   []byte
 	answer []byte
 	res    putAnswer

@@ -47,6 +47,9 @@ type Stats struct {
 	Records     int64 // Kinesis records stored
 	DataBytes   int64 // decoded data bytes
 	UserRecords int64 // see Options.CountLines
+	// UserBytes is the data of the user records (inside aggregates), with
+	// CountLines; else DataBytes.
+	UserBytes int64
 	// PayloadUnits sums ceil((data + partition key) / 25 KiB) over records,
 	// as the service meters PUT payload units.
 	PayloadUnits int64
@@ -67,6 +70,7 @@ type Acceptor struct {
 
 	seq                                             atomic.Uint64
 	requests, records, dataBytes, units, userRecord atomic.Int64
+	userBytes                                       atomic.Int64
 	first, last                                     atomic.Int64 // unix nanoseconds
 
 	scanners sync.Pool // *scanner
@@ -136,6 +140,7 @@ func (a *Acceptor) Stats() Stats {
 		DataBytes:    a.dataBytes.Load(),
 		PayloadUnits: a.units.Load(),
 		UserRecords:  a.userRecord.Load(),
+		UserBytes:    a.userBytes.Load(),
 	}
 	if t := a.first.Load(); t != 0 {
 		s.First = time.Unix(0, t)
@@ -262,6 +267,7 @@ func (a *Acceptor) putRecords(w http.ResponseWriter, r *http.Request) {
 	a.dataBytes.Add(p.dataBytes)
 	a.units.Add(p.units)
 	a.userRecord.Add(p.userRecords)
+	a.userBytes.Add(p.userBytes)
 }
 
 func (a *Acceptor) buf() *[]byte {

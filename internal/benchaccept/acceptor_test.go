@@ -145,6 +145,7 @@ func TestAcceptorWithSDK(t *testing.T) {
 		DataBytes:    8 + 16 + 30000 + 1,
 		PayloadUnits: 1 + 1 + 2 + 1,
 		UserRecords:  1 + 2 + 1 + 1,
+		UserBytes:    8 + 16 + 30000 + 1, // no aggregates: the lines are the data
 	}
 	if got.First.IsZero() || got.Last.Before(got.First) {
 		t.Errorf("First %v, Last %v: want First set and not after Last", got.First, got.Last)

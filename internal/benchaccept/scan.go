@@ -28,6 +28,7 @@ type putRecords struct {
 	dataBytes   int64
 	units       int64
 	userRecords int64
+	userBytes   int64 // data of the user records, when counting lines
 }
 
 // scanner reads PutRecords bodies. It is not a JSON parser: it steps from
@@ -126,6 +127,7 @@ func (s *scanner) scan(b []byte) (putRecords, error) {
 	}
 	if !s.countLines {
 		p.userRecords = p.records
+		p.userBytes = p.dataBytes
 	}
 	return p, nil
 }
@@ -149,7 +151,9 @@ func (s *scanner) data(p *putRecords, b64 []byte) (int, error) {
 		if err != nil {
 			return 0, errSyntax
 		}
-		p.userRecords += int64(userRecords(s.decoded[:d]))
+		n, b := userRecords(s.decoded[:d])
+		p.userRecords += int64(n)
+		p.userBytes += int64(b)
 	}
 	return size, nil
 }
@@ -157,68 +161,85 @@ func (s *scanner) data(p *putRecords, b64 []byte) (int, error) {
 // kplMagic starts every KPL aggregated record.
 var kplMagic = []byte{0xF3, 0x89, 0x9A, 0xC2}
 
-// userRecords counts the user records in one Kinesis record's data: the
-// inner records of a KPL aggregate, or else the lines of newline-joined
-// records (a final newline does not start another record).
-func userRecords(d []byte) int {
-	if n, ok := kplRecords(d); ok {
-		return n
+// userRecords counts the user records in one Kinesis record's data and
+// their bytes: the inner records of a KPL aggregate, or else the lines of
+// newline-joined records (a final newline does not start another record).
+func userRecords(d []byte) (n, bytes_ int) {
+	if n, b, ok := kplRecords(d); ok {
+		return n, b
 	}
 	if len(d) == 0 {
-		return 0
+		return 0, 0
 	}
-	n := bytes.Count(d, []byte{'\n'})
+	n = bytes.Count(d, []byte{'\n'})
 	if d[len(d)-1] != '\n' {
 		n++
 	}
-	return n
+	return n, len(d)
 }
 
-// kplRecords counts the records (field 3) of a KPL aggregate: magic, an
-// AggregatedRecord protobuf message, and a 16-byte MD5 of the message. It
-// checks the framing only, not the digest.
-func kplRecords(d []byte) (int, bool) {
+// kplRecords counts the records (field 3) of a KPL aggregate and the bytes
+// of their data (field 3 of each record): magic, an AggregatedRecord
+// protobuf message, and a 16-byte MD5 of the message. It checks the
+// framing only, not the digest.
+func kplRecords(d []byte) (n, data int, ok bool) {
 	if len(d) < len(kplMagic)+16 || !bytes.HasPrefix(d, kplMagic) {
-		return 0, false
+		return 0, 0, false
 	}
-	m := d[len(kplMagic) : len(d)-16]
-	n := 0
+	ok = fields(d[len(kplMagic):len(d)-16], func(field uint64, v []byte) bool {
+		if field != 3 {
+			return true
+		}
+		n++
+		return fields(v, func(field uint64, v []byte) bool {
+			if field == 3 {
+				data += len(v)
+			}
+			return true
+		})
+	})
+	return n, data, ok
+}
+
+// fields calls fn with each length-delimited field of the protobuf message
+// m, and reports whether m is well framed and fn returned true for all.
+func fields(m []byte, fn func(field uint64, v []byte) bool) bool {
 	for len(m) > 0 {
 		tag, k := uvarint(m)
 		if k == 0 {
-			return 0, false
+			return false
 		}
 		m = m[k:]
 		switch tag & 7 {
 		case 0: // varint
 			if _, k = uvarint(m); k == 0 {
-				return 0, false
+				return false
 			}
 			m = m[k:]
 		case 1: // fixed64
 			if len(m) < 8 {
-				return 0, false
+				return false
 			}
 			m = m[8:]
 		case 2: // length-delimited
 			l, k := uvarint(m)
 			if k == 0 || uint64(len(m)-k) < l {
-				return 0, false
+				return false
+			}
+			if !fn(tag>>3, m[k:k+int(l)]) {
+				return false
 			}
 			m = m[k+int(l):]
-			if tag>>3 == 3 {
-				n++
-			}
 		case 5: // fixed32
 			if len(m) < 4 {
-				return 0, false
+				return false
 			}
 			m = m[4:]
 		default:
-			return 0, false
+			return false
 		}
 	}
-	return n, true
+	return true
 }
 
 // uvarint decodes a protobuf varint; k is 0 if b does not start with one.

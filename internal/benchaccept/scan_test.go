@@ -141,23 +141,23 @@ func counts(p putRecords) [4]int64 {
 
 func TestUserRecords(t *testing.T) {
 	tests := []struct {
-		data string
-		want int
+		data        string
+		want, bytes int
 	}{
-		{"", 0},
-		{"\n", 1},
-		{"a", 1},
-		{"a\n", 1},
-		{"a\nb", 2},
-		{"a\nb\n", 2},
-		{string(aggregate()), 0},
-		{string(aggregate("x", "y")), 2},
+		{"", 0, 0},
+		{"\n", 1, 1},
+		{"a", 1, 1},
+		{"a\n", 1, 2},
+		{"a\nb", 2, 3},
+		{"a\nb\n", 2, 4},
+		{string(aggregate()), 0, 0},
+		{string(aggregate("x", "yz")), 2, 3},
 		// The magic without a valid message is plain data.
-		{string([]byte{0xF3, 0x89, 0x9A, 0xC2}) + strings.Repeat("\xff", 17), 1},
+		{string([]byte{0xF3, 0x89, 0x9A, 0xC2}) + strings.Repeat("\xff", 17), 1, 21},
 	}
 	for _, tt := range tests {
-		if got := userRecords([]byte(tt.data)); got != tt.want {
-			t.Errorf("userRecords(%q) = %d, want %d", tt.data, got, tt.want)
+		if got, b := userRecords([]byte(tt.data)); got != tt.want || b != tt.bytes {
+			t.Errorf("userRecords(%q) = %d, %d bytes; want %d, %d", tt.data, got, b, tt.want, tt.bytes)
 		}
 	}
 }

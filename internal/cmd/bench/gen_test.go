@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/kinetail/kinetail/config"
 )
 
 func TestGenerate(t *testing.T) {
@@ -115,7 +117,16 @@ func TestConfigYAML(t *testing.T) {
 			Destination string
 		}
 	}
-	if err := yaml.Unmarshal([]byte(configYAML(work, "https://127.0.0.1:1234")), &cfg); err != nil {
+	for _, agg := range []int{0, 51200} {
+		c, err := config.Parse("bench.yaml", []byte(configYAML(work, "https://127.0.0.1:1234", agg)))
+		if err != nil {
+			t.Fatalf("aggregate %d: the agent refuses the configuration: %v", agg, err)
+		}
+		if a := c.Destinations["bench"].Aggregation; a.Enabled != (agg > 0) || (agg > 0 && int(a.MaxBytes) != agg) {
+			t.Errorf("aggregate %d: aggregation = %+v", agg, a)
+		}
+	}
+	if err := yaml.Unmarshal([]byte(configYAML(work, "https://127.0.0.1:1234", 0)), &cfg); err != nil {
 		t.Fatal(err)
 	}
 	if want := filepath.Join(work, "state", "checkpoints.json"); cfg.Agent.CheckpointFile != want {
@@ -134,7 +145,7 @@ func TestConfigYAML(t *testing.T) {
 		t.Fatal(err)
 	}
 	var fl struct{ Flows []struct{ Paths []string } }
-	if err := yaml.Unmarshal([]byte(configYAML(dir, "x")), &fl); err != nil {
+	if err := yaml.Unmarshal([]byte(configYAML(dir, "x", 0)), &fl); err != nil {
 		t.Fatal(err)
 	}
 	matches, err := filepath.Glob(fl.Flows[0].Paths[0])

@@ -49,6 +49,9 @@ type options struct {
 	stall   time.Duration
 	settle  time.Duration
 	profile string
+	// aggregate turns on KPL aggregation, packing records up to this many
+	// bytes; 0 leaves it off.
+	aggregate int
 
 	transforms bool          // measure each transform alone instead (transforms.go)
 	duration   time.Duration // per transform
@@ -67,6 +70,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.timeout, "timeout", 15*time.Minute, "give up if not every line is stored by then")
 	fs.DurationVar(&o.stall, "stall", time.Minute, "give up if nothing new is stored for this long")
 	fs.StringVar(&o.profile, "cpuprofile", "", "have kinetail write a CPU profile to `file`")
+	fs.IntVar(&o.aggregate, "aggregate", 0, "pack records into KPL aggregates of up to `bytes` (0: no aggregation)")
 	fs.DurationVar(&o.settle, "settle", 2*time.Second, "once every line is counted, wait until nothing arrives for this long")
 	fs.BoolVar(&o.transforms, "transforms", false, "measure each transform's lines/s in this process instead (no binary, no files)")
 	fs.DurationVar(&o.duration, "duration", 1500*time.Millisecond, "with -transforms: how long to run each transform")
@@ -148,7 +152,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	cfgFile := filepath.Join(work, "kinetail.yaml")
-	if err := os.WriteFile(cfgFile, []byte(configYAML(work, acc.URL())), 0o644); err != nil {
+	if err := os.WriteFile(cfgFile, []byte(configYAML(work, acc.URL(), o.aggregate)), 0o644); err != nil {
 		return err
 	}
 
@@ -156,7 +160,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	res.Lines, res.InputBytes, res.LineBytes = lines, inBytes, o.line
+	res.Lines, res.InputBytes, res.LineBytes, res.Aggregate = lines, inBytes, o.line, o.aggregate
 	res.compute()
 	res.print(stdout)
 	if res.ExitErr != "" {
@@ -166,9 +170,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 // configYAML is the agent's configuration: one flow over the generated
-// files, CSV to JSON, into the acceptor's stream.
-func configYAML(work, endpoint string) string {
+// files, CSV to JSON, into the acceptor's stream, aggregated when
+// aggregate > 0.
+func configYAML(work, endpoint string, aggregate int) string {
 	q := strconv.Quote
+	agg := ""
+	if aggregate > 0 {
+		agg = "\n    aggregation: {enabled: true, max_bytes: " + strconv.Itoa(aggregate) + "}"
+	}
 	return `agent:
   checkpoint_file: ` + q(filepath.Join(work, "state", "checkpoints.json")) + `
   log_level: warn
@@ -179,7 +188,7 @@ destinations:
     type: kinesis
     stream: bench
     region: us-east-1
-    endpoint: ` + q(endpoint) + `
+    endpoint: ` + q(endpoint) + agg + `
 
 flows:
   - name: csv
@@ -312,7 +321,8 @@ func measure(ctx context.Context, o options, bin, cfgFile, caFile string, acc *b
 		UserRecords:  final.UserRecords,
 		DataBytes:    final.DataBytes,
 		PayloadUnits: final.PayloadUnits,
-		IdealUnits:   (final.DataBytes + 25600 - 1) / 25600,
+		UserBytes:    final.UserBytes,
+		IdealUnits:   (final.UserBytes + 25600 - 1) / 25600,
 		PeakRSSMiB:   -1,
 		Process:      stopped.Sub(started).Seconds(),
 	}
@@ -347,6 +357,10 @@ type result struct {
 	Records      int64   `json:"kinesis_records"`
 	UserRecords  int64   `json:"user_records"`
 	DataBytes    int64   `json:"data_bytes"`
+	UserBytes    int64   `json:"user_bytes"` // of the records the agent made, inside aggregates
+	UsersPerRec  float64 `json:"user_records_per_kinesis_record"`
+	UnitsPerM    float64 `json:"payload_units_per_million_lines"`
+	Aggregate    int     `json:"aggregation_max_bytes,omitempty"`
 	PayloadUnits int64   `json:"payload_units"`
 	IdealUnits   int64   `json:"ideal_payload_units"`
 	UnitsRatio   float64 `json:"payload_units_vs_ideal"`
@@ -368,6 +382,8 @@ func (r *result) compute() {
 	r.LinesPerCPU = div(float64(r.Lines), r.CPU)
 	r.UnitsRatio = div(float64(r.PayloadUnits), float64(r.IdealUnits))
 	r.RecsPerReq = div(float64(r.Records), float64(r.Requests))
+	r.UsersPerRec = div(float64(r.UserRecords), float64(r.Records))
+	r.UnitsPerM = div(float64(r.PayloadUnits), float64(r.Lines)/1e6)
 }
 
 func (r *result) print(w io.Writer) {
@@ -388,10 +404,14 @@ func (r *result) print(w io.Writer) {
 	row("", f("%.0f lines", r.LinesPerCPU), "per CPU second")
 	row("peak rss", f("%.1f MiB", r.PeakRSSMiB), "")
 	row("requests", f("%d", r.Requests), "PutRecords")
-	row("records", f("%d", r.Records), f("%.1f per request", r.RecsPerReq))
+	agg := "aggregation off"
+	if r.Aggregate > 0 {
+		agg = f("KPL aggregates of up to %d bytes", r.Aggregate)
+	}
+	row("records", f("%d", r.Records), f("%.1f per request; %.1f user records each (%s)", r.RecsPerReq, r.UsersPerRec, agg))
 	row("user records", f("%d", r.UserRecords), f("%+d vs lines", r.UserRecords-r.Lines))
-	row("data", f("%.1f MB", float64(r.DataBytes)/1e6), "decoded")
-	row("payload units", f("%d", r.PayloadUnits), f("ideal %d (x%.2f)", r.IdealUnits, r.UnitsRatio))
+	row("data", f("%.1f MB", float64(r.DataBytes)/1e6), f("decoded; %.1f MB of user records", float64(r.UserBytes)/1e6))
+	row("payload units", f("%d", r.PayloadUnits), f("ideal %d = user bytes / 25 KiB (x%.3f); %.0f per million lines", r.IdealUnits, r.UnitsRatio, r.UnitsPerM))
 	if r.ExitErr != "" {
 		row("exit", r.ExitErr, "")
 	}
