@@ -364,8 +364,12 @@ type result struct {
 	PayloadUnits int64   `json:"payload_units"`
 	IdealUnits   int64   `json:"ideal_payload_units"`
 	UnitsRatio   float64 `json:"payload_units_vs_ideal"`
-	RecsPerReq   float64 `json:"records_per_request"`
-	ExitErr      string  `json:"exit_error,omitempty"`
+	// SentIdealUnits is the ideal for the bytes actually sent: what
+	// packing alone wastes, without the aggregate format's own overhead.
+	SentIdealUnits int64   `json:"sent_ideal_payload_units"`
+	SentUnitsRatio float64 `json:"payload_units_vs_sent_ideal"`
+	RecsPerReq     float64 `json:"records_per_request"`
+	ExitErr        string  `json:"exit_error,omitempty"`
 }
 
 func (r *result) compute() {
@@ -381,6 +385,8 @@ func (r *result) compute() {
 	r.CPUPerGB = div(r.CPU, float64(r.InputBytes)/1e9)
 	r.LinesPerCPU = div(float64(r.Lines), r.CPU)
 	r.UnitsRatio = div(float64(r.PayloadUnits), float64(r.IdealUnits))
+	r.SentIdealUnits = (r.DataBytes + 25600 - 1) / 25600
+	r.SentUnitsRatio = div(float64(r.PayloadUnits), float64(r.SentIdealUnits))
 	r.RecsPerReq = div(float64(r.Records), float64(r.Requests))
 	r.UsersPerRec = div(float64(r.UserRecords), float64(r.Records))
 	r.UnitsPerM = div(float64(r.PayloadUnits), float64(r.Lines)/1e6)
@@ -412,6 +418,7 @@ func (r *result) print(w io.Writer) {
 	row("user records", f("%d", r.UserRecords), f("%+d vs lines", r.UserRecords-r.Lines))
 	row("data", f("%.1f MB", float64(r.DataBytes)/1e6), f("decoded; %.1f MB of user records", float64(r.UserBytes)/1e6))
 	row("payload units", f("%d", r.PayloadUnits), f("ideal %d = user bytes / 25 KiB (x%.3f); %.0f per million lines", r.IdealUnits, r.UnitsRatio, r.UnitsPerM))
+	row("", "", f("ideal for the data sent (KPL framing included) %d (x%.3f)", r.SentIdealUnits, r.SentUnitsRatio))
 	if r.ExitErr != "" {
 		row("exit", r.ExitErr, "")
 	}
