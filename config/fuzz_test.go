@@ -48,8 +48,15 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("loaded a config without flows or destinations")
 		}
 		for _, fl := range c.Flows {
-			if c.Destination(fl.Destination) == nil || fl.MaxLineBytes < 1 {
+			if (fl.Destination == "" && len(fl.Routes) == 0) || (fl.Destination != "" && c.Destination(fl.Destination) == nil) || fl.MaxLineBytes < 1 {
 				t.Fatalf("flow %q not fully resolved: %+v", fl.Name, fl)
+			}
+			for _, r := range fl.Routes {
+				for _, name := range r.To {
+					if c.Destination(name) == nil {
+						t.Fatalf("flow %q routes to the undefined destination %q", fl.Name, name)
+					}
+				}
 			}
 		}
 		_ = c.Summary()
