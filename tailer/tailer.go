@@ -378,9 +378,19 @@ func (t *Tailer) Run(ctx context.Context, out chan<- Batch) error {
 	}
 }
 
+// stopping reports whether Run is shutting down. select picks at random
+// among ready cases, so a free descriptor or a scan can still come up after
+// cancellation; nothing may be opened then: readers that stopped for the
+// shutdown are gone from the map, and their files would be read again from
+// the start.
+func stopping(ctx context.Context) bool { return ctx.Err() != nil }
+
 // send is the readers' emit: it takes budget for the batch, then hands it to
 // the consumer.
 func (t *Tailer) send(ctx context.Context, b Batch) error {
+	if err := ctx.Err(); err != nil {
+		return err // not a random pick between a ready consumer and the shutdown
+	}
 	if t.cfg.Budget != nil {
 		if err := t.cfg.Budget.Acquire(ctx, b.Size); err != nil {
 			return err
@@ -456,6 +466,9 @@ func (t *Tailer) releaseSlot() {
 // decides renames, rotations away and new files. It stats each file once
 // (in the scan) and hashes only files it opens.
 func (t *Tailer) rescan(ctx context.Context, wg *sync.WaitGroup) {
+	if stopping(ctx) {
+		return
+	}
 	snap := t.scanner.Scan()
 	t.watcher.setDirs(snap.Dirs)
 	t.noteProblems(snap.Errors)
@@ -550,6 +563,9 @@ func (t *Tailer) rescan(ctx context.Context, wg *sync.WaitGroup) {
 // files rotated away first (they may be deleted soon), then changed idle
 // files, then new files.
 func (t *Tailer) openWaiting(ctx context.Context, wg *sync.WaitGroup) {
+	if stopping(ctx) {
+		return
+	}
 	for len(t.orphans) > 0 {
 		if !t.openOrphan(ctx, t.orphans[0], wg) {
 			return
@@ -611,7 +627,7 @@ func (t *Tailer) warnOnce(path, msg string, err error) {
 // open starts a reader for a new file unless it is already followed. It
 // returns false only when no descriptor is free; the file then waits.
 func (t *Tailer) open(ctx context.Context, w waiting, wg *sync.WaitGroup) bool {
-	if !t.acquireSlot() {
+	if stopping(ctx) || !t.acquireSlot() {
 		return false
 	}
 	f, err := t.cfg.openFile(w.path)
