@@ -122,6 +122,7 @@ func (f *flow) process(b tailer.Batch) {
 	f.items, f.outs = f.items[:0], f.outs[:0]
 	f.chain.SetHeader(b.Header)
 	f.chain.SetSource(b.Source)
+	f.chain.SetPrefix(b.Prefix)
 	f.router.SetPath(b.Source.Path)
 	for i := range b.Lines {
 		start := len(arena)

@@ -62,6 +62,11 @@ type Batch struct {
 	// MaxLineBytes), nil until it is known. It is the same for every batch
 	// of a Source and never modified; consumers may keep it.
 	Header []byte
+	// Prefix is the file's first min(End, FingerprintSize) bytes, read from
+	// the reader's own descriptor: what a record id needs to stay the same
+	// for a line whatever the file's size was when it was opened. Later
+	// batches of a Source may have a longer Prefix; none is ever modified.
+	Prefix []byte
 }
 
 // Position is a resume point handed to the tailer at start: a file known by

@@ -98,7 +98,8 @@ type reader struct {
 
 	header      []byte // the file's first line once known; never modified
 	headerKnown bool
-	needHead    bool // resumed past the first line: read it (and count headers) first
+	prefix      []byte // the file's first bytes, up to FingerprintSize (see Batch.Prefix)
+	needHead    bool   // resumed past the first line: read it (and count headers) first
 
 	lastGrowth  time.Time
 	truncLogged time.Time
@@ -508,6 +509,7 @@ func (r *reader) flush(ctx context.Context) error {
 		r.lines = r.lines[:0]
 	}
 
+	r.fillPrefix(end)
 	b := Batch{
 		Source: r.src,
 		Start:  r.emitted,
@@ -516,6 +518,7 @@ func (r *reader) flush(ctx context.Context) error {
 		Size:   int64(len(buf)),
 		Marker: r.markerAt(end),
 		Header: r.header,
+		Prefix: r.prefix[:len(r.prefix):len(r.prefix)],
 	}
 	if err := r.emit(ctx, b); err != nil {
 		return err
@@ -533,6 +536,24 @@ func (r *reader) flush(ctx context.Context) error {
 			"lines", trunc, "max_line_bytes", r.o.maxLine)
 	}
 	return nil
+}
+
+// fillPrefix makes r.prefix hold the file's first min(end,
+// FingerprintSize) bytes. It only ever appends within a fixed array, so
+// the shorter prefixes handed out with earlier batches stay as they were.
+// A read that comes up short (the file shrank) leaves the prefix shorter;
+// checkTruncation starts a new Source then.
+func (r *reader) fillPrefix(end int64) {
+	want := min(end, FingerprintSize)
+	have := int64(len(r.prefix))
+	if have >= want {
+		return
+	}
+	if r.prefix == nil {
+		r.prefix = make([]byte, 0, FingerprintSize)
+	}
+	n, _ := r.f.ReadAt(r.prefix[have:want], have)
+	r.prefix = r.prefix[:have+int64(n)]
 }
 
 // readHead reads the file's first line (the header) and counts the header
@@ -705,6 +726,7 @@ func (r *reader) checkTruncation(ctx context.Context) error {
 	r.skipping = false
 	r.skipLeft = r.o.skipHeader
 	r.header, r.headerKnown = nil, false
+	r.prefix = nil // a new array: batches already sent keep the old one
 	r.lastGrowth = time.Now()
 	return nil
 }

@@ -677,3 +677,46 @@ func TestReaderPanicIsContained(t *testing.T) {
 		t.Errorf("resume point = %+v, %v", res, ok)
 	}
 }
+
+// Every batch carries the file's first min(End, FingerprintSize) bytes,
+// also when the file was short at open and when reading resumes past the
+// start; a prefix handed out is never changed afterwards.
+func TestTailerBatchPrefix(t *testing.T) {
+	d := testfs.New(t)
+	w := d.OpenAppend("app.log")
+	var content []byte
+	write := func(n int) {
+		for range n {
+			l := fmt.Sprintf("line %04d %s\n", len(content), strings.Repeat("p", 30))
+			if _, err := w.WriteString(l); err != nil {
+				t.Fatal(err)
+			}
+			content = append(content, l...)
+		}
+	}
+	check := func(h *harness) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		for _, b := range h.batches {
+			want := content[:min(b.End, FingerprintSize)]
+			if string(b.Prefix) != string(want) {
+				t.Fatalf("batch [%d, %d) has a prefix of %d bytes, want the file's first %d", b.Start, b.End, len(b.Prefix), len(want))
+			}
+		}
+	}
+	write(2)
+	h := start(t, Config{Paths: []string{d.Path("app.log")}})
+	h.waitTexts(2)
+	write(40) // past FingerprintSize
+	h.waitTexts(42)
+	check(h)
+	h.stop()
+
+	// Resuming past the start: the prefix is read, not carried over.
+	write(3)
+	id := h.batches[len(h.batches)-1].Source.ID
+	h2 := start(t, Config{Paths: []string{d.Path("app.log")}, Positions: []Position{{Path: d.Path("app.log"), ID: id, Offset: h.batches[len(h.batches)-1].End}}})
+	h2.waitTexts(3)
+	check(h2)
+	h2.stop()
+}

@@ -280,9 +280,9 @@ func (p *fields) appendAdded(dst []byte) []byte {
 	if src != p.src && src != nil {
 		p.src = src
 		p.srcPath = AppendJSONString(p.srcPath[:0], []byte(src.Path))
-		if p.idKey != nil {
-			p.recIDs.set(src)
-		}
+	}
+	if p.idKey != nil && src != nil {
+		p.recIDs.set(src, p.ctx.Prefix)
 	}
 	if p.pathKey != nil && src != nil {
 		dst = append(dst, p.pathKey...)

@@ -185,6 +185,8 @@ func TestFieldsRecordIDSameAsFileGrows(t *testing.T) {
 	ids := func(src *tailer.Source) []string {
 		c := mustChain(t, &config.Transform{Fields: &config.Fields{RecordID: "id"}})
 		c.SetSource(src)
+		// As the tailer does: the file's first bytes, up to a KiB.
+		c.SetPrefix(content[:min(len(content), tailer.FingerprintSize)])
 		var got []string
 		for _, l := range lines {
 			out, keep := c.AppendLine(nil, content[l.start:l.end-1], l.start, l.end)
@@ -245,27 +247,23 @@ func TestFieldsRecordIDSameAsFileGrows(t *testing.T) {
 	}
 }
 
-// When the file at the Source's path is no longer the file (rotated away
-// and replaced), the id falls back to the identity's hash.
-func TestFieldsRecordIDFileReplaced(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "app.log")
+// Without the file's first bytes, or with bytes that are not the Source's
+// (they do not hash to its fingerprint), the id falls back to the
+// identity's hash.
+func TestFieldsRecordIDWithoutPrefix(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.log")
 	if err := os.WriteFile(path, []byte("{}\n{}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	src := openSource(t, path)
-	if err := os.Rename(path, path+".1"); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte("{}\n{}\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	c := mustChain(t, &config.Transform{Fields: &config.Fields{RecordID: "id"}})
-	c.SetSource(src)
-	out, _ := c.AppendLine(nil, []byte(`{}`), 0, 3)
 	want := fmt.Sprintf(`{"id":"%016x-0"}`, fileHash(src.ID.Dev, src.ID.Inode, src.ID.Fingerprint))
-	if string(out) != want {
-		t.Fatalf("got %s, want %s", out, want)
+	for _, prefix := range [][]byte{nil, []byte("[]\n[]\n")} {
+		c := mustChain(t, &config.Transform{Fields: &config.Fields{RecordID: "id"}})
+		c.SetSource(src)
+		c.SetPrefix(prefix)
+		if out, _ := c.AppendLine(nil, []byte(`{}`), 0, 3); string(out) != want {
+			t.Errorf("prefix %q: got %s, want %s", prefix, out, want)
+		}
 	}
 }
 

@@ -2,10 +2,6 @@ package transform
 
 import (
 	"encoding/binary"
-	"errors"
-	"io"
-	"os"
-	"syscall"
 
 	"github.com/kinetail/kinetail/tailer"
 )
@@ -38,29 +34,34 @@ func fnvMore(h uint64, p []byte) uint64 {
 // past 1 KiB, both prefixes are the first KiB, and the id is the one
 // earlier versions gave (fileHash of the FileID).
 //
-// The other prefixes are not in a tailer.Source, so for a file that was
-// shorter than 1 KiB at open, or a line within its first KiB, the step
-// reads the file's first KiB once (again when a later line ends past what
-// was read), through Source.Path, after checking that the path still leads
-// to the file's device and inode and that the bytes still hash to its
-// fingerprint. If that fails (the file was rotated away or replaced
-// meanwhile), the id falls back to fileHash of the FileID.
+// The prefix comes with each batch (tailer.Batch.Prefix, read by the
+// tailer from its own descriptor). Without one (a caller that does not
+// know the file's bytes), or with one that does not match the Source's
+// fingerprint, the id falls back to fileHash of the FileID.
 type recordIDs struct {
 	src    *tailer.Source
 	hash   uint64 // fileHash of src.ID
-	head   []byte // src's first bytes (at most tailer.FingerprintSize), verified; empty if not read
-	failed bool   // reading src's head failed; do not try again
-	buf    []byte // reused for head across sources
+	prefix []byte // the current batch's Batch.Prefix
+	valid  bool   // prefix starts with the bytes src's fingerprint hashed
+	// The last prefix length hashed and its file hash: lines past the
+	// first KiB all use the same one.
+	n     int64
+	nHash uint64
 }
 
-// set makes src the current file.
-func (r *recordIDs) set(src *tailer.Source) {
-	if src == r.src {
+// set makes src the current file and prefix its first bytes.
+func (r *recordIDs) set(src *tailer.Source, prefix []byte) {
+	if src != r.src {
+		r.src = src
+		r.hash = fileHash(src.ID.Dev, src.ID.Inode, src.ID.Fingerprint)
+		r.n = -1
+	}
+	if len(prefix) == len(r.prefix) && (len(prefix) == 0 || &prefix[0] == &r.prefix[0]) {
 		return
 	}
-	r.src = src
-	r.hash = fileHash(src.ID.Dev, src.ID.Inode, src.ID.Fingerprint)
-	r.head, r.failed = nil, false
+	r.prefix = prefix
+	fl := src.ID.FingerprintLen
+	r.valid = len(prefix) >= fl && fnvMore(fnvOffset, prefix[:fl]) == src.ID.Fingerprint
 }
 
 // of returns the file hash for a line of the current file that ends at
@@ -68,54 +69,14 @@ func (r *recordIDs) set(src *tailer.Source) {
 func (r *recordIDs) of(end int64) uint64 {
 	id := r.src.ID
 	n := min(end, tailer.FingerprintSize)
-	if n <= 0 || n == int64(id.FingerprintLen) {
-		// The prefix is the one the FileID hashed (or the line's place is
-		// not known).
+	if n <= 0 || n == int64(id.FingerprintLen) || !r.valid || int64(len(r.prefix)) < n {
+		// The prefix is the one the FileID hashed, or it is not known.
 		return r.hash
 	}
-	if int64(len(r.head)) < n && !r.failed {
-		r.readHead()
-		if int64(len(r.head)) < n {
-			// The file no longer holds the line: do not read it again
-			// for every line.
-			r.failed = true
-		}
+	if n != r.n {
+		r.n, r.nHash = n, fileHash(id.Dev, id.Inode, fnvMore(fnvOffset, r.prefix[:n]))
 	}
-	if int64(len(r.head)) < n {
-		return r.hash
-	}
-	return fileHash(id.Dev, id.Inode, fnvMore(fnvOffset, r.head[:n]))
-}
-
-// readHead reads the first bytes of the current file into r.head if the
-// file at its path is still it.
-func (r *recordIDs) readHead() {
-	r.head = nil
-	id := r.src.ID
-	f, err := os.Open(r.src.Path)
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok || uint64(st.Dev) != id.Dev || st.Ino != id.Inode {
-		return // another file has taken the path
-	}
-	if r.buf == nil {
-		r.buf = make([]byte, tailer.FingerprintSize)
-	}
-	n, err := f.ReadAt(r.buf, 0)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return
-	}
-	if n < id.FingerprintLen || fnvMore(fnvOffset, r.buf[:id.FingerprintLen]) != id.Fingerprint {
-		return // rewritten since it was opened: not the same file
-	}
-	r.head = r.buf[:n]
+	return r.nHash
 }
 
 // fileHash is the 64-bit FNV-1a hash of a device, an inode and a prefix

@@ -116,6 +116,7 @@ type Chain struct {
 // offsets through AppendLine.
 type Context struct {
 	Source     *tailer.Source // the file: path at open and identity; nil if unknown
+	Prefix     []byte         // the file's first bytes (tailer.Batch.Prefix); nil if unknown
 	Start, End int64          // the line's byte offsets in the file
 }
 
@@ -126,6 +127,11 @@ var errFiltered = errors.New("filtered")
 
 // SetSource tells the chain which file the next lines come from.
 func (c *Chain) SetSource(src *tailer.Source) { c.ctx.Source = src }
+
+// SetPrefix tells the chain the first bytes of that file (Batch.Prefix),
+// which record ids are made from; the chain keeps p, which must not be
+// modified afterwards.
+func (c *Chain) SetPrefix(p []byte) { c.ctx.Prefix = p }
 
 // Options are what a chain takes from its owner besides the config.
 type Options struct {
