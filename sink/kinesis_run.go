@@ -214,7 +214,9 @@ func (k *Stream) Run(ctx context.Context, in <-chan Batch) error {
 		ch := make(chan *shardMap, 1)
 		mctx, stop := context.WithCancel(ctx)
 		defer stop()
-		wg.Go(func() { k.followShards(mctx, ch, first, err != nil) })
+		relist := make(chan struct{}, 1)
+		d.relist = relist
+		wg.Go(func() { k.followShards(mctx, ch, relist, first, err != nil) })
 		maps = ch
 	}
 	return d.loop(ctx, in, done, maps)
@@ -243,6 +245,9 @@ type dispatcher struct {
 	free  []*request
 
 	shards *shardMap // shard-aware mode, once known
+	// relist asks for the shard map again: a paced shard was throttled,
+	// which happens when the stream was resharded (or others write too).
+	relist chan<- struct{}
 	// keyLanes maps partition keys to lanes when aggregating without a
 	// shard map; nil when records are not aggregated by key.
 	keyLanes map[string]int
@@ -415,6 +420,10 @@ func (d *dispatcher) handle(r *request, now time.Time) {
 		d.logEntryErrors(r, now)
 	}
 	if r.throttled > 0 && d.shards != nil {
+		select {
+		case d.relist <- struct{}{}:
+		default:
+		}
 		for i := range r.entries {
 			d.q.lanes[d.laneOf(&r.entries[i])].pace.throttled(now)
 		}

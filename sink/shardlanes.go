@@ -116,16 +116,35 @@ func sameShards(a, b *shardMap) bool {
 	return true
 }
 
+// minRelist is how soon after a listing the dispatcher's request for
+// another one (throttling: perhaps the stream was resharded) is honoured,
+// unless the refresh interval is shorter still.
+const minRelist = 10 * time.Second
+
 // followShards lists the stream's shards after wait and then every refresh
-// interval, and sends each map to the dispatcher. Failures are logged once
-// (failing says the last listing failed) and retried sooner.
-func (k *Stream) followShards(ctx context.Context, out chan *shardMap, wait time.Duration, failing bool) {
+// interval, or sooner when asked on relist, and sends each map to the
+// dispatcher. Failures are logged once (failing says the last listing
+// failed) and retried sooner.
+func (k *Stream) followShards(ctx context.Context, out chan *shardMap, relist <-chan struct{}, wait time.Duration, failing bool) {
+	last := time.Now()
 	for {
+		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			timer.Stop()
 			return
-		case <-time.After(wait):
+		case <-timer.C:
+		case <-relist:
+			timer.Stop()
+			if d := time.Until(last.Add(min(minRelist, k.set.shardRefresh/4))); d > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(d):
+				}
+			}
 		}
+		last = time.Now()
 		lctx, cancel := context.WithTimeout(ctx, k.set.request)
 		m, err := listShards(lctx, k.sdk, k.set.stream, k.set.streamARN)
 		cancel()

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -365,4 +366,68 @@ func TestKinesisShardAware(t *testing.T) {
 			t.Logf("shard_aware=%v: %d requests, %d throttled entries, per shard %v", aware, c.Requests, c.ShardThrottled, perShardStored)
 		})
 	}
+}
+
+// TestKinesisShardAwareRelistsWhenThrottled: after the stream is resharded
+// from 4 shards to 2, the old map paces two lanes per real shard, which is
+// throttled; the sink lists the shards again at once and carries on with
+// the new map, losing nothing.
+func TestKinesisShardAwareRelistsWhenThrottled(t *testing.T) {
+	t.Parallel()
+	const perShard = 32 << 10
+	srv := kinesistest.NewFaultServer(t, kinesistest.FaultOptions{
+		Shards: 4, ShardBytesPerSecond: perShard, ShardRecordsPerSecond: 1000,
+	})
+	d := testDestination(srv.URL())
+	d.Aggregation = config.Aggregation{Enabled: true, MaxBytes: 4 << 10}
+	// Listed every 8s, and when throttled at most every 2s.
+	d.ShardAware = config.ShardAware{Enabled: true, Refresh: config.Duration(8 * time.Second), BytesPerSecond: perShard, RecordsPerSecond: 1000}
+	d.Batch.MaxAge = config.Duration(50 * time.Millisecond)
+	var logs syncBuffer
+	k, err := NewKinesis(context.Background(), d, Options{
+		Logger:      slog.New(slog.NewTextHandler(&logs, nil)),
+		credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "test-secret", ""),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const records = 4000
+	acks := newAckCounter(records)
+	in, res := runSink(context.Background(), k)
+	bs := acks.batches(0, records, 100, 87)
+	send(t, in, bs[:5])
+	waitFor(t, "the first records", 10*time.Second, func() bool { return len(srv.Stored()) > 0 })
+	srv.SetShards(2)
+	send(t, in, bs[5:])
+	close(in)
+	if err := wait(t, res, 60*time.Second); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if got := len(acks.acked(t)); got != records {
+		t.Fatalf("%d acknowledged, want %d", got, records)
+	}
+	users, _ := userRecords(t, srv.Stored())
+	if len(users) != records {
+		t.Errorf("%d user records stored, want %d", len(users), records)
+	}
+	if !strings.Contains(logs.String(), "shards=2") {
+		t.Errorf("the sink never used the new map of 2 shards:\n%s", logs.String())
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
