@@ -197,9 +197,21 @@ func (t *Tracker) Snapshot() []Entry {
 		groups[s.key()] = append(groups[s.key()], s)
 	}
 	out := make([]Entry, 0, len(groups)+len(t.carried))
+	entry := func(s *state) Entry {
+		return Entry{Flow: s.flow, Path: s.path, ID: s.id, Offset: s.acked, Marker: s.marker, Updated: s.updated}
+	}
 	for _, g := range groups {
-		if s := pick(g); s != nil && s.acked >= 0 {
-			out = append(out, Entry{Flow: s.flow, Path: s.path, ID: s.id, Offset: s.acked, Marker: s.marker, Updated: s.updated})
+		s := pick(g)
+		if s != nil && s.acked >= 0 {
+			out = append(out, entry(s))
+		}
+		// A generation truncated away (copytruncate) while lines of it
+		// were still in flight keeps its own entry: after a crash its
+		// rest is read from the rotated copy, found by its fingerprint.
+		for _, o := range truncatedPending(g) {
+			if o != s {
+				out = append(out, entry(o))
+			}
 		}
 	}
 	kept := t.carried[:0]
@@ -236,6 +248,25 @@ func pick(g []*state) *state {
 		}
 	}
 	return res
+}
+
+// truncatedPending returns the states of g whose content was truncated
+// away by a newer generation of the same file while some of their lines
+// were not yet acknowledged.
+func truncatedPending(g []*state) []*state {
+	var newest *state
+	for _, s := range g {
+		if newest == nil || s.seq > newest.seq {
+			newest = s
+		}
+	}
+	var out []*state
+	for _, s := range g {
+		if s != newest && newest.start >= 0 && s.acked > newest.start && len(s.queue) > 0 {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // Offset reports the acknowledged offset of src (for tests and status).

@@ -202,17 +202,31 @@ func TestTrackerTruncationAndCopy(t *testing.T) {
 		}
 	}
 
-	// Without a copy (plain truncation) the old offset is not saved for
-	// the file: it would skip the new content.
+	// Truncated before the copy was found (or with none): the new content
+	// is saved for the file, and the old generation's unacknowledged rest
+	// keeps an entry of its own, with its own identity, for a restart to
+	// look for its copy; once acknowledged, only the new one remains.
 	tr2 := NewTracker(nil, time.Hour)
 	a := &tailer.Source{Flow: "f"}
-	tr2.Open(a, "/x", orig, 0)
+	genA := tailer.FileID{Dev: 1, Inode: 5, Fingerprint: 0xa, FingerprintLen: 1024}
+	genB := tailer.FileID{Dev: 1, Inode: 5, Fingerprint: 0xb, FingerprintLen: 10}
+	tr2.Open(a, "/x", genA, 0)
 	tr2.Begin(a, 4000, 0, nil).Done(1)
-	tr2.Begin(a, 5000, 0, nil) // never acknowledged
+	pending := tr2.Begin(a, 5000, 0, nil)
 	b := &tailer.Source{Flow: "f"}
-	tr2.Open(b, "/x", orig, 0)
+	tr2.Open(b, "/x", genB, 0)
 	tr2.Begin(b, 10, 0, nil).Done(1)
+	got = tr2.Snapshot()
+	if len(got) != 2 || got[0].ID.Fingerprint+got[1].ID.Fingerprint != 0xa+0xb {
+		t.Fatalf("snapshot = %+v, want the new generation at 10 and the old at 4000", got)
+	}
+	for _, e := range got {
+		if (e.ID == genA) != (e.Offset == 4000) || (e.ID == genB) != (e.Offset == 10) {
+			t.Fatalf("snapshot = %+v, want the new generation at 10 and the old at 4000", got)
+		}
+	}
+	pending.Done(1)
 	if got := tr2.Snapshot(); len(got) != 1 || got[0].Offset != 10 {
-		t.Fatalf("snapshot = %+v, want one entry at 10", got)
+		t.Fatalf("snapshot = %+v, want one entry at 10 once the old rest is acknowledged", got)
 	}
 }

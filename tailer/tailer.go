@@ -661,7 +661,15 @@ func (t *Tailer) open(ctx context.Context, w waiting, wg *sync.WaitGroup) bool {
 		return true
 	}
 	delete(t.warned, w.path)
+	queued := len(t.orphans)
 	off := t.startOffset(f, fi.Size(), k, w.atEnd)
+	// Rotated copies holding the rest of earlier generations of this file
+	// are opened before the file is announced: announcing it retires the
+	// saved positions of its inode, and a checkpoint taken in between must
+	// not lose those lines. Without a free descriptor they wait their turn.
+	for len(t.orphans) > queued && t.openOrphan(ctx, t.orphans[queued], wg) {
+		t.orphans = slices.Delete(t.orphans, queued, queued+1)
+	}
 
 	src := &Source{Flow: t.cfg.Flow, Path: w.path, ID: id}
 	r := newReader(&t.opts, &t.stats, t.log, f, k, src, off, t.send)
@@ -1031,6 +1039,13 @@ func (t *Tailer) startOffset(f *os.File, size int64, k devIno, atEnd bool) int64
 	for _, p := range t.positions[k] {
 		if m, _ := Matches(f, p.ID); m {
 			t.usePosition(k, p)
+			// Other positions of this inode are earlier generations of
+			// the file, truncated away (copytruncate) with lines still
+			// in flight: their rest is in a rotated copy.
+			for _, old := range slices.Clone(t.positions[k]) {
+				t.usePosition(k, old)
+				t.queueCopy(old, k)
+			}
 			off, ok := t.resumeAt(f, size, p)
 			if !ok {
 				t.queueCopy(p, k)

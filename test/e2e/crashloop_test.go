@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -46,6 +47,23 @@ func TestCrashLoop(t *testing.T) {
     initial_position: start_of_file
     destination: out
 `, filepath.Join(dir, "d1", "*.log"), filepath.Join(dir, "d2", "*.log")))
+	// Every other seed packs records into KPL aggregates, so acknowledging
+	// the user records inside an aggregate is crash-tested too.
+	if seed%2 == 1 {
+		data, err := os.ReadFile(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data = bytes.Replace(data, []byte("    batch: {max_age: 100ms}\n"),
+			[]byte("    batch: {max_age: 100ms}\n    aggregation: {enabled: true, max_bytes: 4KiB}\n"), 1)
+		if !bytes.Contains(data, []byte("aggregation:")) {
+			t.Fatal("could not turn aggregation on in the configuration")
+		}
+		if err := os.WriteFile(cfg, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("KPL aggregation on")
+	}
 	// Both modes number rotated files the same way (.1, .2, ...), so they
 	// can be mixed. Rotated files are kept: deleting one that a stopped
 	// agent has not read yet would be a loss no agent can prevent.

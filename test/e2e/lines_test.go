@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/kinetail/kinetail/internal/kinesistest"
+	"github.com/kinetail/kinetail/internal/kpl"
 )
 
 // linePad makes lines about as long as a short access-log line, so files
@@ -79,7 +80,23 @@ func check(recs []kinesistest.StoredRecord, written map[string]int) tally {
 		seen[name] = make([]uint32, n)
 		c.written += n
 	}
+	var users []kinesistest.StoredRecord
 	for _, r := range recs {
+		if !kpl.IsAggregated(r.Data) {
+			users = append(users, r)
+			continue
+		}
+		inner, err := kpl.Decode(r.Data)
+		if err != nil {
+			users = append(users, r) // counted as unknown below
+			continue
+		}
+		for _, u := range inner {
+			users = append(users, kinesistest.StoredRecord{Stream: r.Stream, PartitionKey: u.PartitionKey, Data: u.Data})
+		}
+	}
+	c.stored = len(users)
+	for _, r := range users {
 		name, n, ok := parseLine(r.Data)
 		if ok && n < len(seen[name]) {
 			seen[name][n]++
