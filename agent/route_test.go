@@ -25,7 +25,7 @@ import (
 func TestRoutesTemplatesAndFallback(t *testing.T) {
 	srv := kinesistest.NewFaultServer(t, kinesistest.FaultOptions{
 		Seed: 4, FailEntryRate: 0.1,
-		Streams: []string{"events", "errors", "svc-a", "svc-b"},
+		Streams: []string{"events", "errors", "svc-a", "svc-b", "errors-archive"},
 	})
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "logs"), 0o755)
@@ -49,6 +49,14 @@ destinations:
   errors: {<<: *k, stream: errors}
   per-service: {<<: *k, stream: "svc-%%{service}", fallback: events}
   archive: {type: file, path: %[1]s/archive.jsonl}
+  errors-fh:
+    type: firehose
+    delivery_stream: errors-archive
+    region: us-east-1
+    endpoint: %[2]s
+    aggregation: {enabled: true}
+    batch: {max_age: 20ms}
+    retry: {initial_backoff: 5ms, max_backoff: 50ms}
 flows:
   - name: f
     paths: ["%[1]s/logs/*.log"]
@@ -59,7 +67,7 @@ flows:
       - to: [archive]
         continue: true
       - when: {field: level, equals: error}
-        to: [errors]
+        to: [errors, errors-fh]
         continue: true
       - when: {field: service, exists: true}
         to: [per-service]
@@ -122,10 +130,20 @@ flows:
 		}
 		return out
 	}
+	firehoseLines := func() []string {
+		var out []string
+		for _, r := range srv.FirehoseStored() {
+			for l := range strings.Lines(string(r.Data)) {
+				out = append(out, strings.TrimSuffix(l, "\n"))
+			}
+		}
+		return out
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		g := got()
-		if len(g["events"]) >= len(want["events"]) && len(g["errors"]) >= len(want["errors"]) &&
+		g["errors-archive"] = firehoseLines()
+		if len(g["events"]) >= len(want["events"]) && len(g["errors"]) >= len(want["errors"]) && len(g["errors-archive"]) >= len(want["errors"]) &&
 			len(g["svc-a"]) >= len(want["svc-a"]) && len(g["svc-b"]) >= len(want["svc-b"]) {
 			break
 		}
@@ -140,6 +158,8 @@ flows:
 		t.Fatal(err)
 	}
 	g := got()
+	g["errors-archive"] = firehoseLines()
+	want["errors-archive"] = slices.Clone(want["errors"])
 	for stream, lines := range want {
 		slices.Sort(lines)
 		gs := g[stream]
