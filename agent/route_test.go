@@ -9,13 +9,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/kinetail/kinetail/config"
 	"github.com/kinetail/kinetail/internal/kinesistest"
 	"github.com/kinetail/kinetail/internal/kpl"
+	"github.com/kinetail/kinetail/internal/testfs"
 )
 
 // TestRoutesTemplatesAndFallback runs the agent against the fault server:
@@ -104,7 +104,7 @@ flows:
 	}
 	os.WriteFile(filepath.Join(dir, "logs", "app.log"), buf.Bytes(), 0o644)
 
-	var logs syncBuffer
+	var logs testfs.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := New(ctx, cfg, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
@@ -178,21 +178,4 @@ flows:
 	if !strings.Contains(logs.String(), "templated stream does not exist") {
 		t.Errorf("the missing stream svc-zz was not reported:\n%s", logs.String())
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -390,13 +390,10 @@ func (k *Stream) Check(ctx context.Context) error {
 	if k.set.firehose {
 		return k.checkFirehose(ctx)
 	}
-	if k.creds == nil {
-		return fmt.Errorf("kinesis stream %q: no AWS credentials found", k.set.stream)
-	}
 	ctx, cancel := context.WithTimeout(ctx, k.set.request)
 	defer cancel()
-	if _, err := k.creds.Retrieve(ctx); err != nil {
-		return fmt.Errorf("kinesis stream %q: retrieve AWS credentials: %w", k.set.stream, err)
+	if err := k.checkCredentials(ctx); err != nil {
+		return err
 	}
 	in := &kinesis.DescribeStreamSummaryInput{}
 	if k.set.streamARN {
@@ -444,6 +441,17 @@ func (k *Stream) checkError(err error) error {
 	return fmt.Errorf("%s %q: cannot reach the service in %s: %w", k.kind(), k.set.stream, k.set.where, err)
 }
 
+// checkCredentials makes sure credentials can be had, for Check.
+func (k *Stream) checkCredentials(ctx context.Context) error {
+	if k.creds == nil {
+		return fmt.Errorf("%s %q: no AWS credentials found", k.kind(), k.set.stream)
+	}
+	if _, err := k.creds.Retrieve(ctx); err != nil {
+		return fmt.Errorf("%s %q: retrieve AWS credentials: %w", k.kind(), k.set.stream, err)
+	}
+	return nil
+}
+
 // kind names the stream's kind in messages.
 func (k *Stream) kind() string {
 	if k.set.firehose {
@@ -454,13 +462,10 @@ func (k *Stream) kind() string {
 
 // checkFirehose is Check for a delivery stream.
 func (k *Stream) checkFirehose(ctx context.Context) error {
-	if k.creds == nil {
-		return fmt.Errorf("firehose delivery stream %q: no AWS credentials found", k.set.stream)
-	}
 	ctx, cancel := context.WithTimeout(ctx, k.set.request)
 	defer cancel()
-	if _, err := k.creds.Retrieve(ctx); err != nil {
-		return fmt.Errorf("firehose delivery stream %q: retrieve AWS credentials: %w", k.set.stream, err)
+	if err := k.checkCredentials(ctx); err != nil {
+		return err
 	}
 	out, err := k.fh.DescribeDeliveryStream(ctx, &firehose.DescribeDeliveryStreamInput{DeliveryStreamName: aws.String(k.set.stream)})
 	if err != nil {

@@ -76,22 +76,21 @@ func newQueue(lim limits, pk packer) *queue {
 
 func (q *queue) len() int { return q.n }
 
-func (q *queue) pushFresh(l int, e entry) {
-	ln := &q.lanes[l]
-	ln.fresh = append(ln.fresh, e)
-	ln.n += e.records()
-	ln.bytes += e.size
-	q.n += e.records()
-	q.bytes += e.size
+func (q *queue) pushFresh(l int, e entry) { q.push(&q.lanes[l], &q.lanes[l].fresh, e) }
+
+func (q *queue) pushRetry(l int, e entry) { q.push(&q.lanes[l], &q.lanes[l].retry, e) }
+
+func (q *queue) push(ln *lane, to *[]entry, e entry) {
+	*to = append(*to, e)
+	q.add(ln, e.records(), e.size)
 }
 
-func (q *queue) pushRetry(l int, e entry) {
-	ln := &q.lanes[l]
-	ln.retry = append(ln.retry, e)
-	ln.n += e.records()
-	ln.bytes += e.size
-	q.n += e.records()
-	q.bytes += e.size
+// add adds n user records of b bytes to the counts (negative to remove).
+func (q *queue) add(ln *lane, n, b int) {
+	ln.n += n
+	ln.bytes += b
+	q.n += n
+	q.bytes += b
 }
 
 // full reports whether the queue holds at least one complete request, so
@@ -176,7 +175,7 @@ func (q *queue) takeLane(i int, dst []entry, size int, now time.Time) ([]entry, 
 		}
 		ln.retry[ln.rhead] = entry{} // drop references for the collector
 		ln.rhead++
-		q.sub(ln, e.records(), e.size)
+		q.add(ln, -e.records(), -e.size)
 		dst = append(dst, e)
 		size += e.size
 	}
@@ -200,20 +199,12 @@ func (q *queue) takeLane(i int, dst []entry, size int, now time.Time) ([]entry, 
 		}
 		clear(src[:n])
 		ln.fhead += n
-		q.sub(ln, n, b)
+		q.add(ln, -n, -b)
 		dst = append(dst, e)
 		size += e.size
 	}
 	ln.compact()
 	return dst, size
-}
-
-// sub removes n user records of b bytes from the counts.
-func (q *queue) sub(ln *lane, n, b int) {
-	ln.n -= n
-	ln.bytes -= b
-	q.n -= n
-	q.bytes -= b
 }
 
 // drain removes and returns every queued entry (for a new shard map).

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/kinetail/kinetail/config"
 	"github.com/kinetail/kinetail/internal/kinesistest"
 	"github.com/kinetail/kinetail/internal/kpl"
+	"github.com/kinetail/kinetail/internal/testfs"
 )
 
 // userRecords decodes what the server stored: aggregates into their user
@@ -383,7 +383,7 @@ func TestKinesisShardAwareRelistsWhenThrottled(t *testing.T) {
 	// Listed every 8s, and when throttled at most every 2s.
 	d.ShardAware = config.ShardAware{Enabled: true, Refresh: config.Duration(8 * time.Second), BytesPerSecond: perShard, RecordsPerSecond: 1000}
 	d.Batch.MaxAge = config.Duration(50 * time.Millisecond)
-	var logs syncBuffer
+	var logs testfs.Buffer
 	k, err := NewKinesis(context.Background(), d, Options{
 		Logger:      slog.New(slog.NewTextHandler(&logs, nil)),
 		credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "test-secret", ""),
@@ -413,21 +413,4 @@ func TestKinesisShardAwareRelistsWhenThrottled(t *testing.T) {
 	if !strings.Contains(logs.String(), "shards=2") {
 		t.Errorf("the sink never used the new map of 2 shards:\n%s", logs.String())
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

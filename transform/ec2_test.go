@@ -1,7 +1,6 @@
 package transform
 
 import (
-	"bytes"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -17,6 +16,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/kinetail/kinetail/config"
+
+	"github.com/kinetail/kinetail/internal/testfs"
 )
 
 const imdsToken = "test-token"
@@ -138,27 +139,9 @@ func checkNoLeaks(t *testing.T) {
 type ec2Fixture struct {
 	imds  *fakeIMDS
 	clock *testClock
-	logs  *syncBuffer
+	logs  *testfs.Buffer
 	chain *Chain
 	step  *addEC2Metadata
-}
-
-// syncBuffer is a bytes.Buffer safe for the background fetch's warnings.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 var ec2Start = time.Date(2024, 5, 6, 7, 8, 9, 500, time.UTC)
@@ -169,7 +152,7 @@ var ec2Start = time.Date(2024, 5, 6, 7, 8, 9, 500, time.UTC)
 // of the environment are involved.
 func newEC2Fixture(t *testing.T, cfg config.AddEC2Metadata, before ...*config.Transform) *ec2Fixture {
 	t.Helper()
-	fx := &ec2Fixture{imds: newFakeIMDS(t), clock: newTestClock(ec2Start), logs: &syncBuffer{}}
+	fx := &ec2Fixture{imds: newFakeIMDS(t), clock: newTestClock(ec2Start), logs: &testfs.Buffer{}}
 	if cfg.Refresh == 0 {
 		cfg.Refresh = config.Duration(time.Hour)
 	}
@@ -415,7 +398,7 @@ func TestAddEC2MetadataDisabledByEnvironment(t *testing.T) {
 	checkNoLeaks(t)
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	f := newFakeIMDS(t)
-	var logs syncBuffer
+	var logs testfs.Buffer
 	p := newAddEC2Metadata(&config.AddEC2Metadata{Refresh: config.Duration(time.Hour)}, ec2Options{
 		imds: imds.Options{Endpoint: f.srv.URL, Retryer: aws.NopRetryer{}, HTTPClient: f.srv.Client()},
 		log:  slog.New(slog.NewTextHandler(&logs, nil)),
@@ -451,7 +434,7 @@ func TestAddEC2MetadataAllocs(t *testing.T) {
 func TestNewWithOptionsLogger(t *testing.T) {
 	checkNoLeaks(t)
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	var logs syncBuffer
+	var logs testfs.Buffer
 	c, err := NewWithOptions([]*config.Transform{{AddEC2Metadata: &config.AddEC2Metadata{}}},
 		Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {

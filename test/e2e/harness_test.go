@@ -13,12 +13,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/kinetail/kinetail/internal/kinesistest"
+	"github.com/kinetail/kinetail/internal/testfs"
 )
 
 var binary string
@@ -51,27 +51,10 @@ func runMain(m *testing.M) int {
 type agentProc struct {
 	t      *testing.T
 	cmd    *exec.Cmd
-	log    *syncBuffer
+	log    *testfs.Buffer
 	done   chan struct{}
 	err    error
 	config string
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // writeConfig writes a configuration whose single destination points at
@@ -103,7 +86,7 @@ flows:
 
 func startAgent(t *testing.T, config string) *agentProc {
 	t.Helper()
-	p := &agentProc{t: t, log: &syncBuffer{}, done: make(chan struct{}), config: config}
+	p := &agentProc{t: t, log: &testfs.Buffer{}, done: make(chan struct{}), config: config}
 	p.cmd = exec.Command(binary, "run", "-c", config)
 	p.cmd.Env = append(os.Environ(), kinesistest.TestEnv("")...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log

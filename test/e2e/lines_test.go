@@ -21,6 +21,7 @@ import (
 
 	"github.com/kinetail/kinetail/internal/kinesistest"
 	"github.com/kinetail/kinetail/internal/kpl"
+	"github.com/kinetail/kinetail/internal/testfs"
 )
 
 // linePad makes lines about as long as a short access-log line, so files
@@ -367,7 +368,7 @@ func (l *logrotate) run() error {
 // logs that matter itself.
 func startQuiet(t *testing.T, config string) *agentProc {
 	t.Helper()
-	p := &agentProc{t: t, log: &syncBuffer{}, done: make(chan struct{}), config: config}
+	p := &agentProc{t: t, log: &testfs.Buffer{}, done: make(chan struct{}), config: config}
 	p.cmd = exec.Command(binary, "run", "-c", config)
 	p.cmd.Env = append(os.Environ(), kinesistest.TestEnv("")...)
 	var out io.Writer = p.log
