@@ -1,19 +1,18 @@
 package kpl
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kinetail/kinetail/internal/kinesistest"
 )
 
 // These tests check aggregates against aws-kinesis-agg, the decoder and
@@ -22,106 +21,36 @@ import (
 // nodeTimeout bounds one run of a Node script.
 const nodeTimeout = 60 * time.Second
 
-// nodeDir returns the node binary and the directory holding the pinned
-// Node modules. It skips the test only if Node.js is not installed; missing
+// needNode skips the test only if Node.js is not installed; missing
 // modules are a failure, because make test installs them.
-func nodeDir(t *testing.T) (node, dir string) {
+func needNode(t *testing.T) {
 	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
+	if _, _, err := kinesistest.NodeModules(); errors.Is(err, kinesistest.ErrNoNode) {
 		t.Skipf("Node.js is not installed: %v", err)
-	}
-	root, err := moduleRoot()
-	if err != nil {
+	} else if err != nil {
 		t.Fatal(err)
 	}
-	dir = filepath.Join(root, "test", "kinesis")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "aws-kinesis-agg", "package.json")); err != nil {
-		t.Fatalf("aws-kinesis-agg is not installed (%v): run `npm ci --prefix test/kinesis` (make test does that)", err)
-	}
-	return node, dir
 }
 
-// moduleRoot walks up from the working directory to the one holding go.mod.
-func moduleRoot() (string, error) {
-	wd, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for dir := wd; ; {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod in %s or above", wd)
-		}
-		dir = parent
-	}
-}
+type (
+	kinesisRecord = kinesistest.KinesisRecord
+	userRecord    = kinesistest.UserRecord
+)
 
-// kinesisRecord is deagg.js's input line: a record as GetRecords returns
-// it. encoding/json writes Data as base64.
-type kinesisRecord struct {
-	Data            []byte `json:"data"`
-	PartitionKey    string `json:"partitionKey"`
-	ExplicitHashKey string `json:"explicitHashKey,omitempty"`
-}
-
-// userRecord is deagg.js's output line.
-type userRecord struct {
-	Record            int    `json:"record"`
-	SubSequenceNumber *int   `json:"subSequenceNumber"`
-	PartitionKey      string `json:"partitionKey"`
-	ExplicitHashKey   string `json:"explicitHashKey"`
-	Data              []byte `json:"data"`
-}
-
-// runNode runs a Node script in dir with stdin and returns its stdout; an
-// error includes its stderr.
-func runNode(t *testing.T, node, dir string, stdin []byte, args ...string) ([]byte, error) {
+// runNode runs a Node script with stdin and returns its stdout.
+func runNode(t *testing.T, stdin []byte, args ...string) ([]byte, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), nodeTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, args...)
-	cmd.Dir = dir
-	cmd.Stdin = bytes.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return stdout.Bytes(), fmt.Errorf("node %s: %w; stderr: %s", strings.Join(args, " "), err, bytes.TrimSpace(stderr.Bytes()))
-	}
-	return stdout.Bytes(), nil
+	return kinesistest.RunNode(ctx, stdin, args...)
 }
 
 // deaggregate runs deagg.js --require-aggregated on records.
-func deaggregate(t *testing.T, node, dir string, records []kinesisRecord) ([]userRecord, error) {
+func deaggregate(t *testing.T, records []kinesisRecord) ([]userRecord, error) {
 	t.Helper()
-	var in bytes.Buffer
-	enc := json.NewEncoder(&in)
-	for _, r := range records {
-		if err := enc.Encode(r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	out, err := runNode(t, node, dir, in.Bytes(), "deagg.js", "--require-aggregated")
-	if err != nil {
-		return nil, err
-	}
-	var users []userRecord
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(nil, 4<<20)
-	for sc.Scan() {
-		var u userRecord
-		if err := json.Unmarshal(sc.Bytes(), &u); err != nil {
-			t.Fatalf("deagg.js wrote %q: %v", sc.Text(), err)
-		}
-		users = append(users, u)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return users, nil
+	ctx, cancel := context.WithTimeout(t.Context(), nodeTimeout)
+	defer cancel()
+	return kinesistest.Deaggregate(ctx, records, true)
 }
 
 // checkUserRecords compares deagg.js's output with what each input
@@ -205,9 +134,9 @@ func testAggregates() (aggs []kinesisRecord, want [][]Record) {
 
 // TestDeaggJS decodes our aggregates with aws-kinesis-agg, checksums on.
 func TestDeaggJS(t *testing.T) {
-	node, dir := nodeDir(t)
+	needNode(t)
 	aggs, want := testAggregates()
-	got, err := deaggregate(t, node, dir, aggs)
+	got, err := deaggregate(t, aggs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +146,7 @@ func TestDeaggJS(t *testing.T) {
 // TestDeaggJSRejects proves that deagg.js fails on what it must not accept,
 // in particular that it verifies checksums.
 func TestDeaggJSRejects(t *testing.T) {
-	node, dir := nodeDir(t)
+	needNode(t)
 	good := build("k", "", [][]byte{[]byte("hello"), []byte("world")})
 	flip := func(i int) []byte {
 		b := bytes.Clone(good)
@@ -236,7 +165,7 @@ func TestDeaggJSRejects(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			// A good record first: the failure must come from the bad one.
-			_, err := deaggregate(t, node, dir, []kinesisRecord{
+			_, err := deaggregate(t, []kinesisRecord{
 				{Data: good, PartitionKey: "k"},
 				{Data: tt.data, PartitionKey: "k"},
 			})
@@ -272,7 +201,7 @@ process.stdout.write(a.build().data.toString('base64'));
 // aggregates would then point at the wrong keys. Real explicit hash keys
 // are 128-bit numbers, far above the range where that happens.
 func TestDecodeNodeAggregates(t *testing.T) {
-	node, dir := nodeDir(t)
+	needNode(t)
 	const midHashKey = "170141183460469231731687303715884105728" // 2^127
 	records := []kinesisRecord{
 		{PartitionKey: "a", Data: []byte("first")},
@@ -285,7 +214,7 @@ func TestDecodeNodeAggregates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := runNode(t, node, dir, in, "-e", aggregateJS)
+	out, err := runNode(t, in, "-e", aggregateJS)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 // (kinesis-local), reads them back with GetRecords, and decodes them both
 // here and with aws-kinesis-agg.
 func TestKinesisLocalRoundTrip(t *testing.T) {
-	node, dir := nodeDir(t) // kinesis-local runs on Node.js too
+	needNode(t) // kinesis-local runs on Node.js too
 	s := kinesistest.StartServer(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
@@ -81,7 +81,7 @@ func TestKinesisLocalRoundTrip(t *testing.T) {
 		stored = append(stored, kinesisRecord{Data: r.Data, PartitionKey: r.PartitionKey})
 	}
 
-	users, err := deaggregate(t, node, dir, stored)
+	users, err := deaggregate(t, stored)
 	if err != nil {
 		t.Fatal(err)
 	}

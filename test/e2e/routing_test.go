@@ -3,13 +3,10 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -19,44 +16,17 @@ import (
 	"github.com/kinetail/kinetail/internal/kinesistest"
 )
 
-// userRecord is one record as a KCL consumer sees it after deaggregation.
-type userRecord struct {
-	PartitionKey    string `json:"partitionKey"`
-	ExplicitHashKey string `json:"explicitHashKey"`
-	Data            []byte `json:"data"`
-	outer           string // the Kinesis record's partition key
-}
-
-// deaggregate decodes Kinesis records with awslabs' own KPL decoder (the
-// npm package aws-kinesis-agg, checksums checked), as a consumer would.
-func deaggregate(t *testing.T, recs []kinesistest.Record) []userRecord {
+// deaggregate decodes Kinesis records with awslabs' own KPL decoder, as a
+// consumer would.
+func deaggregate(t *testing.T, recs []kinesistest.Record) []kinesistest.UserRecord {
 	t.Helper()
-	var in bytes.Buffer
-	enc := json.NewEncoder(&in)
-	for _, r := range recs {
-		enc.Encode(map[string]string{"data": base64.StdEncoding.EncodeToString(r.Data), "partitionKey": r.PartitionKey})
+	in := make([]kinesistest.KinesisRecord, len(recs))
+	for i, r := range recs {
+		in[i] = kinesistest.KinesisRecord{Data: r.Data, PartitionKey: r.PartitionKey}
 	}
-	root, err := filepath.Abs("../..")
+	users, err := kinesistest.Deaggregate(t.Context(), in, false)
 	if err != nil {
 		t.Fatal(err)
-	}
-	cmd := exec.Command("node", filepath.Join(root, "test", "kinesis", "deagg.js"))
-	cmd.Stdin = &in
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("deagg.js: %v\n%s", err, stderr.String())
-	}
-	var users []userRecord
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(nil, 4<<20)
-	for sc.Scan() {
-		var u userRecord
-		if err := json.Unmarshal(sc.Bytes(), &u); err != nil {
-			t.Fatalf("deagg.js output %q: %v", sc.Text(), err)
-		}
-		users = append(users, u)
 	}
 	return users
 }
@@ -161,7 +131,7 @@ flows:
 		t.Fatal(err)
 	}
 
-	got := map[string][]userRecord{}
+	got := map[string][]kinesistest.UserRecord{}
 	counts := func() string {
 		var b strings.Builder
 		for stream, lines := range want {
@@ -182,9 +152,6 @@ flows:
 				t.Fatal(err)
 			}
 			users := deaggregate(t, recs)
-			for i := range users {
-				users[i].outer = ""
-			}
 			got[stream] = users
 			if len(users) < len(lines) {
 				done = false
