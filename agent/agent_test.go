@@ -25,13 +25,19 @@ func TestMain(m *testing.M) {
 	)
 }
 
-func newConfig(t *testing.T, dir, endpoint, extra string) *config.Config {
-	t.Helper()
+// awsTestEnv gives the SDK dummy credentials and keeps it away from the
+// host's AWS configuration and instance metadata.
+func awsTestEnv(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
+}
+
+func newConfig(t *testing.T, dir, endpoint, extra string) *config.Config {
+	t.Helper()
+	awsTestEnv(t)
 	yaml := fmt.Sprintf(`agent:
   checkpoint_file: %[1]s/state/cp.json
   checkpoint_interval: 50ms

@@ -29,11 +29,7 @@ func TestRoutesTemplatesAndFallback(t *testing.T) {
 	})
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "logs"), 0o755)
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
+	awsTestEnv(t)
 	yaml := fmt.Sprintf(`agent:
   checkpoint_file: %[1]s/state/cp.json
   checkpoint_interval: 50ms
