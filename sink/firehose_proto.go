@@ -69,15 +69,16 @@ func putRecordBatchBodyLen(stream string, entries []entry) int {
 	}
 	n += len(entries) * (len(fhBodyData) + len(fhBodyDataEnd))
 	for i := range entries {
-		n += base64.StdEncoding.EncodedLen(len(entries[i].data))
+		n += base64.StdEncoding.EncodedLen(entries[i].dataLen())
 	}
 	return n
 }
 
 // appendPutRecordBatchBody appends the body of a PutRecordBatch call for
 // entries to dst and returns it. Only the entries' data is sent: Firehose
-// has no partition keys, so key is ignored.
-func appendPutRecordBatchBody(dst []byte, stream string, entries []entry) []byte {
+// has no partition keys, so key is ignored. Packed entries are built by b
+// (which may be nil when there are none).
+func appendPutRecordBatchBody(dst []byte, stream string, entries []entry, b *builder) []byte {
 	dst = slices.Grow(dst, putRecordBatchBodyLen(stream, entries))
 	dst = append(dst, fhBodyStart...)
 	dst = transform.AppendJSONString(dst, []byte(stream))
@@ -87,7 +88,7 @@ func appendPutRecordBatchBody(dst []byte, stream string, entries []entry) []byte
 			dst = append(dst, ',')
 		}
 		dst = append(dst, fhBodyData...)
-		dst = base64.StdEncoding.AppendEncode(dst, entries[i].data)
+		dst = base64.StdEncoding.AppendEncode(dst, b.data(&entries[i], true))
 		dst = append(dst, fhBodyDataEnd...)
 	}
 	return append(dst, fhBodyEnd...)

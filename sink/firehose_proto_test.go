@@ -62,7 +62,7 @@ func TestPutRecordBatchBodyMatchesEncodingJSON(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			const prefix = "garbage to be kept"
-			body := appendPutRecordBatchBody([]byte(prefix), tt.stream, tt.entries)
+			body := appendPutRecordBatchBody([]byte(prefix), tt.stream, tt.entries, nil)
 			if !strings.HasPrefix(string(body), prefix) {
 				t.Fatalf("appendPutRecordBatchBody did not append")
 			}
@@ -90,8 +90,8 @@ func TestPutRecordBatchBodyAllocations(t *testing.T) {
 	for i := range entries {
 		entries[i].data = []byte(`{"time":"2024-05-01T12:00:00Z","host":"web-1","status":200}`)
 	}
-	body := appendPutRecordBatchBody(nil, "s", entries) // grow the buffer once
-	allocs := testing.AllocsPerRun(20, func() { body = appendPutRecordBatchBody(body[:0], "s", entries) })
+	body := appendPutRecordBatchBody(nil, "s", entries, nil) // grow the buffer once
+	allocs := testing.AllocsPerRun(20, func() { body = appendPutRecordBatchBody(body[:0], "s", entries, nil) })
 	if allocs != 0 {
 		t.Errorf("building a body of 500 records into a reused buffer allocates %.0f times, want 0", allocs)
 	}
@@ -268,7 +268,7 @@ func TestFirehosePutSignatureMatchesSDK(t *testing.T) {
 			t.Fatalf("SDK body is not JSON: %s", sdkBody)
 		}
 		var sdkReq, ours wireBatch
-		ourBody := appendPutRecordBatchBody(nil, testDeliveryID, entries)
+		ourBody := appendPutRecordBatchBody(nil, testDeliveryID, entries, nil)
 		if err := json.Unmarshal(sdkBody, &sdkReq); err != nil {
 			t.Fatal(err)
 		}
@@ -315,7 +315,7 @@ func TestFirehosePutSendsRequest(t *testing.T) {
 		t.Errorf("operation %q, want PutRecordBatch", c.operation())
 	}
 	var b putBuffers
-	b.body = appendPutRecordBatchBody(nil, testDeliveryID, []entry{{data: []byte("a")}, {data: []byte("b")}})
+	b.body = appendPutRecordBatchBody(nil, testDeliveryID, []entry{{data: []byte("a")}, {data: []byte("b")}}, nil)
 	if err := c.put(context.Background(), &b); err != nil {
 		t.Fatalf("put: %v", err)
 	}
@@ -403,7 +403,7 @@ func TestFirehosePutErrors(t *testing.T) {
 			srv := newCapture(t, tt.status, tt.answer)
 			c := testFirehosePutClient(t, srv.srv.URL)
 			var b putBuffers
-			b.body = appendPutRecordBatchBody(nil, testDeliveryID, []entry{{data: []byte("x")}})
+			b.body = appendPutRecordBatchBody(nil, testDeliveryID, []entry{{data: []byte("x")}}, nil)
 			err := c.put(context.Background(), &b)
 			var ae *apiError
 			if !errors.As(err, &ae) {

@@ -56,20 +56,10 @@ func (k *Stream) worker(ctx context.Context, ks *keySource, work <-chan *request
 // send makes one call, acknowledges what was stored, and leaves the
 // entries to retry in r.entries.
 func (k *Stream) send(ctx context.Context, ks *keySource, b *putBuffers, r *request) {
-	b.packed.build(r.entries, k.set.firehose)
-	// Packed entries point into the worker's buffer only while it sends
-	// them; a retry builds them again.
-	defer func() {
-		for i := range r.entries {
-			if r.entries[i].parts != nil {
-				r.entries[i].data = nil
-			}
-		}
-	}()
 	if k.set.firehose {
-		b.body = appendPutRecordBatchBody(b.body[:0], k.set.stream, r.entries)
+		b.body = appendPutRecordBatchBody(b.body[:0], k.set.stream, r.entries, &b.packed)
 	} else {
-		b.body = appendPutRecordsBody(b.body[:0], k.set.stream, k.set.streamARN, r.entries, ks)
+		b.body = appendPutRecordsBody(b.body[:0], k.set.stream, k.set.streamARN, r.entries, ks, &b.packed)
 	}
 	k.stats.requests.Add(1)
 	k.stats.recordsSent.Add(int64(len(r.entries)))

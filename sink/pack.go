@@ -7,10 +7,10 @@ import (
 // Packing happens in two steps. The dispatcher decides which user records
 // share a service record and computes its exact size (packer.pack), so
 // requests respect their limits; the worker that sends the request writes
-// the service record's bytes (build) into its own buffer, so the copying
-// and the KPL digest run in parallel and allocate nothing. A packed entry
-// has parts and no data until it is built; a failed one is built again
-// when it is resent.
+// the service record's bytes (builder.data) as it writes the request body,
+// so the copying and the KPL digest run in parallel and allocate nothing.
+// A packed entry has parts and no data of its own; a failed one is built
+// again when it is resent.
 
 // kplPacker groups user records into KPL aggregated records. Every user
 // record of an aggregate is sent with the aggregate's partition key (and
@@ -78,47 +78,41 @@ func (p *linePacker) pack(src []entry, max int, _ string) (entry, int) {
 	return entry{parts: cloneParts(src[:n]), size: size, at: src[0].at}, n
 }
 
-// builder writes packed entries' bytes for one worker.
+// builder writes packed entries' bytes for one worker, one entry at a
+// time, while the request body is written: only one packed record is held
+// at once, not the whole request's.
 type builder struct {
 	kpl kpl.Builder
 	buf []byte
 }
 
-// build gives every packed entry of es its bytes, in b's buffer: valid
-// until the next call. Entry sizes are exact, so the buffer grows at most
-// once and the slices stay put.
-func (b *builder) build(es []entry, firehose bool) {
-	need := 0
-	for i := range es {
-		if es[i].parts != nil {
-			need += es[i].size
-		}
-	}
-	if need == 0 {
-		return
-	}
-	if cap(b.buf) < need {
-		b.buf = make([]byte, 0, need)
+// data returns what e sends: its own data, or for a packed entry its
+// bytes, built into b's buffer and valid until the next call.
+func (b *builder) data(e *entry, firehose bool) []byte {
+	if e.parts == nil {
+		return e.data
 	}
 	b.buf = b.buf[:0]
-	for i := range es {
-		e := &es[i]
-		if e.parts == nil {
-			continue
+	if firehose {
+		for _, p := range e.parts {
+			b.buf = append(b.buf, p.data...)
+			b.buf = append(b.buf, '\n')
 		}
-		start := len(b.buf)
-		if firehose {
-			for _, p := range e.parts {
-				b.buf = append(b.buf, p.data...)
-				b.buf = append(b.buf, '\n')
-			}
-		} else {
-			b.kpl.Reset(e.key, e.hash)
-			for _, p := range e.parts {
-				b.kpl.Add(p.data)
-			}
-			b.buf = b.kpl.AppendTo(b.buf)
-		}
-		e.data = b.buf[start:len(b.buf):len(b.buf)]
+		return b.buf
 	}
+	b.kpl.Reset(e.key, e.hash)
+	for _, p := range e.parts {
+		b.kpl.Add(p.data)
+	}
+	b.buf = b.kpl.AppendTo(b.buf)
+	return b.buf
+}
+
+// dataLen is the length of what e sends, known exactly without building
+// it: a packed entry's size is its data plus its partition key.
+func (e *entry) dataLen() int {
+	if e.parts == nil {
+		return len(e.data)
+	}
+	return e.size - len(e.key)
 }

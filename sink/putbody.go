@@ -36,7 +36,7 @@ func putRecordsBodyLen(stream string, byARN bool, entries []entry) int {
 	}
 	for i := range entries {
 		e := &entries[i]
-		n += len(bodyData) + base64.StdEncoding.EncodedLen(len(e.data)) + len(bodyPartitionKey) + 1 // closing brace
+		n += len(bodyData) + base64.StdEncoding.EncodedLen(e.dataLen()) + len(bodyPartitionKey) + 1 // closing brace
 		if e.key == "" {
 			n += derivedKeyLen + 2
 		} else {
@@ -51,8 +51,9 @@ func putRecordsBodyLen(stream string, byARN bool, entries []entry) int {
 
 // appendPutRecordsBody appends the body of a PutRecords call for entries
 // to dst and returns it. Entries without a partition key get one from ks,
-// written straight into the body.
-func appendPutRecordsBody(dst []byte, stream string, byARN bool, entries []entry, ks *keySource) []byte {
+// written straight into the body; packed entries are built by b (which may
+// be nil when there are none).
+func appendPutRecordsBody(dst []byte, stream string, byARN bool, entries []entry, ks *keySource, b *builder) []byte {
 	dst = slices.Grow(dst, putRecordsBodyLen(stream, byARN, entries))
 	if byARN {
 		dst = append(dst, bodyByARN...)
@@ -67,7 +68,7 @@ func appendPutRecordsBody(dst []byte, stream string, byARN bool, entries []entry
 			dst = append(dst, ',')
 		}
 		dst = append(dst, bodyData...)
-		dst = base64.StdEncoding.AppendEncode(dst, e.data)
+		dst = base64.StdEncoding.AppendEncode(dst, b.data(e, false))
 		dst = append(dst, bodyPartitionKey...)
 		if e.key == "" {
 			dst = append(dst, `"0123456789abcdef"`...)

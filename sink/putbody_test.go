@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/kinetail/kinetail/internal/kpl"
 )
 
 // wireRequest is a PutRecords body as encoding/json sees it.
@@ -72,7 +74,7 @@ func TestPutRecordsBodyMatchesEncodingJSON(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ks := &keySource{deterministic: true}
-			body := appendPutRecordsBody([]byte("garbage to be kept"), tt.stream, tt.byARN, tt.entries, ks)
+			body := appendPutRecordsBody([]byte("garbage to be kept"), tt.stream, tt.byARN, tt.entries, ks, nil)
 			if !strings.HasPrefix(string(body), "garbage to be kept") {
 				t.Fatalf("appendPutRecordsBody did not append")
 			}
@@ -142,7 +144,7 @@ func TestPutRecordsBodyKeys(t *testing.T) {
 			for i, k := range tt.keys {
 				entries = append(entries, entry{data: []byte{byte('0' + i)}, key: k})
 			}
-			w := decodeBody(t, appendPutRecordsBody(nil, "s", false, entries, ks))
+			w := decodeBody(t, appendPutRecordsBody(nil, "s", false, entries, ks, nil))
 			if len(w.Records) != len(tt.keys) || w.StreamName == nil || *w.StreamName != "s" || w.StreamARN != nil {
 				t.Fatalf("body has %d records for stream %v, want %d for s", len(w.Records), w.StreamName, len(tt.keys))
 			}
@@ -171,8 +173,8 @@ func TestPutRecordsBodyAllocations(t *testing.T) {
 		}
 		entries = append(entries, e)
 	}
-	body := appendPutRecordsBody(nil, "s", false, entries, ks) // grow the buffer once
-	allocs := testing.AllocsPerRun(20, func() { body = appendPutRecordsBody(body[:0], "s", false, entries, ks) })
+	body := appendPutRecordsBody(nil, "s", false, entries, ks, nil) // grow the buffer once
+	allocs := testing.AllocsPerRun(20, func() { body = appendPutRecordsBody(body[:0], "s", false, entries, ks, nil) })
 	if allocs != 0 {
 		t.Errorf("building a body of 500 records into a reused buffer allocates %.0f times, want 0", allocs)
 	}
@@ -187,6 +189,33 @@ func BenchmarkPutRecordsBody(b *testing.B) {
 	var body []byte
 	b.SetBytes(int64(500 * len(entries[0].data)))
 	for b.Loop() {
-		body = appendPutRecordsBody(body[:0], "events", false, entries, ks)
+		body = appendPutRecordsBody(body[:0], "events", false, entries, ks, nil)
+	}
+}
+
+// Packed entries are built while the body is written, and their length is
+// known beforehand: the body holds each aggregate exactly once and has the
+// length putRecordsBodyLen said.
+func TestPutRecordsBodyPackedEntries(t *testing.T) {
+	ks := &keySource{deterministic: true}
+	src := []entry{{data: []byte("one")}, {data: []byte("two")}, {data: []byte("three")}}
+	p := &kplPacker{ks: ks}
+	agg, n := p.pack(src, 1000, "")
+	if n != 3 || agg.parts == nil || agg.data != nil {
+		t.Fatalf("pack took %d entries into %+v", n, agg)
+	}
+	entries := []entry{agg, {data: []byte("plain"), key: "k"}}
+	var b builder
+	body := appendPutRecordsBody(nil, "s", false, entries, ks, &b)
+	if want := putRecordsBodyLen("s", false, entries); len(body) != want {
+		t.Fatalf("body of %d bytes, putRecordsBodyLen said %d", len(body), want)
+	}
+	w := decodeBody(t, body)
+	if len(w.Records) != 2 || w.Records[0].PartitionKey != agg.key || string(w.Records[1].Data) != "plain" {
+		t.Fatalf("body decodes to %+v", w)
+	}
+	recs, err := kpl.Decode(w.Records[0].Data)
+	if err != nil || len(recs) != 3 || string(recs[2].Data) != "three" {
+		t.Fatalf("aggregate decodes to %v, %v", recs, err)
 	}
 }

@@ -148,7 +148,7 @@ func TestPutSendsSignedRequest(t *testing.T) {
 	c := testPutClient(t, srv.srv.URL)
 	ks := &keySource{deterministic: true}
 	var b putBuffers
-	b.body = appendPutRecordsBody(nil, testStream, false, []entry{{data: []byte("hello"), key: "k"}}, ks)
+	b.body = appendPutRecordsBody(nil, testStream, false, []entry{{data: []byte("hello"), key: "k"}}, ks, nil)
 	if err := c.put(context.Background(), &b); err != nil {
 		t.Fatalf("put: %v", err)
 	}
@@ -260,7 +260,7 @@ func TestPutErrors(t *testing.T) {
 			srv.extra = tt.header
 			c := testPutClient(t, srv.srv.URL)
 			var b putBuffers
-			b.body = appendPutRecordsBody(nil, testStream, false, []entry{{data: []byte("x"), key: "k"}}, &keySource{deterministic: true})
+			b.body = appendPutRecordsBody(nil, testStream, false, []entry{{data: []byte("x"), key: "k"}}, &keySource{deterministic: true}, nil)
 			err := c.put(context.Background(), &b)
 			if err == nil {
 				t.Fatal("put succeeded, want an error")
@@ -317,7 +317,7 @@ func TestPutTransportErrorsAreRetryable(t *testing.T) {
 			defer srv.Close()
 			c := testPutClient(t, srv.URL)
 			var b putBuffers
-			b.body = appendPutRecordsBody(nil, testStream, false, []entry{{data: []byte("x"), key: "k"}}, &keySource{deterministic: true})
+			b.body = appendPutRecordsBody(nil, testStream, false, []entry{{data: []byte("x"), key: "k"}}, &keySource{deterministic: true}, nil)
 			ctx, cancel := context.WithTimeout(context.Background(), tt.timeout)
 			defer cancel()
 			err := c.put(ctx, &b)
@@ -344,7 +344,7 @@ func TestPutLearnsClockSkew(t *testing.T) {
 	srv.extra = http.Header{"Date": {ahead.Format(http.TimeFormat)}}
 	c := testPutClient(t, srv.srv.URL)
 	var b putBuffers
-	b.body = appendPutRecordsBody(nil, testStream, false, []entry{{data: []byte("x"), key: "k"}}, &keySource{deterministic: true})
+	b.body = appendPutRecordsBody(nil, testStream, false, []entry{{data: []byte("x"), key: "k"}}, &keySource{deterministic: true}, nil)
 	if err := c.put(context.Background(), &b); err == nil {
 		t.Fatal("put succeeded, want an error")
 	}
