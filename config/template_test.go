@@ -2,6 +2,7 @@ package config
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -35,4 +36,32 @@ func TestParseTemplate(t *testing.T) {
 			t.Errorf("IsTemplate(%q) = %v", tt.in, !(len(tt.fields) > 0))
 		}
 	}
+}
+
+// FuzzParseTemplate: any text either is refused or splits into literals
+// and field names that, written back, give the same template.
+func FuzzParseTemplate(f *testing.F) {
+	for _, s := range []string{"events", "app-%{service}", "%{a}-%{b}.x", "100%%{x}", "%{", "%{}", "%%%{a}%"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		tp, err := ParseTemplate(s)
+		if err != nil {
+			return
+		}
+		if len(tp.Literals) != len(tp.Fields)+1 {
+			t.Fatalf("%q: %d literals for %d fields", s, len(tp.Literals), len(tp.Fields))
+		}
+		var b strings.Builder
+		for i, lit := range tp.Literals {
+			b.WriteString(strings.ReplaceAll(lit, "%{", "%%{"))
+			if i < len(tp.Fields) {
+				b.WriteString("%{" + tp.Fields[i] + "}")
+			}
+		}
+		again, err := ParseTemplate(b.String())
+		if err != nil || !slices.Equal(again.Literals, tp.Literals) || !slices.Equal(again.Fields, tp.Fields) {
+			t.Fatalf("%q parses to %q %q; written back as %q it parses to %q %q (%v)", s, tp.Literals, tp.Fields, b.String(), again.Literals, again.Fields, err)
+		}
+	})
 }
