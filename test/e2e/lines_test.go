@@ -382,6 +382,7 @@ func startQuiet(t *testing.T, config string) *agentProc {
 			t.Fatal(err)
 		}
 		keep, out = f, io.MultiWriter(p.log, f)
+		keepState(t, filepath.Dir(config), filepath.Join(dir, fmt.Sprintf("run-%04d", runs)))
 	}
 	p.cmd.Stdout, p.cmd.Stderr = out, out
 	if err := p.cmd.Start(); err != nil {
@@ -403,6 +404,31 @@ func startQuiet(t *testing.T, config string) *agentProc {
 		}
 	})
 	return p
+}
+
+// keepState saves what a run starts from, next to its log: the checkpoint
+// file, and every file under dir with its inode and size, so a lost line
+// can be followed from run to run.
+func keepState(t *testing.T, dir, prefix string) {
+	t.Helper()
+	if cp, err := os.ReadFile(filepath.Join(dir, "state", "checkpoints.json")); err == nil {
+		if err := os.WriteFile(prefix+".checkpoints.json", cp, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var b strings.Builder
+	filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || !e.Type().IsRegular() {
+			return nil
+		}
+		if fi, err := e.Info(); err == nil {
+			fmt.Fprintf(&b, "%s inode %d size %d\n", strings.TrimPrefix(p, dir+"/"), fi.Sys().(*syscall.Stat_t).Ino, fi.Size())
+		}
+		return nil
+	})
+	if err := os.WriteFile(prefix+".files", []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // runs numbers the kept logs of startQuiet.
