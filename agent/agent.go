@@ -40,12 +40,14 @@ type Agent struct {
 	saved uint64 // tracker version last written; only the saver touches it
 	// openFiles bounds the descriptors of followed files, all flows together.
 	openFiles *semaphore.Weighted
+	// saveNow asks the saver for a save before its next tick.
+	saveNow chan struct{}
 }
 
 // New prepares an agent: it loads the checkpoint and builds every stage, so
 // configuration problems surface before anything is read.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Agent, error) {
-	a := &Agent{cfg: cfg, log: log, openFiles: semaphore.NewWeighted(int64(cfg.Agent.MaxOpenFiles))}
+	a := &Agent{cfg: cfg, log: log, openFiles: semaphore.NewWeighted(int64(cfg.Agent.MaxOpenFiles)), saveNow: make(chan struct{}, 1)}
 	store, err := checkpoint.Open(cfg.Agent.CheckpointFile)
 	if err != nil {
 		return nil, err
@@ -289,6 +291,15 @@ func (a *Agent) templated(d *destination, name []byte) *output {
 	return o
 }
 
+// saveSoon asks for a checkpoint save now; requests made while one is
+// pending are one.
+func (a *Agent) saveSoon() {
+	select {
+	case a.saveNow <- struct{}{}:
+	default:
+	}
+}
+
 func (a *Agent) saveLoop(ctx context.Context) {
 	tick := time.NewTicker(a.cfg.Agent.CheckpointInterval.D())
 	defer tick.Stop()
@@ -298,6 +309,7 @@ func (a *Agent) saveLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		case <-a.saveNow:
 		}
 		if err := a.save(); err != nil {
 			if !failing {

@@ -85,7 +85,18 @@ func newFlow(fc *config.Flow, a *Agent, index map[string]int, firstStart bool) (
 		OpenFiles:          a.openFiles,
 		Budget:             f.budget,
 		Logger:             f.log,
-		Hooks:              tailer.Hooks{OnOpen: tr.Open, OnRename: tr.Rename, OnClose: tr.Close},
+		Hooks: tailer.Hooks{
+			// An opened file is saved at once, not at the next tick:
+			// after a crash its position is what lets a copytruncate
+			// of it be finished from the copy. (A kill before this save
+			// completes can still lose that; see BENCHMARKS.md, Soak.)
+			OnOpen: func(src *tailer.Source, path string, id tailer.FileID, off int64) {
+				tr.Open(src, path, id, off)
+				a.saveSoon()
+			},
+			OnRename: tr.Rename,
+			OnClose:  tr.Close,
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("flow %q: %w", fc.Name, err)
