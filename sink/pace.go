@@ -29,17 +29,14 @@ func newPacer(bytesPerSecond, recordsPerSecond int, now time.Time) *pacer {
 	}
 }
 
-// clamp makes a record larger than a second's worth wait for a full
-// bucket, then go into debt, rather than wait forever.
-func (p *pacer) clamp(size int) float64 { return min(float64(size), p.burst) }
-
 // allow takes the tokens for one record of size bytes if both buckets
-// have them. A nil pacer allows everything.
+// have them (a record larger than a bucket waits for it to be full, then
+// goes into debt: see tokenBucket). A nil pacer allows everything.
 func (p *pacer) allow(size int, now time.Time) bool {
 	if p == nil {
 		return true
 	}
-	if p.bytes.readyAt(p.clamp(size), now).After(now) || p.records.readyAt(1, now).After(now) {
+	if p.bytes.readyAt(float64(size), now).After(now) || p.records.readyAt(1, now).After(now) {
 		return false
 	}
 	p.bytes.take(float64(size), now)
@@ -52,7 +49,7 @@ func (p *pacer) readyAt(size int, now time.Time) time.Time {
 	if p == nil {
 		return now
 	}
-	a, b := p.bytes.readyAt(p.clamp(size), now), p.records.readyAt(1, now)
+	a, b := p.bytes.readyAt(float64(size), now), p.records.readyAt(1, now)
 	if b.After(a) {
 		return b
 	}
