@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/kinetail/kinetail/internal/fsutil"
 )
 
 // Defaults of FileOptions.
@@ -273,7 +275,7 @@ func openAppend(path string) (*os.File, int64, error) {
 		return nil, 0, err
 	}
 	if created {
-		if err := syncDir(filepath.Dir(path)); err != nil {
+		if err := fsutil.SyncDir(filepath.Dir(path)); err != nil {
 			f.Close()
 			return nil, 0, err
 		}
@@ -326,17 +328,4 @@ func truncate(f *os.File, size int64) error {
 		return fmt.Errorf("cut torn last line: %w", err)
 	}
 	return f.Sync()
-}
-
-// syncDir makes a directory's entries (a created or renamed file) durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync directory: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	return nil
 }
