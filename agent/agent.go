@@ -45,13 +45,19 @@ type Agent struct {
 }
 
 // New prepares an agent: it loads the checkpoint and builds every stage, so
-// configuration problems surface before anything is read.
-func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Agent, error) {
+// configuration problems surface before anything is read. It takes the
+// checkpoint's lock, which Run releases when it returns.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Agent, err error) {
 	a := &Agent{cfg: cfg, log: log, openFiles: semaphore.NewWeighted(int64(cfg.Agent.MaxOpenFiles)), saveNow: make(chan struct{}, 1)}
-	store, err := checkpoint.Open(cfg.Agent.CheckpointFile)
+	store, err := checkpoint.Open(cfg.Agent.CheckpointFile, log)
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			store.Close()
+		}
+	}()
 	loaded, err := store.Load()
 	if err != nil {
 		return nil, fmt.Errorf("%w (move the file away to start over)", err)
@@ -118,6 +124,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Agent, err
 // final checkpoint could not be saved; records left unacknowledged at the
 // shutdown deadline are reported in the log and resent after restart.
 func (a *Agent) Run(ctx context.Context) error {
+	defer a.store.Close() // after the final save below
 	a.checkDestinations(ctx)
 
 	// Sinks outlive ctx: they drain what the flows hand them and are only

@@ -123,8 +123,9 @@ func TestAgentDeliversAndCheckpoints(t *testing.T) {
 			t.Fatalf("line-%d stored %d times", i, n)
 		}
 	}
-	store, _ := checkpoint.Open(cfg.Agent.CheckpointFile)
+	store, _ := checkpoint.Open(cfg.Agent.CheckpointFile, nil)
 	res, err := store.Load()
+	store.Close() // the restart below takes the lock
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +162,8 @@ func TestAgentShutdownDeadline(t *testing.T) {
 	stop := runAgent(t, cfg)
 	waitFor(t, "attempts", func() bool { return fs.Counts().DownRejected > 0 })
 	stop() // without the deadline, retrying a down destination never ends
-	store, _ := checkpoint.Open(cfg.Agent.CheckpointFile)
+	store, _ := checkpoint.Open(cfg.Agent.CheckpointFile, nil)
+	defer store.Close()
 	res, _ := store.Load()
 	for _, e := range res.Entries {
 		if e.Offset != 0 {

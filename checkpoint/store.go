@@ -1,63 +1,96 @@
 package checkpoint
 
 import (
-	"bytes"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/crc32"
+	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"time"
 
-	"github.com/kinetail/kinetail/tailer"
+	"github.com/kinetail/kinetail/internal/fsutil"
 )
 
-const version = 1
-
-// ErrCorrupt is returned (wrapped) when a checkpoint file fails its checks.
-var ErrCorrupt = errors.New("checkpoint: corrupt file")
-
-// Entry is the acknowledged position of one file in one flow.
-type Entry struct {
-	Flow   string        `json:"flow"`
-	Path   string        `json:"path"`
-	ID     tailer.FileID `json:"id"`
-	Offset int64         `json:"offset"`
-	// Marker hashes the bytes just before Offset (see tailer.Batch.Marker);
-	// 0 when unknown. A resume checks it to catch a file rewritten in place.
-	Marker  uint64    `json:"marker,omitempty"`
-	Updated time.Time `json:"updated"`
-}
-
-type fileFormat struct {
-	Version  int             `json:"version"`
-	Checksum string          `json:"checksum"`
-	Entries  json.RawMessage `json:"entries"`
-}
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-// Store persists entries in one file. It is not safe for concurrent Save calls.
+// Store persists entries in one file, and holds the lock that keeps other
+// agents off it until Close. It is safe for concurrent use.
 type Store struct {
 	path string
+	log  *slog.Logger
+
+	mu   sync.Mutex
+	lock *os.File // holds the flock on path+".lock"; nil once closed
+	// good is set while the main file is known to hold a good checkpoint:
+	// Load decoded it or this Store wrote it. Only then does Save move it to
+	// .prev; a corrupt main file must not replace the good previous copy.
+	good bool
+	// step, when set (by tests), runs after each step of Save; an error
+	// fails the save there as a real error at that point would.
+	step func(name string) error
 }
 
-// Open prepares a store at path, creating its directory (mode 0700) if needed.
-func Open(path string) (*Store, error) {
+// Open prepares a store at path: it creates the directory (mode 0700) if
+// needed, takes the lock (failing with ErrLocked if another process or
+// Store holds it) and removes temporary files left by an interrupted save.
+// A nil log discards the store's messages.
+func Open(path string, log *slog.Logger) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("checkpoint: empty path")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("checkpoint: create directory: %w", err)
 	}
-	return &Store{path: path}, nil
+	lock, err := acquire(path)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{path: path, log: log, lock: lock}
+	s.removeTemps()
+	return s, nil
 }
 
 // Path returns the checkpoint file's path.
 func (s *Store) Path() string { return s.path }
+
+// Close releases the lock. The store cannot save after Close.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lock == nil {
+		return nil
+	}
+	err := s.lock.Close()
+	s.lock = nil
+	if err != nil {
+		return fmt.Errorf("checkpoint: release lock: %w", err)
+	}
+	return nil
+}
+
+// removeTemps removes the temporary files of saves that never finished.
+// Holding the lock, no other writer can be using them.
+func (s *Store) removeTemps() {
+	dir, prefix := filepath.Dir(s.path), filepath.Base(s.path)+".tmp"
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		s.log.Warn("cannot list the checkpoint directory for stale temporary files", "dir", dir, "err", err)
+		return
+	}
+	for _, de := range des {
+		if !de.Type().IsRegular() || !strings.HasPrefix(de.Name(), prefix) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, de.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			s.log.Warn("cannot remove a stale temporary checkpoint file", "err", err)
+		}
+	}
+}
 
 // LoadResult describes what Load found.
 type LoadResult struct {
@@ -68,23 +101,29 @@ type LoadResult struct {
 	// Recovered names the problem with the main file when the previous copy
 	// was used instead; empty otherwise.
 	Recovered string
+	// Saved is when the loaded copy was written: recorded in the file since
+	// version 2, the file's modification time for version 1.
+	Saved time.Time
 }
 
 // Load reads the checkpoint, falling back to the previous copy.
 func (s *Store) Load() (LoadResult, error) {
-	entries, err := readFile(s.path)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	entries, saved, err := readFile(s.path)
+	s.good = err == nil
 	if err == nil {
-		return LoadResult{Entries: entries, Existed: true}, nil
+		return LoadResult{Entries: entries, Existed: true, Saved: saved}, nil
 	}
 	mainErr := err
-	prev, perr := readFile(s.path + ".prev")
+	prev, saved, perr := readFile(s.path + ".prev")
 	switch {
 	case perr == nil:
 		reason := mainErr.Error()
 		if errors.Is(mainErr, fs.ErrNotExist) {
 			reason = "missing (interrupted save)"
 		}
-		return LoadResult{Entries: prev, Existed: true, Recovered: reason}, nil
+		return LoadResult{Entries: prev, Existed: true, Recovered: reason, Saved: saved}, nil
 	case errors.Is(mainErr, fs.ErrNotExist) && errors.Is(perr, fs.ErrNotExist):
 		return LoadResult{}, nil
 	case errors.Is(mainErr, fs.ErrNotExist):
@@ -94,77 +133,68 @@ func (s *Store) Load() (LoadResult, error) {
 	}
 }
 
-func readFile(path string) ([]Entry, error) {
-	data, err := os.ReadFile(path)
+// readFile decodes the checkpoint file at path. A version 1 file does not
+// record when it was saved; its modification time tells.
+func readFile(path string) ([]Entry, time.Time, error) {
+	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
-	return Decode(data)
-}
-
-// Decode parses and verifies the bytes of a checkpoint file.
-func Decode(data []byte) ([]Entry, error) {
-	var f fileFormat
-	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
-	}
-	if f.Version != version {
-		return nil, fmt.Errorf("%w: version %d, want %d", ErrCorrupt, f.Version, version)
-	}
-	if got := checksum(f.Entries); got != f.Checksum {
-		return nil, fmt.Errorf("%w: checksum %q, computed %q", ErrCorrupt, f.Checksum, got)
-	}
-	var entries []Entry
-	if err := json.Unmarshal(f.Entries, &entries); err != nil {
-		return nil, fmt.Errorf("%w: entries: %v", ErrCorrupt, err)
-	}
-	for i, e := range entries {
-		if e.Offset < 0 || e.Path == "" {
-			return nil, fmt.Errorf("%w: entry %d is invalid", ErrCorrupt, i)
-		}
-	}
-	return entries, nil
-}
-
-// Encode renders entries in the file format.
-func Encode(entries []Entry) ([]byte, error) {
-	if entries == nil {
-		entries = []Entry{}
-	}
-	raw, err := json.Marshal(entries)
+	defer f.Close()
+	fi, err := f.Stat()
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
-	var buf bytes.Buffer
-	buf.Grow(len(raw) + 64)
-	out, err := json.Marshal(fileFormat{Version: version, Checksum: checksum(raw), Entries: raw})
+	data, err := io.ReadAll(f)
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
-	buf.Write(out)
-	buf.WriteByte('\n')
-	return buf.Bytes(), nil
+	entries, saved, err := Decode(data)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	if saved.IsZero() {
+		saved = fi.ModTime()
+	}
+	return entries, saved, nil
 }
 
-func checksum(b []byte) string {
-	var sum [4]byte
-	v := crc32.Checksum(b, castagnoli)
-	sum[0], sum[1], sum[2], sum[3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
-	return hex.EncodeToString(sum[:])
-}
-
-// Save replaces the checkpoint atomically. On any error the previous file is
-// left intact, so a failed save (a full disk) loses nothing but is retried by
-// the caller.
+// Save replaces the checkpoint atomically: it writes a temporary file,
+// fsyncs it, moves a known-good main file to .prev, renames the temporary
+// file into place and fsyncs the directory. On any error the last good
+// checkpoint is left in place (as the main file or .prev), so a failed save
+// (a full disk) loses nothing and is retried by the caller.
+//
+// If the directory was removed (rm -rf of the state directory), Save
+// creates it again and takes the lock on a new lock file; if another
+// process holds the lock there by then, Save fails with ErrLocked.
 func (s *Store) Save(entries []Entry) error {
-	data, err := Encode(entries)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lock == nil {
+		return fmt.Errorf("checkpoint: save %s: store is closed", s.path)
+	}
+	data, err := Encode(entries, time.Now().UTC())
 	if err != nil {
 		return fmt.Errorf("checkpoint: encode: %w", err)
 	}
+	if err := s.checkLock(); err != nil {
+		return err
+	}
+	if err := s.after("lock"); err != nil {
+		return fmt.Errorf("checkpoint: save %s: %w", s.path, err)
+	}
 	dir := filepath.Dir(s.path)
 	tmp, err := os.CreateTemp(dir, filepath.Base(s.path)+".tmp*")
+	if errors.Is(err, fs.ErrNotExist) {
+		// Removed since checkLock looked.
+		if err := s.recreateDir(); err != nil {
+			return err
+		}
+		tmp, err = os.CreateTemp(dir, filepath.Base(s.path)+".tmp*")
+	}
 	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
+		return fmt.Errorf("checkpoint: save %s: %w", s.path, err)
 	}
 	tmpName := tmp.Name()
 	fail := func(err error) error {
@@ -178,31 +208,51 @@ func (s *Store) Save(entries []Entry) error {
 	if _, err := tmp.Write(data); err != nil {
 		return fail(err)
 	}
+	if err := s.after("write"); err != nil {
+		return fail(err)
+	}
 	if err := tmp.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := s.after("sync"); err != nil {
 		return fail(err)
 	}
 	if err := tmp.Close(); err != nil {
 		return fail(err)
 	}
-	if err := os.Rename(s.path, s.path+".prev"); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		os.Remove(tmpName)
-		return fmt.Errorf("checkpoint: keep previous copy: %w", err)
+	if err := s.after("close"); err != nil {
+		return fail(err)
+	}
+	if s.good {
+		if err := os.Rename(s.path, s.path+".prev"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fail(fmt.Errorf("keep previous copy: %w", err))
+		}
+		// Until the rename below, .prev is the last good copy.
+		s.good = false
+	}
+	if err := s.after("prev"); err != nil {
+		return fail(err)
 	}
 	if err := os.Rename(tmpName, s.path); err != nil {
-		os.Remove(tmpName)
-		return fmt.Errorf("checkpoint: rename: %w", err)
+		return fail(err)
 	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("checkpoint: open directory: %w", err)
+	s.good = true
+	if err := s.after("rename"); err != nil {
+		return fmt.Errorf("checkpoint: save %s: %w", s.path, err)
 	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("checkpoint: sync directory: %w", err)
+	if err := fsutil.SyncDir(dir); err != nil {
+		return fmt.Errorf("checkpoint: save %s: %w", s.path, err)
+	}
+	if err := s.after("syncdir"); err != nil {
+		return fmt.Errorf("checkpoint: save %s: %w", s.path, err)
 	}
 	return nil
+}
+
+// after runs the test hook for the step of Save just done.
+func (s *Store) after(step string) error {
+	if s.step == nil {
+		return nil
+	}
+	return s.step(step)
 }

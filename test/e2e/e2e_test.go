@@ -201,10 +201,11 @@ func TestFaultsLoseNothingAndResendOnlyFailures(t *testing.T) {
 
 func readCheckpoint(t *testing.T, path string) []checkpoint.Entry {
 	t.Helper()
-	s, err := checkpoint.Open(path)
+	s, err := checkpoint.Open(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer s.Close() // the next agent takes the lock
 	res, err := s.Load()
 	if err != nil {
 		t.Fatal(err)
