@@ -17,6 +17,7 @@ import (
 	"syscall"
 
 	"github.com/kinetail/kinetail/agent"
+	"github.com/kinetail/kinetail/checkpoint"
 	"github.com/kinetail/kinetail/config"
 	"github.com/kinetail/kinetail/transform"
 )
@@ -151,7 +152,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 
 func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	var path string
-	code, ok := flags("check", "Validates a configuration file and prints its flows and destinations.\nExits 1 and lists every problem (file:line:column: reason) if it is invalid.", args, stderr, func(fs *flag.FlagSet) {
+	code, ok := flags("check", "Validates a configuration file and prints its flows and destinations.\nExits 1 and lists every problem (file:line:column: reason) if it is invalid,\nor if the checkpoint file's directory cannot be created or written.", args, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&path, "c", "/etc/kinetail/kinetail.yaml", "configuration `file`")
 	})
 	if !ok {
@@ -172,6 +173,11 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if bad {
+		return 1
+	}
+	// Last, as it creates the directory: only for a valid configuration.
+	if err := checkpoint.CheckDir(cfg.Agent.CheckpointFile); err != nil {
+		fmt.Fprintf(stderr, "checkpoint: %v\n", err)
 		return 1
 	}
 	fmt.Fprintf(stdout, "%s: OK\n\n%s", path, cfg.Summary())

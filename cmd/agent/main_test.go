@@ -14,6 +14,13 @@ func TestCommands(t *testing.T) {
 	os.WriteFile(bad, []byte("destinations:\n  out: {type: kinesis, stream: s, strem: x}\nflows: []\n"), 0o600)
 	badNames := filepath.Join(dir, "names.yaml")
 	os.WriteFile(badNames, []byte("destinations:\n  out: {type: kinesis, stream: s}\nflows:\n  - name: a\n    paths: [/var/log/a.log]\n    transforms: [{log_to_json: {format: common_apache, custom_field_names: [x]}}]\n    destination: out\n"), 0o600)
+	// The example keeps its checkpoint in $KINETAIL_STATE_DIR, which check
+	// creates.
+	t.Setenv("KINETAIL_STATE_DIR", filepath.Join(dir, "state"))
+	notDir := filepath.Join(dir, "not-a-dir")
+	os.WriteFile(notDir, nil, 0o600)
+	badState := filepath.Join(dir, "state.yaml")
+	os.WriteFile(badState, []byte("agent:\n  checkpoint_file: "+notDir+"/state/cp.json\ndestinations:\n  out: {type: kinesis, stream: s}\nflows:\n  - name: a\n    paths: [/var/log/a.log]\n    destination: out\n"), 0o600)
 	tests := []struct {
 		name   string
 		args   []string
@@ -31,6 +38,7 @@ func TestCommands(t *testing.T) {
 		{"check the example", []string{"check", "-c", "../../config.example.yaml"}, 0, "flows:", ""},
 		{"check reports file:line:col", []string{"check", "-c", bad}, 1, "", bad + `:2:35: destination "out": unknown key "strem" (did you mean "stream"?)`},
 		{"check builds the transforms", []string{"check", "-c", badNames}, 1, "", badNames + `:4: flow "a": `},
+		{"check reports a checkpoint directory that cannot be created", []string{"check", "-c", badState}, 1, "", "checkpoint: directory " + notDir + "/state cannot be created"},
 		{"check a missing file", []string{"check", "-c", filepath.Join(dir, "nope.yaml")}, 1, "", "no such file"},
 		{"run with a bad config fails before starting", []string{"run", "-c", bad}, 1, "", "unknown key"},
 		{"stray argument", []string{"check", "-c", bad, "extra"}, 2, "", `unexpected argument "extra"`},
