@@ -37,18 +37,18 @@ type Agent struct {
 	sinkCtx context.Context
 	closing bool // set once the flows stopped: no output may start after
 
-	saved uint64 // tracker version last written; only the saver touches it
+	saver *checkpoint.Saver
+	// saved is when the loaded checkpoint was saved; zero on a first start.
+	saved time.Time
 	// openFiles bounds the descriptors of followed files, all flows together.
 	openFiles *semaphore.Weighted
-	// saveNow asks the saver for a save before its next tick.
-	saveNow chan struct{}
 }
 
 // New prepares an agent: it loads the checkpoint and builds every stage, so
 // configuration problems surface before anything is read. It takes the
 // checkpoint's lock, which Run releases when it returns.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Agent, err error) {
-	a := &Agent{cfg: cfg, log: log, openFiles: semaphore.NewWeighted(int64(cfg.Agent.MaxOpenFiles)), saveNow: make(chan struct{}, 1)}
+	a := &Agent{cfg: cfg, log: log, openFiles: semaphore.NewWeighted(int64(cfg.Agent.MaxOpenFiles))}
 	store, err := checkpoint.Open(cfg.Agent.CheckpointFile, log)
 	if err != nil {
 		return nil, err
@@ -68,6 +68,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Agent, e
 	}
 	a.store = store
 	a.tracker = checkpoint.NewTracker(loaded.Entries, cfg.Agent.CheckpointTTL.D())
+	a.saver = checkpoint.NewSaver(store, a.tracker, cfg.Agent.CheckpointInterval.D(), log)
+	if loaded.Existed {
+		a.saved = loaded.Saved
+	}
 
 	// Every destination a flow can send to, directly, by a route or as a
 	// fallback, in order of first mention.
@@ -142,7 +146,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	saverCtx, stopSaver := context.WithCancel(context.WithoutCancel(ctx))
 	go func() {
 		defer close(saverDone)
-		a.saveLoop(saverCtx)
+		a.saver.Run(saverCtx)
 	}()
 
 	var flows sync.WaitGroup
@@ -178,7 +182,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	stopSaver()
 	<-saverDone
 	a.logStats()
-	if err := a.save(); err != nil {
+	if err := a.saver.Save(); err != nil {
 		return fmt.Errorf("final checkpoint: %w", err)
 	}
 	a.log.Info("kinetail stopped")
@@ -296,53 +300,6 @@ func (a *Agent) templated(d *destination, name []byte) *output {
 	d.outputs[stream] = o
 	a.log.Info("started a destination for a templated stream", "destination", d.name, "stream", stream)
 	return o
-}
-
-// saveSoon asks for a checkpoint save now; requests made while one is
-// pending are one.
-func (a *Agent) saveSoon() {
-	select {
-	case a.saveNow <- struct{}{}:
-	default:
-	}
-}
-
-func (a *Agent) saveLoop(ctx context.Context) {
-	tick := time.NewTicker(a.cfg.Agent.CheckpointInterval.D())
-	defer tick.Stop()
-	var failing bool
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		case <-a.saveNow:
-		}
-		if err := a.save(); err != nil {
-			if !failing {
-				a.log.Error("saving checkpoint failed; keeping the previous one and retrying", "err", err)
-			}
-			failing = true
-			continue
-		}
-		if failing {
-			a.log.Info("saving checkpoint works again")
-			failing = false
-		}
-	}
-}
-
-// save writes the tracker's state if it changed since the last save.
-func (a *Agent) save() error {
-	v := a.tracker.Version()
-	if v == a.saved {
-		return nil
-	}
-	if err := a.store.Save(a.tracker.Snapshot()); err != nil {
-		return err
-	}
-	a.saved = v
-	return nil
 }
 
 // logStats reports what each stage did, once at shutdown.

@@ -63,19 +63,14 @@ func newFlow(fc *config.Flow, a *Agent, index map[string]int, firstStart bool) (
 			multiline.Continue = regexp.MustCompile(m.ContinuePattern)
 		}
 	}
-	var positions []tailer.Position
-	for _, e := range a.tracker.Snapshot() {
-		if e.Flow == fc.Name {
-			positions = append(positions, tailer.Position{Path: e.Path, ID: e.ID, Offset: e.Offset, Marker: e.Marker})
-		}
-	}
-	tr := a.tracker
 	f.tail, err = tailer.New(tailer.Config{
 		Flow:               fc.Name,
 		Paths:              fc.Paths,
 		Exclude:            fc.Exclude,
 		StartAtEnd:         firstStart && fc.InitialPosition == "end_of_file",
-		Positions:          positions,
+		Positions:          a.tracker.Positions(fc.Name),
+		Saved:              a.saved,
+		KnownTTL:           a.cfg.Agent.CheckpointTTL.D(),
 		MaxLineBytes:       int(fc.MaxLineBytes),
 		PartialLineTimeout: fc.PartialLineTimeout.D(),
 		RescanInterval:     fc.RescanInterval.D(),
@@ -85,18 +80,7 @@ func newFlow(fc *config.Flow, a *Agent, index map[string]int, firstStart bool) (
 		OpenFiles:          a.openFiles,
 		Budget:             f.budget,
 		Logger:             f.log,
-		Hooks: tailer.Hooks{
-			// An opened file is saved at once, not at the next tick:
-			// after a crash its position is what lets a copytruncate
-			// of it be finished from the copy. (A kill before this save
-			// completes can still lose that; see BENCHMARKS.md, Soak.)
-			OnOpen: func(src *tailer.Source, path string, id tailer.FileID, off int64) {
-				tr.Open(src, path, id, off)
-				a.saveSoon()
-			},
-			OnRename: tr.Rename,
-			OnClose:  tr.Close,
-		},
+		Hooks:              a.saver.Hooks(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("flow %q: %w", fc.Name, err)

@@ -11,42 +11,38 @@ import (
 )
 
 // Tracker follows the acknowledgement of the ranges handed on for every
-// Source and keeps the entries loaded at start for files not (yet) seen
-// again. It is safe for concurrent use.
+// Source (one generation of a followed file) and keeps the entries loaded
+// at start for generations not (yet) seen again. It is safe for concurrent
+// use.
 //
-// State is kept per Source. Several Sources can share one identity (flow,
-// device, inode): a file reopened after a read error continues where the
-// previous Source stopped, and a truncated file starts again at 0 as a new
-// Source. Snapshot writes one entry per identity:
-//   - continuation (the newest Source opened at or past the older ones'
-//     offsets): the lowest offset of any Source with ranges still in flight,
-//     else the newest Source's; so the saved offset never runs ahead of an
-//     unacknowledged line;
-//   - truncation (the newest Source opened below an older one's offset): the
-//     newest Source's, since the older content is no longer in that file. An
-//     older Source that the tailer re-identified as the rotated copy (through
-//     Rename) has the copy's identity and is saved on its own.
+// Each Source has one entry: the offset up to which every range was
+// acknowledged (a low-watermark), where its bytes are now, and what the
+// tailer needs to find it again after a restart. A Source whose reader
+// ended and that the tailer later reads on (from a rotated copy, after a
+// read error) is the same Source, so its state, ranges in flight included,
+// carries over.
 type Tracker struct {
 	mu      sync.Mutex
 	now     func() time.Time
 	ttl     time.Duration
-	seq     uint64
 	sources map[*tailer.Source]*state
-	carried []Entry // loaded entries not claimed by an open file
+	carried []Entry // loaded entries not claimed by an open Source
 	version uint64  // bumped on every change, so unchanged snapshots are not written
 }
 
 type state struct {
-	seq     uint64 // creation order among states
 	flow    string
+	origin  string
 	path    string
 	id      tailer.FileID
-	start   int64 // offset the Source was opened at; -1 when not announced
 	acked   int64 // -1 until something is known to be acknowledged
+	read    int64 // end of the last range handed on
 	marker  uint64
+	mtime   time.Time
 	updated time.Time
 	queue   []*span // in emission order; the head is the oldest unacknowledged range
-	closed  bool
+	closed  bool    // no reader on it now
+	done    bool    // read to its end and let go (or lost): nothing to look for
 }
 
 type span struct {
@@ -55,15 +51,8 @@ type span struct {
 	done   bool
 }
 
-type identity struct {
-	flow       string
-	dev, inode uint64
-}
-
-func (s *state) key() identity { return identity{s.flow, s.id.Dev, s.id.Inode} }
-
 // NewTracker starts from entries loaded from a Store. Entries not claimed by
-// an open file are kept until they are older than ttl.
+// an open Source are kept until they are older than ttl.
 func NewTracker(loaded []Entry, ttl time.Duration) *Tracker {
 	return &Tracker{
 		now:     time.Now,
@@ -73,55 +62,92 @@ func NewTracker(loaded []Entry, ttl time.Duration) *Tracker {
 	}
 }
 
-// Open records that src is being read from offset: a file opened at its end
-// (initial_position end_of_file) or resumed is checkpointed there before any
-// line is read. It also retires the carried entry of the same file, keeping
-// its marker when reading resumes exactly there.
-func (t *Tracker) Open(src *tailer.Source, path string, id tailer.FileID, offset int64) {
+// Positions returns the carried entries of flow as the tailer's resume
+// points.
+func (t *Tracker) Positions(flow string) []tailer.Position {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []tailer.Position
+	for _, e := range t.carried {
+		if e.Flow == flow {
+			out = append(out, tailer.Position{Path: e.Path, Origin: e.Origin, ID: e.ID, Offset: e.Offset,
+				Marker: e.Marker, Read: e.Read, MTime: e.MTime, Closed: e.Closed})
+		}
+	}
+	return out
+}
+
+// Open records that src is being read from o.Offset: a generation opened at
+// its end (initial_position end_of_file) or resumed is checkpointed there
+// before any line is read. A Source opened again keeps its ranges in flight.
+// Opening the Source of a loaded entry retires that entry.
+func (t *Tracker) Open(src *tailer.Source, o tailer.Opened) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.version++
-	t.seq++
-	s := &state{seq: t.seq, flow: src.Flow, path: path, id: id, start: offset, acked: offset, updated: t.now()}
-	if old := t.sources[src]; old != nil {
-		// Announced twice: keep what is in flight.
-		s.seq, s.queue, s.acked, s.marker = old.seq, old.queue, old.acked, old.marker
+	s := t.sources[src]
+	if s == nil {
+		s = &state{flow: src.Flow, origin: src.Path, acked: o.Offset, read: o.Offset}
+		t.sources[src] = s
 	}
-	t.sources[src] = s
+	s.path, s.id, s.mtime, s.updated = o.Path, o.ID, o.MTime, t.now()
+	s.closed, s.done = false, false
 	kept := t.carried[:0]
 	for _, e := range t.carried {
-		if e.Flow == src.Flow && e.ID.Dev == id.Dev && e.ID.Inode == id.Inode {
-			if e.Offset == offset && s.marker == 0 {
+		if e.Flow == src.Flow && e.ID == src.ID && e.Origin == src.Path {
+			if e.Offset == s.acked && s.marker == 0 {
 				s.marker = e.Marker
 			}
 			continue
 		}
 		kept = append(kept, e)
 	}
+	clear(t.carried[len(kept):])
 	t.carried = kept
 }
 
-// Rename updates where src was last seen and its identity: a widened
-// fingerprint, or the rotated copy the rest of a truncated file was read
-// from.
-func (t *Tracker) Rename(src *tailer.Source, path string, id tailer.FileID) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if s := t.sources[src]; s != nil {
-		s.path, s.id = path, id
-		t.version++
-	}
+// Rename records where src's bytes are now: renamed within the globs, or
+// in the rotated copy its rest is read from.
+func (t *Tracker) Rename(src *tailer.Source, path string) {
+	t.update(src, func(s *state) { s.path = path })
 }
 
-// Close marks src as no longer read. Its state stays (batches sent before
-// the close may still be on their way to Begin) until every range is
-// acknowledged and the TTL has passed.
-func (t *Tracker) Close(src *tailer.Source) {
+// Widen records src's fingerprint once it covers more of the file.
+func (t *Tracker) Widen(src *tailer.Source, id tailer.FileID) {
+	t.update(src, func(s *state) { s.id = id })
+}
+
+// Close records that no reader reads src now. Its state stays: batches sent
+// before the close may still be on their way to Begin, and after a restart
+// its entry lets the tailer find its rest. finished says it was read to its
+// end and let go (drained after a rotation).
+func (t *Tracker) Close(src *tailer.Source, finished bool) {
+	t.update(src, func(s *state) {
+		s.closed, s.done = true, finished
+		s.updated = t.now()
+	})
+}
+
+// Lost forgets what the tailer reported lost: a loaded entry found
+// nowhere, or a Source whose rest is in no file.
+func (t *Tracker) Lost(p tailer.Position, src *tailer.Source) {
+	if src != nil {
+		t.update(src, func(s *state) { s.done = true })
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.carried = slices.DeleteFunc(t.carried, func(e Entry) bool {
+		return e.ID == p.ID && e.Offset == p.Offset && e.Path == p.Path
+	})
+	t.version++
+}
+
+func (t *Tracker) update(src *tailer.Source, f func(*state)) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if s := t.sources[src]; s != nil {
-		s.closed = true
-		s.updated = t.now()
+		f(s)
 		t.version++
 	}
 }
@@ -139,11 +165,12 @@ func (t *Tracker) Begin(src *tailer.Source, end int64, marker uint64, release fu
 	if s == nil {
 		// A Source that was not announced with Open: track it from this
 		// range on (nothing before it is known to be acknowledged).
-		t.seq++
-		s = &state{seq: t.seq, flow: src.Flow, path: src.Path, id: src.ID, start: -1, acked: -1, updated: t.now()}
+		s = &state{flow: src.Flow, origin: src.Path, path: src.Path, id: src.ID, acked: -1, updated: t.now()}
 		t.sources[src] = s
 	}
 	s.queue = append(s.queue, sp)
+	s.read = max(s.read, end)
+	t.version++
 	t.mu.Unlock()
 	return ack.New(func() {
 		t.done(s, sp)
@@ -179,94 +206,48 @@ func (t *Tracker) Version() uint64 {
 	return t.version
 }
 
-// Snapshot returns the entries to persist: one per file identity with an
-// acknowledged offset (see Tracker), and carried entries younger than the
-// TTL. Closed Sources whose ranges are all acknowledged and that are older
-// than the TTL are forgotten.
+// Snapshot returns the entries to persist: one per Source with an
+// acknowledged offset, and the carried entries. It changes nothing.
 func (t *Tracker) Snapshot() []Entry {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	now := t.now()
-	groups := make(map[identity][]*state, len(t.sources))
-	for src, s := range t.sources {
-		if s.closed && len(s.queue) == 0 && t.ttl > 0 && now.Sub(s.updated) > t.ttl {
-			delete(t.sources, src)
-			t.version++
+	out := make([]Entry, 0, len(t.sources)+len(t.carried))
+	for _, s := range t.sources {
+		if s.acked < 0 {
 			continue
 		}
-		groups[s.key()] = append(groups[s.key()], s)
+		out = append(out, Entry{Flow: s.flow, Path: s.path, Origin: s.origin, ID: s.id, Offset: s.acked,
+			Marker: s.marker, Read: max(s.read, s.acked), MTime: s.mtime, Closed: s.done && len(s.queue) == 0,
+			Updated: s.updated})
 	}
-	out := make([]Entry, 0, len(groups)+len(t.carried))
-	entry := func(s *state) Entry {
-		return Entry{Flow: s.flow, Path: s.path, ID: s.id, Offset: s.acked, Marker: s.marker, Updated: s.updated}
-	}
-	for _, g := range groups {
-		s := pick(g)
-		if s != nil && s.acked >= 0 {
-			out = append(out, entry(s))
-		}
-		// A generation truncated away (copytruncate) while lines of it
-		// were still in flight keeps its own entry: after a crash its
-		// rest is read from the rotated copy, found by its fingerprint.
-		for _, o := range truncatedPending(g) {
-			if o != s {
-				out = append(out, entry(o))
-			}
-		}
-	}
-	kept := t.carried[:0]
-	for _, e := range t.carried {
-		if t.ttl > 0 && now.Sub(e.Updated) > t.ttl {
-			t.version++
-			continue
-		}
-		kept = append(kept, e)
-		out = append(out, e)
-	}
-	t.carried = kept
+	out = append(out, t.carried...)
 	slices.SortFunc(out, func(a, b Entry) int {
-		return cmp.Or(cmp.Compare(a.Flow, b.Flow), cmp.Compare(a.Path, b.Path), cmp.Compare(a.ID.Inode, b.ID.Inode))
+		return cmp.Or(cmp.Compare(a.Flow, b.Flow), cmp.Compare(a.Origin, b.Origin), a.MTime.Compare(b.MTime),
+			cmp.Compare(a.Path, b.Path), cmp.Compare(a.ID.Inode, b.ID.Inode))
 	})
 	return out
 }
 
-// pick chooses the state whose offset is saved for one identity.
-func pick(g []*state) *state {
-	newest := g[0]
-	for _, s := range g[1:] {
-		if s.seq > newest.seq {
-			newest = s
+// Expire forgets Sources that no reader reads, with every range
+// acknowledged, and carried entries, once they are older than the TTL.
+func (t *Tracker) Expire() {
+	if t.ttl <= 0 {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	for src, s := range t.sources {
+		if s.closed && len(s.queue) == 0 && now.Sub(s.updated) > t.ttl {
+			delete(t.sources, src)
+			t.version++
 		}
 	}
-	res := newest
-	for _, s := range g {
-		if s == newest || newest.start >= 0 && s.acked > newest.start {
-			continue // truncated away: that content is not in this file any more
-		}
-		if len(s.queue) > 0 && (res.acked < 0 || s.acked < res.acked) {
-			res = s
-		}
+	n := len(t.carried)
+	t.carried = slices.DeleteFunc(t.carried, func(e Entry) bool { return now.Sub(e.Updated) > t.ttl })
+	if len(t.carried) != n {
+		t.version++
 	}
-	return res
-}
-
-// truncatedPending returns the states of g whose content was truncated
-// away by a newer generation of the same file while some of their lines
-// were not yet acknowledged.
-func truncatedPending(g []*state) []*state {
-	var newest *state
-	for _, s := range g {
-		if newest == nil || s.seq > newest.seq {
-			newest = s
-		}
-	}
-	var out []*state
-	for _, s := range g {
-		if s != newest && newest.start >= 0 && s.acked > newest.start && len(s.queue) > 0 {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 // Offset reports the acknowledged offset of src (for tests and status).

@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -24,7 +25,7 @@ func TestTrackerLowWatermark(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tr := NewTracker(nil, time.Hour)
 			src := &tailer.Source{Flow: "f", Path: "/x"}
-			tr.Open(src, "/x", tailer.FileID{Inode: 1}, 5)
+			tr.Open(src, tailer.Opened{Path: "/x", ID: tailer.FileID{Inode: 1}, Offset: 5})
 			released := 0
 			groups := make([]interface{ Done(int) }, len(tt.ends))
 			for i, end := range tt.ends {
@@ -47,7 +48,7 @@ func TestTrackerLowWatermark(t *testing.T) {
 func TestTrackerGroupWaitsForAllDeliveries(t *testing.T) {
 	tr := NewTracker(nil, time.Hour)
 	src := &tailer.Source{Flow: "f"}
-	tr.Open(src, "/x", tailer.FileID{Inode: 1}, 0)
+	tr.Open(src, tailer.Opened{Path: "/x", ID: tailer.FileID{Inode: 1}})
 	g := tr.Begin(src, 50, 0, nil)
 	g.Add(2) // one record sent to two destinations
 	g.Done(1)
@@ -64,21 +65,38 @@ func TestTrackerGroupWaitsForAllDeliveries(t *testing.T) {
 func TestTrackerSnapshotCarriesAndExpires(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	loaded := []Entry{
-		{Flow: "f", Path: "/old", ID: tailer.FileID{Inode: 7}, Offset: 70, Updated: now.Add(-2 * time.Hour)},
-		{Flow: "f", Path: "/kept", ID: tailer.FileID{Inode: 8}, Offset: 80, Updated: now.Add(-time.Minute)},
-		{Flow: "f", Path: "/reopened", ID: tailer.FileID{Inode: 9}, Offset: 90, Updated: now},
+		{Flow: "f", Path: "/old", Origin: "/old", ID: tailer.FileID{Inode: 7}, Offset: 70, Updated: now.Add(-2 * time.Hour)},
+		{Flow: "f", Path: "/kept", Origin: "/kept", ID: tailer.FileID{Inode: 8}, Offset: 80, Updated: now.Add(-time.Minute)},
+		{Flow: "f", Path: "/reopened", Origin: "/reopened", ID: tailer.FileID{Inode: 9}, Offset: 90, Updated: now},
+		{Flow: "g", Path: "/other", Origin: "/other", ID: tailer.FileID{Inode: 9}, Offset: 90, Updated: now},
 	}
 	tr := NewTracker(loaded, time.Hour)
 	tr.now = func() time.Time { return now }
-	src := &tailer.Source{Flow: "f"}
-	tr.Open(src, "/reopened", tailer.FileID{Inode: 9}, 90)
-	tr.Begin(src, 95, 0, nil).Done(1)
-	got := tr.Snapshot()
-	if len(got) != 2 || got[0].Path != "/kept" || got[1].Path != "/reopened" || got[1].Offset != 95 {
-		t.Fatalf("snapshot = %+v", got)
+	if ps := tr.Positions("f"); len(ps) != 3 {
+		t.Fatalf("positions of f = %+v, want 3", ps)
 	}
-	tr.Close(src)
+	src := &tailer.Source{Flow: "f", Path: "/reopened", ID: tailer.FileID{Inode: 9}}
+	tr.Open(src, tailer.Opened{Path: "/reopened", ID: src.ID, Offset: 90})
+	tr.Begin(src, 95, 0, nil).Done(1)
+	snap := tr.Snapshot()
+	if len(snap) != 4 {
+		t.Fatalf("snapshot = %+v, want 4 entries (the opened one replacing its loaded entry)", snap)
+	}
+	for _, e := range snap {
+		if e.Path == "/reopened" && e.Offset != 95 {
+			t.Fatalf("snapshot = %+v, want /reopened at 95", snap)
+		}
+	}
+	tr.Expire()
+	if got := tr.Snapshot(); len(got) != 3 {
+		t.Fatalf("after Expire snapshot = %+v, want /old gone", got)
+	}
+	tr.Close(src, false)
 	now = now.Add(2 * time.Hour)
+	if got := tr.Snapshot(); len(got) != 3 {
+		t.Fatalf("Snapshot expired entries itself: %+v", got)
+	}
+	tr.Expire()
 	if got := tr.Snapshot(); len(got) != 0 {
 		t.Fatalf("after TTL snapshot = %+v, want empty", got)
 	}
@@ -87,7 +105,7 @@ func TestTrackerSnapshotCarriesAndExpires(t *testing.T) {
 func TestTrackerConcurrentAcks(t *testing.T) {
 	tr := NewTracker(nil, time.Hour)
 	src := &tailer.Source{Flow: "f"}
-	tr.Open(src, "/x", tailer.FileID{Inode: 1}, 0)
+	tr.Open(src, tailer.Opened{Path: "/x", ID: tailer.FileID{Inode: 1}})
 	const n = 1000
 	groups := make([]interface{ Done(int) }, n)
 	for i := range groups {
@@ -109,22 +127,20 @@ func TestTrackerConcurrentAcks(t *testing.T) {
 	}
 }
 
-// A file reopened (after a read error) while ranges of its previous Source
-// are in flight must not checkpoint past them.
-func TestTrackerReopenWaitsForEarlierSource(t *testing.T) {
+// A Source read on after its reader ended (from a rotated copy, after a read
+// error) keeps its ranges in flight: the offset never passes one of them.
+func TestTrackerReopenedSourceKeepsRangesInFlight(t *testing.T) {
 	tr := NewTracker(nil, time.Hour)
-	id := tailer.FileID{Dev: 1, Inode: 5}
-	old := &tailer.Source{Flow: "f"}
-	tr.Open(old, "/x", id, 0)
-	g1 := tr.Begin(old, 100, 0, nil)
-	tr.Close(old)
-	g0 := tr.Begin(old, 150, 0, nil) // sent before the close, begun after it
-	reopened := &tailer.Source{Flow: "f"}
-	tr.Open(reopened, "/x", id, 150)
-	g2 := tr.Begin(reopened, 200, 0, nil)
+	src := &tailer.Source{Flow: "f", Path: "/x", ID: tailer.FileID{Dev: 1, Inode: 5}}
+	tr.Open(src, tailer.Opened{Path: "/x", ID: src.ID})
+	g1 := tr.Begin(src, 100, 0, nil)
+	tr.Close(src, false)
+	g0 := tr.Begin(src, 150, 0, nil) // sent before the close, begun after it
+	tr.Open(src, tailer.Opened{Path: "/x.1", ID: src.ID, Offset: 150})
+	g2 := tr.Begin(src, 200, 0, nil)
 	g2.Done(1)
-	if got := tr.Snapshot(); len(got) != 1 || got[0].Offset != 0 {
-		t.Fatalf("snapshot = %+v, want one entry at 0 while earlier ranges are in flight", got)
+	if got := tr.Snapshot(); len(got) != 1 || got[0].Offset != 0 || got[0].Path != "/x.1" || got[0].Read != 200 {
+		t.Fatalf("snapshot = %+v, want one entry at 0 in /x.1 (read 200) while earlier ranges are in flight", got)
 	}
 	g1.Done(1)
 	g0.Done(1)
@@ -134,9 +150,9 @@ func TestTrackerReopenWaitsForEarlierSource(t *testing.T) {
 }
 
 func TestTrackerMarker(t *testing.T) {
-	src := &tailer.Source{Flow: "f", Path: "/x"}
 	id := tailer.FileID{Inode: 7}
-	loaded := []Entry{{Flow: "f", Path: "/x", ID: id, Offset: 40, Marker: 0xabc, Updated: time.Now()}}
+	src := &tailer.Source{Flow: "f", Path: "/x", ID: id}
+	loaded := []Entry{{Flow: "f", Path: "/x", Origin: "/x", ID: id, Offset: 40, Marker: 0xabc, Updated: time.Now()}}
 	tests := []struct {
 		name    string
 		open    int64   // offset given to Open
@@ -153,7 +169,7 @@ func TestTrackerMarker(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tr := NewTracker(loaded, time.Hour)
-			tr.Open(src, "/x", id, tt.open)
+			tr.Open(src, tailer.Opened{Path: "/x", ID: id, Offset: tt.open})
 			var groups []interface{ Done(int) }
 			for _, e := range tt.ends {
 				groups = append(groups, tr.Begin(src, e, uint64(e*10), nil))
@@ -169,64 +185,70 @@ func TestTrackerMarker(t *testing.T) {
 	}
 }
 
-// After a truncation the new Source's offset is saved for the file, and an
-// older Source re-identified as the rotated copy is saved under the copy.
-func TestTrackerTruncationAndCopy(t *testing.T) {
+// Every generation has its own entry with what a restart needs to find it:
+// where its bytes are, where it was written, its widest identity, how far
+// it was handed on, and whether it was finished.
+func TestTrackerGenerations(t *testing.T) {
 	tr := NewTracker(nil, time.Hour)
-	orig := tailer.FileID{Dev: 1, Inode: 5}
-	old := &tailer.Source{Flow: "f"}
-	tr.Open(old, "/app.log", orig, 0)
-	tr.Begin(old, 4000, 0, nil).Done(1)
-	inFlight := tr.Begin(old, 5000, 0, nil)
-	// The tailer found the copy and reads the rest of old from it.
-	copyID := tailer.FileID{Dev: 1, Inode: 9}
-	tr.Rename(old, "/app.log.1", copyID)
-	tr.Close(old)
-	fresh := &tailer.Source{Flow: "f"}
-	tr.Open(fresh, "/app.log", orig, 0)
-	tr.Begin(fresh, 100, 0, nil).Done(1)
+	mtime := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	a := &tailer.Source{Flow: "f", Path: "/app.log", ID: tailer.FileID{Dev: 1, Inode: 5}}
+	tr.Open(a, tailer.Opened{Path: "/app.log", ID: a.ID, MTime: mtime})
+	tr.Begin(a, 4000, 0, nil).Done(1)
+	inFlight := tr.Begin(a, 5000, 0, nil)
+	wide := tailer.FileID{Dev: 1, Inode: 5, Fingerprint: 0xa, FingerprintLen: 1024}
+	tr.Widen(a, wide)
+	// Truncated: its rest is read from the copy, under the same Source.
+	tr.Close(a, false)
+	tr.Open(a, tailer.Opened{Path: "/app.log.1", ID: wide, Offset: 5000, MTime: mtime})
+	b := &tailer.Source{Flow: "f", Path: "/app.log", ID: tailer.FileID{Dev: 1, Inode: 5, Fingerprint: 0xb, FingerprintLen: 10}}
+	tr.Open(b, tailer.Opened{Path: "/app.log", ID: b.ID, MTime: mtime.Add(time.Second)})
+	tr.Begin(b, 10, 0, nil).Done(1)
+	tr.Rename(b, "/app.log.1")
 	got := tr.Snapshot()
-	want := map[string]int64{"/app.log": 100, "/app.log.1": 4000}
-	if len(got) != 2 {
-		t.Fatalf("snapshot = %+v, want %v", got, want)
+	want := []Entry{
+		{Flow: "f", Path: "/app.log.1", Origin: "/app.log", ID: wide, Offset: 4000, Read: 5000, MTime: mtime},
+		{Flow: "f", Path: "/app.log.1", Origin: "/app.log", ID: b.ID, Offset: 10, Read: 10, MTime: mtime.Add(time.Second)},
 	}
-	for _, e := range got {
-		if want[e.Path] != e.Offset {
-			t.Fatalf("snapshot = %+v, want %v", got, want)
-		}
+	for i := range got {
+		got[i].Updated = time.Time{}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("snapshot\n%+v\nwant\n%+v", got, want)
 	}
 	inFlight.Done(1)
+	tr.Close(a, true)
+	if e := tr.Snapshot()[0]; e.Offset != 5000 || !e.Closed {
+		t.Fatalf("finished and acknowledged generation = %+v, want Closed at 5000", e)
+	}
+	// Finished but with a range in flight is not Closed: a crash must
+	// send that range again.
+	c := &tailer.Source{Flow: "f", Path: "/c", ID: tailer.FileID{Inode: 9}}
+	tr.Open(c, tailer.Opened{Path: "/c", ID: c.ID})
+	pending := tr.Begin(c, 10, 0, nil)
+	tr.Close(c, true)
 	for _, e := range tr.Snapshot() {
-		if e.Path == "/app.log.1" && e.Offset != 5000 {
-			t.Fatalf("copy offset = %d, want 5000", e.Offset)
-		}
-	}
-
-	// Truncated before the copy was found (or with none): the new content
-	// is saved for the file, and the old generation's unacknowledged rest
-	// keeps an entry of its own, with its own identity, for a restart to
-	// look for its copy; once acknowledged, only the new one remains.
-	tr2 := NewTracker(nil, time.Hour)
-	a := &tailer.Source{Flow: "f"}
-	genA := tailer.FileID{Dev: 1, Inode: 5, Fingerprint: 0xa, FingerprintLen: 1024}
-	genB := tailer.FileID{Dev: 1, Inode: 5, Fingerprint: 0xb, FingerprintLen: 10}
-	tr2.Open(a, "/x", genA, 0)
-	tr2.Begin(a, 4000, 0, nil).Done(1)
-	pending := tr2.Begin(a, 5000, 0, nil)
-	b := &tailer.Source{Flow: "f"}
-	tr2.Open(b, "/x", genB, 0)
-	tr2.Begin(b, 10, 0, nil).Done(1)
-	got = tr2.Snapshot()
-	if len(got) != 2 || got[0].ID.Fingerprint+got[1].ID.Fingerprint != 0xa+0xb {
-		t.Fatalf("snapshot = %+v, want the new generation at 10 and the old at 4000", got)
-	}
-	for _, e := range got {
-		if (e.ID == genA) != (e.Offset == 4000) || (e.ID == genB) != (e.Offset == 10) {
-			t.Fatalf("snapshot = %+v, want the new generation at 10 and the old at 4000", got)
+		if e.Path == "/c" && e.Closed {
+			t.Fatalf("entry %+v is Closed with a range in flight", e)
 		}
 	}
 	pending.Done(1)
-	if got := tr2.Snapshot(); len(got) != 1 || got[0].Offset != 10 {
-		t.Fatalf("snapshot = %+v, want one entry at 10 once the old rest is acknowledged", got)
+}
+
+// What the tailer reports lost is not looked for again.
+func TestTrackerLost(t *testing.T) {
+	loaded := []Entry{{Flow: "f", Path: "/gone.1", Origin: "/gone", ID: tailer.FileID{Inode: 3}, Offset: 30, Updated: time.Now()}}
+	tr := NewTracker(loaded, time.Hour)
+	ps := tr.Positions("f")
+	tr.Lost(ps[0], nil)
+	if got := tr.Snapshot(); len(got) != 0 {
+		t.Fatalf("snapshot = %+v, want the lost entry forgotten", got)
+	}
+	src := &tailer.Source{Flow: "f", Path: "/t", ID: tailer.FileID{Inode: 4}}
+	tr.Open(src, tailer.Opened{Path: "/t", ID: src.ID})
+	tr.Begin(src, 10, 0, nil).Done(1)
+	tr.Close(src, false)
+	tr.Lost(tailer.Position{}, src)
+	if got := tr.Snapshot(); len(got) != 1 || !got[0].Closed {
+		t.Fatalf("snapshot = %+v, want the truncated generation Closed", got)
 	}
 }

@@ -136,7 +136,7 @@ func TestTailerFingerprintWidens(t *testing.T) {
 	var mu sync.Mutex
 	var ids []FileID
 	cfg := Config{Paths: []string{d.Path("app.log")}}
-	cfg.Hooks.OnRename = func(_ *Source, _ string, id FileID) {
+	cfg.Hooks.OnWiden = func(_ *Source, id FileID) {
 		mu.Lock()
 		ids = append(ids, id)
 		mu.Unlock()
@@ -151,7 +151,7 @@ func TestTailerFingerprintWidens(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	if len(ids) == 0 {
-		t.Fatal("OnRename was never called with a widened identity")
+		t.Fatal("OnWiden was never called")
 	}
 	last := ids[len(ids)-1]
 	if want := identify(t, d.Path("app.log")); last != want || last.FingerprintLen != FingerprintSize {

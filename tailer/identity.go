@@ -37,7 +37,9 @@ func (id FileID) key() devIno { return devIno{id.Dev, id.Inode} }
 // Identify returns the identity of an open file: its device and inode, and a
 // hash of its first min(size, FingerprintSize) bytes. It reads with ReadAt,
 // so the descriptor's offset does not move.
-func Identify(f *os.File) (FileID, error) {
+func Identify(f *os.File) (FileID, error) { return fileID(f) }
+
+func fileID(f file) (FileID, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return FileID{}, fmt.Errorf("identify %s: %w", f.Name(), err)
@@ -79,6 +81,10 @@ func Same(a, b FileID) bool {
 // device and inode, and its first want.FingerprintLen bytes hash to
 // want.Fingerprint. A file shorter than that does not match.
 func Matches(f *os.File, want FileID) (bool, error) {
+	return matches(f, want)
+}
+
+func matches(f file, want FileID) (bool, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return false, fmt.Errorf("match %s: %w", f.Name(), err)
@@ -93,7 +99,7 @@ func Matches(f *os.File, want FileID) (bool, error) {
 // prefixMatches reports whether the first want.FingerprintLen bytes of f
 // hash to want.Fingerprint, whatever f's inode. It is how a copy of a file
 // (copytruncate) is recognised.
-func prefixMatches(f *os.File, want FileID) (bool, error) {
+func prefixMatches(f file, want FileID) (bool, error) {
 	if want.FingerprintLen < 0 || want.FingerprintLen > FingerprintSize {
 		return false, nil
 	}
@@ -113,7 +119,7 @@ const markerLen = 64
 
 // readMarker returns the marker of offset off in f: the hash of the bytes
 // [max(off-markerLen, 0), off). It fails if the file is shorter than off.
-func readMarker(f *os.File, off int64) (uint64, error) {
+func readMarker(f file, off int64) (uint64, error) {
 	lo := max(off-markerLen, 0)
 	var buf [markerLen]byte
 	n, err := f.ReadAt(buf[:off-lo], lo)

@@ -1,11 +1,19 @@
 package tailer
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // FileID identifies one file across renames: the same device and inode, and
 // the same leading bytes. Inode numbers are reused after deletion, so the
 // fingerprint (a hash of the first FingerprintLen bytes) tells a new file on a
 // recycled inode from the old one.
+//
+// A FileID also names a generation: the bytes written to a followed path
+// between two rotations. The generation keeps the identity of the file it
+// was first read from when its bytes move to a copy (copytruncate) or a
+// compressed copy, so record ids stay the same wherever a line is read.
 type FileID struct {
 	Dev            uint64 `json:"dev"`
 	Inode          uint64 `json:"inode"`
@@ -17,9 +25,13 @@ func (id FileID) String() string {
 	return fmt.Sprintf("%d:%d:%016x/%d", id.Dev, id.Inode, id.Fingerprint, id.FingerprintLen)
 }
 
-// Source is one opened file. It never changes once created, so consumers may
-// read it from any goroutine: Path and ID are as they were at open. Later
-// renames and widened fingerprints are reported through Hooks.OnRename.
+// Source is one generation of a followed file. It never changes once
+// created, so consumers may read it from any goroutine. Path is the followed
+// path (matched by the flow's globs) the generation was written at, also
+// when its bytes are read from a rotated name, a copy or a compressed copy;
+// ID is its identity when it was first opened. Where it is read from now
+// and its widened fingerprint are reported through Hooks.OnRename and
+// Hooks.OnWiden.
 type Source struct {
 	Flow string
 	Path string
@@ -69,13 +81,36 @@ type Batch struct {
 	Prefix []byte
 }
 
-// Position is a resume point handed to the tailer at start: a file known by
-// identity and the offset up to which it was acknowledged.
+// Position is a resume point handed to the tailer at start: a generation
+// known by identity and the offset up to which it was acknowledged.
 type Position struct {
-	Path   string `json:"path"`
-	ID     FileID `json:"id"`
-	Offset int64  `json:"offset"`
+	// Path is where the generation's bytes were last seen; Origin the
+	// followed path it was written at (empty: Path).
+	Path   string
+	Origin string
+	ID     FileID
+	Offset int64
 	// Marker is the Batch.Marker of the batch that ended at Offset; 0
 	// when unknown (then it is not checked).
-	Marker uint64 `json:"marker,omitempty"`
+	Marker uint64
+	// Read is the end of what was handed on (>= Offset), 0 if unknown:
+	// at least Read-Offset bytes are lost if the generation is found
+	// nowhere.
+	Read int64
+	// MTime is the file's modification time when the generation was first
+	// seen at Origin. Files of Origin's family modified after the newest
+	// generation's MTime were written after it: generations the agent
+	// did not see, to be read.
+	MTime time.Time
+	// Closed is set when the generation was read to its end and let go:
+	// not finding it later is no loss.
+	Closed bool
+}
+
+// Opened describes a generation when a reader starts on it (Hooks.OnOpen).
+type Opened struct {
+	Path   string    // where its bytes are read from
+	ID     FileID    // its identity, widest known
+	Offset int64     // where reading starts
+	MTime  time.Time // see Position.MTime
 }

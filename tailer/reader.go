@@ -50,9 +50,17 @@ func (e *readError) Unwrap() error { return e.err }
 // idle, and asks to release its descriptor (see Tailer.park).
 var errIdle = errors.New("tailer: reader idle")
 
-// reader follows one open file from one goroutine. It reads with ReadAt at
-// its own offset, so the descriptor's position never matters and restarting
-// after a truncation is just setting off to 0.
+// file is what a reader reads a generation's bytes from: an *os.File, or
+// the decompressed view of a compressed copy (see unpack.go).
+type file interface {
+	io.ReaderAt
+	Stat() (os.FileInfo, error)
+	Close() error
+	Name() string
+}
+
+// reader follows one generation from one goroutine. It reads with ReadAt at
+// its own offset, so the descriptor's position never matters.
 //
 // A reader outlives its descriptor: an idle reader is parked (descriptor
 // closed, goroutine ended) with its offsets, partial line and identity, and
@@ -61,16 +69,24 @@ type reader struct {
 	o     *readerOpts
 	stats *counters
 	log   *slog.Logger
-	f     *os.File // nil while parked
-	key   devIno
-	src   *Source // immutable once created; consumers read it concurrently
-	// name and id are where the file is now and its widest identity; owned
-	// by the reader goroutine and published through the OnRename hook.
-	name string
-	id   FileID
+	f     file   // nil while parked
+	key   devIno // the file f is (or was, while parked)
+	src   *Source
+	// id is the generation's widest identity; only the reader goroutine
+	// touches it, and publishes it through Hooks.OnWiden.
+	id FileID
+	// loc is where the generation's bytes are read from now: the followed
+	// path, its rotated name, or a copy. The Tailer sets it on renames,
+	// the reader when it goes on in a copy.
+	loc atomic.Pointer[string]
 	// emit hands a finished batch on; it blocks for backpressure and
 	// fails only when ctx is done.
 	emit func(context.Context, Batch) error
+	// mtime is the generation's Position.MTime; sync is set while the
+	// generation is not in the checkpoint yet (Hooks.Sync before its
+	// first batch).
+	mtime time.Time
+	sync  bool
 
 	off       int64 // next byte to read
 	lineStart int64 // offset of the current line's first byte; the next batch ends here
@@ -107,13 +123,24 @@ type reader struct {
 	resumed     bool // run on a new descriptor: check the file before reading
 
 	// Set by the Tailer, read by the reader goroutine.
-	wakeC   chan struct{}
-	goneAt  atomic.Int64 // unix nanoseconds when the file left the globs; 0 while followed
-	newPath atomic.Pointer[string]
-	forced  atomic.Bool // closed by close_removed_after before it was drained
+	wakeC  chan struct{}
+	goneAt atomic.Int64 // unix nanoseconds when the file left the globs; 0 while followed
+	forced atomic.Bool  // closed by close_removed_after before it was drained
+	// after, when not nil, is closed when the reader may start reading:
+	// generations of one path found at a restart are read oldest first.
+	after <-chan struct{}
+	// ended is closed once the reader read its file to the end, or ended
+	// (see after); endOnce closes it.
+	ended   chan struct{}
+	endOnce *sync.Once
+	// pub is what a scan compares new files with (see published).
+	pub atomic.Pointer[published]
 
-	// Guarded by Tailer.mu: the Tailer's view of the reader.
-	path       string
+	bk bookkeeping // the Tailer's, guarded by Tailer.mu
+}
+
+// bookkeeping is the Tailer's state of a reader, guarded by Tailer.mu.
+type bookkeeping struct {
 	parked     bool
 	dirty      bool // parked, and its file changed since
 	parkSize   int64
@@ -122,7 +149,16 @@ type reader struct {
 	cancel     context.CancelFunc
 }
 
-func newReader(o *readerOpts, stats *counters, log *slog.Logger, f *os.File, key devIno, src *Source, off int64,
+// published is a reader's generation as far as it was handed on: a new
+// file that starts with the same bytes and holds the same bytes before End
+// is a copy of it (copytruncate), not a new generation.
+type published struct {
+	id     FileID
+	end    int64
+	marker uint64
+}
+
+func newReader(o *readerOpts, stats *counters, log *slog.Logger, f file, key devIno, src *Source, off int64,
 	emit func(context.Context, Batch) error) *reader {
 	r := &reader{
 		o:         o,
@@ -131,7 +167,6 @@ func newReader(o *readerOpts, stats *counters, log *slog.Logger, f *os.File, key
 		f:         f,
 		key:       key,
 		src:       src,
-		name:      src.Path,
 		id:        src.ID,
 		emit:      emit,
 		off:       off,
@@ -142,13 +177,24 @@ func newReader(o *readerOpts, stats *counters, log *slog.Logger, f *os.File, key
 		skipLeft:  o.skipHeader,
 		needHead:  off > 0,
 		wakeC:     make(chan struct{}, 1),
-		path:      src.Path,
+		ended:     make(chan struct{}),
+		endOnce:   new(sync.Once),
 	}
+	r.setLoc(f.Name())
 	if o.multiline != nil {
 		r.group = newGrouper(*o.multiline)
 	}
 	return r
 }
+
+// caughtUp lets the next generation of the same path be read: this one was
+// read to its end once (or never will be).
+func (r *reader) caughtUp() { r.endOnce.Do(func() { close(r.ended) }) }
+
+// name is where the reader reads from now, for logs and hooks.
+func (r *reader) name() string { return *r.loc.Load() }
+
+func (r *reader) setLoc(p string) { r.loc.Store(&p) }
 
 // wake makes a waiting reader look at its file now.
 func (r *reader) wake() {
@@ -205,7 +251,7 @@ func (r *reader) run(ctx context.Context, retire func(*reader) bool) error {
 		// The file may have been truncated or replaced while we held
 		// no descriptor.
 		r.resumed = false
-		if err := r.checkTruncation(ctx); err != nil {
+		if err := r.checkTruncation(); err != nil {
 			return err
 		}
 	}
@@ -214,8 +260,9 @@ func (r *reader) run(ctx context.Context, retire func(*reader) bool) error {
 		if err != nil {
 			return err
 		}
+		r.caughtUp()
 		if r.suspect {
-			if err := r.checkTruncation(ctx); err != nil {
+			if err := r.checkTruncation(); err != nil {
 				return err
 			}
 			continue
@@ -252,7 +299,7 @@ func (r *reader) run(ctx context.Context, retire func(*reader) bool) error {
 		if err := r.wait(ctx); err != nil {
 			return err
 		}
-		if err := r.checkTruncation(ctx); err != nil {
+		if err := r.checkTruncation(); err != nil {
 			return err
 		}
 	}
@@ -315,7 +362,7 @@ func (r *reader) readAvailable(ctx context.Context) (bool, error) {
 			if errors.Is(err, io.EOF) {
 				break
 			}
-			return grew, &readError{fmt.Errorf("read %s at %d: %w", r.name, r.off, err)}
+			return grew, &readError{fmt.Errorf("read %s at %d: %w", r.name(), r.off, err)}
 		}
 	}
 	r.lastSize = max(r.lastSize, r.off)
@@ -486,7 +533,7 @@ func (r *reader) flush(ctx context.Context) error {
 	if end == r.emitted {
 		return nil
 	}
-	r.refreshSource()
+	r.widen()
 	var buf []byte
 	var lines []Line
 	trunc := 0
@@ -520,11 +567,21 @@ func (r *reader) flush(ctx context.Context) error {
 		Header: r.header,
 		Prefix: r.prefix[:len(r.prefix):len(r.prefix)],
 	}
+	if r.sync {
+		// A generation the checkpoint does not know yet is recorded
+		// durably before any of it is handed on: after a crash, its
+		// entry is what finds its rest in a rotated copy.
+		if err := r.o.hooks.Sync(ctx); err != nil {
+			return err
+		}
+		r.sync = false
+	}
 	if err := r.emit(ctx, b); err != nil {
 		return err
 	}
 	r.emitted = b.End
 	r.flushed = true
+	r.pub.Store(&published{id: r.id, end: b.End, marker: b.Marker})
 	r.stats.batches.Add(1)
 	r.stats.linesRead.Add(int64(len(lines)))
 	r.stats.truncated.Add(int64(trunc))
@@ -532,7 +589,7 @@ func (r *reader) flush(ctx context.Context) error {
 		// At most one line per file every 10s: a file of huge lines must
 		// not flood the log.
 		r.truncLogged = time.Now()
-		r.log.Warn("lines longer than max_line_bytes were truncated", "path", r.name,
+		r.log.Warn("lines longer than max_line_bytes were truncated", "path", r.name(),
 			"lines", trunc, "max_line_bytes", r.o.maxLine)
 	}
 	return nil
@@ -586,7 +643,7 @@ func (r *reader) readHead() error {
 			if errors.Is(err, io.EOF) {
 				break // shrank below the offset: checkTruncation restarts at 0
 			}
-			return &readError{fmt.Errorf("read header of %s: %w", r.name, err)}
+			return &readError{fmt.Errorf("read header of %s: %w", r.name(), err)}
 		}
 	}
 	// Without a newline before the offset, the first line was sent as a
@@ -608,25 +665,23 @@ func (r *reader) readHead() error {
 	return nil
 }
 
-// refreshSource applies a rename seen by the Tailer and lengthens a short
-// fingerprint once the file has data (and again past FingerprintSize), so
-// checkpoints carry the strongest identity available. Only this goroutine
-// writes the Source, and only before sending a batch.
-func (r *reader) refreshSource() {
-	changed := false
-	if p := r.newPath.Swap(nil); p != nil && *p != r.name {
-		r.name = *p
-		changed = true
-	}
+// widen lengthens a short fingerprint once the file has more data (and
+// again past FingerprintSize), so checkpoints carry the strongest identity
+// available. The generation keeps its device and inode, also when read from
+// a copy. Only this goroutine writes r.id, and only before sending a batch.
+func (r *reader) widen() {
 	fl := r.id.FingerprintLen
-	if !(fl >= FingerprintSize || r.off <= int64(fl) || (fl > 0 && r.off < FingerprintSize)) {
-		if id, err := Identify(r.f); err == nil && id.key() == r.key && id != r.id {
-			r.id = id
-			changed = true
-		}
+	if fl >= FingerprintSize || r.off <= int64(fl) || (fl > 0 && r.off < FingerprintSize) {
+		return
 	}
-	if changed && r.o.hooks.OnRename != nil {
-		r.o.hooks.OnRename(r.src, r.name, r.id)
+	var buf [FingerprintSize]byte
+	n, err := r.f.ReadAt(buf[:min(r.off, FingerprintSize)], 0)
+	if n <= fl || (err != nil && !errors.Is(err, io.EOF)) || fnv1a(buf[:fl]) != r.id.Fingerprint {
+		return // shrank or rewritten: checkTruncation sees to it
+	}
+	r.id.Fingerprint, r.id.FingerprintLen = fnv1a(buf[:n]), n
+	if r.o.hooks.OnWiden != nil {
+		r.o.hooks.OnWiden(r.src, r.id)
 	}
 }
 
@@ -665,68 +720,5 @@ func (r *reader) wait(ctx context.Context) error {
 	case <-r.wakeC:
 	case <-r.timer.C:
 	}
-	return nil
-}
-
-// checkTruncation restarts at offset 0, as a new Source, when the file is
-// now shorter than what was read or its leading bytes were rewritten
-// (copytruncate followed by new writes before we looked). Before that it
-// reads what it had not read yet from the rotated copy, if it finds one.
-func (r *reader) checkTruncation(ctx context.Context) error {
-	fi, err := r.f.Stat()
-	if err != nil {
-		return &readError{fmt.Errorf("stat %s: %w", r.name, err)}
-	}
-	size := fi.Size()
-	truncated := size < r.off
-	if !truncated && r.suspect {
-		// The bytes before our offset changed (see readAvailable).
-		m, err := readMarker(r.f, r.off)
-		truncated = err != nil || m != r.markerAt(r.off)
-	}
-	r.suspect = false
-	if !truncated && size > r.off && r.id.FingerprintLen > 0 {
-		ok, err := Matches(r.f, r.id)
-		if err != nil {
-			return &readError{err}
-		}
-		truncated = !ok
-	}
-	if !truncated {
-		r.lastSize = max(r.lastSize, size)
-		return nil
-	}
-	if err := r.recoverCopy(ctx); err != nil {
-		return err
-	}
-	// The unterminated tail was in the file; send it rather than lose it.
-	if err := r.flushPartial(ctx); err != nil {
-		return err
-	}
-	id, err := Identify(r.f)
-	if err != nil {
-		return &readError{err}
-	}
-	r.stats.truncations.Add(1)
-	r.log.Info("file truncated, reading it again from the start", "path", r.name,
-		"size", size, "offset", r.off)
-	if r.o.hooks.OnClose != nil {
-		r.o.hooks.OnClose(r.src)
-	}
-	r.src = &Source{Flow: r.src.Flow, Path: r.name, ID: id}
-	r.id = id
-	if r.o.hooks.OnOpen != nil {
-		r.o.hooks.OnOpen(r.src, r.name, id, 0)
-	}
-	r.off, r.lineStart, r.emitted, r.lastSize = 0, 0, 0, 0
-	r.resetWindow(0)
-	r.stage = r.stage[:0]
-	r.doneLen = 0
-	r.lines = r.lines[:0]
-	r.skipping = false
-	r.skipLeft = r.o.skipHeader
-	r.header, r.headerKnown = nil, false
-	r.prefix = nil // a new array: batches already sent keep the old one
-	r.lastGrowth = time.Now()
 	return nil
 }

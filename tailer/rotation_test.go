@@ -1,6 +1,7 @@
 package tailer
 
 import (
+	"compress/gzip"
 	"fmt"
 	"slices"
 	"strings"
@@ -56,7 +57,8 @@ func TestTailerCopyTruncate(t *testing.T) {
 		{"the rest is read from a numbered copy", "app.log.1", n, true},
 		{"the rest is read from a dated copy", "app.log-20261122", n, true},
 		{"lines written between copy and truncation are counted as lost", "app.log.1", n / 2, true},
-		{"a compressed copy is never read", "app.log.1.gz", n, false},
+		{"the rest is read from a gzip copy", "app.log.1.gz", n, true},
+		{"a copy that cannot be decompressed is reported lost", "app.log.2.gz", n, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -66,7 +68,12 @@ func TestTailerCopyTruncate(t *testing.T) {
 			// batches, far from the end.
 			h := startHolding(t, Config{Paths: []string{d.Path("app.log")}, BatchBytes: 4 << 10}, 16<<10)
 			h.waitStat("reading", func(s Stats) bool { return s.LinesRead > 0 })
-			d.Write(tt.copyName, content[:tt.copied*100])
+			switch {
+			case strings.HasSuffix(tt.copyName, ".gz") && tt.found:
+				d.Write(tt.copyName, gzipped(t, content[:tt.copied*100]))
+			default: // a .gz that is not gzip data: unreadable
+				d.Write(tt.copyName, content[:tt.copied*100])
+			}
 			d.Truncate("app.log", 0)
 			d.Append("app.log", "new-1\nnew-2\n")
 			h.unhold()
@@ -75,6 +82,9 @@ func TestTailerCopyTruncate(t *testing.T) {
 				got := h.texts()
 				return len(got) > 0 && got[len(got)-1] == "new-2"
 			})
+			if !tt.found {
+				h.waitStat("the loss reported", func(s Stats) bool { return s.CopyTruncateLost != 0 })
+			}
 			h.stop()
 
 			texts, ends := perSource(h)
@@ -137,7 +147,7 @@ func TestTailerResumeRotatedWhileDown(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var opened sync.Map // path → offset given to OnOpen
 			cfg := Config{Paths: []string{d.Path("app.log")}, Positions: []Position{tt.pos}}
-			cfg.Hooks.OnOpen = func(_ *Source, path string, _ FileID, off int64) { opened.Store(path, off) }
+			cfg.Hooks.OnOpen = func(_ *Source, o Opened) { opened.Store(o.Path, o.Offset) }
 			h := start(t, cfg)
 			h.waitTexts(len(tt.want))
 			h.waitStat("rotated file closed", func(s Stats) bool { return s.Files == 1 })
@@ -318,4 +328,18 @@ func firstDiff(a, b []string) int {
 		}
 	}
 	return min(len(a), len(b))
+}
+
+// gzipped returns s compressed with gzip.
+func gzipped(t *testing.T, s string) string {
+	t.Helper()
+	var b strings.Builder
+	w := gzip.NewWriter(&b)
+	if _, err := w.Write([]byte(s)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }

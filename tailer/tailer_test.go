@@ -3,6 +3,7 @@ package tailer
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -48,6 +49,10 @@ type harness struct {
 // fast fills the timing knobs the test left zero with values that keep
 // tests quick.
 func fast(cfg Config) Config {
+	if cfg.Logger == nil && os.Getenv("TAILER_TEST_LOG") != "" {
+		// Debugging aid: TAILER_TEST_LOG=1 go test -run X ./tailer/
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	if cfg.pollInterval == 0 {
 		cfg.pollInterval = 20 * time.Millisecond
 	}
@@ -362,7 +367,7 @@ func TestTailerRotation(t *testing.T) {
 			write(w, "old-1\nold-2\n")
 			cfg := Config{Paths: []string{d.Path(tt.glob)}}
 			var renamed sync.Map // *Source → latest path reported by OnRename
-			cfg.Hooks.OnRename = func(src *Source, path string, _ FileID) { renamed.Store(src, path) }
+			cfg.Hooks.OnRename = func(src *Source, path string) { renamed.Store(src, path) }
 			wantFiles := int64(1)
 			if tt.stays {
 				cfg.PartialLineTimeout = 300 * time.Millisecond
@@ -673,8 +678,8 @@ func TestReaderPanicIsContained(t *testing.T) {
 		t.Errorf("reader still registered or emit called %d times", calls)
 	}
 	// Nothing was sent, so a reopen starts where the reader started.
-	if res, ok := tl.done[r.key]; !ok || res.off != 0 || !Same(res.id, id) {
-		t.Errorf("resume point = %+v, %v", res, ok)
+	if len(tl.ended) != 1 || tl.ended[0].pos.Offset != 0 || !Same(tl.ended[0].pos.ID, id) || tl.ended[0].src != r.src {
+		t.Errorf("generation kept for a reopen = %+v", tl.ended)
 	}
 }
 

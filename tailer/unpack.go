@@ -153,12 +153,17 @@ func codecOfExt(name string) codec {
 // compression format, readable or not.
 func compressedName(name string) bool { return codecOfExt(name) != codecNone }
 
+// errUnsupported matches (errors.Is) every unsupportedError.
+var errUnsupported = errors.New("compressed in a format kinetail cannot read")
+
 // unsupportedError is returned by openUnpacked for a file it cannot
 // decompress; codec is codecNone when the format is unknown.
 type unsupportedError struct {
 	name  string
 	codec codec
 }
+
+func (e *unsupportedError) Is(target error) bool { return target == errUnsupported }
 
 func (e *unsupportedError) Error() string {
 	if e.codec == codecNone {

@@ -1,0 +1,122 @@
+package checkpoint
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/kinetail/kinetail/tailer"
+)
+
+// Saver writes a Tracker's entries to a Store: every interval when they
+// changed, soon when asked, and once more at the end. Sync lets a reader
+// wait until what it announced is durable.
+type Saver struct {
+	store    *Store
+	tracker  *Tracker
+	interval time.Duration
+	log      *slog.Logger
+	soon     chan struct{}
+
+	mu      sync.Mutex // serialises saves
+	saved   uint64     // tracker version last written
+	savedCh chan struct{}
+	failing bool
+}
+
+// NewSaver returns a Saver of tracker's entries to store.
+func NewSaver(store *Store, tracker *Tracker, interval time.Duration, log *slog.Logger) *Saver {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Saver{store: store, tracker: tracker, interval: interval, log: log,
+		soon: make(chan struct{}, 1), savedCh: make(chan struct{})}
+}
+
+// Run saves every interval, and when asked by Soon or Sync, until ctx is
+// done. A failing save is logged once, kept as it was on disk, and retried.
+func (s *Saver) Run(ctx context.Context) {
+	tick := time.NewTicker(s.interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-s.soon:
+		}
+		if err := s.Save(); err != nil {
+			if !s.failing {
+				s.log.Error("saving checkpoint failed; keeping the previous one and retrying", "err", err)
+			}
+			s.failing = true
+			continue
+		}
+		if s.failing {
+			s.log.Info("saving checkpoint works again")
+			s.failing = false
+		}
+	}
+}
+
+// Save writes the entries if they changed since the last save.
+func (s *Saver) Save() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tracker.Expire()
+	v := s.tracker.Version()
+	if v == s.saved {
+		return nil
+	}
+	if err := s.store.Save(s.tracker.Snapshot()); err != nil {
+		return err
+	}
+	s.saved = v
+	close(s.savedCh)
+	s.savedCh = make(chan struct{})
+	return nil
+}
+
+// Soon asks for a save before the next tick; requests made while one is
+// pending are one.
+func (s *Saver) Soon() {
+	select {
+	case s.soon <- struct{}{}:
+	default:
+	}
+}
+
+// Sync returns once a save covers everything the tracker knew when it was
+// called, or when ctx is done. While saves fail it waits (and reading
+// waits with it: the lines stay in their files).
+func (s *Saver) Sync(ctx context.Context) error {
+	want := s.tracker.Version()
+	for {
+		s.mu.Lock()
+		done, ch := s.saved >= want, s.savedCh
+		s.mu.Unlock()
+		if done {
+			return nil
+		}
+		s.Soon()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Hooks connects a tailer to the tracker, and its Sync to this Saver.
+func (s *Saver) Hooks() tailer.Hooks {
+	t := s.tracker
+	return tailer.Hooks{
+		OnOpen:   t.Open,
+		OnRename: t.Rename,
+		OnWiden:  t.Widen,
+		OnClose:  t.Close,
+		OnLost:   t.Lost,
+		Sync:     s.Sync,
+	}
+}

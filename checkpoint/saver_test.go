@@ -1,0 +1,71 @@
+package checkpoint
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/kinetail/kinetail/tailer"
+)
+
+// Sync returns only once a save holds what was announced before it, and a
+// save that fails keeps it waiting until one succeeds.
+func TestSaverSync(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cp.json")
+	store, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	tr := NewTracker(nil, time.Hour)
+	// A long interval: only Sync's requests save.
+	s := NewSaver(store, tr, time.Hour, nil)
+	fail := errors.New("disk full")
+	failing := true
+	store.step = func(name string) error {
+		if failing && name == "write" {
+			return fail
+		}
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); s.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	src := &tailer.Source{Flow: "f", Path: "/a", ID: tailer.FileID{Inode: 1}}
+	h := s.Hooks()
+	h.OnOpen(src, tailer.Opened{Path: "/a", ID: src.ID})
+	synced := make(chan error, 1)
+	go func() { synced <- h.Sync(ctx) }()
+	select {
+	case err := <-synced:
+		t.Fatalf("Sync returned %v while every save failed", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	store.mu.Lock()
+	failing = false
+	store.mu.Unlock()
+	s.Soon()
+	if err := <-synced; err != nil {
+		t.Fatal(err)
+	}
+	res, err := store.Load()
+	if err != nil || len(res.Entries) != 1 || res.Entries[0].Path != "/a" {
+		t.Fatalf("after Sync the file holds %+v, %v; want the opened generation", res.Entries, err)
+	}
+
+	// Cancelled while waiting: Sync returns the context's error.
+	h.OnOpen(&tailer.Source{Flow: "f", Path: "/b"}, tailer.Opened{Path: "/b"})
+	store.mu.Lock()
+	failing = true
+	store.mu.Unlock()
+	sctx, scancel := context.WithCancel(context.Background())
+	go func() { synced <- h.Sync(sctx) }()
+	scancel()
+	if err := <-synced; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Sync after cancel = %v", err)
+	}
+}

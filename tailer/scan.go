@@ -1,0 +1,317 @@
+package tailer
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// This file owns what a scan means: it compares a fresh snapshot of the
+// globs with what the readers follow (diff.go), applies the renames,
+// departures and changes, and hands new files to plan.go.
+
+// rescan scans the globs and applies the differences. It stats each file
+// once (in the scan) and opens only files it has to look at.
+func (t *Tailer) rescan(ctx context.Context, wg *sync.WaitGroup) {
+	if stopping(ctx) {
+		return
+	}
+	snap := t.scanner.Scan()
+	t.lastScan = snap
+	t.watcher.setDirs(snap.Dirs)
+	t.noteProblems(snap.Errors)
+	now := time.Now()
+	t.collectEnded()
+	t.known.expire(now, t.cfg.KnownTTL)
+
+	evs := diff(t.view(), snap.Files)
+	var moved []renameNote
+	var news []event
+	origins := t.replan
+	t.replan = make(map[string]time.Time)
+	t.mu.Lock()
+	for _, e := range evs {
+		switch e.Op {
+		case gone:
+			t.leave(e, snap.Errors, now, origins)
+		case renamed:
+			r := t.readers[e.Key]
+			if r == nil {
+				continue
+			}
+			t.stats.rotations.Add(1)
+			r.setLoc(e.Path)
+			moved = append(moved, renameNote{r.src, e.From, e.Path})
+			if r.bk.parked && !r.bk.dirty {
+				// A rename is also the moment to look at an idle file.
+				r.bk.dirty = true
+				t.dirty = append(t.dirty, r)
+			}
+		case changed:
+			r := t.readers[e.Key]
+			switch {
+			case r == nil:
+			case r.bk.parked && !r.bk.dirty:
+				r.bk.dirty = true
+				t.dirty = append(t.dirty, r)
+			case !r.bk.parked:
+				r.wake()
+			}
+		case appeared:
+			if r := t.readers[e.Key]; r != nil {
+				// A file rotated away came back into the globs while
+				// it was still being drained.
+				t.back(r, e.Path)
+				moved = append(moved, renameNote{r.src, "", e.Path})
+				continue
+			}
+			news = append(news, e)
+		}
+	}
+	clear(t.byPath)
+	for _, r := range t.readers {
+		if r.goneAt.Load() == 0 {
+			t.byPath[r.name()] = r
+		}
+	}
+	t.mu.Unlock()
+
+	for _, m := range moved {
+		if m.from != "" {
+			t.log.Info("file renamed", "from", m.from, "to", m.to)
+		} else {
+			t.log.Info("file is back in the globs", "path", m.to)
+		}
+		if t.cfg.Hooks.OnRename != nil {
+			t.cfg.Hooks.OnRename(m.src, m.to)
+		}
+	}
+	t.logLeft()
+	for _, e := range news {
+		if since, ok := t.history(e.Path); ok {
+			if old, dup := origins[e.Path]; !dup || since.Before(old) {
+				origins[e.Path] = since
+			}
+		}
+	}
+	if t.firstScan {
+		t.restartOrigins(snap, origins)
+	}
+	t.plan(news, origins, snap)
+	t.firstScan = false
+	t.openWaiting(ctx, wg)
+}
+
+type renameNote struct {
+	src      *Source
+	from, to string
+}
+
+// view is what the readers follow, and the files in the globs decided on
+// and waiting for a descriptor, as diff compares them with a scan. The
+// caller must not hold t.mu.
+func (t *Tailer) view() map[string]seen {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	v := make(map[string]seen, len(t.byPath)+len(t.queue))
+	for _, s := range t.queue {
+		if !s.gone {
+			v[s.path] = seen{key: s.key, size: -1}
+		}
+	}
+	for p, r := range t.byPath {
+		s := seen{key: r.key, size: -1}
+		if r.bk.parked {
+			s.size, s.mod = r.bk.parkSize, r.bk.parkMod
+		}
+		v[p] = s
+	}
+	return v
+}
+
+// leave handles a followed file that is at no path in the globs any more.
+// A file in a directory the scan could not read may still be there: it is
+// left alone until the directory can be read again. A reader with a
+// descriptor drains the file (rotated away or deleted); a parked reader
+// has read it all, so its generation goes to the registry and the file's
+// family is searched, which finds it if it was rotated and grew before.
+// The caller holds t.mu.
+func (t *Tailer) leave(e event, errs []PathError, now time.Time, origins map[string]time.Time) {
+	r := t.readers[e.Key]
+	if r == nil || r.goneAt.Load() != 0 {
+		return
+	}
+	if unreadable(e.Path, errs) {
+		return
+	}
+	t.stats.rotations.Add(1)
+	if !r.bk.parked {
+		t.markGone(r, now.UnixNano())
+		t.left = append(t.left, leftNote{e.Path, false})
+		return
+	}
+	delete(t.readers, r.key)
+	t.stats.idle.Add(-1)
+	t.known.add(r.generation(false))
+	t.left = append(t.left, leftNote{e.Path, true})
+	t.closedParked = append(t.closedParked, r.src)
+	if old, dup := origins[r.src.Path]; !dup || r.mtime.Before(old) {
+		origins[r.src.Path] = r.mtime
+	}
+}
+
+type leftNote struct {
+	path   string
+	parked bool
+}
+
+// logLeft logs (outside t.mu) the files leave handled, and closes the
+// Sources of parked ones.
+func (t *Tailer) logLeft() {
+	for _, l := range t.left {
+		if l.parked {
+			t.log.Info("idle file rotated away or deleted; looking for it among rotated files", "path", l.path)
+		} else {
+			t.log.Info("file rotated away or deleted, draining it", "path", l.path)
+		}
+	}
+	t.left = t.left[:0]
+	for _, src := range t.closedParked {
+		if t.cfg.Hooks.OnClose != nil {
+			t.cfg.Hooks.OnClose(src, false)
+		}
+	}
+	t.closedParked = t.closedParked[:0]
+}
+
+// back makes a file that came back into the globs a followed one again.
+// The caller holds t.mu.
+func (t *Tailer) back(r *reader, path string) {
+	r.setLoc(path)
+	if r.goneAt.Load() == 0 {
+		return
+	}
+	r.goneAt.Store(0)
+	if r.bk.forceTimer != nil {
+		r.bk.forceTimer.Stop()
+		r.bk.forceTimer = nil
+	}
+}
+
+// unreadable reports whether path lies in a directory the scan could not
+// read (permissions changed for a moment, say): its file is not known to be
+// gone.
+func unreadable(path string, errs []PathError) bool {
+	for _, e := range errs {
+		if e.Path == path || strings.HasPrefix(path, strings.TrimSuffix(e.Path, "/")+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// collectEnded moves the generations of readers that ended into the
+// registry.
+func (t *Tailer) collectEnded() {
+	t.mu.Lock()
+	ended := t.ended
+	t.ended = nil
+	t.mu.Unlock()
+	for _, g := range ended {
+		t.known.add(g)
+		if g.truncated {
+			t.lookFor = append(t.lookFor, g)
+		}
+	}
+}
+
+// history reports whether a generation was read at path before (its
+// reader may still drain it elsewhere), and the newest such generation's
+// MTime: later files of path's family are generations not seen yet.
+func (t *Tailer) history(path string) (time.Time, bool) {
+	since := t.known.newest(path)
+	found := len(t.known.byOrigin[path]) > 0
+	t.mu.RLock()
+	for _, r := range t.readers {
+		if r.src.Path == path {
+			found = true
+			if r.mtime.After(since) {
+				since = r.mtime
+			}
+		}
+	}
+	t.mu.RUnlock()
+	return since, found
+}
+
+// restartOrigins adds, at the first scan after a restart, every path that
+// generations were read at and every path the globs match now: files of
+// their families written since the checkpoint are looked at. A first start
+// (no checkpoint) reads no rotated file.
+func (t *Tailer) restartOrigins(snap Snapshot, origins map[string]time.Time) {
+	if t.cfg.Saved.IsZero() {
+		return
+	}
+	for o := range t.known.byOrigin {
+		if _, dup := origins[o]; !dup && o != "" {
+			since := t.known.newest(o)
+			if since.IsZero() {
+				// Saved by a version that did not record MTime.
+				since = t.cfg.Saved.Add(-savedSlack)
+			}
+			origins[o] = since
+		}
+	}
+	for p := range snap.Files {
+		if _, dup := origins[p]; !dup {
+			// No generation of it is known: it appeared after the last
+			// save. Its rotated files written since then are new too.
+			origins[p] = t.cfg.Saved.Add(-savedSlack)
+		}
+	}
+}
+
+// savedSlack is how much earlier than the checkpoint's save a file may have
+// been modified and still count as written after it: file times come from
+// the kernel's coarse clock, and some file systems keep whole seconds.
+const savedSlack = 2 * time.Second
+
+// noteProblems counts scan problems and logs each path once while it lasts.
+func (t *Tailer) noteProblems(errs []PathError) {
+	for p := range t.scanWarned {
+		if !slices.ContainsFunc(errs, func(e PathError) bool { return e.Path == p }) {
+			delete(t.scanWarned, p)
+			t.log.Info("path can be read again", "path", p)
+		}
+	}
+	for _, e := range errs {
+		t.stats.scanErrors.Add(1)
+		if _, ok := t.scanWarned[e.Path]; !ok {
+			t.scanWarned[e.Path] = struct{}{}
+			if errors.Is(e.Err, fs.ErrPermission) {
+				t.log.Warn("permission denied reading path; files in it are kept as they were and looked at again", "path", e.Path, "err", e.Err)
+			} else {
+				t.log.Warn("cannot read path, will retry", "path", e.Path, "err", e.Err)
+			}
+		}
+	}
+}
+
+// warnOnce logs a problem opening path once, until the path opens.
+func (t *Tailer) warnOnce(path, msg string, err error) {
+	if _, ok := t.warned[path]; ok {
+		return
+	}
+	t.warned[path] = struct{}{}
+	t.log.Warn(msg, "path", path, "err", err)
+}
+
+func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
+
+// dirOf is filepath.Dir for the paths the Tailer handles.
+func dirOf(p string) string { return filepath.Dir(p) }

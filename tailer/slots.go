@@ -1,0 +1,157 @@
+package tailer
+
+import (
+	"context"
+	"sync"
+)
+
+// This file owns the descriptor budget (Config.OpenFiles): taking and
+// giving back descriptors, parking idle readers and reopening them, and
+// opening what waits for a descriptor.
+
+// acquireSlot takes a descriptor from OpenFiles. When none is free it sets
+// the pressure flag and wakes the open readers, so idle ones release
+// theirs now rather than after the idle timeout.
+func (t *Tailer) acquireSlot() bool {
+	if t.cfg.OpenFiles == nil || t.cfg.OpenFiles.TryAcquire(1) {
+		return true
+	}
+	if !t.pressure.Swap(true) {
+		t.mu.RLock()
+		for _, r := range t.readers {
+			if !r.bk.parked {
+				r.wake()
+			}
+		}
+		t.mu.RUnlock()
+	}
+	return false
+}
+
+func (t *Tailer) releaseSlot() {
+	if t.cfg.OpenFiles != nil {
+		t.cfg.OpenFiles.Release(1)
+	}
+	t.signalFreed()
+}
+
+// openWaiting opens what waits for a descriptor while there are free ones:
+// decided starts first (in order: generations of one path oldest first),
+// then changed idle files.
+func (t *Tailer) openWaiting(ctx context.Context, wg *sync.WaitGroup) {
+	if stopping(ctx) {
+		return
+	}
+	for len(t.queue) > 0 {
+		if !t.begin(ctx, t.queue[0], wg) {
+			return
+		}
+		t.queue = t.queue[1:]
+	}
+	t.queue = nil
+	for {
+		t.mu.Lock()
+		if len(t.dirty) == 0 {
+			t.dirty = nil
+			t.mu.Unlock()
+			break
+		}
+		r := t.dirty[0]
+		t.mu.Unlock()
+		if !t.reopen(ctx, r, wg) {
+			return
+		}
+		t.mu.Lock()
+		if len(t.dirty) > 0 && t.dirty[0] == r {
+			t.dirty = t.dirty[1:]
+		}
+		t.mu.Unlock()
+	}
+	t.pressure.Store(false)
+}
+
+// reopen gives a parked reader a descriptor again, if its path still
+// holds its file (same device and inode; the reader checks the rest:
+// fingerprint and size, see checkTruncation). It returns false only when
+// no descriptor is free.
+func (t *Tailer) reopen(ctx context.Context, r *reader, wg *sync.WaitGroup) bool {
+	t.mu.RLock()
+	live := t.readers[r.key] == r && r.bk.parked
+	t.mu.RUnlock()
+	if !live {
+		return true
+	}
+	if !t.acquireSlot() {
+		return false
+	}
+	f, _, _, err := t.openAt(r.name(), r.key)
+	t.mu.Lock()
+	r.bk.dirty = false
+	if err != nil {
+		// The next scan finds where the file went, or that it is gone.
+		t.mu.Unlock()
+		t.releaseSlot()
+		t.log.Debug("cannot reopen idle file", "path", r.name(), "err", err)
+		return true
+	}
+	r.f, r.bk.parked, r.resumed = f, false, true
+	t.mu.Unlock()
+	t.stats.idle.Add(-1)
+	t.stats.files.Add(1)
+	wg.Go(func() { t.runReader(ctx, r) })
+	return true
+}
+
+// park closes the descriptor of an idle reader, keeping its state. It
+// refuses (the reader goes on) when the file was rotated away meanwhile:
+// such a file cannot be opened again by path.
+func (t *Tailer) park(r *reader) bool {
+	fi, err := r.f.Stat()
+	if err != nil {
+		return false
+	}
+	t.mu.Lock()
+	if r.goneAt.Load() != 0 || t.readers[r.key] != r {
+		t.mu.Unlock()
+		return false
+	}
+	r.bk.parked, r.bk.dirty = true, false
+	r.bk.parkSize, r.bk.parkMod = fi.Size(), fi.ModTime()
+	r.bk.cancel = nil
+	t.mu.Unlock()
+	r.putBuf()
+	r.f.Close()
+	t.stats.files.Add(-1)
+	t.stats.idle.Add(1)
+	t.releaseSlot()
+	return true
+}
+
+// closeParked ends the parked readers when Run returns.
+func (t *Tailer) closeParked() {
+	t.mu.Lock()
+	var parked []*reader
+	for k, r := range t.readers {
+		if r.bk.parked {
+			parked = append(parked, r)
+			delete(t.readers, k)
+		}
+		if r.bk.forceTimer != nil {
+			r.bk.forceTimer.Stop()
+			r.bk.forceTimer = nil
+		}
+	}
+	clear(t.byPath)
+	t.dirty = nil
+	t.mu.Unlock()
+	for _, r := range parked {
+		t.stats.idle.Add(-1)
+		if t.cfg.Hooks.OnClose != nil {
+			t.cfg.Hooks.OnClose(r.src, false)
+		}
+	}
+	for _, s := range t.queue {
+		s.abandon()
+	}
+	t.queue = nil
+}

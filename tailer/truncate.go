@@ -1,0 +1,48 @@
+package tailer
+
+import (
+	"errors"
+	"fmt"
+)
+
+// errTruncated ends a reader whose file no longer holds its generation.
+var errTruncated = errors.New("tailer: file truncated")
+
+// checkTruncation ends the reader with errTruncated when its file no longer
+// holds its generation: it is shorter than what was read (copytruncate, or
+// the application truncated it), its first bytes changed, or the bytes just
+// before the read offset changed (truncated and written again past it while
+// we were not looking). The Tailer then looks for the unread rest in a
+// rotated copy, reads any generation written in between, and reads the file
+// again as a new generation (see plan.go). What was read but not handed on
+// (a partial line, a multi-line record still open) is read again from the
+// copy, so the reader hands on nothing more here.
+func (r *reader) checkTruncation() error {
+	fi, err := r.f.Stat()
+	if err != nil {
+		return &readError{fmt.Errorf("stat %s: %w", r.name(), err)}
+	}
+	size := fi.Size()
+	truncated := size < r.off
+	if !truncated && r.suspect {
+		// The bytes before our offset changed (see readAvailable).
+		m, err := readMarker(r.f, r.off)
+		truncated = err != nil || m != r.markerAt(r.off)
+	}
+	r.suspect = false
+	if !truncated && size > r.off && r.id.FingerprintLen > 0 {
+		ok, err := prefixMatches(r.f, r.id)
+		if err != nil {
+			return &readError{err}
+		}
+		truncated = !ok
+	}
+	if !truncated {
+		r.lastSize = max(r.lastSize, size)
+		return nil
+	}
+	r.stats.truncations.Add(1)
+	r.log.Info("file truncated; looking for its rest in a rotated copy, then reading it again from the start",
+		"path", r.name(), "size", size, "offset", r.emitted)
+	return errTruncated
+}
