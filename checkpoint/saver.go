@@ -108,11 +108,17 @@ func (s *Saver) Sync(ctx context.Context) error {
 	}
 }
 
-// Hooks connects a tailer to the tracker, and its Sync to this Saver.
+// Hooks connects a tailer to the tracker, and its Sync to this Saver. An
+// opened generation is saved soon, not only at the next tick: until the
+// agent's first save, a restart is a first start, which reads no rotated
+// file.
 func (s *Saver) Hooks() tailer.Hooks {
 	t := s.tracker
 	return tailer.Hooks{
-		OnOpen:   t.Open,
+		OnOpen: func(src *tailer.Source, o tailer.Opened) {
+			t.Open(src, o)
+			s.Soon()
+		},
 		OnRename: t.Rename,
 		OnWiden:  t.Widen,
 		OnClose:  t.Close,

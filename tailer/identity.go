@@ -48,13 +48,13 @@ func fileID(f file) (FileID, error) {
 	if !ok {
 		return FileID{}, fmt.Errorf("identify %s: no device and inode", f.Name())
 	}
-	n := min(fi.Size(), FingerprintSize)
+	// Read what is there rather than trust the size: a decompressed view
+	// only knows its size once it read that far.
 	var buf [FingerprintSize]byte
-	got, err := f.ReadAt(buf[:n], 0)
+	got, err := f.ReadAt(buf[:], 0)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return FileID{}, fmt.Errorf("identify %s: %w", f.Name(), err)
 	}
-	// A file truncated since the Stat is hashed as far as it still goes.
 	return FileID{Dev: k.dev, Inode: k.ino, Fingerprint: fnv1a(buf[:got]), FingerprintLen: got}, nil
 }
 

@@ -33,6 +33,15 @@ type gen struct {
 	// truncated is set when its reader ended because the file was
 	// truncated: its rest is looked for in a copy like a Position's.
 	truncated bool
+	// marks are the ends and markers of its last batches (oldest first),
+	// which tell a copy shorter than Offset (see planner.holds).
+	marks []mark
+}
+
+// mark is a batch end and its marker.
+type mark struct {
+	end    int64
+	marker uint64
 }
 
 // origin returns the followed path the generation was written at.
@@ -149,6 +158,18 @@ func (r *registry) expire(now time.Time, ttl time.Duration) {
 	for _, g := range old {
 		r.remove(g)
 	}
+}
+
+// unfinished reports whether a generation of file k may still have bytes
+// to read: a file holding only generations read to their end (drained,
+// or found complete) need not be looked at again.
+func (r *registry) unfinished(k devIno) bool {
+	for _, g := range r.byKey[k] {
+		if !g.pos.Closed {
+			return true
+		}
+	}
+	return false
 }
 
 // newest returns the latest MTime of the generations written at origin.

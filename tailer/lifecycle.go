@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 )
@@ -303,6 +304,7 @@ func (r *reader) generation(drained bool) *gen {
 		loc:   r.key,
 		ended: time.Now(),
 		size:  r.lastSize,
+		marks: slices.Clone(r.marks),
 	}
 }
 

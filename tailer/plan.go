@@ -66,6 +66,7 @@ type candidate struct {
 	probed bool
 	err    error // cannot be opened or decompressed
 	g      *gen  // the known generation it holds
+	short  bool  // g's copy, shorter than g's offset: nothing more of g
 	held   bool  // a copy of a generation being read, or of one it holds
 	f      file  // a compressed copy opened at its offset, for the start
 }
@@ -188,7 +189,7 @@ func (p *planner) family(origin string, snap Snapshot, near bool) {
 			if !ok || t.reading(k) {
 				continue
 			}
-			if fi.ModTime().Before(floor) && len(t.known.byKey[k]) == 0 && !savedAt[path] {
+			if fi.ModTime().Before(floor) && !t.known.unfinished(k) && !savedAt[path] {
 				continue // older than anything this path still needs
 			}
 			p.add(&candidate{path: path, key: k, fi: fi, origin: origin, near: near})
@@ -264,44 +265,63 @@ func (p *planner) probe(c *candidate) {
 	c.prefix = buf[:n]
 }
 
-// holds reports whether c holds the generation id up to off: the same
-// first bytes, at least off bytes, and the bytes before off hash to marker
-// (when known). A compressed copy that does is kept open for its start.
-func (p *planner) holds(c *candidate, id FileID, off int64, marker uint64) bool {
+// holds reports whether c holds generation g up to its offset: the same
+// first bytes, at least that many bytes, and the bytes before the offset
+// hash to its marker (when known). A copy shorter than the offset that
+// holds g up to one of its recent batch ends is a copy made while g was
+// read (logrotate's copytruncate, with lines written between its copy and
+// its truncation): short is set, and it holds nothing g still needs. A
+// compressed copy that holds g is kept open for its start.
+func (p *planner) holds(c *candidate, g *gen) (ok, short bool) {
 	p.probe(c)
 	if c.err != nil {
-		return false
+		return false, false
 	}
-	n := id.FingerprintLen
-	if n > len(c.prefix) || fnv1a(c.prefix[:n]) != id.Fingerprint {
-		return false
+	id, off := g.pos.ID, g.pos.Offset
+	if n := id.FingerprintLen; n > len(c.prefix) || fnv1a(c.prefix[:n]) != id.Fingerprint {
+		return false, false
 	}
 	if off == 0 {
-		return true
-	}
-	if !c.compressed() && c.fi.Size() < off {
-		return false
+		return true, false
 	}
 	f, _, _, err := p.t.openAt(c.path, c.key)
 	if err != nil {
-		return false
+		return false, false
 	}
-	m, err := readMarker(f, off)
-	ok := err == nil && (marker == 0 || m == marker)
-	if ok && c.compressed() {
-		if c.f != nil {
-			c.f.Close()
+	keep := false
+	defer func() {
+		if !keep {
+			f.Close()
 		}
-		c.f = f
-		return true
+	}()
+	m, err := readMarker(f, off)
+	switch {
+	case err == nil && (g.pos.Marker == 0 || m == g.pos.Marker):
+		if c.compressed() {
+			if c.f != nil {
+				c.f.Close()
+			}
+			c.f, keep = f, true
+		}
+		return true, false
+	case err == nil:
+		return false, false // the bytes before the offset differ
 	}
-	f.Close()
-	return ok
+	for i := len(g.marks) - 1; i >= 0; i-- {
+		mk := g.marks[i]
+		if mk.end > off || mk.end == 0 {
+			continue
+		}
+		if m, err := readMarker(f, mk.end); err == nil && m == mk.marker {
+			return true, true
+		}
+	}
+	return false, false
 }
 
-// claim records that c holds g.
-func (p *planner) claim(c *candidate, g *gen) {
-	c.g = g
+// claim records that c holds g (up to its offset, or all of c when short).
+func (p *planner) claim(c *candidate, g *gen, short bool) {
+	c.g, c.short = g, short
 	p.claims[g] = c
 	if c.near {
 		p.learn[dirOf(c.path)] = c.origin
@@ -330,8 +350,8 @@ func (p *planner) matchKnown() {
 			if g.pos.ID.FingerprintLen == 0 && c.path != g.pos.Path && c.path != g.origin() {
 				continue // an empty file's inode reused elsewhere is not it
 			}
-			if p.holds(c, g.pos.ID, g.pos.Offset, g.pos.Marker) {
-				p.claim(c, g)
+			if ok, short := p.holds(c, g); ok {
+				p.claim(c, g, short)
 				break
 			}
 		}
@@ -345,14 +365,15 @@ func (p *planner) matchKnown() {
 			continue
 		}
 		for _, g := range t.known.withPrefix(c.prefix) {
-			if !p.holds(c, g.pos.ID, g.pos.Offset, g.pos.Marker) {
+			ok, short := p.holds(c, g)
+			if !ok {
 				continue
 			}
 			if p.claims[g] != nil {
 				c.held = true // another copy of a generation found already
 				break
 			}
-			p.claim(c, g)
+			p.claim(c, g, short)
 			break
 		}
 	}
@@ -382,17 +403,15 @@ func (p *planner) matchActive() {
 		if c.err != nil {
 			continue
 		}
+		// The same first bytes are enough: a copy made while the
+		// generation is read may be shorter or longer than what was
+		// handed on. Its reader finds its own file truncated and the next
+		// plan decides, on the generation's offset, what the copy holds.
 		for _, g := range active.withPrefix(c.prefix) {
-			if p.holds(c, g.pos.ID, g.pos.Offset, g.pos.Marker) {
-				c.held = true
-				if c.f != nil {
-					c.f.Close()
-					c.f = nil
-				}
-				wake[g].wake() // it may find its own file truncated
-				p.t.log.Debug("file is a copy of a file being read; not read again", "path", c.path, "of", g.pos.Path)
-				break
-			}
+			c.held = true
+			wake[g].wake()
+			p.t.log.Debug("file is a copy of a file being read; not read again", "path", c.path, "of", g.pos.Path)
+			break
 		}
 	}
 }
@@ -439,7 +458,7 @@ func (p *planner) decide() {
 			}
 			missed[twin] = true
 			if errors.Is(c.err, errUnsupported) {
-				t.lose(c.path, c.origin, c.fi.Size(), "a generation written while it was not followed is compressed in a format kinetail cannot read", c.err)
+				t.lose(c.path, c.origin, c.fi.Size(), "a generation written while it was not followed is compressed in a format kinetail cannot read; its lines are lost", c.err)
 				continue
 			}
 			s = t.newStart(c, "generation written while not followed")
@@ -490,6 +509,19 @@ func (p *planner) unseen(c *candidate) bool {
 // resume makes the start that reads known generation c.g from c.
 func (p *planner) resume(c *candidate) *opening {
 	t, g := p.t, c.g
+	if c.short {
+		// All of it was read from the file it was copied from; what was
+		// read after the copy was made is in neither file.
+		g.found = true
+		p.windowLost(c, g, g.pos.Offset)
+		if !c.inGlob {
+			return nil
+		}
+		// In the globs it is followed from its end, as a file of its own.
+		s := t.newStart(c, "copy of a generation read before")
+		s.off = c.fi.Size()
+		return s
+	}
 	t.known.remove(g)
 	g.found = true
 	s := &opening{path: c.path, key: c.key, f: c.f, src: g.src, id: g.pos.ID, off: g.pos.Offset, marker: g.pos.Marker,
@@ -508,13 +540,8 @@ func (p *planner) resume(c *candidate) *opening {
 		t.stats.recovered.Add(1)
 		t.log.Info("found a generation in another file; reading on from its offset", "path", s.src.Path,
 			"file", c.path, "was", g.pos.Path, "offset", g.pos.Offset)
-		if g.size > 0 && !c.compressed() && c.fi.Size() < g.size {
-			// Written after logrotate's copy and before its truncation:
-			// in neither file.
-			lost := g.size - c.fi.Size()
-			t.stats.copyTruncateLost.Add(lost)
-			t.log.Warn("bytes written between the copy and the truncation were lost (copytruncate window)",
-				"path", s.src.Path, "copy", c.path, "lost_bytes", lost)
+		if !c.compressed() {
+			p.windowLost(c, g, c.fi.Size())
 		}
 	}
 	if !c.inGlob && !c.compressed() && c.fi.Size() <= g.pos.Offset {
@@ -523,6 +550,19 @@ func (p *planner) resume(c *candidate) *opening {
 		return nil
 	}
 	return s
+}
+
+// windowLost counts what a truncated generation's copy lacks: the bytes
+// written after logrotate copied the file and before it truncated it, from
+// have (what the copy holds) to the size the file was last seen at.
+func (p *planner) windowLost(c *candidate, g *gen, have int64) {
+	if !g.truncated || g.size <= have {
+		return
+	}
+	lost := g.size - have
+	p.t.stats.copyTruncateLost.Add(lost)
+	p.t.log.Warn("bytes written between the copy and the truncation were lost (copytruncate window)",
+		"path", g.origin(), "copy", c.path, "lost_bytes", lost)
 }
 
 // newStart makes the start of a generation no one knows.

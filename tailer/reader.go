@@ -135,6 +135,9 @@ type reader struct {
 	endOnce *sync.Once
 	// pub is what a scan compares new files with (see published).
 	pub atomic.Pointer[published]
+	// marks are the ends and markers of the last batches sent, oldest
+	// first (see gen.marks).
+	marks []mark
 
 	bk bookkeeping // the Tailer's, guarded by Tailer.mu
 }
@@ -148,6 +151,9 @@ type bookkeeping struct {
 	forceTimer *time.Timer
 	cancel     context.CancelFunc
 }
+
+// maxMarks is how many batch ends a reader remembers (see gen.marks).
+const maxMarks = 16
 
 // published is a reader's generation as far as it was handed on: a new
 // file that starts with the same bytes and holds the same bytes before End
@@ -582,6 +588,10 @@ func (r *reader) flush(ctx context.Context) error {
 	r.emitted = b.End
 	r.flushed = true
 	r.pub.Store(&published{id: r.id, end: b.End, marker: b.Marker})
+	if len(r.marks) == maxMarks {
+		r.marks = append(r.marks[:0], r.marks[1:]...)
+	}
+	r.marks = append(r.marks, mark{b.End, b.Marker})
 	r.stats.batches.Add(1)
 	r.stats.linesRead.Add(int64(len(lines)))
 	r.stats.truncated.Add(int64(trunc))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -102,6 +103,7 @@ func (t *Tailer) rescan(ctx context.Context, wg *sync.WaitGroup) {
 	if t.firstScan {
 		t.restartOrigins(snap, origins)
 	}
+	t.dirChanges(origins)
 	t.plan(news, origins, snap)
 	t.firstScan = false
 	t.openWaiting(ctx, wg)
@@ -249,6 +251,44 @@ func (t *Tailer) history(path string) (time.Time, bool) {
 	return since, found
 }
 
+// dirChanges adds the followed paths whose directories (their own, and
+// where their rotated files were found) changed since the last scan: a
+// file was created, renamed or removed there. A rotated file that appears
+// without the followed file changing may hold a generation written while
+// the reader was not looking (copied and truncated within one poll, a file
+// seen empty), and is looked at now.
+func (t *Tailer) dirChanges(origins map[string]time.Time) {
+	byDir := make(map[string][]string)
+	t.mu.RLock()
+	for _, r := range t.readers {
+		o := r.src.Path
+		byDir[dirOf(o)] = append(byDir[dirOf(o)], o)
+		for d := range t.dirs[o] {
+			byDir[d] = append(byDir[d], o)
+		}
+	}
+	t.mu.RUnlock()
+	mods := make(map[string]time.Time, len(byDir))
+	for d, os := range byDir {
+		fi, err := statDir(d)
+		if err != nil {
+			continue
+		}
+		mods[d] = fi
+		if old, ok := t.dirMod[d]; ok && !old.Equal(fi) {
+			for _, o := range os {
+				if _, dup := origins[o]; dup {
+					continue
+				}
+				if since, ok := t.history(o); ok {
+					origins[o] = since
+				}
+			}
+		}
+	}
+	t.dirMod = mods
+}
+
 // restartOrigins adds, at the first scan after a restart, every path that
 // generations were read at and every path the globs match now: files of
 // their families written since the checkpoint are looked at. A first start
@@ -312,6 +352,16 @@ func (t *Tailer) warnOnce(path, msg string, err error) {
 }
 
 func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
+
+// statDir returns a directory's modification time: it changes when an entry
+// is created, renamed or removed.
+func statDir(dir string) (time.Time, error) {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return fi.ModTime(), nil
+}
 
 // dirOf is filepath.Dir for the paths the Tailer handles.
 func dirOf(p string) string { return filepath.Dir(p) }

@@ -106,6 +106,7 @@ type Config struct {
 	pollInterval time.Duration
 	closeGrace   time.Duration
 	idleClose    time.Duration // < 0: never
+	searchEvery  time.Duration // between looks for generations not found yet
 	readBuf      int
 	openFile     func(path string) (*os.File, error)
 	watchAdd     func(dir string) error
@@ -216,6 +217,7 @@ type Tailer struct {
 	// dirs are the directories, other than its own, where generations of
 	// a followed path were found (logrotate's olddir).
 	dirs      map[string]map[string]struct{}
+	dirMod    map[string]time.Time // modification times of followed paths' directories
 	startedAt time.Time
 	lastScan  Snapshot
 
@@ -271,6 +273,9 @@ func New(cfg Config) (*Tailer, error) {
 	}
 	if cfg.readBuf <= 0 {
 		cfg.readBuf = defaultReadBuf
+	}
+	if cfg.searchEvery <= 0 {
+		cfg.searchEvery = searchRetry
 	}
 	if cfg.openFile == nil {
 		// O_NONBLOCK: a FIFO swapped in after the scan must not block
@@ -376,7 +381,7 @@ func (t *Tailer) Run(ctx context.Context, out chan<- Batch) error {
 		if len(t.queue) > 0 {
 			retry.Reset(t.cfg.pollInterval)
 		} else if t.searching() {
-			retry.Reset(max(t.cfg.pollInterval, searchRetry))
+			retry.Reset(t.cfg.searchEvery)
 		}
 	}
 	t.rescan(ctx, &wg)
