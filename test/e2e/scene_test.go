@@ -391,7 +391,7 @@ func (s *scene) finish(maxDups int) tally {
 		s.t.Errorf("%d records hold gzip bytes: a compressed copy was sent as it is", c.gzip)
 	}
 	if c.dups > maxDups {
-		s.t.Errorf("%d duplicates, want at most %d", c.dups, maxDups)
+		s.t.Errorf("%d duplicates, want at most %d: %s", c.dups, maxDups, duplicated(s.srv.Stored()))
 	}
 	return c
 }

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -289,7 +290,8 @@ func TestStoppedGlobMatchesCopies(t *testing.T) {
 		running := check(s.srv.Stored(), s.lines)
 		s.t.Logf("before the stop: %s", running)
 		if running.dups != 0 {
-			s.t.Errorf("%d duplicates while running (3 rotations, no stop), want 0", running.dups)
+			s.t.Errorf("%d duplicates while running (3 rotations, no stop), want 0: %s",
+				running.dups, duplicated(s.srv.Stored()))
 		}
 
 		// Everything was stored and the checkpoint had a second to catch
@@ -400,20 +402,53 @@ func storedCounts(recs []kinesistest.StoredRecord) map[string]map[int]int {
 
 // ranges writes sorted line numbers as name-a..b runs.
 func ranges(name string, nums []int) string {
-	return strings.Join(missingSamples(name, nums), ", ")
+	var out []string
+	for _, sp := range spans(nums) {
+		out = append(out, name+"-"+sp)
+	}
+	return strings.Join(out, ", ")
 }
 
 // missingSamples turns sorted line numbers into the "missing name-a..b"
 // samples that locate reads.
 func missingSamples(name string, nums []int) []string {
 	var out []string
+	for _, sp := range spans(nums) {
+		out = append(out, "missing "+name+"-"+sp)
+	}
+	return out
+}
+
+// spans writes sorted numbers as runs "a..b".
+func spans(nums []int) []string {
+	var out []string
 	for i := 0; i < len(nums); {
 		j := i
 		for j+1 < len(nums) && nums[j+1] == nums[j]+1 {
 			j++
 		}
-		out = append(out, fmt.Sprintf("missing %s-%d..%d", name, nums[i], nums[j]))
+		out = append(out, fmt.Sprintf("%d..%d", nums[i], nums[j]))
 		i = j + 1
 	}
 	return out
+}
+
+// duplicated names the lines stored more than once, as runs per name.
+func duplicated(recs []kinesistest.StoredRecord) string {
+	counts := storedCounts(recs)
+	names := slices.Sorted(maps.Keys(counts))
+	var out []string
+	for _, name := range names {
+		var nums []int
+		for n, k := range counts[name] {
+			if k > 1 {
+				nums = append(nums, n)
+			}
+		}
+		slices.Sort(nums)
+		if len(nums) > 0 {
+			out = append(out, ranges(name, nums))
+		}
+	}
+	return strings.Join(out, "; ")
 }
