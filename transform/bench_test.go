@@ -47,10 +47,16 @@ func BenchmarkChain(b *testing.B) {
 		{"filter", []*config.Transform{{Filter: &config.Filter{Action: "drop", Condition: config.Condition{Field: "path", Matches: `^/health`}}}}, benchJSONLine, ""},
 		{"redact", []*config.Transform{{Redact: &config.Redact{Patterns: config.RedactPatterns, Mask: "****"}}}, benchJSONLine, ""},
 		{"redact_custom", []*config.Transform{{Redact: &config.Redact{Custom: []string{`\d+\.\d+\.\d+\.\d+`}, Mask: "****"}}}, benchJSONLine, ""},
+		// An invalid line wrapped, then annotated with ids and metadata.
+		{"wrap", []*config.Transform{{CSVToJSON: &config.CSVToJSON{Fields: benchFields}}}, benchCSVLine + `,"unterminated`, ""},
+		{"wrap_annotated", []*config.Transform{{CSVToJSON: &config.CSVToJSON{Fields: benchFields}},
+			{Fields: &config.Fields{RecordID: "id", Path: "path", Offset: "offset", Add: map[string]string{"env": "prod"}}},
+			{AddMetadata: &config.AddMetadata{Metadata: map[string]string{"app": "web"}}}}, benchCSVLine + `,"unterminated`, ""},
 	}
 	for _, bb := range benches {
 		b.Run(bb.name, func(b *testing.B) {
 			c := mustChain(b, bb.cfgs...)
+			c.SetSource(testSource)
 			line := []byte(bb.line)
 			header := []byte(bb.header)
 			// Records of a batch are appended to one buffer, reset per batch.

@@ -11,6 +11,18 @@
 // the raw line and the reason. A malformed line is never an error of the
 // Chain: it is counted in Stats and the agent goes on.
 //
+// A dropped or passed line ends the chain: a passed line is sent exactly as
+// it is in the file. A wrapped line, {"raw":"<line>","error":"<reason>"},
+// goes on through the steps that annotate records, so it carries the same
+// record id, path, offset and metadata as a valid line would: fields (only
+// its added fields), add_metadata, add_ec2_metadata, and redact, whose
+// steps before the failing one are applied to the raw line. Parsers
+// (singleline, csv_to_json, json, log_to_json, regex, logfmt) skip it, and
+// so do filters: a wrapped record is how an operator learns that lines fail
+// to parse, and is never filtered away. A wrapped record is wrapped only
+// once: a later step that rejects it is skipped. Chain.wrap has the
+// details.
+//
 // A csv_to_json transform with header: true takes its field names from the
 // first line of each file. The agent gives the chain each batch's
 // Batch.Header with SetHeader, and passes lines with AppendLine so the chain

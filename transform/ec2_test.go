@@ -167,7 +167,7 @@ func newEC2Fixture(t *testing.T, cfg config.AddEC2Metadata, before ...*config.Tr
 		now: fx.clock.now,
 		log: slog.New(slog.NewTextHandler(fx.logs, nil)),
 	})
-	fx.chain.steps = append(fx.chain.steps, step{p: fx.step})
+	fx.chain.steps = append(fx.chain.steps, step{p: fx.step, onWrapped: fx.step}) // as newStep builds it
 	t.Cleanup(fx.step.wg.Wait)
 	return fx
 }
@@ -197,10 +197,10 @@ func TestAddEC2Metadata(t *testing.T) {
 		{"empty object with spaces", ` {  } `, `{` + ec2Fields + `}`},
 		{"written compact", "{ \"a\" : [1, {\"b\": null}] }\t", `{"a":[1,{"b":null}],` + ec2Fields + `}`},
 		{"a key of the agent's is kept and added again", `{"region":"x"}`, `{"region":"x",` + ec2Fields + `}`},
-		{"an array is wrapped", `[1,2]`, `{"raw":"[1,2]","error":"add_ec2_metadata: not a JSON object at offset 0"}`},
-		{"a string is wrapped", `"s"`, `{"raw":"\"s\"","error":"add_ec2_metadata: not a JSON object at offset 0"}`},
-		{"not JSON is wrapped", `{"a":`, `{"raw":"{\"a\":","error":"add_ec2_metadata: unexpected end of input at offset 5"}`},
-		{"text is wrapped", `GET /index.html`, `{"raw":"GET /index.html","error":"add_ec2_metadata: invalid character looking for a value at offset 0"}`},
+		{"an array is wrapped, with the fields", `[1,2]`, `{"raw":"[1,2]","error":"add_ec2_metadata: not a JSON object at offset 0",` + ec2Fields + `}`},
+		{"a string is wrapped", `"s"`, `{"raw":"\"s\"","error":"add_ec2_metadata: not a JSON object at offset 0",` + ec2Fields + `}`},
+		{"not JSON is wrapped", `{"a":`, `{"raw":"{\"a\":","error":"add_ec2_metadata: unexpected end of input at offset 5",` + ec2Fields + `}`},
+		{"text is wrapped", `GET /index.html`, `{"raw":"GET /index.html","error":"add_ec2_metadata: invalid character looking for a value at offset 0",` + ec2Fields + `}`},
 	}
 	fx := newEC2Fixture(t, config.AddEC2Metadata{})
 	for _, tt := range tests {
@@ -240,6 +240,18 @@ func TestAddEC2MetadataAfterSteps(t *testing.T) {
 	}
 	if rec["host"] != "127.0.0.1" || rec["instanceId"] != "i-0123456789abcdef0" || rec["amiId"] != "ami-0abcdef1234567890" {
 		t.Fatalf("record lacks its or the instance's fields: %s", got)
+	}
+}
+
+// A line an earlier step wraps gets the instance's fields too.
+func TestAddEC2MetadataWrapped(t *testing.T) {
+	checkNoLeaks(t)
+	fx := newEC2Fixture(t, config.AddEC2Metadata{}, &config.Transform{JSON: &config.JSON{}},
+		&config.Transform{Filter: &config.Filter{Condition: config.Condition{LineMatches: "."}}})
+	got := fx.append(t, `nope`)
+	want := `{"raw":"nope","error":"json: invalid literal at offset 0",` + ec2Fields + `}`
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
 	}
 }
 

@@ -56,17 +56,20 @@ import (
 // the line is the same too). It changes if the file is copied to another
 // device or inode. path and record_id are left out when the file is not
 // known. See recordIDs for how the prefix is found.
+//
+// A record made by the on_error: wrap policy gets only the added fields,
+// with the values a valid line at the same offsets gets, so bad lines can
+// be located and de-duplicated too: rename, remove, keep and types are
+// not applied to it, and an added field named raw or error is left out
+// (see wrappedFields and Chain.wrap).
 type fields struct {
 	ctx      *Context
 	obj      object
 	names    []fieldName // every name the config mentions
 	keepOnly bool
 
-	adds      []byte // static fields, encoded, each preceded by a comma
-	hostField []byte // `,"name":"host"` or nil
-	pathKey   []byte // `,"name":` or nil; likewise for the next two
-	offsetKey []byte
-	idKey     []byte
+	add     added // what the step adds to a record
+	wrapAdd added // what it adds to a wrapped record: no raw or error
 
 	ids []int // per member of the current record: its name's index or -1
 
@@ -78,6 +81,16 @@ type fields struct {
 
 	loc *time.Location   // zone of syslog timestamps
 	now func() time.Time // for the year of syslog timestamps
+}
+
+// added is what a fields step appends to a record, each field preceded by
+// a comma.
+type added struct {
+	static    []byte // the add fields, encoded
+	hostField []byte // `,"name":"host"` or nil
+	pathKey   []byte // `,"name":` or nil; likewise for the next two
+	offsetKey []byte
+	idKey     []byte
 }
 
 type fieldType uint8
@@ -164,9 +177,13 @@ func newFields(c *config.Fields, ctx *Context) (*fields, error) {
 			continue
 		}
 		p.names[index(n)].added = true
-		p.adds = append(p.adds, ',')
-		p.adds = append(p.adds, p.names[index(n)].key...)
-		p.adds = AppendJSONString(p.adds, []byte(c.Add[n]))
+		start := len(p.add.static)
+		p.add.static = append(p.add.static, ',')
+		p.add.static = append(p.add.static, p.names[index(n)].key...)
+		p.add.static = AppendJSONString(p.add.static, []byte(c.Add[n]))
+		if !isWrapKey(n) {
+			p.wrapAdd.static = append(p.wrapAdd.static, p.add.static[start:]...)
+		}
 	}
 	addedKey := func(n string) []byte {
 		if n == "" {
@@ -181,12 +198,31 @@ func newFields(c *config.Fields, ctx *Context) (*fields, error) {
 		if err != nil {
 			return nil, fmt.Errorf("host: %w", err)
 		}
-		p.hostField = AppendJSONString(addedKey(c.Host), []byte(host))
+		p.add.hostField = AppendJSONString(addedKey(c.Host), []byte(host))
 	}
-	p.pathKey = addedKey(c.Path)
-	p.offsetKey = addedKey(c.Offset)
-	p.idKey = addedKey(c.RecordID)
+	p.add.pathKey = addedKey(c.Path)
+	p.add.offsetKey = addedKey(c.Offset)
+	p.add.idKey = addedKey(c.RecordID)
+
+	// A wrapped record keeps its raw line and error whatever the step
+	// adds.
+	unlessWrapKey := func(name string, b []byte) []byte {
+		if isWrapKey(name) {
+			return nil
+		}
+		return b
+	}
+	p.wrapAdd.hostField = unlessWrapKey(c.Host, p.add.hostField)
+	p.wrapAdd.pathKey = unlessWrapKey(c.Path, p.add.pathKey)
+	p.wrapAdd.offsetKey = unlessWrapKey(c.Offset, p.add.offsetKey)
+	p.wrapAdd.idKey = unlessWrapKey(c.RecordID, p.add.idKey)
 	return p, nil
+}
+
+// isWrapKey reports whether name is a key of the wrapped records of the
+// on_error: wrap policy.
+func isWrapKey(name string) bool {
+	return name == wrapRawKey || name == wrapErrorKey
 }
 
 func mapKeys(m map[string]string) func(func(string) bool) {
@@ -259,21 +295,52 @@ func (p *fields) Append(dst, in []byte) ([]byte, error) {
 		}
 	}
 
-	dst = p.appendAdded(dst)
+	return p.appendEnd(dst, start, n, &p.add), nil
+}
+
+// wrappedFields is a fields step as it runs on a record made by the
+// on_error: wrap policy (see Chain.wrap): it only adds fields.
+type wrappedFields struct{ p *fields }
+
+// Append appends in, a JSON object, with the fields of p.wrapAdd added; a
+// member they name is replaced, but raw and error are always kept.
+func (w wrappedFields) Append(dst, in []byte) ([]byte, error) {
+	p := w.p
+	if err := p.obj.scan("fields", in); err != nil {
+		return dst, err
+	}
+	dst = append(dst, '{')
+	start := len(dst)
+	n := 0
+	for i := range p.obj.members {
+		m := &p.obj.members[i]
+		if id := p.lookup(in, m); id >= 0 && p.names[id].added && !isWrapKey(p.names[id].name) {
+			continue
+		}
+		dst = appendMember(dst, in, m, n)
+		n++
+	}
+	return p.appendEnd(dst, start, n, &p.wrapAdd), nil
+}
+
+// appendEnd appends the fields of a and the closing brace to an object
+// that began at dst[start] and has n members so far.
+func (p *fields) appendEnd(dst []byte, start, n int, a *added) []byte {
+	dst = p.appendAdded(dst, a)
 	if n == 0 && len(dst) > start {
 		// The added fields each begin with a comma; the object has no
 		// member before the first.
 		copy(dst[start:], dst[start+1:])
 		dst = dst[:len(dst)-1]
 	}
-	return append(dst, '}'), nil
+	return append(dst, '}')
 }
 
-// appendAdded appends the fields the step adds, each preceded by a comma.
-func (p *fields) appendAdded(dst []byte) []byte {
-	dst = append(dst, p.adds...)
-	dst = append(dst, p.hostField...)
-	if p.pathKey == nil && p.offsetKey == nil && p.idKey == nil {
+// appendAdded appends the fields of a, each preceded by a comma.
+func (p *fields) appendAdded(dst []byte, a *added) []byte {
+	dst = append(dst, a.static...)
+	dst = append(dst, a.hostField...)
+	if a.pathKey == nil && a.offsetKey == nil && a.idKey == nil {
 		return dst
 	}
 	src := p.ctx.Source
@@ -281,19 +348,19 @@ func (p *fields) appendAdded(dst []byte) []byte {
 		p.src = src
 		p.srcPath = AppendJSONString(p.srcPath[:0], []byte(src.Path))
 	}
-	if p.idKey != nil && src != nil {
+	if a.idKey != nil && src != nil {
 		p.recIDs.set(src, p.ctx.Prefix)
 	}
-	if p.pathKey != nil && src != nil {
-		dst = append(dst, p.pathKey...)
+	if a.pathKey != nil && src != nil {
+		dst = append(dst, a.pathKey...)
 		dst = append(dst, p.srcPath...)
 	}
-	if p.offsetKey != nil {
-		dst = append(dst, p.offsetKey...)
+	if a.offsetKey != nil {
+		dst = append(dst, a.offsetKey...)
 		dst = strconv.AppendInt(dst, p.ctx.Start, 10)
 	}
-	if p.idKey != nil && src != nil {
-		dst = append(dst, p.idKey...)
+	if a.idKey != nil && src != nil {
+		dst = append(dst, a.idKey...)
 		h := p.recIDs.of(p.ctx.End)
 		dst = append(dst, '"')
 		for shift := 60; shift >= 0; shift -= 4 {

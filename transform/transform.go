@@ -84,6 +84,9 @@ func parsePolicy(s string) (policy, error) {
 type step struct {
 	p       Processor
 	onError policy
+	// onWrapped is what runs on a record made by an on_error: wrap policy
+	// (see wrap), or nil for a step that skips such records.
+	onWrapped Processor
 }
 
 // Chain runs a flow's transforms in order on one line. It is used by a
@@ -233,11 +236,13 @@ func newStep(t *config.Transform, ctx *Context, o Options) (step, error) {
 		return step{p: &logfmtToJSON{}, onError: pol}, nil
 	case t.AddMetadata != nil:
 		// add_metadata accepts every input, so it has no on_error policy.
-		return step{p: newAddMetadata(t.AddMetadata)}, nil
+		p := newAddMetadata(t.AddMetadata)
+		return step{p: p, onWrapped: p}, nil
 	case t.AddEC2Metadata != nil:
 		// A record that is not a JSON object is wrapped (the default
 		// policy): the step has no on_error setting.
-		return step{p: newAddEC2Metadata(t.AddEC2Metadata, ec2Options{log: o.Logger})}, nil
+		p := newAddEC2Metadata(t.AddEC2Metadata, ec2Options{log: o.Logger})
+		return step{p: p, onWrapped: p}, nil
 	case t.Fields != nil:
 		// A record that is not a JSON object is wrapped (the default
 		// policy): fields, filter and redact have no on_error setting.
@@ -245,12 +250,14 @@ func newStep(t *config.Transform, ctx *Context, o Options) (step, error) {
 		if err != nil {
 			return step{}, fmt.Errorf("fields: %w", err)
 		}
-		return step{p: p}, nil
+		return step{p: p, onWrapped: wrappedFields{p}}, nil
 	case t.Filter != nil:
 		p, err := newFilter(t.Filter)
 		if err != nil {
 			return step{}, fmt.Errorf("filter: %w", err)
 		}
+		// No onWrapped: a filter never drops a wrapped record (see wrap),
+		// nor do the parsers above read one.
 		return step{p: p}, nil
 	case t.Redact != nil:
 		// Redact accepts every input: a record that is not JSON is
@@ -259,7 +266,7 @@ func newStep(t *config.Transform, ctx *Context, o Options) (step, error) {
 		if err != nil {
 			return step{}, fmt.Errorf("redact: %w", err)
 		}
-		return step{p: p}, nil
+		return step{p: p, onWrapped: p}, nil
 	}
 	return step{}, errors.New("no transform kind set") // not reached: n == 1
 }
@@ -323,18 +330,20 @@ func (c *Chain) Append(dst, line []byte) (out []byte, keep bool) {
 				c.filtered.Add(1)
 				return dst, false
 			}
-			return c.invalid(dst, line, s.onError, err)
+			return c.invalid(dst, line, i, err)
 		}
 		in = out
 	}
 	return out, true
 }
 
-// invalid applies a step's on_error policy. Pass and wrap use the original
-// line, not the failing step's input: that is what is in the file.
-func (c *Chain) invalid(dst, line []byte, pol policy, err error) ([]byte, bool) {
+// invalid applies the on_error policy of step i, which rejected its input
+// with err. Pass and wrap use the original line, not the failing step's
+// input: that is what is in the file. Pass sends it as it is and ends the
+// chain; wrap goes on with the wrapped record (see wrap).
+func (c *Chain) invalid(dst, line []byte, i int, err error) ([]byte, bool) {
 	c.lastErr = err
-	switch pol {
+	switch c.steps[i].onError {
 	case policyDrop:
 		c.dropped.Add(1)
 		return dst, false
@@ -343,16 +352,7 @@ func (c *Chain) invalid(dst, line []byte, pol policy, err error) ([]byte, bool) 
 		return append(dst, line...), true
 	}
 	c.wrapped.Add(1)
-	if se, ok := err.(*SyntaxError); ok {
-		c.reason = se.appendTo(c.reason[:0])
-	} else {
-		c.reason = append(c.reason[:0], err.Error()...)
-	}
-	dst = append(dst, `{"raw":`...)
-	dst = AppendJSONString(dst, line)
-	dst = append(dst, `,"error":`...)
-	dst = AppendJSONString(dst, c.reason)
-	return append(dst, '}'), true
+	return c.wrap(dst, line, i, err), true
 }
 
 // Stats returns the chain's counters. It may be called concurrently with

@@ -115,7 +115,7 @@ func TestChain(t *testing.T) {
 			stats: Stats{Lines: 2, Records: 2},
 		},
 		{
-			name:  "a failing step skips the later ones and wraps the original line",
+			name:  "a failing step skips the later parsers and wraps the original line",
 			cfgs:  []*config.Transform{single, csv, js},
 			lines: []string{" a,\"b ", "x,y,z"},
 			want:  []string{`{"raw":" a,\"b ","error":"csv_to_json: unterminated quoted field at offset 2"}`, `{"ts":"x","level":"y","msg":"z"}`},
@@ -228,18 +228,24 @@ func TestNoAllocs(t *testing.T) {
 		{"chain", []*config.Transform{{Singleline: &config.Singleline{}}, {CSVToJSON: &config.CSVToJSON{Fields: benchFields}}, {JSON: &config.JSON{}}}, benchCSVLine},
 		{"drop", []*config.Transform{{JSON: &config.JSON{OnError: config.OnErrorDrop}}}, "not json"},
 		{"pass", []*config.Transform{{JSON: &config.JSON{OnError: config.OnErrorPass}}}, "not json"},
+		{"wrap", []*config.Transform{{JSON: &config.JSON{}}}, "not json"},
+		{"wrap annotated", []*config.Transform{{JSON: &config.JSON{}}, {Filter: &config.Filter{Condition: config.Condition{LineMatches: "x"}}},
+			{Redact: &config.Redact{Patterns: config.RedactPatterns}},
+			{Fields: &config.Fields{RecordID: "id", Path: "path", Offset: "offset", Host: "host", Add: map[string]string{"env": "prod"}}},
+			{AddMetadata: &config.AddMetadata{Timestamp: true, Metadata: map[string]string{"app": "web"}}}}, "not json 192.168.1.1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := mustChain(t, tt.cfgs...)
+			c.SetSource(testSource)
 			line := []byte(tt.line)
 			buf := make([]byte, 0, 4096)
 			allocs := testing.AllocsPerRun(100, func() {
-				buf, _ = c.Append(buf[:0], line)
+				buf, _ = c.AppendLine(buf[:0], line, 4096, 4200)
 			})
 			// Invalid lines allocate their *SyntaxError; valid ones nothing.
 			want := 0.0
-			if tt.name == "drop" || tt.name == "pass" {
+			if strings.HasPrefix(tt.line, "not json") {
 				want = 1
 			}
 			if allocs != want {

@@ -90,6 +90,13 @@ flows:
   - name: raw
     paths: [/var/log/f.log]
     destination: out
+  - name: annotated
+    paths: [/var/log/g.log]
+    transforms:
+      - json: {on_error: wrap}
+      - filter: {field: level, equals: debug}
+      - fields: {record_id: id, path: path, offset: offset}
+    destination: out
 `
 
 func TestTestCommand(t *testing.T) {
@@ -133,6 +140,12 @@ func TestTestCommand(t *testing.T) {
 			stderr: `flow "wrap": multiline is not applied`,
 		},
 		{
+			name:   "wrapped records get the record id, path and offset, and no filter drops them",
+			args:   []string{"test", "-c", cfg, "--flow", "annotated"},
+			stdin:  "{\"level\":\"info\"}\n{\"level\":\"debug\"}\nnot json\n",
+			stdout: `{"level":"info","path":"-","offset":0,"id":"81d23fd7003c2305-0"}` + "\nFILTERED\n" + `WRAPPED (json: invalid literal at offset 0): {"raw":"not json","error":"json: invalid literal at offset 0","path":"-","offset":35,"id":"81d23fd7003c2305-35"}` + "\n",
+		},
+		{
 			name:   "passed records",
 			args:   []string{"test", "-c", cfg, "--flow", "pass"},
 			stdin:  "[1, 2]\nnope",
@@ -168,7 +181,7 @@ func TestTestCommand(t *testing.T) {
 			name:   "unknown flow lists the flows",
 			args:   []string{"test", "-c", cfg, "--flow", "nope"},
 			code:   1,
-			stderr: `no flow "nope"; flows: csv, meta, wrap, pass, header, raw`,
+			stderr: `no flow "nope"; flows: csv, meta, wrap, pass, header, raw, annotated`,
 		},
 		{
 			name:   "--flow is needed when there are several flows",

@@ -1,0 +1,454 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kinetail/kinetail/internal/kinesistest"
+)
+
+// What happens to lines written while kinetail is stopped: rotations,
+// truncations and deletions it can only find out about at the next start.
+// Each case stops kinetail with SIGKILL and, as a separate subtest, with
+// SIGTERM; after the restart every line still on disk must arrive, and
+// only lines past the checkpoint at a kill may arrive twice.
+
+// A file copytruncated while kinetail is stopped: the lines it had not
+// read are only in the copy, which the flow's glob does not name.
+func TestStoppedCopytruncate(t *testing.T) {
+	t.Run("a file last seen empty", func(t *testing.T) {
+		runStopped(t, bothStops, func(s *scene) {
+			site := s.path("logs/site.log")
+			touch(s.t, site)
+			lr := s.rotator(site, "rotate 5\ncopytruncate")
+			s.configure(flowSpec{paths: []string{"logs/site.log"}, position: "end_of_file"})
+			s.start()
+			s.follow(site)
+			s.stop()
+			s.write(site, "site", 100)
+			s.rotate(lr)
+			s.start()
+			s.finish(s.maxDups())
+		})
+	})
+	// With a checkpoint interval of an hour, kinetail saves a file's
+	// offset when it opens it and at a clean stop only: after SIGKILL the
+	// offset of a file sent in full is still 0. (SIGTERM saves, so only
+	// the kill makes this case.)
+	t.Run("a file opened and sent but never saved", func(t *testing.T) {
+		runStopped(t, []stopMode{stopKill}, func(s *scene) {
+			site := s.path("logs/site.log")
+			s.write(site, "site", 100)
+			lr := s.rotator(site, "rotate 5\ncopytruncate")
+			s.configure(flowSpec{paths: []string{"logs/site.log"}, position: "start_of_file"})
+			s.agentOption("checkpoint_interval", "1h")
+			s.start()
+			s.follow(site)
+			s.waitStored()
+			s.stop()
+			s.write(site, "site", 100)
+			s.rotate(lr)
+			s.start()
+			s.finish(s.maxDups())
+		})
+	})
+}
+
+// rotationCase is a logrotate setup under which the live file is rotated
+// several times while kinetail is stopped.
+type rotationCase struct {
+	name       string
+	directives string        // inside the logrotate block; $DIR is the scene's directory
+	rotations  int           // while stopped
+	gap        time.Duration // before each rotation after the first (dateext needs new names)
+	oldFiles   bool          // older generations exist before the first start
+}
+
+// Several rotations while kinetail is stopped, with a glob that names the
+// live file only: each generation since the checkpoint must be read,
+// oldest first.
+func TestStoppedRotations(t *testing.T) {
+	testRotationsWhileStopped(t, []rotationCase{
+		{name: "create", directives: "rotate 5\ncreate", rotations: 2},
+		{name: "dateext", directives: "rotate 5\ncreate\ndateext\ndateformat -%Y%m%d-%H%M%S",
+			rotations: 2, gap: 1100 * time.Millisecond},
+		{name: "olddir", directives: "rotate 5\ncreate\nolddir $DIR/old", rotations: 2},
+		{name: "three rotations", directives: "rotate 5\ncreate", rotations: 3},
+		// Rotated files that were there before the first start (at
+		// end_of_file) are history kinetail never promised to send.
+		{name: "a first start does not flood old files", directives: "rotate 5\ncreate",
+			rotations: 2, oldFiles: true},
+	})
+}
+
+// The unread rest of the generation kinetail was reading exists only in a
+// compressed copy (site.log.1.gz, then site.log.2.gz; with delaycompress
+// site.log.1, then site.log.2.gz): it must be read decompressed, and no
+// record may hold gzip bytes.
+func TestStoppedCompressed(t *testing.T) {
+	testRotationsWhileStopped(t, []rotationCase{
+		{name: "compress", directives: "rotate 5\ncreate\ncompress", rotations: 2},
+		{name: "compress and delaycompress", directives: "rotate 5\ncreate\ncompress\ndelaycompress", rotations: 2},
+	})
+}
+
+// testRotationsWhileStopped delivers 100 lines, stops kinetail, writes 50
+// more lines, then rotates and writes 100 lines after each rotation, and
+// starts kinetail again.
+func testRotationsWhileStopped(t *testing.T, cases []rotationCase) {
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			runStopped(t, bothStops, func(s *scene) {
+				mkdirs(s.t, s.dir, "old")
+				site := s.path("logs/site.log")
+				touch(s.t, site)
+				if tc.oldFiles {
+					// Lines named "old" are not counted as written: any
+					// of them that arrives is an unknown record.
+					for _, p := range []string{site + ".2", site + ".1", site} {
+						var b []byte
+						for i := range 10 {
+							b = appendLine(b, "old", i)
+						}
+						appendTo(s.t, p, b)
+					}
+				}
+				lr := s.rotator(site, tc.directives)
+				s.configure(flowSpec{paths: []string{"logs/site.log"}, position: "end_of_file"})
+				s.start()
+				s.follow(site)
+				s.write(site, "site", 100)
+				s.waitStored()
+				s.stop()
+				s.write(site, "site", 50)
+				for i := range tc.rotations {
+					if i > 0 {
+						time.Sleep(tc.gap)
+					}
+					s.rotate(lr)
+					s.write(site, "site", 100)
+				}
+				s.start()
+				s.finish(s.maxDups())
+			})
+		})
+	}
+}
+
+// A truncation that kinetail saw less than a second before it stopped,
+// then a second copytruncate while it was stopped. The timing is the
+// point: kinetail is stopped 0.3 s after the first logrotate returned.
+// SIGTERM is the control.
+func TestStoppedTruncationBeforeCrash(t *testing.T) {
+	runStopped(t, bothStops, func(s *scene) {
+		x := s.path("logs/x.log")
+		touch(s.t, x)
+		lr := s.rotator(x, "rotate 5\ncopytruncate")
+		s.configure(flowSpec{paths: []string{"logs/x.log"}, position: "start_of_file"})
+		s.start()
+		s.follow(x)
+		s.write(x, "x", 100)
+		s.waitStored()
+		s.rotate(lr)
+		truncated := time.Now()
+		s.write(x, "x", 100)
+		s.waitStored()
+		time.Sleep(time.Until(truncated.Add(300 * time.Millisecond)))
+		s.t.Logf("stopping %s after the truncation", time.Since(truncated).Round(time.Millisecond))
+		s.stop()
+		s.write(x, "x", 100)
+		s.rotate(lr)
+		s.write(x, "x", 100)
+		s.start()
+		s.finish(s.maxDups())
+	})
+}
+
+// A directory whose name is not valid UTF-8 (a byte 0xff): the path must
+// survive the checkpoint file. logrotate is not trusted with the name, so
+// the copytruncate is done by hand as logrotate does it.
+func TestStoppedNonUTF8Directory(t *testing.T) {
+	runStopped(t, bothStops, func(s *scene) {
+		bad := s.path("logs/bad\xffdir")
+		mkdirs(s.t, s.dir, filepath.Join("logs", "bad\xffdir"))
+		x := filepath.Join(bad, "x.log")
+		touch(s.t, x)
+		s.configure(flowSpec{paths: []string{"logs/*/x.log"}, position: "start_of_file"})
+		s.start()
+		s.follow(x)
+		s.write(x, "x", 100)
+		s.waitStored()
+		s.stop()
+		s.write(x, "x", 100)
+		copyTruncate(s.t, x, x+".1")
+		s.start()
+		s.finish(s.maxDups())
+	})
+}
+
+// copyTruncate does what logrotate's copytruncate does: copy path to
+// dst, then truncate path to 0 in place.
+func copyTruncate(t *testing.T, path, dst string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The state directory deleted while kinetail runs: it must be created
+// again at the next save, so that a stop leaves a checkpoint and lines
+// written while stopped are sent after the restart, not skipped as on a
+// first start at end_of_file.
+func TestStoppedStateDirectoryDeleted(t *testing.T) {
+	runStopped(t, bothStops, func(s *scene) {
+		x := s.path("logs/x.log")
+		touch(s.t, x)
+		s.configure(flowSpec{paths: []string{"logs/x.log"}, position: "end_of_file"})
+		s.start()
+		s.follow(x)
+		s.write(x, "x", 20)
+		s.waitStored()
+		if err := os.RemoveAll(s.path("state")); err != nil {
+			s.t.Fatal(err)
+		}
+		s.write(x, "x", 100)
+		s.waitStored()
+		if !s.eventuallyNames(filepath.Base(x)) {
+			s.t.Errorf("the checkpoint file was not written again within %s of deleting the state directory", waitFor)
+		}
+		s.stop()
+		if !s.mode.kill {
+			if _, err := os.Stat(s.path("state/checkpoints.json")); err != nil {
+				s.t.Errorf("no checkpoint file after SIGTERM: %v", err)
+			}
+		}
+		s.write(x, "x", 100)
+		s.start()
+		s.finish(s.maxDups())
+	})
+}
+
+// eventuallyNames waits until the checkpoint file names name and reports
+// whether it did in time.
+func (s *scene) eventuallyNames(name string) bool {
+	deadline := time.Now().Add(waitFor)
+	for !s.checkpointNames(name) {
+		if time.Now().After(deadline) || s.agent.exited() {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return true
+}
+
+// A glob that also matches the rotated names (site.log*), with
+// copytruncate: each copy is a new file in the glob holding lines already
+// sent. Three rotations while kinetail runs must send nothing twice; then
+// a stop, a rotation while stopped and a start.
+func TestStoppedGlobMatchesCopies(t *testing.T) {
+	runStopped(t, bothStops, func(s *scene) {
+		site := s.path("logs/site.log")
+		touch(s.t, site)
+		lr := s.rotator(site, "rotate 5\ncopytruncate")
+		s.configure(flowSpec{paths: []string{"logs/site.log*"}, exclude: []string{"*.gz"}, position: "start_of_file"})
+		s.start()
+		s.follow(site)
+
+		// 2 lines every 10 ms. Lines written between logrotate's copy and
+		// its truncation are in neither file, so the writer pauses.
+		w := startWriter(s.t, []string{site}, 2, 10*time.Millisecond)
+		for range 3 {
+			time.Sleep(700 * time.Millisecond)
+			w.pause()
+			err := lr.run()
+			w.resume()
+			if err != nil {
+				s.t.Fatal(err)
+			}
+		}
+		time.Sleep(300 * time.Millisecond)
+		for name, n := range w.finish(s.t) {
+			s.lines[name] = n
+		}
+		s.waitStored()
+		s.settle()
+		running := check(s.srv.Stored(), s.lines)
+		s.t.Logf("before the stop: %s", running)
+		if running.dups != 0 {
+			s.t.Errorf("%d duplicates while running (3 rotations, no stop), want 0: %s",
+				running.dups, duplicated(s.srv.Stored()))
+		}
+
+		// Everything was stored and the checkpoint had a second to catch
+		// up before the stop: a restart after either stop sends nothing
+		// again, not even the copies the glob finds again under new names.
+		name := lineName(site)
+		s.stop()
+		s.write(site, name, 50)
+		s.rotate(lr)
+		s.write(site, name, 50)
+		s.start()
+		s.finish(running.dups)
+	})
+}
+
+// rotate 1 with three rotations while stopped: two generations are
+// deleted before kinetail can read them. It must not crash, must send
+// every line still on disk, and must warn about the bytes it could not
+// read, naming the file.
+func TestStoppedGenerationsDeleted(t *testing.T) {
+	runStopped(t, bothStops, func(s *scene) {
+		site := s.path("logs/site.log")
+		touch(s.t, site)
+		lr := s.rotator(site, "rotate 1\ncreate")
+		s.configure(flowSpec{paths: []string{"logs/site.log"}, position: "end_of_file"})
+		s.start()
+		s.follow(site)
+		s.write(site, "site", 100)
+		s.waitStored()
+		s.stop()
+		// Generation A (lines 0-149) is read up to 100; B (150-249) is
+		// written and rotated while stopped. Both are deleted by the
+		// third rotation; C (250-349) is site.log.1 and D (350-449) the
+		// live file.
+		s.write(site, "site", 50)
+		for range 3 {
+			s.rotate(lr)
+			s.write(site, "site", 100)
+		}
+		gone := make([]bool, s.lines["site"])
+		for i := 100; i < 250; i++ {
+			gone[i] = true
+		}
+		s.start()
+
+		// Wait until every line still on disk is stored.
+		var lost, late []int // lines missing that were deleted, and that were not
+		deadline := time.Now().Add(waitFor)
+		for {
+			lost, late = lost[:0], late[:0]
+			seen := storedCounts(s.srv.Stored())["site"]
+			for i, g := range gone {
+				switch {
+				case seen[i] > 0:
+				case g:
+					lost = append(lost, i)
+				default:
+					late = append(late, i)
+				}
+			}
+			if len(late) == 0 || s.agent.exited() || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if s.agent.exited() {
+			s.t.Fatalf("kinetail exited by itself (%s)", exitOf(s.agent))
+		}
+		s.settle()
+		log := s.agent.log.String()
+		s.term()
+		c := check(s.srv.Stored(), s.lines)
+		s.t.Logf("%s; %d lines never arrived that were only in the deleted generations (site-100..249)", c, len(lost))
+		if len(late) > 0 {
+			s.t.Errorf("%d lines still on disk never arrived: %s\nthey are in:\n%s", len(late), ranges("site", late),
+				s.where(missingSamples("site", late)))
+		}
+		if c.unknown != 0 {
+			s.t.Errorf("%d unknown records: %s", c.unknown, strings.Join(c.samples, "\n"))
+		}
+		if c.dups > s.maxDups() {
+			s.t.Errorf("%d duplicates, want at most %d", c.dups, s.maxDups())
+		}
+		if !slices.ContainsFunc(problems(log), func(l string) bool {
+			return strings.Contains(l, "site.log") && strings.Contains(l, "bytes")
+		}) {
+			s.t.Errorf("no WARN or ERROR line names site.log and a byte count for the %d lines deleted unread; warnings and errors:\n%s",
+				len(lost), strings.Join(problems(log), "\n"))
+		}
+	})
+}
+
+// storedCounts counts the stored records of each line, by name and number.
+func storedCounts(recs []kinesistest.StoredRecord) map[string]map[int]int {
+	m := map[string]map[int]int{}
+	for _, r := range recs {
+		name, n, ok := parseLine(r.Data)
+		if !ok {
+			continue
+		}
+		if m[name] == nil {
+			m[name] = map[int]int{}
+		}
+		m[name][n]++
+	}
+	return m
+}
+
+// ranges writes sorted line numbers as name-a..b runs.
+func ranges(name string, nums []int) string {
+	var out []string
+	for _, sp := range spans(nums) {
+		out = append(out, name+"-"+sp)
+	}
+	return strings.Join(out, ", ")
+}
+
+// missingSamples turns sorted line numbers into the "missing name-a..b"
+// samples that locate reads.
+func missingSamples(name string, nums []int) []string {
+	var out []string
+	for _, sp := range spans(nums) {
+		out = append(out, "missing "+name+"-"+sp)
+	}
+	return out
+}
+
+// spans writes sorted numbers as runs "a..b".
+func spans(nums []int) []string {
+	var out []string
+	for i := 0; i < len(nums); {
+		j := i
+		for j+1 < len(nums) && nums[j+1] == nums[j]+1 {
+			j++
+		}
+		out = append(out, fmt.Sprintf("%d..%d", nums[i], nums[j]))
+		i = j + 1
+	}
+	return out
+}
+
+// duplicated names the lines stored more than once, as runs per name.
+func duplicated(recs []kinesistest.StoredRecord) string {
+	counts := storedCounts(recs)
+	names := slices.Sorted(maps.Keys(counts))
+	var out []string
+	for _, name := range names {
+		var nums []int
+		for n, k := range counts[name] {
+			if k > 1 {
+				nums = append(nums, n)
+			}
+		}
+		slices.Sort(nums)
+		if len(nums) > 0 {
+			out = append(out, ranges(name, nums))
+		}
+	}
+	return strings.Join(out, "; ")
+}
