@@ -223,14 +223,14 @@ type slot struct {
 
 // world is the model and the real files.
 type world struct {
-	t      *testing.T
-	root   string
-	dir    string // the logs
-	names  []string
-	glob   int
-	live   []*gen    // nil: the file does not exist
-	rot    [][]*slot // per file, index 0 is f.1
-	tail   []string  // the rest of a partial line per file
+	t       *testing.T
+	root    string
+	dir     string // the logs
+	names   []string
+	glob    int
+	live    []*gen    // nil: the file does not exist
+	rot     [][]*slot // per file, index 0 is f.1
+	tail    []string  // the rest of a partial line per file
 	lines   map[string]*line
 	gens    []*gen
 	serial  int
@@ -811,8 +811,8 @@ type logBuffer struct {
 }
 
 func (l *logBuffer) Enabled(context.Context, slog.Level) bool { return true }
-func (l *logBuffer) WithAttrs([]slog.Attr) slog.Handler        { return l }
-func (l *logBuffer) WithGroup(string) slog.Handler             { return l }
+func (l *logBuffer) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *logBuffer) WithGroup(string) slog.Handler            { return l }
 func (l *logBuffer) Handle(_ context.Context, r slog.Record) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -877,4 +877,3 @@ func shrink(t *testing.T, seed uint64, ops []op, why string) []op {
 	}
 	return ops
 }
-
