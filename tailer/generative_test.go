@@ -237,7 +237,8 @@ type world struct {
 	partial []partialLine
 
 	mu        sync.Mutex
-	handed    map[string]bool // lines the agent read and handed on, delivered or not
+	handed    map[string]bool   // lines the agent read and handed on, delivered or not
+	from      map[string]string // where an unknown record came from
 	delivered map[string]int
 	unknown   []string
 	logs      logBuffer
@@ -267,7 +268,7 @@ func runSequence(t *testing.T, seed uint64, ops []op) (res result) {
 	}
 	defer os.RemoveAll(root)
 	w := &world{t: t, root: root, dir: filepath.Join(root, "logs"), names: []string{"a.log", "b.log"},
-		lines: make(map[string]*line), delivered: make(map[string]int), handed: make(map[string]bool), glob: ops[0].glob}
+		lines: make(map[string]*line), delivered: make(map[string]int), handed: make(map[string]bool), from: make(map[string]string), glob: ops[0].glob}
 	w.live = make([]*gen, 2)
 	w.rot = make([][]*slot, 2)
 	w.tail = make([]string, 2)
@@ -620,7 +621,11 @@ func (w *world) check() (failure, detail string) {
 	case len(unwarned) > 0:
 		return fmt.Sprintf("%d lines lost without a warning: %s", len(unwarned), sample(unwarned)), detail
 	case len(unknown) > 0:
-		return fmt.Sprintf("%d records are no written line: %s", len(unknown), sample(unknown)), detail
+		var from []string
+		for _, u := range unknown {
+			from = append(from, fmt.Sprintf("%.30q from %s", u, w.from[u]))
+		}
+		return fmt.Sprintf("%d records are no written line: %s", len(unknown), strings.Join(from, "; ")), detail
 	}
 	return "", detail
 }
@@ -722,6 +727,9 @@ func (w *world) start() error {
 			for _, l := range b.Lines {
 				h.texts = append(h.texts, string(l.Bytes))
 				w.handed[string(l.Bytes)] = true
+				if _, ok := w.lines[string(l.Bytes)]; !ok {
+					w.from[string(l.Bytes)] = fmt.Sprintf("%s %v [%d,%d)", b.Source.Path, b.Source.ID, l.Start, l.End)
+				}
 			}
 			w.mu.Unlock()
 			a.mu.Lock()

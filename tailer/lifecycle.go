@@ -107,6 +107,10 @@ func (t *Tailer) begin(ctx context.Context, s *opening, wg *sync.WaitGroup) bool
 	r.id, r.mtime, r.sync = s.id, s.mtime, s.sync && t.cfg.Hooks.Sync != nil
 	r.after, r.ended = s.after, s.ended
 	r.endOnce = &s.once
+	// The file may change between the decision and the first read (a
+	// reader waiting for an earlier generation waits long): it is checked
+	// again then.
+	r.resumed, r.startMarker = true, s.marker
 	r.pub.Store(&published{id: s.id, end: s.off, marker: s.marker})
 	if fi, err := f.Stat(); err == nil {
 		r.lastSize = max(fi.Size(), s.off)

@@ -52,6 +52,9 @@ const (
 	searchRetry = 500 * time.Millisecond
 	searchTries = 3
 	maxNearDirs = 64
+	// recentEmpty is how long an empty rotated file is looked at again:
+	// logrotate may still be writing the copy.
+	recentEmpty = 10 * time.Second
 )
 
 // candidate is a file the planner looks at.
@@ -452,6 +455,14 @@ func (p *planner) decide() {
 			// or replaced while it was down.
 			s.atEnd = t.firstScan && t.cfg.StartAtEnd && len(t.known.byKey[c.key]) == 0 && len(t.known.byOrigin[c.path]) == 0
 		case p.unseen(c):
+			if c.fi.Size() == 0 {
+				// Nothing in it, or a copy being written: looked at
+				// again at the next scan while it is recent.
+				if time.Since(c.fi.ModTime()) < recentEmpty {
+					t.replan[c.origin] = p.since[c.origin]
+				}
+				continue
+			}
 			twin := filepath.Join(dirOf(c.path), trimCompression(filepath.Base(c.path)))
 			if missed[twin] {
 				continue

@@ -120,7 +120,8 @@ type reader struct {
 	lastGrowth  time.Time
 	truncLogged time.Time
 	timer       *time.Timer
-	resumed     bool // run on a new descriptor: check the file before reading
+	resumed     bool   // run on a new descriptor: check the file before reading
+	startMarker uint64 // the marker the bytes before off had when the start was decided
 
 	// Set by the Tailer, read by the reader goroutine.
 	wakeC  chan struct{}
@@ -690,6 +691,12 @@ func (r *reader) widen() {
 		return // shrank or rewritten: checkTruncation sees to it
 	}
 	r.id.Fingerprint, r.id.FingerprintLen = fnv1a(buf[:n]), n
+	if fl == 0 && r.o.hooks.Sync != nil {
+		// The generation was saved while empty, which names no content:
+		// its first bytes are made durable before any of it is handed
+		// on, like a new generation's.
+		r.sync = true
+	}
 	if r.o.hooks.OnWiden != nil {
 		r.o.hooks.OnWiden(r.src, r.id)
 	}

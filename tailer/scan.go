@@ -259,15 +259,26 @@ func (t *Tailer) history(path string) (time.Time, bool) {
 // seen empty), and is looked at now.
 func (t *Tailer) dirChanges(origins map[string]time.Time) {
 	byDir := make(map[string][]string)
-	t.mu.RLock()
-	for _, r := range t.readers {
-		o := r.src.Path
+	add := func(o string) {
 		byDir[dirOf(o)] = append(byDir[dirOf(o)], o)
 		for d := range t.dirs[o] {
 			byDir[d] = append(byDir[d], o)
 		}
 	}
+	t.mu.RLock()
+	for _, r := range t.readers {
+		add(r.src.Path)
+	}
 	t.mu.RUnlock()
+	// Paths whose readers ended too: the next generation may have been
+	// written and rotated before any scan saw it at the path.
+	for o := range t.known.byOrigin {
+		add(o)
+	}
+	for d, os := range byDir {
+		slices.Sort(os)
+		byDir[d] = slices.Compact(os)
+	}
 	mods := make(map[string]time.Time, len(byDir))
 	for d, os := range byDir {
 		fi, err := statDir(d)

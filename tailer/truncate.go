@@ -30,6 +30,11 @@ func (r *reader) checkTruncation() error {
 		truncated = err != nil || m != r.markerAt(r.off)
 	}
 	r.suspect = false
+	if !truncated && r.startMarker != 0 && r.off > 0 {
+		m, err := readMarker(r.f, r.off)
+		truncated = err != nil || m != r.startMarker
+	}
+	r.startMarker = 0
 	if !truncated && size > r.off && r.id.FingerprintLen > 0 {
 		ok, err := prefixMatches(r.f, r.id)
 		if err != nil {

@@ -113,12 +113,20 @@ func testRotationsWhileStopped(t *testing.T, cases []rotationCase) {
 				if tc.oldFiles {
 					// Lines named "old" are not counted as written: any
 					// of them that arrives is an unknown record.
-					for _, p := range []string{site + ".2", site + ".1", site} {
+					// They are old: last written hours before the
+					// first start (file times within the same few
+					// milliseconds cannot be ordered, and kinetail
+					// reads such a tie rather than risk a loss).
+					for i, p := range []string{site + ".2", site + ".1", site} {
 						var b []byte
 						for i := range 10 {
 							b = appendLine(b, "old", i)
 						}
 						appendTo(s.t, p, b)
+						at := time.Now().Add(time.Duration(i-3) * time.Hour)
+						if err := os.Chtimes(p, at, at); err != nil {
+							s.t.Fatal(err)
+						}
 					}
 				}
 				lr := s.rotator(site, tc.directives)
