@@ -128,8 +128,9 @@ func (t *Tracker) Close(src *tailer.Source, finished bool) {
 	})
 }
 
-// Lost forgets what the tailer reported lost: a loaded entry found
-// nowhere, or a Source whose rest is in no file.
+// Lost records what the tailer reported lost (a loaded entry found
+// nowhere, or a Source whose rest is in no file) as Closed: not looked for
+// after a restart, and not reported again, but still known until the TTL.
 func (t *Tracker) Lost(p tailer.Position, src *tailer.Source) {
 	if src != nil {
 		t.update(src, func(s *state) { s.done = true })
@@ -137,10 +138,12 @@ func (t *Tracker) Lost(p tailer.Position, src *tailer.Source) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.carried = slices.DeleteFunc(t.carried, func(e Entry) bool {
-		return e.ID == p.ID && e.Offset == p.Offset && e.Path == p.Path
-	})
-	t.version++
+	for i, e := range t.carried {
+		if e.ID == p.ID && e.Offset == p.Offset && e.Path == p.Path {
+			t.carried[i].Closed = true
+			t.version++
+		}
+	}
 }
 
 func (t *Tracker) update(src *tailer.Source, f func(*state)) {

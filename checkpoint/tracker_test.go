@@ -234,21 +234,21 @@ func TestTrackerGenerations(t *testing.T) {
 	pending.Done(1)
 }
 
-// What the tailer reports lost is not looked for again.
+// What the tailer reports lost is not looked for, or reported, again.
 func TestTrackerLost(t *testing.T) {
 	loaded := []Entry{{Flow: "f", Path: "/gone.1", Origin: "/gone", ID: tailer.FileID{Inode: 3}, Offset: 30, Updated: time.Now()}}
 	tr := NewTracker(loaded, time.Hour)
 	ps := tr.Positions("f")
 	tr.Lost(ps[0], nil)
-	if got := tr.Snapshot(); len(got) != 0 {
-		t.Fatalf("snapshot = %+v, want the lost entry forgotten", got)
+	if got := tr.Snapshot(); len(got) != 1 || !got[0].Closed {
+		t.Fatalf("snapshot = %+v, want the lost entry Closed", got)
 	}
 	src := &tailer.Source{Flow: "f", Path: "/t", ID: tailer.FileID{Inode: 4}}
 	tr.Open(src, tailer.Opened{Path: "/t", ID: src.ID})
 	tr.Begin(src, 10, 0, nil).Done(1)
 	tr.Close(src, false)
 	tr.Lost(tailer.Position{}, src)
-	if got := tr.Snapshot(); len(got) != 1 || !got[0].Closed {
-		t.Fatalf("snapshot = %+v, want the truncated generation Closed", got)
+	if got := tr.Snapshot(); len(got) != 2 || !got[0].Closed || !got[1].Closed {
+		t.Fatalf("snapshot = %+v, want the truncated generation Closed too", got)
 	}
 }

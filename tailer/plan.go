@@ -639,6 +639,7 @@ func (t *Tailer) account(unfound []*gen, p *planner, errs []PathError) {
 		}
 		g.found = true // looked for enough
 		if g.truncated {
+			g.pos.Closed = true
 			if lost := g.size - g.pos.Offset; lost > 0 {
 				t.stats.copyTruncateLost.Add(lost)
 				t.log.Warn("file truncated before it was read to its end and no copy of it found; bytes lost",
@@ -649,7 +650,9 @@ func (t *Tailer) account(unfound []*gen, p *planner, errs []PathError) {
 			}
 			continue
 		}
-		t.known.remove(g)
+		// It stays known: should it come back (moved out of the globs
+		// and back), it is read from its offset after all.
+		g.pos.Closed = true
 		unread := max(g.pos.Read-g.pos.Offset, 0)
 		t.lose(g.pos.Path, g.origin(), unread, "a generation with unread lines was found nowhere (deleted, or compressed in a format kinetail cannot read); its lines after the saved offset are lost", nil)
 		if t.cfg.Hooks.OnLost != nil {

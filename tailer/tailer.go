@@ -131,8 +131,10 @@ type Hooks struct {
 	OnClose func(src *Source, finished bool)
 	// OnLost reports a generation whose unread rest was found nowhere: a
 	// Position (src nil), or a Source truncated before it was read to its
-	// end whose copy was not found. It was logged and counted; there is
-	// nothing more to look for.
+	// end whose copy was not found. It was logged and counted and is not
+	// looked for any more, but stays known: if its bytes turn up again
+	// (a file moved back into the globs), reading goes on from its
+	// offset.
 	OnLost func(p Position, src *Source)
 	// Sync returns once everything announced through OnOpen and OnWiden
 	// so far is durable. A reader calls it before it hands on the first
