@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
@@ -19,13 +20,14 @@ import (
 )
 
 // faultClient is a real SDK client for s, without SDK retries so each call is
-// one request.
+// one request, and with request bodies of its own (see ownBody).
 func faultClient(s *FaultServer) *kinesis.Client {
 	return kinesis.New(kinesis.Options{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(s.URL()),
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
 		Retryer:      aws.NopRetryer{},
+		HTTPClient:   ownBody{awshttp.NewBuildableClient()},
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/firehose"
 	fhtypes "github.com/aws/aws-sdk-go-v2/service/firehose/types"
@@ -17,13 +18,15 @@ import (
 )
 
 // firehoseClient is a real SDK Firehose client for s, without SDK retries
-// so each call is one request.
+// so each call is one request, and with request bodies of its own (see
+// ownBody).
 func firehoseClient(s *FaultServer) *firehose.Client {
 	return firehose.New(firehose.Options{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(s.URL()),
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
 		Retryer:      aws.NopRetryer{},
+		HTTPClient:   ownBody{awshttp.NewBuildableClient()},
 	})
 }
 

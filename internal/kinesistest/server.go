@@ -168,7 +168,7 @@ func start(ctx context.Context, node, dir string, stderr io.Writer) (*Server, er
 		Region:       TestRegion,
 		Credentials:  credentials.NewStaticCredentialsProvider(TestAccessKeyID, TestSecretAccessKey, ""),
 		BaseEndpoint: aws.String(s.plainURL),
-		HTTPClient:   &http.Client{Transport: s.transport},
+		HTTPClient:   ownBody{&http.Client{Transport: s.transport}},
 		// Tests make many calls, some failing on purpose: a client-side
 		// retry budget would turn those into unrelated failures later.
 		Retryer: retry.NewStandard(func(o *retry.StandardOptions) { o.RateLimiter = ratelimit.None }),
