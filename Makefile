@@ -10,7 +10,7 @@ FUZZ_TARGETS := $(shell grep -l '^func Fuzz' $$(git ls-files '*_test.go' 2>/dev/
 	| xargs -r grep -H -o '^func Fuzz[A-Za-z0-9_]*' | sed -E 's|^(.*)/[^/]+_test.go:func |./\1:|' | sort -u)
 FUZZTIME ?= 10000x
 
-.PHONY: all build test unit e2e soak fuzz-short fuzz demo bench bench-transforms deps vet clean
+.PHONY: all build test prereq unit e2e soak fuzz-short fuzz demo bench bench-transforms deps vet clean
 
 all: build
 
@@ -32,18 +32,22 @@ vet:
 
 # One package at a time: the tailer tests watch real files with timing, and
 # other packages compiling and running beside them on 2 cores make them flaky.
-unit: deps
+unit: prereq deps
 	$(GO) test -race -count=1 -p 1 -timeout 15m ./...
 
-e2e: deps build
+e2e: prereq deps build
 	KINETAIL_BIN=$(CURDIR)/$(BIN) $(GO) test -race -count=1 -timeout 15m -tags e2e ./test/e2e/...
 
-# The e2e crash loop (SIGKILL, logrotate, throttling, outages), run for
-# many more kills than `make e2e` does; the result goes in BENCHMARKS.md.
+# The e2e crash loop (SIGKILL, logrotate, throttling, outages, kinetail down
+# across rotations), run for many more kills than `make e2e` does, and the
+# generative test of the tailer for many more sequences than `make unit`;
+# the results go in BENCHMARKS.md. KINETAIL_SEED repeats a crash loop.
 SOAK_CYCLES ?= 300
+SOAK_SEQUENCES ?= 3000
 soak: deps build
 	KINETAIL_BIN=$(CURDIR)/$(BIN) KINETAIL_SOAK_CYCLES=$(SOAK_CYCLES) $(GO) test -race -count=1 -timeout 40m \
 		-tags e2e -run '^TestCrashLoop$$' -v ./test/e2e/
+	KINETAIL_GEN_SEQUENCES=$(SOAK_SEQUENCES) $(GO) test -count=1 -timeout 60m -run '^TestGenerative$$' -v ./tailer/
 
 fuzz-short:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
@@ -53,7 +57,16 @@ fuzz-short:
 fuzz:
 	$(MAKE) fuzz-short FUZZTIME=2m
 
-test: vet unit e2e fuzz-short
+# What the tests need besides Go modules and npm packages (which make
+# installs): checked first, so a missing tool stops the run at once.
+prereq:
+	@missing=""; for c in $(GO) node npm logrotate gzip; do \
+		command -v $$c >/dev/null 2>&1 || [ -x /usr/sbin/$$c ] || missing="$$missing $$c"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "make test needs:$$missing"; \
+		echo "on Debian: apt-get install -y golang nodejs npm logrotate gzip (or Go from go.dev)"; exit 1; fi
+
+test: prereq vet unit e2e fuzz-short
 
 demo: deps build
 	$(GO) run ./internal/cmd/demo -bin $(BIN) -config config.example.yaml

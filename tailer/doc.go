@@ -1,50 +1,55 @@
 // Package tailer finds, identifies and follows log files and emits their
 // complete lines in batches with exact byte offsets.
 //
-// The package owns three separate pieces:
+// A generation is what was written to a followed path between two
+// rotations; a Source is one generation. Its ID (device and inode of the
+// file it was first read from, and a fingerprint of its first bytes) stays
+// the same wherever its bytes go: a rotated name, a copytruncate copy, a
+// compressed copy. Source.Path is the followed path it was written at.
+// Sources never change once created; where a generation is read from now,
+// and its fingerprint once widened, are reported through Hooks.
 //
-//   - the Scanner expands the flow's globs (including **) into a snapshot of
+// The package is made of these pieces, one file each:
+//
+//   - scanner.go expands the flow's globs (including **) into a snapshot of
 //     regular files;
-//   - the watcher turns fsnotify events into "rescan soon" and "this file
+//   - watcher.go turns fsnotify events into "rescan soon" and "this file
 //     grew" hints; it never decides anything, the periodic rescan is the
 //     source of truth (fsnotify is silent on NFS and can overflow);
-//   - one reader goroutine per open file reads with pread at an exact offset,
-//     splits lines and sends Batches.
+//   - diff.go compares what the readers follow with a snapshot, by file
+//     identity, as a pure function: appeared, gone, renamed, changed;
+//   - scan.go applies those events (a file that left the globs is drained
+//     through its descriptor, a renamed one keeps its reader, one in a
+//     directory that cannot be read now is left alone) and finds the paths
+//     whose generation changed;
+//   - plan.go decides, for new files and the rotated files (family.go) of
+//     those paths, which generation each holds (known.go remembers the
+//     generations not being read: checkpoint Positions and ended readers)
+//     and where reading starts; generations of one path are read oldest
+//     first;
+//   - lifecycle.go starts readers on those decisions, runs them and ends
+//     them; open.go is the one way a file is opened (and decompressed,
+//     unpack.go); slots.go owns the descriptor budget, parking idle
+//     readers and reopening them;
+//   - reader.go is one goroutine per open file: it reads with pread at an
+//     exact offset, splits lines (multiline.go groups them) and sends
+//     Batches; truncate.go ends it when its file no longer holds its
+//     generation.
 //
-// The Tailer compares each snapshot with its readers by file identity
-// (see Same) and decides rotation: a renamed file keeps its reader and
-// Source, a file that left the globs or was deleted is drained to EOF and
-// closed after a quiet grace period (never before it is drained, however
-// long the consumer blocks, unless Config.CloseRemovedAfter says so), a
-// truncated file restarts at offset 0 under a new Source, and a new file
-// gets a new reader.
-//
-// Copytruncate: when a followed file shrinks below the read offset (or
-// its leading bytes change), the reader first looks in the file's
-// directory for the rotated copy (any uncompressed file that starts with
-// the fingerprint, holds at its read offset the bytes it read last, and is
-// at least that long) and reads the rest from the copy under the same
-// Source. One window remains that no reader can close: bytes the
-// application writes after logrotate copied the file and before it
-// truncated it are in neither file. When the copy is shorter than the size
-// last seen, those bytes are counted in Stats.CopyTruncateLost and logged;
-// a create-style rotation (rename, then create) has no such window.
-//
-// Restarts: Positions are matched by device, inode and fingerprint, and an
-// offset is trusted only if the bytes before it still hash to the saved
-// Marker (a file truncated and refilled while the agent was down is read
-// from 0). A Position whose file is no longer in the globs is searched for
-// by inode in the scanned directories and its own: a file rotated while
-// the agent was down is drained from its saved offset.
-//
-// Descriptors: Config.OpenFiles bounds open files across flows. A reader
-// idle at EOF closes its descriptor but keeps its state (offsets, partial
-// line, identity) and is reopened when a scan or file event shows a
-// change, after checking it is still the same file. Files rotated away
-// keep their descriptor until drained, since they cannot be reopened.
+// Restarts and everything else kinetail does not see: a generation is
+// found by its identity, or by its content (the same first bytes and the
+// same bytes before its offset) in a copy. Rotated files of a followed
+// path modified after the newest generation known for that path was first
+// seen are generations nobody read, and are read from the start; older
+// ones are never read. A saved generation found nowhere, and the rest of a
+// truncated one in no copy, are logged as lost and counted (Stats.Lost,
+// Stats.CopyTruncateLost). A generation the checkpoint does not know is
+// made durable (Hooks.Sync) before its first batch is handed on.
 //
 // Concurrency: Run owns the scanning loop, the watcher goroutine and all
-// reader goroutines, and joins them before it returns. A reader goroutine is
-// the only writer of its Source's Path and ID; it updates them only before
-// sending a batch, so a consumer should read them when it receives a batch.
+// reader goroutines, and joins them before it returns. The registry of
+// generations and the plans belong to the Run goroutine; Tailer.mu guards
+// the readers' maps and their bookkeeping, and nothing is logged or opened
+// while it is held. A reader goroutine is the only writer of its offsets,
+// buffers and widened identity.
 package tailer

@@ -1,8 +1,11 @@
 package tailer
 
 import (
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 )
 
 // A followed path's family is the set of names its earlier generations get
@@ -63,4 +66,138 @@ func trimCompression(name string) string {
 		return s
 	}
 	return name
+}
+
+// family adds the rotated files of origin. With near, it searches the
+// directories next to and below origin's (for a saved generation that is
+// not where it was; where it is found, the directory is learned as
+// origin's olddir).
+func (p *planner) family(origin string, snap Snapshot, near bool) {
+	t := p.t
+	base, home := filepath.Base(origin), dirOf(origin)
+	var dirs []string
+	if near {
+		dirs = p.nearDirs(home)
+	} else {
+		dirs = append(dirs, home)
+		for d := range t.dirs[origin] {
+			dirs = append(dirs, d)
+		}
+		for _, g := range t.known.byOrigin[origin] {
+			dirs = append(dirs, dirOf(g.pos.Path))
+		}
+		slices.Sort(dirs)
+		dirs = slices.Compact(dirs)
+	}
+	// Saved paths of known generations are looked at whatever their
+	// names, the rest only if they are rotated names of origin.
+	savedAt := make(map[string]bool)
+	for _, g := range t.known.byOrigin[origin] {
+		savedAt[g.pos.Path] = true
+	}
+	// Files older than this cannot hold anything to read: neither an
+	// unseen generation nor the rest of a known one (a known generation's
+	// bytes were all written after its MTime).
+	floor := p.since[origin]
+	for _, g := range t.known.byOrigin[origin] {
+		if !g.found && (floor.IsZero() || g.pos.MTime.Before(floor)) {
+			floor = g.pos.MTime
+		}
+	}
+	for _, dir := range dirs {
+		for _, e := range p.readDir(dir) {
+			path := filepath.Join(dir, e.Name())
+			if !e.Type().IsRegular() || !(isRotation(base, e.Name()) || savedAt[path]) {
+				continue
+			}
+			if _, ok := snap.Files[path]; ok && !compressedName(path) {
+				continue // in the globs: followed, or handled as appeared
+			}
+			fi, err := e.Info()
+			if err != nil {
+				continue // renamed since the listing; the next look finds it
+			}
+			k, ok := keyOf(fi)
+			if !ok || t.reading(k) {
+				continue
+			}
+			if fi.ModTime().Before(floor) && !t.known.unfinished(k) && !savedAt[path] {
+				continue // older than anything this path still needs
+			}
+			p.add(&candidate{path: path, key: k, fi: fi, origin: origin, near: near})
+		}
+	}
+}
+
+// nearDirs returns the directories below dir and next to it.
+func (p *planner) nearDirs(dir string) []string {
+	var out []string
+	addSubdirs := func(d string) {
+		n := 0
+		for _, e := range p.readDir(d) {
+			if n >= maxNearDirs {
+				return
+			}
+			sub := filepath.Join(d, e.Name())
+			if sub == dir {
+				continue
+			}
+			if fi, err := os.Stat(sub); err == nil && fi.IsDir() {
+				out = append(out, sub)
+				n++
+			}
+		}
+	}
+	addSubdirs(dir)
+	if parent := dirOf(dir); parent != dir {
+		addSubdirs(parent)
+	}
+	return out
+}
+
+func (p *planner) readDir(dir string) []os.DirEntry {
+	if ents, ok := p.dirs[dir]; ok {
+		return ents
+	}
+	ents := quietList(dir)
+	p.dirs[dir] = ents
+	return ents
+}
+
+// Listing a directory while logrotate renames in it can miss a file: one
+// renamed during the listing to a name the listing already passed. A
+// listing is trusted when the directory did not change while it was made
+// and had been quiet for a moment before (a change within the same clock
+// tick as the one before it leaves the time as it was); otherwise it is
+// made again, a few times at most.
+const (
+	dirQuiet     = 10 * time.Millisecond
+	dirListTries = 10
+)
+
+// quietList lists dir (nil when it cannot be read: an unreadable directory
+// holds nothing to read).
+func quietList(dir string) []os.DirEntry {
+	var ents []os.DirEntry
+	for range dirListTries {
+		before, err := statDir(dir)
+		if err != nil {
+			return nil
+		}
+		ents, _ = os.ReadDir(dir)
+		after, err := statDir(dir)
+		if err == nil && before.Equal(after) && time.Since(after) >= dirQuiet {
+			break
+		}
+		time.Sleep(dirQuiet)
+	}
+	return ents
+}
+
+// reading reports whether a reader has the file k.
+func (t *Tailer) reading(k devIno) bool {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	_, ok := t.readers[k]
+	return ok
 }

@@ -40,11 +40,11 @@ import (
 // sequence is shrunk to a shorter one that still fails and printed with
 // its seed.
 //
-// KINETAIL_GEN_SEQUENCES sets the number of sequences (default 120; `make
+// KINETAIL_GEN_SEQUENCES sets the number of sequences (default 300; `make
 // soak` runs thousands), KINETAIL_GEN_SEED runs one seed, KINETAIL_GEN_OPS
 // the number of operations per sequence.
 func TestGenerative(t *testing.T) {
-	n := genEnv(t, "KINETAIL_GEN_SEQUENCES", 120)
+	n := genEnv(t, "KINETAIL_GEN_SEQUENCES", 300)
 	nops := genEnv(t, "KINETAIL_GEN_OPS", 40)
 	first := uint64(time.Now().UnixNano() & (1<<40 - 1))
 	if s := os.Getenv("KINETAIL_GEN_SEED"); s != "" {
@@ -286,6 +286,7 @@ func runSequence(t *testing.T, seed uint64, ops []op) (res result) {
 	}()
 	r := rand.New(rand.NewPCG(seed, 11))
 	for _, o := range ops {
+		w.trace("op %s", o)
 		if err := w.apply(o, r); err != nil {
 			res.err = fmt.Sprintf("%s: %v", o, err)
 			return res
@@ -317,6 +318,14 @@ func runSequence(t *testing.T, seed uint64, ops []op) (res result) {
 
 func (w *world) path(f int) string { return filepath.Join(w.dir, w.names[f]) }
 
+// trace writes what happens into the log when KINETAIL_GEN_TRACE is set:
+// each operation, and at each start the positions and the files.
+func (w *world) trace(format string, args ...any) {
+	if os.Getenv("KINETAIL_GEN_TRACE") != "" {
+		w.logs.Handle(context.Background(), slog.NewRecord(time.Now(), slog.LevelDebug, "TRACE "+fmt.Sprintf(format, args...), 0))
+	}
+}
+
 func (w *world) rotName(f, k int, compressed bool) string {
 	p := fmt.Sprintf("%s.%d", w.path(f), k+1)
 	if compressed {
@@ -335,6 +344,11 @@ func (w *world) write(f int, s string) error {
 		return err
 	}
 	defer fh.Close()
+	if len(w.live[f].content) == 0 && os.Getenv("KINETAIL_GEN_TRACE") != "" {
+		if fi, err := fh.Stat(); err == nil {
+			w.trace("%s is inode %d, first %.8q", w.names[f], fi.Sys().(*syscall.Stat_t).Ino, s)
+		}
+	}
 	if _, err := fh.WriteString(s); err != nil {
 		return err
 	}
@@ -643,7 +657,9 @@ func (w *world) listing() string {
 	var b strings.Builder
 	filepath.Walk(w.root, func(p string, fi os.FileInfo, err error) error {
 		if err == nil && fi.Mode().IsRegular() {
-			fmt.Fprintf(&b, "  %s inode %d size %d\n", strings.TrimPrefix(p, w.root+"/"), fi.Sys().(*syscall.Stat_t).Ino, fi.Size())
+			head, _ := os.ReadFile(p)
+			fmt.Fprintf(&b, "  %s inode %d size %d mtime %s starts %.12q\n", strings.TrimPrefix(p, w.root+"/"),
+				fi.Sys().(*syscall.Stat_t).Ino, fi.Size(), fi.ModTime().Format("05.000000"), head)
 		}
 		return nil
 	})
@@ -686,6 +702,9 @@ func (w *world) start() error {
 		return err
 	}
 	tr := checkpoint.NewTracker(loaded.Entries, time.Hour)
+	for _, p := range tr.Positions("f") {
+		w.trace("position %s origin %s id %v offset %d read %d mtime %s closed %v", p.Path, p.Origin, p.ID, p.Offset, p.Read, p.MTime.Format("05.000000"), p.Closed)
+	}
 	saver := checkpoint.NewSaver(store, tr, 20*time.Millisecond, log)
 	hooks := saver.Hooks()
 	budget := semaphore.NewWeighted(256 << 10)
@@ -732,6 +751,9 @@ func (w *world) start() error {
 				}
 			}
 			w.mu.Unlock()
+			if len(h.texts) > 0 {
+				w.trace("batch of %s [%d,%d) %d lines from %.8q", b.Source.Path, b.Start, b.End, len(h.texts), h.texts[0])
+			}
 			a.mu.Lock()
 			a.pending = append(a.pending, h)
 			a.mu.Unlock()

@@ -18,6 +18,12 @@ var errTruncated = errors.New("tailer: file truncated")
 // (a partial line, a multi-line record still open) is read again from the
 // copy, so the reader hands on nothing more here.
 func (r *reader) checkTruncation() error {
+	if _, ok := r.f.(*unpacked); ok {
+		// A compressed copy is written once and never truncated; its
+		// size is only known as far as it was decompressed.
+		r.startMarker, r.suspect = 0, false
+		return nil
+	}
 	fi, err := r.f.Stat()
 	if err != nil {
 		return &readError{fmt.Errorf("stat %s: %w", r.name(), err)}
@@ -35,6 +41,11 @@ func (r *reader) checkTruncation() error {
 		truncated = err != nil || m != r.startMarker
 	}
 	r.startMarker = 0
+	if !truncated && size < int64(r.id.FingerprintLen) {
+		// Shorter than the bytes that name it: cut, also when nothing
+		// was read yet (offset 0).
+		truncated = true
+	}
 	if !truncated && size > r.off && r.id.FingerprintLen > 0 {
 		ok, err := prefixMatches(r.f, r.id)
 		if err != nil {

@@ -19,8 +19,11 @@ import (
 
 // TestCrashLoop SIGKILLs kinetail again and again at random moments while
 // a writer appends, logrotate rotates (rename+create and copytruncate) and
-// the destination throttles, fails and goes down. A final clean run must
-// deliver every written line; duplicates are counted and bounded.
+// the destination throttles, fails and goes down. In some cycles kinetail
+// stays down across one to three rotations. The seed also chooses KPL
+// aggregation, compressed rotated files (with or without delaycompress) and
+// a glob that matches rotated names too. A final clean run must deliver
+// every written line; duplicates are counted and bounded.
 //
 // KINETAIL_SOAK_CYCLES sets the number of kills (default 30; `make soak`
 // runs 300) and KINETAIL_SEED repeats a run.
@@ -42,11 +45,19 @@ func TestCrashLoop(t *testing.T) {
 		filepath.Join(dir, "d2", "c.log"),
 	}
 	touch(t, files...)
+	// The seed's bits choose the modes, so every mode is in a few seeds.
+	compress, delay, rotGlob := seed&2 != 0, seed&4 != 0, seed&8 != 0
+	glob := "*.log"
+	exclude := ""
+	if rotGlob {
+		glob, exclude = "*.log*", `    exclude: ["*.gz"]`+"\n"
+	}
 	cfg := writeConfig(t, dir, srv.URL(), "crashloop", fmt.Sprintf(`  - name: app
     paths: [%q, %q]
-    initial_position: start_of_file
+%s    initial_position: start_of_file
     destination: out
-`, filepath.Join(dir, "d1", "*.log"), filepath.Join(dir, "d2", "*.log")))
+`, filepath.Join(dir, "d1", glob), filepath.Join(dir, "d2", glob), exclude))
+	t.Logf("modes: compress %v, delaycompress %v, glob over rotated names %v", compress, compress && delay, rotGlob)
 	// Every other seed packs records into KPL aggregates, so acknowledging
 	// the user records inside an aggregate is crash-tested too.
 	if seed%2 == 1 {
@@ -68,8 +79,15 @@ func TestCrashLoop(t *testing.T) {
 	// can be mixed. Rotated files are kept: deleting one that a stopped
 	// agent has not read yet would be a loss no agent can prevent.
 	globs := filepath.Join(dir, "d1", "*.log") + " " + filepath.Join(dir, "d2", "*.log")
-	create := newLogrotate(t, dir, "create", globs+" {\nrotate 1000\ncreate\nmissingok\n}\n")
-	copytruncate := newLogrotate(t, dir, "copytruncate", globs+" {\nrotate 1000\ncopytruncate\nmissingok\n}\n")
+	common := "rotate 1000\nmissingok\n"
+	if compress {
+		common += "compress\n"
+		if delay {
+			common += "delaycompress\n"
+		}
+	}
+	create := newLogrotate(t, dir, "create", globs+" {\n"+common+"create\n}\n")
+	copytruncate := newLogrotate(t, dir, "copytruncate", globs+" {\n"+common+"copytruncate\n}\n")
 
 	// 7 lines per file every 10 ms: 2,100 lines a second.
 	w := startWriter(t, files, 7, 10*time.Millisecond)
@@ -84,6 +102,30 @@ func TestCrashLoop(t *testing.T) {
 		rotated [2]int
 	)
 	bgRng := rand.New(rand.NewPCG(seed, 2))
+	// rotate runs one rotation of either kind; the background rotator and
+	// the cycles that keep kinetail down across rotations take turns.
+	var rotMu sync.Mutex
+	rotate := func(r *rand.Rand) {
+		rotMu.Lock()
+		defer rotMu.Unlock()
+		var err error
+		if r.IntN(2) == 0 {
+			err = create.run()
+			rotated[0]++
+		} else {
+			// Lines written between copy and truncate would be in
+			// neither file: no reader can recover them.
+			w.pause()
+			err = copytruncate.run()
+			w.resume()
+			rotated[1]++
+		}
+		if err != nil {
+			bgMu.Lock()
+			bgErrs = append(bgErrs, err)
+			bgMu.Unlock()
+		}
+	}
 	bg.Go(func() {
 		for {
 			select {
@@ -91,23 +133,7 @@ func TestCrashLoop(t *testing.T) {
 				return
 			case <-time.After(time.Duration(800+bgRng.IntN(400)) * time.Millisecond):
 			}
-			var err error
-			if bgRng.IntN(2) == 0 {
-				err = create.run()
-				rotated[0]++
-			} else {
-				// Lines written between copy and truncate would be in
-				// neither file: no reader can recover them.
-				w.pause()
-				err = copytruncate.run()
-				w.resume()
-				rotated[1]++
-			}
-			if err != nil {
-				bgMu.Lock()
-				bgErrs = append(bgErrs, err)
-				bgMu.Unlock()
-			}
+			rotate(bgRng)
 			if bgRng.IntN(3) == 0 {
 				srv.SetDown(true)
 				time.Sleep(time.Duration(200+bgRng.IntN(300)) * time.Millisecond)
@@ -150,6 +176,7 @@ func TestCrashLoop(t *testing.T) {
 		t.Logf("files after the run:\n%s", listTree(dir))
 	}
 
+	downAcross := 0
 	for cycle := range cycles {
 		p := startQuiet(t, cfg)
 		procs = append(procs, p)
@@ -159,6 +186,18 @@ func TestCrashLoop(t *testing.T) {
 			t.Fatalf("cycle %d: kinetail exited by itself: %v\n%s", cycle, p.err, tail(p.log.String(), 40))
 		}
 		p.kill()
+		if rng.IntN(4) == 0 {
+			// Down across one to three rotations, with lines written
+			// before, between and after them.
+			n := 1 + rng.IntN(3)
+			downAcross++
+			for range n {
+				time.Sleep(time.Duration(20+rng.IntN(150)) * time.Millisecond)
+				rotate(rng)
+			}
+			time.Sleep(time.Duration(rng.IntN(150)) * time.Millisecond)
+			continue
+		}
 		// Down for a moment, long enough for a rotation now and then.
 		time.Sleep(time.Duration(rng.IntN(200)) * time.Millisecond)
 	}
@@ -167,8 +206,8 @@ func TestCrashLoop(t *testing.T) {
 	for _, err := range bgErrs {
 		t.Errorf("rotator: %v", err)
 	}
-	t.Logf("%d kills, %d create and %d copytruncate rotations, %d lines written in %s",
-		cycles, rotated[0], rotated[1], check(nil, written).written, time.Since(began).Round(time.Second))
+	t.Logf("%d kills (%d with kinetail down across rotations), %d create and %d copytruncate rotations, %d lines written in %s",
+		cycles, downAcross, rotated[0], rotated[1], check(nil, written).written, time.Since(began).Round(time.Second))
 
 	final := startQuiet(t, cfg)
 	procs = append(procs, final)

@@ -333,7 +333,7 @@ func (w *lineWriter) finish(t *testing.T) map[string]int {
 // logrotate runs Debian's logrotate with a configuration and state file of
 // its own in the test's directory.
 type logrotate struct {
-	conf, state string
+	bin, conf, state string
 }
 
 // newLogrotate writes the configuration body to dir/name.conf. logrotate
@@ -341,10 +341,16 @@ type logrotate struct {
 // skipping.
 func newLogrotate(t *testing.T, dir, name, body string) *logrotate {
 	t.Helper()
-	if _, err := exec.LookPath("logrotate"); err != nil {
-		t.Fatalf("logrotate is required (apt-get install logrotate): %v", err)
+	bin, err := exec.LookPath("logrotate")
+	if err != nil {
+		// Debian installs it in /usr/sbin, outside most users' PATH.
+		if _, serr := os.Stat("/usr/sbin/logrotate"); serr != nil {
+			t.Fatalf("logrotate is required (apt-get install logrotate): %v", err)
+		}
+		bin = "/usr/sbin/logrotate"
 	}
 	l := &logrotate{
+		bin:   bin,
 		conf:  filepath.Join(dir, name+".conf"),
 		state: filepath.Join(dir, name+".state"),
 	}
@@ -356,7 +362,7 @@ func newLogrotate(t *testing.T, dir, name, body string) *logrotate {
 
 // run forces one rotation of every file in the configuration.
 func (l *logrotate) run() error {
-	out, err := exec.Command("logrotate", "-f", "-s", l.state, l.conf).CombinedOutput()
+	out, err := exec.Command(l.bin, "-f", "-s", l.state, l.conf).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("logrotate -f -s %s %s: %w\n%s", l.state, l.conf, err, out)
 	}

@@ -1,0 +1,193 @@
+package tailer
+
+import (
+	"bytes"
+	"context"
+	"time"
+)
+
+// This file owns how a reader turns the bytes it read into lines and
+// batches: splitting, the maximum line length, header lines, multi-line
+// records, partial lines, and handing a batch on.
+
+// consume splits p into lines; p continues the current line.
+func (r *reader) consume(ctx context.Context, p []byte) error {
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			r.appendLine(p)
+			r.off += int64(len(p))
+			return nil
+		}
+		r.appendLine(p[:i])
+		r.off += int64(i + 1)
+		r.endLine()
+		p = p[i+1:]
+		if len(r.lines) >= r.o.batchLines || r.doneLen >= r.o.batchBytes {
+			if err := r.flush(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// appendLine adds bytes to the current line, keeping at most maxLine.
+func (r *reader) appendLine(p []byte) {
+	if r.skipping {
+		return
+	}
+	if room := r.o.maxLine - (len(r.stage) - r.doneLen); len(p) > room {
+		p = p[:room]
+		r.skipping = true
+	}
+	r.stage = append(r.stage, p...)
+}
+
+// endLine completes the current line at r.off. The file's first line
+// becomes the header; skipped header lines are dropped but stay covered
+// by the next batch's range.
+func (r *reader) endLine() {
+	line := r.stage[r.doneLen:]
+	if r.lineStart == 0 && !r.headerKnown {
+		r.header = append(make([]byte, 0, len(line)), line...)
+		r.headerKnown = true
+	}
+	if r.skipLeft > 0 {
+		r.skipLeft--
+		r.stage = r.stage[:r.doneLen]
+	} else if r.group != nil {
+		r.recs = r.group.Add(r.recs[:0], Line{Start: r.lineStart, End: r.off, Bytes: line, Truncated: r.skipping})
+		r.stage = r.stage[:r.doneLen]
+		r.stageRecords()
+	} else {
+		r.lines = append(r.lines, stagedLine{
+			start: r.lineStart,
+			end:   r.off,
+			n:     len(line),
+			trunc: r.skipping,
+		})
+		r.doneLen = len(r.stage)
+	}
+	r.lineStart = r.off
+	r.skipping = false
+}
+
+// stageRecords moves the records the grouper finished into the batch being
+// built (their bytes alias the grouper's buffers until its next call).
+func (r *reader) stageRecords() {
+	for _, rec := range r.recs {
+		r.stage = append(r.stage, rec.Bytes...)
+		r.lines = append(r.lines, stagedLine{start: rec.Start, end: rec.End, n: len(rec.Bytes), trunc: rec.Truncated})
+		r.doneLen = len(r.stage)
+	}
+	r.recs = r.recs[:0]
+}
+
+// flushGroup sends the grouper's unfinished record, if any.
+func (r *reader) flushGroup(ctx context.Context) error {
+	if r.group == nil || !r.group.Pending() {
+		return nil
+	}
+	// The current partial line stays after the record in stage.
+	partial := append([]byte(nil), r.stage[r.doneLen:]...)
+	r.stage = r.stage[:r.doneLen]
+	r.recs = r.group.Flush(r.recs[:0])
+	r.stageRecords()
+	r.stage = append(r.stage, partial...)
+	return r.flush(ctx)
+}
+
+// covered is the offset up to which every line was handed on (or skipped):
+// the start of the current line, or of the record the grouper still holds.
+func (r *reader) covered() int64 {
+	if r.group != nil && r.group.Pending() {
+		return r.group.PendingStart()
+	}
+	return r.lineStart
+}
+
+// flushPartial sends the unterminated tail as a line of its own.
+func (r *reader) flushPartial(ctx context.Context) error {
+	if r.off != r.lineStart {
+		r.endLine()
+		r.stats.partialLines.Add(1)
+	}
+	if err := r.flushGroup(ctx); err != nil {
+		return err
+	}
+	return r.flush(ctx)
+}
+
+// flush sends the staged complete lines (and skipped header lines) as one
+// batch in a buffer of its own.
+func (r *reader) flush(ctx context.Context) error {
+	end := r.covered()
+	if end == r.emitted {
+		return nil
+	}
+	r.widen()
+	var buf []byte
+	var lines []Line
+	trunc := 0
+	if len(r.lines) > 0 {
+		buf = make([]byte, r.doneLen)
+		copy(buf, r.stage[:r.doneLen])
+		lines = make([]Line, len(r.lines))
+		p := 0
+		for i, l := range r.lines {
+			lines[i] = Line{Start: l.start, End: l.end, Bytes: buf[p : p+l.n : p+l.n], Truncated: l.trunc}
+			p += l.n
+			if l.trunc {
+				trunc++
+			}
+		}
+		// Keep the current line's bytes for the next batch.
+		n := copy(r.stage, r.stage[r.doneLen:])
+		r.stage = r.stage[:n]
+		r.doneLen = 0
+		r.lines = r.lines[:0]
+	}
+
+	r.fillPrefix(end)
+	b := Batch{
+		Source: r.src,
+		Start:  r.emitted,
+		End:    end,
+		Lines:  lines,
+		Size:   int64(len(buf)),
+		Marker: r.markerAt(end),
+		Header: r.header,
+		Prefix: r.prefix[:len(r.prefix):len(r.prefix)],
+	}
+	if r.sync {
+		// A generation the checkpoint does not know yet is recorded
+		// durably before any of it is handed on: after a crash, its
+		// entry is what finds its rest in a rotated copy.
+		if err := r.o.hooks.Sync(ctx); err != nil {
+			return err
+		}
+		r.sync = false
+	}
+	if err := r.emit(ctx, b); err != nil {
+		return err
+	}
+	r.emitted = b.End
+	r.flushed = true
+	r.pub.Store(&published{id: r.id, end: b.End, marker: b.Marker})
+	if len(r.marks) == maxMarks {
+		r.marks = append(r.marks[:0], r.marks[1:]...)
+	}
+	r.marks = append(r.marks, mark{b.End, b.Marker})
+	r.stats.batches.Add(1)
+	r.stats.linesRead.Add(int64(len(lines)))
+	r.stats.truncated.Add(int64(trunc))
+	if trunc > 0 && time.Since(r.truncLogged) > 10*time.Second {
+		// At most one line per file every 10s: a file of huge lines must
+		// not flood the log.
+		r.truncLogged = time.Now()
+		r.log.Warn("lines longer than max_line_bytes were truncated", "path", r.name(),
+			"lines", trunc, "max_line_bytes", r.o.maxLine)
+	}
+	return nil
+}

@@ -1,0 +1,231 @@
+package tailer
+
+import (
+	"cmp"
+	"errors"
+	"io"
+	"os"
+	"slices"
+	"time"
+)
+
+// This file owns matching files with generations: looking at a file's first
+// bytes and the bytes before an offset, and deciding which known or
+// followed generation it holds.
+
+// candidate is a file the planner looks at.
+type candidate struct {
+	path   string
+	key    devIno
+	fi     os.FileInfo
+	inGlob bool
+	origin string // the followed path whose generations it may hold
+	near   bool   // found in a directory searched only for saved generations
+	prefix []byte // the first bytes (decompressed), once probed
+	probed bool
+	err    error // cannot be opened or decompressed
+	g      *gen  // the known generation it holds
+	short  bool  // g's copy, shorter than g's offset: nothing more of g
+	held   bool  // a copy of a generation being read, or of one it holds
+	f      file  // a compressed copy opened at its offset, for the start
+}
+
+func (c *candidate) compressed() bool { return compressedName(c.path) }
+
+// planner is one run of plan.
+type planner struct {
+	t      *Tailer
+	cands  []*candidate
+	byPath map[string]*candidate
+	since  map[string]time.Time // per origin: rotated files modified since then are unseen generations
+	dirs   map[string][]os.DirEntry
+	claims map[*gen]*candidate
+	learn  map[string]string // directory → origin, where a known generation was found near
+	// blocked are files that could not be looked at (permissions): a
+	// saved generation in one is not lost.
+	blocked map[devIno]bool
+}
+
+// probe reads a candidate's first bytes (decompressed for a compressed
+// copy).
+func (p *planner) probe(c *candidate) {
+	if c.probed {
+		return
+	}
+	c.probed = true
+	f, _, _, err := p.t.openAt(c.path, c.key)
+	if err != nil {
+		c.err = err
+		if errors.Is(err, os.ErrPermission) {
+			p.blocked[c.key] = true
+		}
+		return
+	}
+	defer f.Close()
+	buf := make([]byte, FingerprintSize)
+	n, err := f.ReadAt(buf, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		c.err = err
+		return
+	}
+	c.prefix = buf[:n]
+}
+
+// holds reports whether c holds generation g up to its offset: the same
+// first bytes, at least that many bytes, and the bytes before the offset
+// hash to its marker (when known). A copy shorter than the offset that
+// holds g up to one of its recent batch ends is a copy made while g was
+// read (logrotate's copytruncate, with lines written between its copy and
+// its truncation): short is set, and it holds nothing g still needs. A
+// compressed copy that holds g is kept open for its start.
+func (p *planner) holds(c *candidate, g *gen) (ok, short bool) {
+	p.probe(c)
+	if c.err != nil {
+		return false, false
+	}
+	id, off := g.pos.ID, g.pos.Offset
+	if n := id.FingerprintLen; n > len(c.prefix) || fnv1a(c.prefix[:n]) != id.Fingerprint {
+		return false, false
+	}
+	if off == 0 {
+		return true, false
+	}
+	f, _, _, err := p.t.openAt(c.path, c.key)
+	if err != nil {
+		return false, false
+	}
+	keep := false
+	defer func() {
+		if !keep {
+			f.Close()
+		}
+	}()
+	m, err := readMarker(f, off)
+	switch {
+	case err == nil && (g.pos.Marker == 0 || m == g.pos.Marker):
+		if c.compressed() {
+			if c.f != nil {
+				c.f.Close()
+			}
+			c.f, keep = f, true
+		}
+		return true, false
+	case err == nil:
+		return false, false // the bytes before the offset differ
+	}
+	for i := len(g.marks) - 1; i >= 0; i-- {
+		mk := g.marks[i]
+		if mk.end > off || mk.end == 0 {
+			continue
+		}
+		if m, err := readMarker(f, mk.end); err == nil && m == mk.marker {
+			return true, true
+		}
+	}
+	return false, false
+}
+
+// claim records that c holds g (up to its offset, or all of c when short).
+func (p *planner) claim(c *candidate, g *gen, short bool) {
+	c.g, c.short = g, short
+	p.claims[g] = c
+	if c.near {
+		p.learn[dirOf(c.path)] = c.origin
+	}
+}
+
+// matchKnown matches candidates with known generations: by inode first,
+// then by content, uncompressed files before compressed ones.
+func (p *planner) matchKnown() {
+	t := p.t
+	if len(t.known.byKey) == 0 {
+		return
+	}
+	order := slices.Clone(p.cands)
+	slices.SortStableFunc(order, func(a, b *candidate) int {
+		return cmp.Compare(b2i(a.compressed()), b2i(b.compressed()))
+	})
+	for _, c := range order {
+		if c.compressed() {
+			continue
+		}
+		for _, g := range newestFirst(t.known.byKey[c.key]) {
+			if p.claims[g] != nil {
+				continue
+			}
+			if g.pos.ID.FingerprintLen == 0 && c.path != g.pos.Path && c.path != g.origin() {
+				continue // an empty file's inode reused elsewhere is not it
+			}
+			if ok, short := p.holds(c, g); ok {
+				p.claim(c, g, short)
+				break
+			}
+		}
+	}
+	for _, c := range order {
+		if c.g != nil {
+			continue
+		}
+		p.probe(c)
+		if c.err != nil {
+			continue
+		}
+		for _, g := range t.known.withPrefix(c.prefix) {
+			ok, short := p.holds(c, g)
+			if !ok {
+				continue
+			}
+			if p.claims[g] != nil {
+				c.held = true // another copy of a generation found already
+				break
+			}
+			p.claim(c, g, short)
+			break
+		}
+	}
+}
+
+// matchActive marks candidates that are copies of generations being read.
+func (p *planner) matchActive() {
+	active := newRegistry()
+	wake := make(map[*gen]*reader)
+	p.t.mu.RLock()
+	for _, r := range p.t.readers {
+		if pub := r.pub.Load(); pub != nil && pub.id.FingerprintLen > 0 {
+			g := &gen{pos: Position{Path: r.name(), Origin: r.src.Path, ID: pub.id, Offset: pub.end, Marker: pub.marker}}
+			active.add(g)
+			wake[g] = r
+		}
+	}
+	p.t.mu.RUnlock()
+	if len(active.lens) == 0 {
+		return
+	}
+	for _, c := range p.cands {
+		if c.g != nil || c.held {
+			continue
+		}
+		p.probe(c)
+		if c.err != nil {
+			continue
+		}
+		// The same first bytes are enough: a copy made while the
+		// generation is read may be shorter or longer than what was
+		// handed on. Its reader finds its own file truncated and the next
+		// plan decides, on the generation's offset, what the copy holds.
+		for _, g := range active.withPrefix(c.prefix) {
+			c.held = true
+			wake[g].wake()
+			p.t.log.Debug("file is a copy of a file being read; not read again", "path", c.path, "of", g.pos.Path)
+			break
+		}
+	}
+}
+
+// newestFirst orders the known generations of one inode: the newest is
+// the likeliest to be what the file holds now.
+func newestFirst(gs []*gen) []*gen {
+	gs = slices.Clone(gs)
+	slices.SortStableFunc(gs, func(a, b *gen) int { return b.pos.MTime.Compare(a.pos.MTime) })
+	return gs
+}

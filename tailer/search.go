@@ -1,0 +1,110 @@
+package tailer
+
+import "slices"
+
+// This file owns the search for generations that were not found where they
+// were expected, and what is reported when they are found nowhere.
+
+// unfound returns the saved generations not found yet.
+func (t *Tailer) unfound() []*gen {
+	t.lookFor = slices.DeleteFunc(t.lookFor, func(g *gen) bool { return g.found })
+	return slices.Clone(t.lookFor)
+}
+
+// searching reports whether saved generations are still looked for.
+func (t *Tailer) searching() bool {
+	for _, g := range t.lookFor {
+		if !g.found && !g.pos.Closed {
+			return true
+		}
+	}
+	return false
+}
+
+// account counts a search for each generation that was looked for and
+// not found, and after a few reports it lost. A saved generation was
+// deleted (logrotate's rotate count, a cleanup) or compressed in a format
+// kinetail cannot read; one read to its end before (Closed) is not missed.
+// The rest of a generation truncated while it was read (copytruncate) is
+// in no copy: it is counted with the copytruncate losses.
+func (t *Tailer) account(unfound []*gen, p *planner, errs []PathError) {
+	for _, g := range unfound {
+		if p.claims[g] != nil || g.found {
+			continue
+		}
+		if p.blocked[g.pos.ID.key()] || unreadable(g.pos.Path, errs) {
+			continue // there, maybe, but cannot be read now: not lost
+		}
+		if g.pos.Closed {
+			g.found = true // drained before; not finding it loses nothing
+			continue
+		}
+		g.tries++
+		if g.tries < searchTries {
+			continue
+		}
+		g.found = true // looked for enough
+		if g.truncated {
+			g.pos.Closed = true
+			if lost := g.size - g.pos.Offset; lost > 0 {
+				t.stats.copyTruncateLost.Add(lost)
+				t.log.Warn("file truncated before it was read to its end and no copy of it found; bytes lost",
+					"path", g.origin(), "file", g.pos.Path, "offset", g.pos.Offset, "lost_bytes", lost)
+			}
+			if t.cfg.Hooks.OnLost != nil {
+				t.cfg.Hooks.OnLost(g.pos, g.src)
+			}
+			continue
+		}
+		// It stays known: should it come back (moved out of the globs
+		// and back), it is read from its offset after all.
+		g.pos.Closed = true
+		unread := max(g.pos.Read-g.pos.Offset, 0)
+		t.lose(g.pos.Path, g.origin(), unread, "a generation with unread lines was found nowhere (deleted, or compressed in a format kinetail cannot read); its lines after the saved offset are lost", nil)
+		if t.cfg.Hooks.OnLost != nil {
+			t.cfg.Hooks.OnLost(g.pos, nil)
+		}
+	}
+}
+
+// lose reports a generation kinetail knows it cannot read.
+func (t *Tailer) lose(path, origin string, atLeast int64, why string, err error) {
+	t.stats.lost.Add(1)
+	t.stats.lostBytes.Add(atLeast)
+	args := []any{"path", origin, "file", path, "lost_bytes_at_least", atLeast}
+	if err != nil {
+		args = append(args, "err", err)
+	}
+	t.log.Warn(why, args...)
+}
+
+// windowLost counts what a truncated generation's copy lacks: the bytes
+// written after logrotate copied the file and before it truncated it, from
+// have (what the copy holds) to the size the file was last seen at.
+func (p *planner) windowLost(c *candidate, g *gen, have int64) {
+	if !g.truncated || g.size <= have {
+		return
+	}
+	lost := g.size - have
+	p.t.stats.copyTruncateLost.Add(lost)
+	p.t.log.Warn("bytes written between the copy and the truncation were lost (copytruncate window)",
+		"path", g.origin(), "copy", c.path, "lost_bytes", lost)
+}
+
+// retry gives a start whose file moved before it could be opened back to
+// the next scan: the known generation is looked for again, as is the
+// family of its path.
+func (t *Tailer) retry(s *opening) {
+	if s.g != nil {
+		s.g.found = false
+		t.known.add(s.g)
+		if s.g.ended.IsZero() {
+			t.lookFor = append(t.lookFor, s.g)
+		}
+	}
+	if since, ok := t.history(s.src.Path); ok || s.missed {
+		if old, dup := t.replan[s.src.Path]; !dup || since.Before(old) {
+			t.replan[s.src.Path] = since
+		}
+	}
+}

@@ -1,0 +1,157 @@
+package tailer
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// This file owns the bytes a reader keeps of its file besides the lines: the
+// last bytes read, for the marker of any recent batch end; the file's first
+// bytes (Batch.Prefix, and the fingerprint widened as the file grows); and
+// its first line (Batch.Header).
+
+// slide moves the tail of the last read into hist before rbuf is reused.
+func (r *reader) slide() {
+	b := r.rbuf[:r.bufLen]
+	switch {
+	case len(b) >= markerLen:
+		copy(r.hist[:], b[len(b)-markerLen:])
+		r.histLen = markerLen
+	case len(b) > 0:
+		keep := min(r.histLen, markerLen-len(b))
+		copy(r.hist[:keep], r.hist[r.histLen-keep:r.histLen])
+		copy(r.hist[keep:], b)
+		r.histLen = keep + len(b)
+	}
+	r.bufOff += int64(r.bufLen)
+	r.bufLen = 0
+}
+
+// resetWindow forgets the bytes held for markers; off is where reading
+// continues.
+func (r *reader) resetWindow(off int64) {
+	r.bufOff, r.bufLen, r.histLen = off, 0, 0
+}
+
+// markerAt returns the marker of offset end (see Batch.Marker) from the
+// bytes held in hist and rbuf, reading the file only when they do not
+// cover it. It returns 0 when the bytes cannot be had.
+func (r *reader) markerAt(end int64) uint64 {
+	lo := max(end-markerLen, 0)
+	histStart := r.bufOff - int64(r.histLen)
+	if lo >= histStart && end <= r.bufOff+int64(r.bufLen) {
+		h := uint64(fnvOffset)
+		if lo < r.bufOff {
+			i := r.histLen - int(r.bufOff-lo)
+			j := r.histLen - int(r.bufOff-min(end, r.bufOff))
+			h = fnvMore(h, r.hist[i:j])
+		}
+		if end > r.bufOff {
+			h = fnvMore(h, r.rbuf[max(lo, r.bufOff)-r.bufOff:end-r.bufOff])
+		}
+		return h
+	}
+	m, err := readMarker(r.f, end)
+	if err != nil {
+		return 0
+	}
+	return m
+}
+
+// fillPrefix makes r.prefix hold the file's first min(end,
+// FingerprintSize) bytes. It only ever appends within a fixed array, so
+// the shorter prefixes handed out with earlier batches stay as they were.
+// A read that comes up short (the file shrank) leaves the prefix shorter;
+// checkTruncation starts a new Source then.
+func (r *reader) fillPrefix(end int64) {
+	want := min(end, FingerprintSize)
+	have := int64(len(r.prefix))
+	if have >= want {
+		return
+	}
+	if r.prefix == nil {
+		r.prefix = make([]byte, 0, FingerprintSize)
+	}
+	n, _ := r.f.ReadAt(r.prefix[have:want], have)
+	r.prefix = r.prefix[:have+int64(n)]
+}
+
+// readHead reads the file's first line (the header) and counts the header
+// lines before the resume offset, for a reader that starts past them. It
+// reads at most up to the resume offset, in small steps, keeping at most
+// maxLine bytes.
+func (r *reader) readHead() error {
+	var buf [4096]byte
+	var head []byte
+	found := false
+	seen := 0
+	for pos := int64(0); pos < r.off && (!found || seen < r.o.skipHeader); {
+		n, err := r.f.ReadAt(buf[:min(int64(len(buf)), r.off-pos)], pos)
+		p := buf[:n]
+		for len(p) > 0 && (!found || seen < r.o.skipHeader) {
+			i := bytes.IndexByte(p, '\n')
+			if i < 0 {
+				i = len(p)
+			} else {
+				seen++
+			}
+			if !found {
+				head = append(head, p[:min(i, r.o.maxLine-len(head))]...)
+				found = i < len(p)
+			}
+			p = p[min(i+1, len(p)):]
+		}
+		pos += int64(n)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				break // shrank below the offset: checkTruncation restarts at 0
+			}
+			return &readError{fmt.Errorf("read header of %s: %w", r.name(), err)}
+		}
+	}
+	// Without a newline before the offset, the first line was sent as a
+	// partial line, and what precedes the offset is all of it.
+	r.header = append(make([]byte, 0, len(head)), head...)
+	r.headerKnown = true
+	r.skipLeft = max(r.o.skipHeader-seen, 0)
+	if !found && len(head) > 0 {
+		r.skipLeft = max(r.skipLeft-1, 0)
+	}
+	if r.histLen == 0 && r.bufLen == 0 {
+		// Prime the marker history, so the first batch needs no read.
+		lo := max(r.off-markerLen, 0)
+		n, _ := r.f.ReadAt(r.hist[:r.off-lo], lo)
+		if int64(n) == r.off-lo {
+			r.histLen = n
+		}
+	}
+	return nil
+}
+
+// widen lengthens a short fingerprint once the file has more data (and
+// again past FingerprintSize), so checkpoints carry the strongest identity
+// available. The generation keeps its device and inode, also when read from
+// a copy. Only this goroutine writes r.id, and only before sending a batch.
+func (r *reader) widen() {
+	fl := r.id.FingerprintLen
+	if fl >= FingerprintSize || r.off <= int64(fl) || (fl > 0 && r.off < FingerprintSize) {
+		return
+	}
+	var buf [FingerprintSize]byte
+	n, err := r.f.ReadAt(buf[:min(r.off, FingerprintSize)], 0)
+	if n <= fl || (err != nil && !errors.Is(err, io.EOF)) || fnv1a(buf[:fl]) != r.id.Fingerprint {
+		return // shrank or rewritten: checkTruncation sees to it
+	}
+	r.id.Fingerprint, r.id.FingerprintLen = fnv1a(buf[:n]), n
+	if fl == 0 && r.o.hooks.Sync != nil {
+		// The generation was saved while empty, which names no content:
+		// its first bytes are made durable before any of it is handed
+		// on, like a new generation's.
+		r.sync = true
+	}
+	if r.o.hooks.OnWiden != nil {
+		r.o.hooks.OnWiden(r.src, r.id)
+	}
+}
