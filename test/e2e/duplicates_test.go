@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -15,9 +14,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/kinetail/kinetail/internal/kinesistest"
-	"github.com/kinetail/kinetail/internal/testfs"
 )
 
 // Events that change nothing in a file's content must not make kinetail
@@ -38,7 +34,7 @@ func TestStoppedNoDuplicatesUnreadableDirectory(t *testing.T) {
 	if os.Geteuid() == 0 {
 		bin, cred = asNobody(t, s)
 	}
-	s.agent = startAs(t, bin, s.cfg, cred)
+	s.agent = launch(t, s.cfg, launchOpts{bin: bin, cred: cred, quiet: true})
 	s.runs = append(s.runs, s.agent)
 	s.follow(x)
 	s.write(x, "x", 100)
@@ -115,33 +111,6 @@ func asNobody(t *testing.T, s *scene) (string, *syscall.Credential) {
 		t.Fatal(err)
 	}
 	return bin, &syscall.Credential{Uid: nobody, Gid: nobody}
-}
-
-// startAs starts bin like startQuiet, as the user cred names (nil: this
-// process's user).
-func startAs(t *testing.T, bin, config string, cred *syscall.Credential) *agentProc {
-	t.Helper()
-	p := &agentProc{t: t, log: &testfs.Buffer{}, done: make(chan struct{}), config: config}
-	p.cmd = exec.Command(bin, "run", "-c", config)
-	p.cmd.Env = append(os.Environ(), kinesistest.TestEnv("")...)
-	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
-	if cred != nil {
-		p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		if !p.exited() {
-			p.cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	return p
 }
 
 // A file moved out of the globs and back again is the same file: its lines

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -84,27 +85,72 @@ flows:
 	return path
 }
 
+// startAgent starts the kinetail binary with config; its log is printed
+// if the test fails.
 func startAgent(t *testing.T, config string) *agentProc {
 	t.Helper()
+	return launch(t, config, launchOpts{})
+}
+
+// startQuiet starts kinetail like startAgent but does not print its log
+// when the test fails: a test that starts it hundreds of times reports the
+// logs that matter itself.
+func startQuiet(t *testing.T, config string) *agentProc {
+	t.Helper()
+	return launch(t, config, launchOpts{quiet: true})
+}
+
+// launchOpts says how launch starts kinetail.
+type launchOpts struct {
+	bin   string              // the binary; the one under test when empty
+	cred  *syscall.Credential // the user to run as; this process's when nil
+	quiet bool                // do not print the log when the test fails
+}
+
+// launch is the one way the tests start kinetail run. It is killed at the
+// end of the test if still running. KINETAIL_E2E_LOGDIR keeps every run's
+// log and starting state (a crash loop's failures can start many runs
+// before the one that shows them).
+func launch(t *testing.T, config string, o launchOpts) *agentProc {
+	t.Helper()
+	bin := o.bin
+	if bin == "" {
+		bin = binary
+	}
 	p := &agentProc{t: t, log: &testfs.Buffer{}, done: make(chan struct{}), config: config}
-	p.cmd = exec.Command(binary, "run", "-c", config)
+	p.cmd = exec.Command(bin, "run", "-c", config)
 	p.cmd.Env = append(os.Environ(), kinesistest.TestEnv("")...)
-	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	if o.cred != nil {
+		p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: o.cred}
+	}
+	var out io.Writer = p.log
+	var keep *os.File
+	if dir := os.Getenv("KINETAIL_E2E_LOGDIR"); dir != "" {
+		runs++
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("run-%04d.log", runs)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		keep, out = f, io.MultiWriter(p.log, f)
+		keepState(t, filepath.Dir(config), filepath.Join(dir, fmt.Sprintf("run-%04d", runs)))
+	}
+	p.cmd.Stdout, p.cmd.Stderr = out, out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	go func() {
 		p.err = p.cmd.Wait()
+		if keep != nil {
+			keep.Close()
+		}
 		close(p.done)
 	}()
 	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
+		if !p.exited() {
 			p.cmd.Process.Kill()
 			<-p.done
 		}
-		if t.Failed() {
+		if t.Failed() && !o.quiet {
 			t.Logf("kinetail log (%s):\n%s", config, tail(p.log.String(), 60))
 		}
 	})

@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -21,7 +20,6 @@ import (
 
 	"github.com/kinetail/kinetail/internal/kinesistest"
 	"github.com/kinetail/kinetail/internal/kpl"
-	"github.com/kinetail/kinetail/internal/testfs"
 )
 
 // linePad makes lines about as long as a short access-log line, so files
@@ -367,49 +365,6 @@ func (l *logrotate) run() error {
 		return fmt.Errorf("logrotate -f -s %s %s: %w\n%s", l.state, l.conf, err, out)
 	}
 	return nil
-}
-
-// startQuiet starts kinetail like startAgent but does not print its log
-// when the test fails: a test that starts it hundreds of times reports the
-// logs that matter itself.
-func startQuiet(t *testing.T, config string) *agentProc {
-	t.Helper()
-	p := &agentProc{t: t, log: &testfs.Buffer{}, done: make(chan struct{}), config: config}
-	p.cmd = exec.Command(binary, "run", "-c", config)
-	p.cmd.Env = append(os.Environ(), kinesistest.TestEnv("")...)
-	var out io.Writer = p.log
-	// KINETAIL_E2E_LOGDIR keeps every run's log (a crash loop's failures
-	// can start many runs before the one that shows them).
-	var keep *os.File
-	if dir := os.Getenv("KINETAIL_E2E_LOGDIR"); dir != "" {
-		runs++
-		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("run-%04d.log", runs)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		keep, out = f, io.MultiWriter(p.log, f)
-		keepState(t, filepath.Dir(config), filepath.Join(dir, fmt.Sprintf("run-%04d", runs)))
-	}
-	p.cmd.Stdout, p.cmd.Stderr = out, out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		if keep != nil {
-			keep.Close()
-		}
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			p.cmd.Process.Signal(syscall.SIGKILL)
-			<-p.done
-		}
-	})
-	return p
 }
 
 // keepState saves what a run starts from, next to its log: the checkpoint
