@@ -100,7 +100,7 @@ func (p *planner) family(origin string, snap Snapshot, near bool) {
 	// bytes were all written after its MTime).
 	floor := p.since[origin]
 	for _, g := range t.known.byOrigin[origin] {
-		if !g.found && (floor.IsZero() || g.pos.MTime.Before(floor)) {
+		if !g.found && !g.pos.Closed && (floor.IsZero() || g.pos.MTime.Before(floor)) {
 			floor = g.pos.MTime
 		}
 	}

@@ -284,7 +284,7 @@ func (t *Tailer) release(r *reader, end error, stopping bool) {
 	if errors.Is(end, errRetired) {
 		t.log.Info("closed rotated-away file", "path", r.name(), "offset", r.emitted)
 	}
-	r.putBuf()
+	r.free()
 	r.f.Close()
 	r.caughtUp()
 	t.stats.files.Add(-1)

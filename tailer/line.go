@@ -61,10 +61,9 @@ type Batch struct {
 	Start  int64
 	End    int64
 	Lines  []Line
-	// Size is the number of bytes of memory the batch holds (the line bytes;
-	// less than End-Start when lines were truncated). The tailer acquired
-	// that much of its memory budget before sending the batch, and the
-	// consumer must release it when the batch is acknowledged.
+	// Size is the memory budget the batch holds: the buffer its lines
+	// point into (Config.Budget). The tailer took it before reading the
+	// bytes; the consumer must release it when the batch is acknowledged.
 	Size int64
 	// Marker is a hash of the file's bytes [max(End-64, 0), End). Saved
 	// with the offset, it lets a resume tell the file that was read from

@@ -10,26 +10,24 @@ import (
 // batches: splitting, the maximum line length, header lines, multi-line
 // records, partial lines, and handing a batch on.
 
-// consume splits p into lines; p continues the current line.
-func (r *reader) consume(ctx context.Context, p []byte) error {
+// consume splits p into lines; p continues the current line. Full batches
+// are cut (see cut) on the way.
+func (r *reader) consume(p []byte) {
 	for len(p) > 0 {
 		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
 			r.appendLine(p)
 			r.off += int64(len(p))
-			return nil
+			return
 		}
 		r.appendLine(p[:i])
 		r.off += int64(i + 1)
 		r.endLine()
 		p = p[i+1:]
 		if len(r.lines) >= r.o.batchLines || r.doneLen >= r.o.batchBytes {
-			if err := r.flush(ctx); err != nil {
-				return err
-			}
+			r.cut()
 		}
 	}
-	return nil
 }
 
 // appendLine adds bytes to the current line, keeping at most maxLine.
@@ -41,6 +39,7 @@ func (r *reader) appendLine(p []byte) {
 		p = p[:room]
 		r.skipping = true
 	}
+	r.grow(len(p))
 	r.stage = append(r.stage, p...)
 }
 
@@ -77,6 +76,7 @@ func (r *reader) endLine() {
 // built (their bytes alias the grouper's buffers until its next call).
 func (r *reader) stageRecords() {
 	for _, rec := range r.recs {
+		r.grow(len(rec.Bytes))
 		r.stage = append(r.stage, rec.Bytes...)
 		r.lines = append(r.lines, stagedLine{start: rec.Start, end: rec.End, n: len(rec.Bytes), trunc: rec.Truncated})
 		r.doneLen = len(r.stage)
@@ -94,6 +94,7 @@ func (r *reader) flushGroup(ctx context.Context) error {
 	r.stage = r.stage[:r.doneLen]
 	r.recs = r.group.Flush(r.recs[:0])
 	r.stageRecords()
+	r.grow(len(partial))
 	r.stage = append(r.stage, partial...)
 	return r.flush(ctx)
 }
@@ -119,47 +120,59 @@ func (r *reader) flushPartial(ctx context.Context) error {
 	return r.flush(ctx)
 }
 
-// flush sends the staged complete lines (and skipped header lines) as one
-// batch in a buffer of its own.
+// flush hands on the staged complete lines (and skipped header lines).
 func (r *reader) flush(ctx context.Context) error {
+	r.cut()
+	r.putBuf()
+	return r.sendQueued(ctx)
+}
+
+// cut makes the staged complete lines (and skipped header lines) a batch
+// and queues it; sendQueued hands it on. The batch takes the stage's array,
+// which its lines point into, and the budget the reader took for it; the
+// current line's bytes go on in a new stage.
+func (r *reader) cut() {
 	end := r.covered()
-	if end == r.emitted {
-		return nil
+	if end == r.cutEnd {
+		return
 	}
 	r.widen()
-	var buf []byte
 	var lines []Line
-	trunc := 0
+	var size int64
 	if len(r.lines) > 0 {
-		buf = make([]byte, r.doneLen)
-		copy(buf, r.stage[:r.doneLen])
+		buf := r.stage[:r.doneLen:r.doneLen]
 		lines = make([]Line, len(r.lines))
 		p := 0
 		for i, l := range r.lines {
 			lines[i] = Line{Start: l.start, End: l.end, Bytes: buf[p : p+l.n : p+l.n], Truncated: l.trunc}
 			p += l.n
-			if l.trunc {
-				trunc++
-			}
 		}
-		// Keep the current line's bytes for the next batch.
-		n := copy(r.stage, r.stage[r.doneLen:])
-		r.stage = r.stage[:n]
+		size, r.held = r.held, 0
+		partial := r.stage[r.doneLen:]
+		r.stage = nil
+		if len(partial) > 0 {
+			r.grow(len(partial))
+			r.stage = append(r.stage, partial...)
+		}
 		r.doneLen = 0
 		r.lines = r.lines[:0]
 	}
-
 	r.fillPrefix(end)
-	b := Batch{
+	r.outbox = append(r.outbox, Batch{
 		Source: r.src,
-		Start:  r.emitted,
+		Start:  r.cutEnd,
 		End:    end,
 		Lines:  lines,
-		Size:   int64(len(buf)),
+		Size:   size,
 		Marker: r.markerAt(end),
 		Header: r.header,
 		Prefix: r.prefix[:len(r.prefix):len(r.prefix)],
-	}
+	})
+	r.cutEnd = end
+}
+
+// send hands one batch on.
+func (r *reader) send(ctx context.Context, b Batch) error {
 	if r.sync {
 		// A generation the checkpoint does not know yet is recorded
 		// durably before any of it is handed on: after a crash, its
@@ -179,8 +192,14 @@ func (r *reader) flush(ctx context.Context) error {
 		r.marks = append(r.marks[:0], r.marks[1:]...)
 	}
 	r.marks = append(r.marks, mark{b.End, b.Marker})
+	trunc := 0
+	for i := range b.Lines {
+		if b.Lines[i].Truncated {
+			trunc++
+		}
+	}
 	r.stats.batches.Add(1)
-	r.stats.linesRead.Add(int64(len(lines)))
+	r.stats.linesRead.Add(int64(len(b.Lines)))
 	r.stats.truncated.Add(int64(trunc))
 	if trunc > 0 && time.Since(r.truncLogged) > 10*time.Second {
 		// At most one line per file every 10s: a file of huge lines must

@@ -27,7 +27,9 @@ type candidate struct {
 	g      *gen  // the known generation it holds
 	short  bool  // g's copy, shorter than g's offset: nothing more of g
 	held   bool  // a copy of a generation being read, or of one it holds
-	f      file  // a compressed copy opened at its offset, for the start
+	// incomplete: a compressed copy still being written; looked at again
+	incomplete bool
+	f          file // a compressed copy opened at its offset, for the start
 }
 
 func (c *candidate) compressed() bool { return compressedName(c.path) }
@@ -112,6 +114,12 @@ func (p *planner) holds(c *candidate, g *gen) (ok, short bool) {
 		return true, false
 	case err == nil:
 		return false, false // the bytes before the offset differ
+	}
+	if u, ok := f.(*unpacked); ok && !u.ended() {
+		// Shorter than the offset because it is still being written
+		// (logrotate compressing): not a short copy. Looked at again.
+		c.incomplete = true
+		return false, false
 	}
 	for i := len(g.marks) - 1; i >= 0; i-- {
 		mk := g.marks[i]

@@ -134,6 +134,12 @@ func (p *planner) decide() {
 			s = p.resume(c)
 		case c.held:
 			continue
+		case c.incomplete:
+			if since, ok := p.since[c.origin]; ok {
+				t.replan[c.origin] = since
+			}
+			t.watcher.rescanSoon()
+			continue
 		case c.err != nil && !errors.Is(c.err, errUnsupported):
 			if !c.inGlob && (errors.Is(c.err, errReplaced) || isNotExist(c.err)) {
 				// Renamed since the listing (logrotate shifting numbered
@@ -246,11 +252,14 @@ func (p *planner) resume(c *candidate) *opening {
 	if elsewhere && !c.compressed() {
 		p.windowLost(c, g, c.fi.Size())
 	}
-	if !c.inGlob && !c.compressed() && c.fi.Size() <= g.pos.Offset {
+	if !c.inGlob && (c.compressed() && g.pos.Closed || !c.compressed() && c.fi.Size() <= g.pos.Offset) {
 		// Read to its end already: nothing to open. It stays known, as
 		// finished, so its file is not looked at again unless it changes.
 		g.pos.Closed, g.pos.Path, g.loc = true, c.path, c.key
 		t.known.add(g)
+		if s.f != nil {
+			s.f.Close()
+		}
 		t.log.Debug("found a generation read to its end", "path", g.origin(), "file", c.path, "offset", g.pos.Offset)
 		return nil
 	}

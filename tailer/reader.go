@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/semaphore"
 )
 
 // readerOpts are the settings every reader of a Tailer shares.
@@ -29,6 +31,9 @@ type readerOpts struct {
 	// then release theirs at once instead of after idleClose.
 	pressure *atomic.Bool
 	bufs     *sync.Pool // of *[]byte of readBuf bytes; nil allocates
+	// budget bounds the memory of lines read and not yet acknowledged
+	// (Config.Budget); nil is unbounded.
+	budget *semaphore.Weighted
 }
 
 // stagedLine is a complete line waiting in reader.stage for the next batch.
@@ -89,7 +94,8 @@ type reader struct {
 
 	off       int64 // next byte to read
 	lineStart int64 // offset of the current line's first byte; the next batch ends here
-	emitted   int64 // End of the last batch sent; the next batch starts here
+	emitted   int64 // End of the last batch sent
+	cutEnd    int64 // End of the last batch cut (queued or sent); the next batch starts here
 	lastSize  int64 // largest size seen by fstat, for copytruncate accounting
 
 	// rbuf holds the file's bytes [bufOff, bufOff+bufLen) from the last
@@ -101,15 +107,20 @@ type reader struct {
 	hist    [markerLen]byte
 	histLen int
 
-	stage    []byte // complete lines in [:doneLen], then the current line
-	doneLen  int
-	lines    []stagedLine
-	skipping bool     // the current line passed maxLine; drop up to the newline
-	group    *grouper // multi-line grouping; nil for one record per line
-	flushed  bool     // a batch was emitted since the last check of the bytes before off
-	suspect  bool     // those bytes changed: checkTruncation must look now
-	recs     []Line   // records the grouper finished, staged at once
-	skipLeft int      // header lines still to skip
+	stage   []byte // complete lines in [:doneLen], then the current line
+	doneLen int
+	// held is the budget the reader holds for its stage; owed is stage
+	// memory it took without budget (see grow), taken before the next read.
+	held, owed int64
+	outbox     []Batch // cut and not handed on yet (see cut)
+	readFull   bool    // the last read filled what was asked: more is likely
+	lines      []stagedLine
+	skipping   bool     // the current line passed maxLine; drop up to the newline
+	group      *grouper // multi-line grouping; nil for one record per line
+	flushed    bool     // a batch was emitted since the last check of the bytes before off
+	suspect    bool     // those bytes changed: checkTruncation must look now
+	recs       []Line   // records the grouper finished, staged at once
+	skipLeft   int      // header lines still to skip
 
 	header      []byte // the file's first line once known; never modified
 	headerKnown bool
@@ -178,6 +189,7 @@ func newReader(o *readerOpts, stats *counters, log *slog.Logger, f file, key dev
 		off:       off,
 		lineStart: off,
 		emitted:   off,
+		cutEnd:    off,
 		lastSize:  off,
 		bufOff:    off,
 		skipLeft:  o.skipHeader,
@@ -223,8 +235,10 @@ func (r *reader) getBuf() {
 	r.rbuf = make([]byte, r.o.readBuf)
 }
 
-// putBuf gives the read buffer back while parked, keeping the marker
-// history in hist.
+// putBuf gives the read buffer back, keeping the marker history in hist. A
+// reader holds its read buffer only while it reads and splits: never while
+// it waits for the budget or the consumer, so a thousand waiting files do
+// not pin a thousand buffers.
 func (r *reader) putBuf() {
 	r.slide()
 	if r.rbuf != nil && r.o.bufs != nil {
@@ -232,10 +246,39 @@ func (r *reader) putBuf() {
 		r.o.bufs.Put(&b)
 	}
 	r.rbuf = nil
+}
+
+// drop frees the reader's memory when it parks or ends: the read buffer,
+// and the stage and its budget when nothing is staged.
+func (r *reader) drop() {
+	r.putBuf()
 	if len(r.stage) == 0 {
+		r.giveBack()
 		r.stage = nil // parked readers are idle at EOF: nothing staged
 	}
 	r.lines = nil
+}
+
+// giveBack returns the budget the stage holds; the stage must not be used
+// after it without reserve.
+func (r *reader) giveBack() {
+	if r.o.budget != nil && r.held > 0 {
+		r.o.budget.Release(r.held)
+	}
+	r.held, r.owed = 0, 0
+}
+
+// free gives back everything when the reader ends: the read buffer, the
+// stage's budget and the budget of batches cut and not handed on.
+func (r *reader) free() {
+	r.putBuf()
+	r.giveBack()
+	for _, b := range r.outbox {
+		if r.o.budget != nil && b.Size > 0 {
+			r.o.budget.Release(b.Size)
+		}
+	}
+	r.outbox, r.stage, r.lines = nil, nil, nil
 }
 
 // run reads until ctx is done, the descriptor fails, the reader is idle
@@ -243,7 +286,6 @@ func (r *reader) putBuf() {
 // period and retire agrees to let it go. It returns nil only in that last
 // case.
 func (r *reader) run(ctx context.Context, retire func(*reader) bool) error {
-	r.getBuf()
 	r.lastGrowth = time.Now()
 	r.timer = time.NewTimer(time.Hour)
 	defer r.timer.Stop()
@@ -288,7 +330,7 @@ func (r *reader) run(ctx context.Context, retire func(*reader) bool) error {
 			}
 		}
 		gone := r.goneAt.Load()
-		if gone != 0 && now.Sub(r.quietSince(gone)) >= r.o.grace {
+		if gone != 0 && (r.sealed() || now.Sub(r.quietSince(gone)) >= r.o.grace) {
 			// Nobody wrote for a while after the rotation: whatever
 			// is left of the last line is all there will be.
 			if err := r.flushPartial(ctx); err != nil {
@@ -301,7 +343,6 @@ func (r *reader) run(ctx context.Context, retire func(*reader) bool) error {
 		if gone == 0 && r.idle(now) {
 			return errIdle
 		}
-		r.shrink()
 		if err := r.wait(ctx); err != nil {
 			return err
 		}
@@ -328,6 +369,14 @@ func (r *reader) idle(now time.Time) bool {
 	return true
 }
 
+// sealed reports whether the file cannot grow: a compressed copy, written
+// once. Read to its end, it is done at once, without the grace period a
+// rotated file gets for late writes.
+func (r *reader) sealed() bool {
+	_, ok := r.f.(*unpacked)
+	return ok
+}
+
 func (r *reader) quietSince(goneAt int64) time.Time {
 	g := time.Unix(0, goneAt)
 	if g.After(r.lastGrowth) {
@@ -337,54 +386,173 @@ func (r *reader) quietSince(goneAt int64) time.Time {
 }
 
 // readAvailable reads up to EOF, sending full batches on the way and the
-// rest at EOF. It reports whether any byte was read.
+// rest at EOF. It reports whether any byte was read. Every read is sized to
+// budget the reader took before it (see reserve), and the batches cut while
+// splitting are handed on only after the read buffer is given back.
 func (r *reader) readAvailable(ctx context.Context) (bool, error) {
-	r.getBuf()
 	grew := false
 	for {
+		if r.doneLen > 0 && len(r.stage)+(4<<10) > r.o.batchBytes {
+			// The batch has no room for another read: hand it on first.
+			if err := r.flush(ctx); err != nil {
+				return grew, err
+			}
+		}
+		want := r.readSize()
+		if err := r.reserve(ctx, want); err != nil {
+			return grew, err
+		}
 		if r.flushed && r.off > 0 {
-			// A batch was handed on, which may have blocked for a long
-			// time (backpressure): before reading on, make sure the
-			// bytes before our offset are still the ones we read. A
-			// file truncated and written past our offset meanwhile
-			// must not be read on as if it were the old one.
+			// A batch was handed on, or budget waited for, which may
+			// have taken a long time (backpressure): before reading
+			// on, make sure the file still starts with the bytes we
+			// read and holds them just before our offset. A file
+			// truncated and written past our offset meanwhile must not
+			// be read on as if it were the old one.
 			r.flushed = false
-			if m, err := readMarker(r.f, r.off); err != nil || m != r.markerAt(r.off) {
+			if !r.unchanged() {
 				r.suspect = true
 				break
 			}
 		}
+		r.getBuf()
 		r.slide()
-		n, err := r.f.ReadAt(r.rbuf, r.off)
+		n, err := r.f.ReadAt(r.rbuf[:want], r.off)
+		r.readFull = n == want
 		if n > 0 {
 			grew = true
 			r.bufOff, r.bufLen = r.off, n
 			r.stats.bytesRead.Add(int64(n))
-			if err := r.consume(ctx, r.rbuf[:n]); err != nil {
-				return grew, err
+			r.consume(r.rbuf[:n])
+		}
+		if len(r.outbox) > 0 {
+			r.putBuf()
+			if serr := r.sendQueued(ctx); serr != nil {
+				return grew, serr
 			}
 		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				break
 			}
+			r.putBuf()
 			return grew, &readError{fmt.Errorf("read %s at %d: %w", r.name(), r.off, err)}
 		}
 	}
 	r.lastSize = max(r.lastSize, r.off)
-	return grew, r.flush(ctx)
+	r.cut()
+	r.putBuf()
+	return grew, r.sendQueued(ctx)
 }
 
-// shrink drops an oversized staging buffer while the reader idles, so
-// thousands of quiet files do not each pin a batch worth of memory.
-func (r *reader) shrink() {
-	const keep = 64 << 10
-	if cap(r.stage) > keep && len(r.stage) <= keep/2 {
-		r.stage = append(make([]byte, 0, keep), r.stage...)
+// unchanged reports whether the file still holds what was read: the bytes
+// just before the offset, and the first bytes its identity hashes.
+func (r *reader) unchanged() bool {
+	if m, err := readMarker(r.f, r.off); err != nil || m != r.markerAt(r.off) {
+		return false
 	}
-	if cap(r.lines) > 1024 && len(r.lines) == 0 {
-		r.lines = nil
+	if r.id.FingerprintLen == 0 {
+		return true
 	}
+	ok, err := prefixMatches(r.f, r.id)
+	return err == nil && ok
+}
+
+// readSize is how much to read next: a full read buffer while the file has
+// more than that, else what it is known to hold, so a small file never
+// reserves a batch's worth of budget; and no more than the batch has room
+// for, so a batch's buffer is about BatchBytes.
+func (r *reader) readSize() int {
+	const least = 4 << 10
+	want := min(r.o.readBuf, r.o.batchBytes)
+	if !r.readFull {
+		left := r.lastSize - r.off
+		if fi, err := r.f.Stat(); err == nil {
+			left = fi.Size() - r.off
+		}
+		want = int(min(max(left, least), int64(want)))
+	}
+	if room := r.o.batchBytes - len(r.stage); room >= least {
+		want = min(want, room)
+	}
+	return want
+}
+
+// reserve makes room in the stage for want more bytes, taking them from the
+// budget before they are read (waiting while there is none). In a backlog
+// the room for the whole batch is taken at once, so the stage is allocated
+// once per batch.
+func (r *reader) reserve(ctx context.Context, want int) error {
+	if cap(r.stage)-len(r.stage) >= want && r.owed == 0 {
+		return nil
+	}
+	target := max(cap(r.stage), len(r.stage)+want)
+	if r.readFull && target < r.o.batchBytes {
+		target = r.o.batchBytes
+	}
+	if err := r.acquire(ctx, int64(target-cap(r.stage))+r.owed); err != nil {
+		return err
+	}
+	r.flushed = true // it may have waited: check the file before reading on
+	r.owed = 0
+	r.resize(target)
+	return nil
+}
+
+// acquire takes n bytes of budget, waiting for them.
+func (r *reader) acquire(ctx context.Context, n int64) error {
+	if n <= 0 {
+		return nil
+	}
+	if r.o.budget != nil {
+		if err := r.o.budget.Acquire(ctx, n); err != nil {
+			return err
+		}
+	}
+	r.held += n
+	return nil
+}
+
+// grow makes room for n more bytes in the stage while splitting, when
+// reserve's room is not enough (a multi-line record finished from lines
+// of earlier reads). It does not wait: what the budget cannot give now is
+// owed, and taken before the next read.
+func (r *reader) grow(n int) {
+	if cap(r.stage)-len(r.stage) >= n {
+		return
+	}
+	target := max(len(r.stage)+n, 2*cap(r.stage))
+	more := int64(target - cap(r.stage))
+	if r.o.budget == nil || r.o.budget.TryAcquire(more) {
+		r.held += more
+	} else {
+		r.owed += more
+	}
+	r.resize(target)
+}
+
+// resize gives the stage capacity c (at least its length), keeping what it
+// holds.
+func (r *reader) resize(c int) {
+	if c == cap(r.stage) {
+		return
+	}
+	s := make([]byte, len(r.stage), c)
+	copy(s, r.stage)
+	r.stage = s
+}
+
+// sendQueued hands on the batches cut so far, in order.
+func (r *reader) sendQueued(ctx context.Context) error {
+	for len(r.outbox) > 0 {
+		if err := r.send(ctx, r.outbox[0]); err != nil {
+			return err
+		}
+		r.outbox[0] = Batch{}
+		r.outbox = r.outbox[1:]
+	}
+	r.outbox = r.outbox[:0]
+	return nil
 }
 
 // wait blocks until the file may have changed: a wake from the Tailer, the

@@ -119,7 +119,7 @@ func (t *Tailer) park(r *reader) bool {
 	r.bk.parkSize, r.bk.parkMod = fi.Size(), fi.ModTime()
 	r.bk.cancel = nil
 	t.mu.Unlock()
-	r.putBuf()
+	r.drop()
 	r.f.Close()
 	t.stats.files.Add(-1)
 	t.stats.idle.Add(1)

@@ -72,10 +72,12 @@ type Config struct {
 	// BatchLines and BatchBytes bound a batch.
 	BatchLines int
 	BatchBytes int
-	// Budget bounds the bytes sent but not yet acknowledged: a reader
-	// acquires Batch.Size before sending, the consumer releases it on
-	// acknowledgement. A batch larger than the whole budget (possible
-	// with lines longer than it) waits until Run is cancelled, so the
+	// Budget bounds the memory of lines read and not yet acknowledged:
+	// a reader takes budget before it reads (sized to what the file
+	// holds, so small files take little), a batch carries what its
+	// buffer took (Batch.Size), and the consumer releases that on
+	// acknowledgement. Readers waiting for budget hold no buffer. A line
+	// longer than the whole budget waits until Run is cancelled, so the
 	// budget must be at least BatchBytes plus the longest expected line.
 	// Nil means unbounded.
 	Budget *semaphore.Weighted
@@ -315,11 +317,16 @@ func New(cfg Config) (*Tailer, error) {
 		hooks:          cfg.Hooks,
 		pressure:       &t.pressure,
 		bufs:           &t.bufs,
+		budget:         cfg.Budget,
 	}
 	for _, p := range cfg.Positions {
 		g := &gen{pos: p}
 		t.known.add(g)
-		t.lookFor = append(t.lookFor, g)
+		if !p.Closed {
+			// A generation read to its end before needs no search:
+			// it is only recognised if a copy of it turns up.
+			t.lookFor = append(t.lookFor, g)
+		}
 	}
 	return t, nil
 }
@@ -431,24 +438,17 @@ func (t *Tailer) Run(ctx context.Context, out chan<- Batch) error {
 // the start.
 func stopping(ctx context.Context) bool { return ctx.Err() != nil }
 
-// send is the readers' emit: it takes budget for the batch, then hands it to
-// the consumer.
+// send is the readers' emit: it hands a batch to the consumer. The batch's
+// budget was taken before its bytes were read; a batch that is not handed on
+// is given back by its reader (reader.free).
 func (t *Tailer) send(ctx context.Context, b Batch) error {
 	if err := ctx.Err(); err != nil {
 		return err // not a random pick between a ready consumer and the shutdown
-	}
-	if t.cfg.Budget != nil {
-		if err := t.cfg.Budget.Acquire(ctx, b.Size); err != nil {
-			return err
-		}
 	}
 	select {
 	case t.out <- b:
 		return nil
 	case <-ctx.Done():
-		if t.cfg.Budget != nil {
-			t.cfg.Budget.Release(b.Size)
-		}
 		return ctx.Err()
 	}
 }

@@ -31,9 +31,8 @@ func (r *reader) checkTruncation() error {
 	size := fi.Size()
 	truncated := size < r.off
 	if !truncated && r.suspect {
-		// The bytes before our offset changed (see readAvailable).
-		m, err := readMarker(r.f, r.off)
-		truncated = err != nil || m != r.markerAt(r.off)
+		// The file changed under what was read (see readAvailable).
+		truncated = !r.unchanged()
 	}
 	r.suspect = false
 	if !truncated && r.startMarker != 0 && r.off > 0 {

@@ -488,3 +488,11 @@ func xzDictSize(r io.ReaderAt) int64 {
 	}
 	return 0
 }
+
+// ended reports whether decompression reached the end of a complete
+// stream (not one cut short, as a file still being compressed is).
+func (u *unpacked) ended() bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.err == io.EOF
+}

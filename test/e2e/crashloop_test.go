@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -174,6 +175,12 @@ func TestCrashLoop(t *testing.T) {
 			t.Logf("log of the last run:\n%s", tail(procs[n-1].log.String(), 80))
 		}
 		t.Logf("files after the run:\n%s", listTree(dir))
+		if keep := os.Getenv("KINETAIL_E2E_LOGDIR"); keep != "" {
+			// The files themselves, to find where lost lines are.
+			if err := exec.Command("cp", "-a", dir, filepath.Join(keep, "files")).Run(); err != nil {
+				t.Logf("keeping the files: %v", err)
+			}
+		}
 	}
 
 	downAcross := 0

@@ -4,8 +4,10 @@ package e2e
 
 import (
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -170,6 +172,16 @@ func locate(dir string, samples []string) string {
 			data, err := os.ReadFile(path)
 			if err != nil {
 				return nil
+			}
+			if strings.HasSuffix(path, ".gz") {
+				// Rotated and compressed: look in what it holds.
+				zr, err := gzip.NewReader(bytes.NewReader(data))
+				if err != nil {
+					return nil
+				}
+				if data, err = io.ReadAll(zr); err != nil {
+					return nil
+				}
 			}
 			if i := bytes.Index(data, want); i >= 0 && (i == 0 || data[i-1] == '\n') {
 				rel, _ := filepath.Rel(dir, path)
