@@ -64,11 +64,11 @@ func workloads(o options) ([]workload, error) {
 			data:  dataset{format: formatCSV, files: o.files, dirs: dirsFor(o.files), lines: csvLines, lineLen: o.line},
 		},
 		"outage": {
-			title: fmt.Sprintf("%s files, acceptor down %v", thousands(float64(o.backlogFiles)), o.outage),
+			title: fmt.Sprintf("%s files, acceptor down %s", thousands(float64(o.backlogFiles)), seconds(o.outage)),
 			data:  backlog, fault: faultOutage, faultFor: o.outage, distinct: true,
 		},
 		"throttle": {
-			title: fmt.Sprintf("%s files, %.0f%% throttled %v", thousands(float64(o.backlogFiles)), o.throttleRate*100, o.throttleFor),
+			title: fmt.Sprintf("%s files, %.0f%% throttled %s", thousands(float64(o.backlogFiles)), o.throttleRate*100, seconds(o.throttleFor)),
 			data:  backlog, fault: faultThrottle, faultFor: o.throttleFor, throttle: o.throttleRate, distinct: true,
 		},
 		// The workload of the first figures in BENCHMARKS.md.
@@ -96,6 +96,11 @@ func workloads(o options) ([]workload, error) {
 		}
 	}
 	return ws, nil
+}
+
+// seconds formats d as 60 s or 0.5 s.
+func seconds(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + " s"
 }
 
 // dirsFor spreads files over a few directories: about 100 files each, at
