@@ -116,8 +116,11 @@ func (r *result) print(w io.Writer) {
 	row("wire", r.Wire, "as the acceptor saw it")
 	row("requests", f("%d", r.Requests), "PutRecords")
 	agg := "aggregation off"
-	if r.Aggregate > 0 {
+	switch {
+	case r.Aggregate > 0:
 		agg = f("KPL aggregates of up to %d bytes", r.Aggregate)
+	case r.UsersPerRec > 1:
+		agg = "aggregated, by -dest settings"
 	}
 	row("records", f("%d", r.Records), f("%.1f per request; %.1f user records each (%s)", r.RecsPerReq, r.UsersPerRec, agg))
 	row("user records", f("%d", r.UserRecords), f("%+d vs lines", r.UserRecords-r.Lines))
