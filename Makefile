@@ -10,7 +10,7 @@ FUZZ_TARGETS := $(shell grep -l '^func Fuzz' $$(git ls-files '*_test.go' 2>/dev/
 	| xargs -r grep -H -o '^func Fuzz[A-Za-z0-9_]*' | sed -E 's|^(.*)/[^/]+_test.go:func |./\1:|' | sort -u)
 FUZZTIME ?= 10000x
 
-.PHONY: all build test prereq unit e2e soak fuzz-short fuzz demo bench bench-transforms deps vet clean
+.PHONY: all build test prereq unit e2e soak fuzz-short fuzz demo bench bench-quick bench-transforms deps vet clean
 
 all: build
 
@@ -71,9 +71,16 @@ test: prereq vet unit e2e fuzz-short
 demo: deps build
 	$(GO) run ./internal/cmd/demo -bin $(BIN) -config config.example.yaml
 
+# Every workload of the end-to-end benchmark (raw lines, Apache → JSON, KPL
+# aggregation, 1,000 files, an outage, 90% throttling), several minutes, then
+# one table; bench-quick runs them with small sizes in seconds. BENCH_FLAGS
+# passes more, like -workloads raw,files or -dest 'max_in_flight: 8'.
+BENCH_FLAGS ?=
 bench: build
-	$(GO) run ./internal/cmd/bench -bin $(BIN)
-	$(GO) run ./internal/cmd/bench -bin $(BIN) -aggregate 51200
+	$(GO) run ./internal/cmd/bench -bin $(BIN) $(BENCH_FLAGS)
+
+bench-quick: build
+	$(GO) run ./internal/cmd/bench -bin $(BIN) -quick $(BENCH_FLAGS)
 
 bench-transforms:
 	$(GO) run ./internal/cmd/bench -transforms

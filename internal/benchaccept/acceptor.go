@@ -1,17 +1,19 @@
 package benchaccept
 
 import (
+	"cmp"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"log"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,12 +35,25 @@ const (
 type Options struct {
 	// TLS serves HTTPS with a certificate made at start (see CAFile).
 	TLS bool
+	// HTTP2 offers HTTP/2 besides HTTP/1.1 (by ALPN, so with TLS only).
+	// Without it the acceptor speaks HTTP/1.1 as the service does for these
+	// calls, whatever the client offers.
+	HTTP2 bool
 	// Stream is the one stream that exists; default "bench".
 	Stream string
 	// CountLines decodes each record's data to count the user records in
 	// it: the inner records of a KPL aggregate, or else its newline-separated
 	// records. Without it, every Kinesis record is one user record.
 	CountLines bool
+	// Distinct also counts the distinct user records stored (by a 64-bit
+	// hash of each), so records sent again after an outage are told from
+	// new ones. It implies CountLines and costs the acceptor CPU and
+	// memory (a set of every record's hash).
+	Distinct bool
+	// Throttle is the share of PutRecords entries, from 0 to 1, answered
+	// with ProvisionedThroughputExceededException instead of being stored,
+	// drawn at random for each entry. SetThrottle changes it.
+	Throttle float64
 }
 
 // Stats counts what PutRecords requests delivered.
@@ -53,6 +68,18 @@ type Stats struct {
 	// PayloadUnits sums ceil((data + partition key) / 25 KiB) over records,
 	// as the service meters PUT payload units.
 	PayloadUnits int64
+	// Distinct is the number of distinct user records stored, with
+	// Options.Distinct (else 0): UserRecords - Distinct were duplicates.
+	Distinct int64
+	// Throttled counts entries refused with
+	// ProvisionedThroughputExceededException (Options.Throttle); they are
+	// in none of the counts above.
+	Throttled int64
+	// Refused counts connections reset while the acceptor was down.
+	Refused int64
+	// CBOR and HTTP2 count the PutRecords requests (of Requests) that came
+	// in the CBOR protocol and over HTTP/2.
+	CBOR, HTTP2 int64
 	// First is when the first PutRecords request arrived and Last when the
 	// most recent one was answered (zero before any).
 	First, Last time.Time
@@ -66,12 +93,26 @@ type Acceptor struct {
 	served chan struct{}
 	caPEM  []byte
 
-	summary, stream, shards []byte // canned answers
+	answers cannedAnswers
+	// throttleMessage is the ErrorMessage of a throttled entry.
+	throttleMessage string
 
 	seq                                             atomic.Uint64
 	requests, records, dataBytes, units, userRecord atomic.Int64
-	userBytes                                       atomic.Int64
+	userBytes, throttled, refused, cbor, http2      atomic.Int64
 	first, last                                     atomic.Int64 // unix nanoseconds
+
+	// throttle is the share of entries refused, as a threshold for a
+	// uniform 64-bit draw; draws counts the draws.
+	throttle, draws atomic.Uint64
+	down            atomic.Bool
+	connMu          sync.Mutex
+	conns           map[net.Conn]struct{} // open connections, closed when going down
+
+	seed     maphash.Seed
+	seenMu   sync.Mutex
+	seen     map[uint64]struct{} // hashes of the user records stored, with Distinct
+	distinct atomic.Int64        // len(seen)
 
 	scanners sync.Pool // *scanner
 	bufs     sync.Pool // *[]byte, request bodies and responses
@@ -82,21 +123,42 @@ func Start(o Options) (*Acceptor, error) {
 	if o.Stream == "" {
 		o.Stream = "bench"
 	}
+	if o.Throttle < 0 || o.Throttle > 1 {
+		return nil, fmt.Errorf("benchaccept: throttle %v is not between 0 and 1", o.Throttle)
+	}
+	if o.HTTP2 && !o.TLS {
+		return nil, errors.New("benchaccept: HTTP/2 needs TLS")
+	}
+	o.CountLines = o.CountLines || o.Distinct
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("benchaccept: listen: %w", err)
 	}
-	a := &Acceptor{opts: o, served: make(chan struct{})}
-	a.cannedAnswers()
+	a := &Acceptor{
+		opts:            o,
+		served:          make(chan struct{}),
+		conns:           map[net.Conn]struct{}{},
+		seed:            maphash.MakeSeed(),
+		answers:         makeCannedAnswers(o.Stream),
+		throttleMessage: "Rate exceeded for shard " + shardID + " in stream " + o.Stream + " under account 000000000000.",
+	}
+	if o.Distinct {
+		a.seen = map[uint64]struct{}{}
+	}
+	a.SetThrottle(o.Throttle)
 	a.srv = &http.Server{
 		Handler:           a,
 		ReadHeaderTimeout: 10 * time.Second,
+		ConnState:         a.connState,
+		ErrorLog:          log.New(os.Stderr, "benchaccept: ", 0),
+	}
+	if !o.HTTP2 {
 		// The service speaks HTTP/1.1 for these calls; so does the client
 		// under test then.
-		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
-		ErrorLog:     log.New(os.Stderr, "benchaccept: ", 0),
+		a.srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
 	}
 	scheme := "http"
+	var l net.Listener = gate{ln.(*net.TCPListener), a}
 	if o.TLS {
 		cert, caPEM, err := selfSigned()
 		if err != nil {
@@ -105,13 +167,16 @@ func Start(o Options) (*Acceptor, error) {
 		}
 		a.caPEM = caPEM
 		a.srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		ln = tls.NewListener(ln, a.srv.TLSConfig)
+		if o.HTTP2 {
+			a.srv.TLSConfig.NextProtos = []string{"h2", "http/1.1"}
+		}
+		l = tls.NewListener(l, a.srv.TLSConfig)
 		scheme = "https"
 	}
 	a.url = scheme + "://" + ln.Addr().String()
 	go func() {
 		defer close(a.served)
-		a.srv.Serve(ln) // returns ErrServerClosed after Close
+		a.srv.Serve(l) // returns ErrServerClosed after Close
 	}()
 	return a, nil
 }
@@ -141,6 +206,11 @@ func (a *Acceptor) Stats() Stats {
 		PayloadUnits: a.units.Load(),
 		UserRecords:  a.userRecord.Load(),
 		UserBytes:    a.userBytes.Load(),
+		Distinct:     a.distinct.Load(),
+		Throttled:    a.throttled.Load(),
+		Refused:      a.refused.Load(),
+		CBOR:         a.cbor.Load(),
+		HTTP2:        a.http2.Load(),
 	}
 	if t := a.first.Load(); t != 0 {
 		s.First = time.Unix(0, t)
@@ -157,44 +227,61 @@ func (a *Acceptor) Close() {
 	<-a.served
 }
 
-// ServeHTTP answers one Kinesis JSON call.
+// ServeHTTP answers one Kinesis call, in JSON or CBOR as it came.
 func (a *Acceptor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if a.down.Load() {
+		a.refuse(w)
+		return
+	}
+	cbor := strings.HasPrefix(r.Header.Get("Content-Type"), cborContentType)
 	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
 	if r.Method != http.MethodPost || !ok {
-		writeError(w, http.StatusBadRequest, "UnknownOperationException", "not a Kinesis call")
+		writeError(w, cbor, http.StatusBadRequest, "UnknownOperationException", "not a Kinesis call")
 		return
 	}
 	switch op {
 	case "PutRecords":
-		a.putRecords(w, r)
+		a.putRecords(w, r, cbor)
 	case "DescribeStreamSummary":
-		a.describe(w, r, a.summary)
+		a.describe(w, r, cbor, a.answers.summary)
 	case "DescribeStream":
-		a.describe(w, r, a.stream)
+		a.describe(w, r, cbor, a.answers.stream)
 	case "ListShards":
-		a.describe(w, r, a.shards)
+		a.describe(w, r, cbor, a.answers.shards)
 	default:
-		writeError(w, http.StatusBadRequest, "UnknownOperationException", op+" is not supported")
+		writeError(w, cbor, http.StatusBadRequest, "UnknownOperationException", op+" is not supported")
 	}
 }
 
 // describe answers a call about the stream with a canned body, if the call
 // names the stream (or names none, as a ListShards NextToken call does).
-func (a *Acceptor) describe(w http.ResponseWriter, r *http.Request, answer []byte) {
-	var in struct{ StreamName, StreamARN string }
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&in); err != nil {
-		writeError(w, http.StatusBadRequest, "SerializationException", err.Error())
+func (a *Acceptor) describe(w http.ResponseWriter, r *http.Request, cbor bool, answer [2][]byte) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		writeError(w, cbor, http.StatusBadRequest, "SerializationException", err.Error())
 		return
 	}
-	name := in.StreamName
-	if name == "" && in.StreamARN != "" {
-		name = in.StreamARN
+	var name string
+	if cbor {
+		name, err = cborStreamName(body)
+	} else {
+		var in struct{ StreamName, StreamARN string }
+		err = json.Unmarshal(body, &in)
+		name = cmp.Or(in.StreamName, in.StreamARN)
+	}
+	if err != nil {
+		writeError(w, cbor, http.StatusBadRequest, "SerializationException", err.Error())
+		return
 	}
 	if name != "" && !a.isStream([]byte(name)) {
-		writeError(w, http.StatusBadRequest, "ResourceNotFoundException", "Stream "+name+" not found")
+		writeError(w, cbor, http.StatusBadRequest, "ResourceNotFoundException", "Stream "+name+" not found")
 		return
 	}
-	writeJSON(w, answer)
+	if cbor {
+		writeAnswer(w, true, answer[1])
+		return
+	}
+	writeAnswer(w, false, answer[0])
 }
 
 func (a *Acceptor) isStream(name []byte) bool {
@@ -207,7 +294,7 @@ func (a *Acceptor) isStream(name []byte) bool {
 	return n > 0 && name[n-1] == '/' && string(name[n:]) == s && strings.HasPrefix(string(name), "arn:")
 }
 
-func (a *Acceptor) putRecords(w http.ResponseWriter, r *http.Request) {
+func (a *Acceptor) putRecords(w http.ResponseWriter, r *http.Request, cbor bool) {
 	now := time.Now().UnixNano()
 	a.first.CompareAndSwap(0, now)
 
@@ -216,42 +303,41 @@ func (a *Acceptor) putRecords(w http.ResponseWriter, r *http.Request) {
 	body, err := readBody(r, *bp)
 	*bp = body[:0]
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "SerializationException", err.Error())
+		writeError(w, cbor, http.StatusBadRequest, "SerializationException", err.Error())
 		return
 	}
 
 	sc, _ := a.scanners.Get().(*scanner)
 	if sc == nil {
-		sc = &scanner{countLines: a.opts.CountLines}
+		sc = newScanner(a.opts.CountLines, a.opts.Distinct, a.seed)
 	}
-	p, err := sc.scan(body)
-	a.scanners.Put(sc)
+	defer a.scanners.Put(sc)
+	var p putRecords
+	if cbor {
+		p, err = sc.scanCBOR(body)
+	} else {
+		p, err = sc.scan(body)
+	}
 	switch {
 	case err != nil:
-		writeError(w, http.StatusBadRequest, "SerializationException", err.Error())
+		writeError(w, cbor, http.StatusBadRequest, "SerializationException", err.Error())
 		return
 	case p.stream == nil || !a.isStream(p.stream):
-		writeError(w, http.StatusBadRequest, "ResourceNotFoundException", "Stream "+string(p.stream)+" not found")
+		writeError(w, cbor, http.StatusBadRequest, "ResourceNotFoundException", "Stream "+string(p.stream)+" not found")
 		return
 	case p.records == 0 || p.records > 500:
-		writeError(w, http.StatusBadRequest, "ValidationException", "PutRecords takes 1 to 500 records")
+		writeError(w, cbor, http.StatusBadRequest, "ValidationException", "PutRecords takes 1 to 500 records")
 		return
 	}
 
+	// Which entries are stored: all, or those the throttle lets through.
+	stored, failed := a.store(sc, &p)
+
 	// The body has been scanned: its buffer now holds the response.
-	seq := a.seq.Add(uint64(p.records)) - uint64(p.records)
-	out := append(body[:0], `{"FailedRecordCount":0,"Records":[`...)
-	for i := range p.records {
-		if i > 0 {
-			out = append(out, ',')
-		}
-		out = append(out, `{"SequenceNumber":"`+seqPrefix...)
-		out = appendPadded(out, seq+uint64(i)+1)
-		out = append(out, `","ShardId":"`+shardID+`"}`...)
-	}
-	out = append(out, "]}"...)
+	seq := a.seq.Add(uint64(stored.records)) - uint64(stored.records)
+	out := appendPutAnswer(body[:0], cbor, len(sc.entries), sc.failed, failed, seq, a.throttleMessage)
 	*bp = out[:0]
-	writeJSON(w, out)
+	writeAnswer(w, cbor, out)
 
 	// Time first, counts after: whoever sees the counts complete also sees
 	// a Last at or after the answer that completed them.
@@ -263,11 +349,83 @@ func (a *Acceptor) putRecords(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	a.requests.Add(1)
-	a.records.Add(p.records)
-	a.dataBytes.Add(p.dataBytes)
-	a.units.Add(p.units)
-	a.userRecord.Add(p.userRecords)
-	a.userBytes.Add(p.userBytes)
+	if cbor {
+		a.cbor.Add(1)
+	}
+	if r.ProtoMajor == 2 {
+		a.http2.Add(1)
+	}
+	a.throttled.Add(int64(failed))
+	a.records.Add(stored.records)
+	a.dataBytes.Add(stored.dataBytes)
+	a.units.Add(stored.units)
+	a.userRecord.Add(stored.userRecords)
+	a.userBytes.Add(stored.userBytes)
+}
+
+// store decides which entries of a scanned body are stored, recording the
+// refused ones in sc.failed (nil when none is), and returns the totals of
+// the stored ones and the number refused. With Distinct it adds the
+// stored user records to the set of those seen.
+func (a *Acceptor) store(sc *scanner, p *putRecords) (stored putRecords, failed int) {
+	stored = *p
+	sc.failed = sc.failed[:0]
+	if thr := a.throttle.Load(); thr > 0 {
+		stored = putRecords{}
+		for _, e := range sc.entries {
+			refuse := splitmix64(a.draws.Add(1)) < thr
+			sc.failed = append(sc.failed, refuse)
+			if refuse {
+				failed++
+				continue
+			}
+			stored.records++
+			stored.dataBytes += e.dataBytes
+			stored.units += e.units
+			stored.userRecords += e.userRecords
+			stored.userBytes += e.userBytes
+		}
+		if failed == 0 {
+			sc.failed = sc.failed[:0]
+		}
+	}
+	if a.seen != nil {
+		a.seenMu.Lock()
+		from := 0
+		for i, e := range sc.entries {
+			if len(sc.failed) == 0 || !sc.failed[i] {
+				for _, h := range sc.hashes[from:e.hashEnd] {
+					a.seen[h] = struct{}{}
+				}
+			}
+			from = e.hashEnd
+		}
+		a.distinct.Store(int64(len(a.seen)))
+		a.seenMu.Unlock()
+	}
+	return stored, failed
+}
+
+// SetThrottle sets the share of entries refused from now on, 0 to 1
+// (clamped).
+func (a *Acceptor) SetThrottle(rate float64) {
+	var thr uint64
+	switch {
+	case rate >= 1:
+		thr = math.MaxUint64
+	case rate > 0:
+		thr = uint64(rate * (1 << 64))
+	}
+	a.throttle.Store(thr)
+}
+
+// splitmix64 scrambles a counter into a uniform 64-bit value: draws from
+// concurrent requests need no lock.
+func splitmix64(x uint64) uint64 {
+	x *= 0x9E3779B97F4A7C15
+	x = (x ^ x>>30) * 0xBF58476D1CE4E5B9
+	x = (x ^ x>>27) * 0x94D049BB133111EB
+	return x ^ x>>31
 }
 
 func (a *Acceptor) buf() *[]byte {
@@ -320,61 +478,4 @@ func appendPadded(b []byte, v uint64) []byte {
 		v /= 10
 	}
 	return append(b, d[:]...)
-}
-
-func writeJSON(w http.ResponseWriter, body []byte) {
-	h := w.Header()
-	h["Content-Type"] = []string{"application/x-amz-json-1.1"}
-	h["Content-Length"] = []string{strconv.Itoa(len(body))}
-	w.Write(body)
-}
-
-func writeError(w http.ResponseWriter, status int, typ, msg string) {
-	b, _ := json.Marshal(struct {
-		Type    string `json:"__type"`
-		Message string `json:"message"`
-	}{typ, msg})
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.Header().Set("X-Amzn-ErrorType", typ)
-	w.WriteHeader(status)
-	w.Write(b)
-}
-
-// cannedAnswers builds the bodies of the describe calls, which never change.
-func (a *Acceptor) cannedAnswers() {
-	name := a.opts.Stream
-	arn := "arn:aws:kinesis:us-east-1:000000000000:stream/" + name
-	created := time.Now().Unix()
-	shard := map[string]any{
-		"ShardId":             shardID,
-		"HashKeyRange":        map[string]string{"StartingHashKey": "0", "EndingHashKey": "340282366920938463463374607431768211455"},
-		"SequenceNumberRange": map[string]string{"StartingSequenceNumber": seqPrefix + "00000000000000000000"},
-	}
-	common := map[string]any{
-		"StreamName":              name,
-		"StreamARN":               arn,
-		"StreamStatus":            "ACTIVE",
-		"StreamModeDetails":       map[string]string{"StreamMode": "PROVISIONED"},
-		"RetentionPeriodHours":    24,
-		"StreamCreationTimestamp": created,
-		"EnhancedMonitoring":      []any{map[string]any{"ShardLevelMetrics": []string{}}},
-		"EncryptionType":          "NONE",
-	}
-	summary := map[string]any{"OpenShardCount": 1, "ConsumerCount": 0}
-	stream := map[string]any{"Shards": []any{shard}, "HasMoreShards": false}
-	for k, v := range common {
-		summary[k] = v
-		stream[k] = v
-	}
-	a.summary = mustJSON(map[string]any{"StreamDescriptionSummary": summary})
-	a.stream = mustJSON(map[string]any{"StreamDescription": stream})
-	a.shards = mustJSON(map[string]any{"Shards": []any{shard}})
-}
-
-func mustJSON(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err) // only fixed maps of strings and numbers above
-	}
-	return b
 }

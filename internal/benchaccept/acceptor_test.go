@@ -38,6 +38,27 @@ func client(t *testing.T, a *Acceptor, roots *x509.CertPool) *kinesis.Client {
 	})
 }
 
+// trust returns a pool holding a's certificate (nil without TLS).
+func trust(t *testing.T, a *Acceptor) *x509.CertPool {
+	t.Helper()
+	if !strings.HasPrefix(a.URL(), "https:") {
+		return nil
+	}
+	caFile, err := a.CAFile(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		t.Fatalf("%s holds no certificate", caFile)
+	}
+	return roots
+}
+
 func start(t *testing.T, o Options) *Acceptor {
 	t.Helper()
 	a, err := Start(o)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"hash/maphash"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -21,7 +22,7 @@ var (
 	errSyntax = errors.New("malformed PutRecords body")
 )
 
-// putRecords is what one PutRecords body holds.
+// putRecords is what one PutRecords body holds, in all its records.
 type putRecords struct {
 	stream      []byte // raw StreamName (or StreamARN) value; points into the body
 	records     int64
@@ -31,30 +32,86 @@ type putRecords struct {
 	userBytes   int64 // data of the user records, when counting lines
 }
 
-// scanner reads PutRecords bodies. It is not a JSON parser: it steps from
-// string to string, treats a string followed by ':' as a key, and looks only
-// at the string values of the keys it knows. Base64 and the keys it knows
-// cannot contain an unescaped quote, so it never mistakes a value for a key.
-// A scanner keeps its scratch buffers between calls; it is not safe for
-// concurrent use.
+// entry is what one record of a body holds: the acceptor stores some
+// entries of a body and refuses others when it throttles.
+type entry struct {
+	dataBytes, units, userRecords, userBytes int64
+	// hashEnd ends this entry's user records in scanner.hashes; they start
+	// where the entry before it ended.
+	hashEnd int
+}
+
+// scanner reads PutRecords bodies, in JSON (scan) or CBOR (scanCBOR), into
+// totals and one entry per record. A scanner keeps its buffers between
+// calls; it is not safe for concurrent use.
+//
+// The JSON scanner is not a JSON parser: it steps from string to string,
+// treats a string followed by ':' as a key, and looks only at the string
+// values of the keys it knows. Base64 and the keys it knows cannot contain
+// an unescaped quote, so it never mistakes a value for a key.
 type scanner struct {
 	countLines bool
-	scratch    []byte // unescaped strings
-	decoded    []byte // decoded data, when counting lines
+	// distinct hashes each user record into hashes (with seed), so the
+	// acceptor can count distinct ones; it needs countLines.
+	distinct bool
+	seed     maphash.Seed
+	visit    func([]byte) // s.hash, bound once rather than at each call
+
+	scratch []byte // unescaped strings, CBOR chunks
+	decoded []byte // decoded data, when counting lines
+	entries []entry
+	hashes  []uint64
+	failed  []bool // by entry: refused by the acceptor (set by Acceptor.store)
+
+	cur entry // the record being read
+}
+
+func newScanner(countLines, distinct bool, seed maphash.Seed) *scanner {
+	s := &scanner{countLines: countLines || distinct, distinct: distinct, seed: seed}
+	if distinct {
+		s.visit = s.hash
+	}
+	return s
+}
+
+func (s *scanner) hash(rec []byte) { s.hashes = append(s.hashes, maphash.Bytes(s.seed, rec)) }
+
+func (s *scanner) reset() {
+	s.entries, s.hashes, s.cur = s.entries[:0], s.hashes[:0], entry{}
+}
+
+// data accounts for the decoded data of the current record.
+func (s *scanner) data(d []byte) {
+	if s.countLines {
+		n, b := userRecords(d, s.visit)
+		s.cur.userRecords, s.cur.userBytes = int64(n), int64(b)
+	} else {
+		s.cur.userRecords, s.cur.userBytes = 1, int64(len(d))
+	}
+}
+
+// finish ends the current record, of dataLen bytes and a key of keyLen.
+func (s *scanner) finish(p *putRecords, dataLen, keyLen int) {
+	e := s.cur
+	e.dataBytes = int64(dataLen)
+	e.units = int64((dataLen + keyLen + payloadUnit - 1) / payloadUnit)
+	e.hashEnd = len(s.hashes)
+	s.entries = append(s.entries, e)
+	s.cur = entry{}
+	p.records++
+	p.dataBytes += e.dataBytes
+	p.units += e.units
+	p.userRecords += e.userRecords
+	p.userBytes += e.userBytes
 }
 
 func (s *scanner) scan(b []byte) (putRecords, error) {
+	s.reset()
 	var (
 		p       putRecords
 		dataLen = -1 // of the current record, until its partition key is seen
 		keyLen  = -1
 	)
-	finish := func() {
-		p.records++
-		p.dataBytes += int64(dataLen)
-		p.units += int64((dataLen + keyLen + payloadUnit - 1) / payloadUnit)
-		dataLen, keyLen = -1, -1
-	}
 	i := 0
 	for {
 		q := bytes.IndexByte(b[i:], '"')
@@ -99,13 +156,14 @@ func (s *scanner) scan(b []byte) (putRecords, error) {
 			if dataLen >= 0 {
 				return p, errSyntax // two Data values in one record
 			}
-			n, err := s.data(&p, val)
+			n, err := s.base64Data(val)
 			if err != nil {
 				return p, err
 			}
 			dataLen = n
 			if keyLen >= 0 {
-				finish()
+				s.finish(&p, dataLen, keyLen)
+				dataLen, keyLen = -1, -1
 			}
 		case bytes.Equal(key, keyPartitionKey):
 			if keyLen >= 0 {
@@ -113,7 +171,8 @@ func (s *scanner) scan(b []byte) (putRecords, error) {
 			}
 			keyLen = len(val)
 			if dataLen >= 0 {
-				finish()
+				s.finish(&p, dataLen, keyLen)
+				dataLen, keyLen = -1, -1
 			}
 		case bytes.Equal(key, keyStreamName), bytes.Equal(key, keyStreamARN) && p.stream == nil:
 			if vesc {
@@ -125,15 +184,13 @@ func (s *scanner) scan(b []byte) (putRecords, error) {
 	if dataLen >= 0 || keyLen >= 0 {
 		return p, errSyntax // a record without data or without a key
 	}
-	if !s.countLines {
-		p.userRecords = p.records
-		p.userBytes = p.dataBytes
-	}
 	return p, nil
 }
 
-// data accounts for one base64 Data value and returns its decoded length.
-func (s *scanner) data(p *putRecords, b64 []byte) (int, error) {
+// base64Data accounts for one base64 Data value and returns its decoded
+// length. The data is decoded only when its lines are counted: otherwise
+// the length of the base64 says it.
+func (s *scanner) base64Data(b64 []byte) (int, error) {
 	n := len(b64)
 	if n%4 != 0 {
 		return 0, errSyntax
@@ -143,19 +200,19 @@ func (s *scanner) data(p *putRecords, b64 []byte) (int, error) {
 		pad++
 	}
 	size := n/4*3 - pad
-	if s.countLines {
-		if cap(s.decoded) < size {
-			s.decoded = make([]byte, size)
-		}
-		d, err := base64.StdEncoding.Decode(s.decoded[:size], b64)
-		if err != nil {
-			return 0, errSyntax
-		}
-		n, b := userRecords(s.decoded[:d])
-		p.userRecords += int64(n)
-		p.userBytes += int64(b)
+	if !s.countLines {
+		s.cur.userRecords, s.cur.userBytes = 1, int64(size)
+		return size, nil
 	}
-	return size, nil
+	if cap(s.decoded) < size {
+		s.decoded = make([]byte, size)
+	}
+	d, err := base64.StdEncoding.Decode(s.decoded[:size], b64)
+	if err != nil {
+		return 0, errSyntax
+	}
+	s.data(s.decoded[:d])
+	return d, nil
 }
 
 // kplMagic starts every KPL aggregated record.
@@ -164,16 +221,26 @@ var kplMagic = []byte{0xF3, 0x89, 0x9A, 0xC2}
 // userRecords counts the user records in one Kinesis record's data and
 // their bytes: the inner records of a KPL aggregate, or else the lines of
 // newline-joined records (a final newline does not start another record).
-func userRecords(d []byte) (n, bytes_ int) {
-	if n, b, ok := kplRecords(d); ok {
+// visit, if not nil, is called with each user record (without its
+// newline).
+func userRecords(d []byte, visit func([]byte)) (n, bytes_ int) {
+	if n, b, ok := kplRecords(d, visit); ok {
 		return n, b
 	}
 	if len(d) == 0 {
 		return 0, 0
 	}
-	n = bytes.Count(d, []byte{'\n'})
-	if d[len(d)-1] != '\n' {
-		n++
+	if visit == nil {
+		n = bytes.Count(d, []byte{'\n'})
+		if d[len(d)-1] != '\n' {
+			n++
+		}
+		return n, len(d)
+	}
+	for rest := d; len(rest) > 0; n++ {
+		line, after, _ := bytes.Cut(rest, []byte{'\n'})
+		visit(line)
+		rest = after
 	}
 	return n, len(d)
 }
@@ -181,24 +248,38 @@ func userRecords(d []byte) (n, bytes_ int) {
 // kplRecords counts the records (field 3) of a KPL aggregate and the bytes
 // of their data (field 3 of each record): magic, an AggregatedRecord
 // protobuf message, and a 16-byte MD5 of the message. It checks the
-// framing only, not the digest.
-func kplRecords(d []byte) (n, data int, ok bool) {
+// framing only, not the digest. visit, if not nil, is called with each
+// record's data once the whole aggregate is known to be well framed.
+func kplRecords(d []byte, visit func([]byte)) (n, data int, ok bool) {
 	if len(d) < len(kplMagic)+16 || !bytes.HasPrefix(d, kplMagic) {
 		return 0, 0, false
 	}
-	ok = fields(d[len(kplMagic):len(d)-16], func(field uint64, v []byte) bool {
-		if field != 3 {
-			return true
-		}
-		n++
-		return fields(v, func(field uint64, v []byte) bool {
-			if field == 3 {
-				data += len(v)
+	m := d[len(kplMagic) : len(d)-16]
+	each := func(fn func([]byte)) bool {
+		return fields(m, func(field uint64, v []byte) bool {
+			if field != 3 {
+				return true
 			}
-			return true
+			n++
+			return fields(v, func(field uint64, v []byte) bool {
+				if field == 3 {
+					data += len(v)
+					if fn != nil {
+						fn(v)
+					}
+				}
+				return true
+			})
 		})
-	})
-	return n, data, ok
+	}
+	if !each(nil) {
+		return 0, 0, false
+	}
+	if visit != nil {
+		n, data = 0, 0
+		each(visit)
+	}
+	return n, data, true
 }
 
 // fields calls fn with each length-delimited field of the protobuf message

@@ -14,44 +14,87 @@ import (
 // line it makes, plus its newline.
 const minLine = 80
 
-// benchFiles are the generated logs, relative to the work directory: four
-// files in two directories, matched by the glob logs/*/*.csv.
-var benchFiles = []string{"logs/a/1.csv", "logs/a/2.csv", "logs/b/3.csv", "logs/b/4.csv"}
+// Formats of generated lines.
+const (
+	formatCSV    = "csv"    // lineGen.next: CSV access logs of a fixed length
+	formatApache = "apache" // genApacheLine: Apache combined logs of varied lengths
+)
 
-// generate writes size/lineLen lines of exactly lineLen bytes (newline
-// included), spread evenly over benchFiles under dir, and syncs them so the
-// page cache's write-back does not run during the measurement.
-func generate(dir string, size int64, lineLen int) (lines int64, err error) {
-	if lineLen < minLine {
-		return 0, fmt.Errorf("line length %d is under the minimum of %d", lineLen, minLine)
+// dataset describes generated logs: lines spread evenly over files, the
+// files spread over directories, as logs/dNN/fNNNN.log under a directory
+// (so the glob logs/*/*.log matches exactly them).
+type dataset struct {
+	format  string
+	files   int
+	dirs    int
+	lines   int64
+	lineLen int // for formatCSV, newline included
+}
+
+// key names the dataset's contents: two workloads with the same key read
+// the same files.
+func (d dataset) key() string {
+	return fmt.Sprintf("%s-%dx%d-%d-%d", d.format, d.files, d.dirs, d.lines, d.lineLen)
+}
+
+// paths returns the files' paths relative to the dataset's directory.
+func (d dataset) paths() []string {
+	p := make([]string, d.files)
+	for i := range p {
+		p[i] = filepath.Join("logs", fmt.Sprintf("d%02d", i%d.dirs), fmt.Sprintf("f%04d.log", i))
 	}
-	total := size / int64(lineLen)
-	if total < int64(len(benchFiles)) {
-		return 0, fmt.Errorf("size %d is too small for %d lines of %d bytes", size, len(benchFiles), lineLen)
+	return p
+}
+
+// linesIn returns how many of the lines file i holds.
+func (d dataset) linesIn(i int) int64 {
+	n := d.lines / int64(d.files)
+	if int64(i) < d.lines%int64(d.files) {
+		n++
 	}
-	for i, name := range benchFiles {
-		n := total / int64(len(benchFiles))
-		if int64(i) < total%int64(len(benchFiles)) {
-			n++
-		}
+	return n
+}
+
+// generate writes the dataset under dir and syncs it, so the page cache's
+// write-back does not run during the measurement, and returns its size in
+// bytes.
+func generate(dir string, d dataset) (size int64, err error) {
+	switch {
+	case d.files < 1 || d.dirs < 1 || d.dirs > d.files:
+		return 0, fmt.Errorf("%d files in %d directories", d.files, d.dirs)
+	case d.lines < int64(d.files):
+		return 0, fmt.Errorf("%d lines are too few for %d files", d.lines, d.files)
+	case d.format == formatCSV && d.lineLen < minLine:
+		return 0, fmt.Errorf("line length %d is under the minimum of %d", d.lineLen, minLine)
+	case d.format != formatCSV && d.format != formatApache:
+		return 0, fmt.Errorf("unknown format %q", d.format)
+	}
+	for i, name := range d.paths() {
 		// Each file gets its own clock and random sequence, so no two files
 		// hold the same lines.
 		g := &lineGen{rng: uint64(i)*0x9E3779B97F4A7C15 + 1, ms: int64(i) * 3_600_000}
-		if err := writeFile(filepath.Join(dir, name), g, n, lineLen); err != nil {
+		next := func(b []byte) []byte { return g.next(b, d.lineLen) }
+		if d.format == formatApache {
+			next = func(b []byte) []byte { return append(genApacheLine(g, b), '\n') }
+		}
+		n, err := writeFile(filepath.Join(dir, name), next, d.linesIn(i))
+		if err != nil {
 			return 0, err
 		}
-		lines += n
+		size += n
 	}
-	return lines, nil
+	return size, nil
 }
 
-func writeFile(path string, g *lineGen, n int64, lineLen int) (err error) {
+// writeFile writes n lines made by next (each appends one line, newline
+// included) to path, and returns the bytes written.
+func writeFile(path string, next func([]byte) []byte, n int64) (size int64, err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
+		return 0, err
 	}
 	f, err := os.Create(path)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer func() {
 		if cerr := f.Close(); err == nil && cerr != nil {
@@ -59,18 +102,19 @@ func writeFile(path string, g *lineGen, n int64, lineLen int) (err error) {
 		}
 	}()
 	w := bufio.NewWriterSize(f, 1<<20)
-	line := make([]byte, 0, lineLen)
+	line := make([]byte, 0, 512)
 	for range n {
-		line = g.next(line[:0], lineLen)
+		line = next(line[:0])
 		w.Write(line) // errors stick in w and surface at Flush
+		size += int64(len(line))
 	}
 	if err := w.Flush(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return 0, fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := f.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", path, err)
+		return 0, fmt.Errorf("sync %s: %w", path, err)
 	}
-	return nil
+	return size, nil
 }
 
 // lineGen makes varied access-log CSV lines:

@@ -3,31 +3,34 @@ package main
 import (
 	"bytes"
 	"encoding/csv"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/kinetail/kinetail/config"
 )
 
 func TestGenerate(t *testing.T) {
-	for _, lineLen := range []int{minLine, 100, 333} {
+	for _, d := range []dataset{
+		{format: formatCSV, files: 1, dirs: 1, lines: 2000, lineLen: minLine},
+		{format: formatCSV, files: 4, dirs: 2, lines: 2003, lineLen: 100},
+		{format: formatCSV, files: 30, dirs: 3, lines: 600, lineLen: 333},
+	} {
 		dir := t.TempDir()
-		const size = 200_000
-		lines, err := generate(dir, size, lineLen)
+		size, err := generate(dir, d)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := int64(size / lineLen); lines != want {
-			t.Errorf("line %d: %d lines, want %d", lineLen, lines, want)
+		if want := d.lines * int64(d.lineLen); size != want {
+			t.Errorf("%s: %d bytes, want %d", d.key(), size, want)
 		}
 		var total int64
 		seen := map[string]bool{}
-		for _, name := range benchFiles {
+		for i, name := range d.paths() {
 			data, err := os.ReadFile(filepath.Join(dir, name))
 			if err != nil {
 				t.Fatal(err)
@@ -36,12 +39,15 @@ func TestGenerate(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s is not CSV: %v", name, err)
 			}
+			if int64(len(recs)) != d.linesIn(i) {
+				t.Errorf("%s holds %d lines, want %d", name, len(recs), d.linesIn(i))
+			}
 			for i, l := range strings.SplitAfter(string(data), "\n") {
 				if l == "" {
 					continue
 				}
-				if len(l) != lineLen {
-					t.Fatalf("%s line %d is %d bytes, want %d: %q", name, i+1, len(l), lineLen, l)
+				if len(l) != d.lineLen {
+					t.Fatalf("%s line %d is %d bytes, want %d: %q", name, i+1, len(l), d.lineLen, l)
 				}
 				if seen[l] {
 					t.Fatalf("%s line %d repeats an earlier line: %q", name, i+1, l)
@@ -58,22 +64,34 @@ func TestGenerate(t *testing.T) {
 			}
 			total += int64(len(recs))
 		}
-		if total != lines {
-			t.Errorf("line %d: files hold %d lines, generate said %d", lineLen, total, lines)
+		if total != d.lines {
+			t.Errorf("%s: files hold %d lines, want %d", d.key(), total, d.lines)
+		}
+		// The glob of the configuration matches exactly the generated
+		// files, in the directories asked for.
+		matches, err := filepath.Glob(filepath.Join(dir, "logs", "*", "*.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dirs := map[string]bool{}
+		for _, m := range matches {
+			dirs[filepath.Dir(m)] = true
+		}
+		if len(matches) != d.files || len(dirs) != d.dirs {
+			t.Errorf("%s: the glob matches %d files in %d directories, want %d in %d", d.key(), len(matches), len(dirs), d.files, d.dirs)
 		}
 	}
 }
 
 func TestGenerateRejects(t *testing.T) {
-	for _, tt := range []struct {
-		size    int64
-		lineLen int
-	}{
-		{1_000_000, minLine - 1}, // too short for the fields
-		{300, 100},               // fewer lines than files
+	for _, d := range []dataset{
+		{format: formatCSV, files: 1, dirs: 1, lines: 100, lineLen: minLine - 1}, // too short for the fields
+		{format: formatCSV, files: 4, dirs: 2, lines: 3, lineLen: 100},           // fewer lines than files
+		{format: formatCSV, files: 2, dirs: 3, lines: 10, lineLen: 100},          // more directories than files
+		{format: "xml", files: 1, dirs: 1, lines: 10},
 	} {
-		if _, err := generate(t.TempDir(), tt.size, tt.lineLen); err == nil {
-			t.Errorf("generate(%d, %d) succeeded", tt.size, tt.lineLen)
+		if _, err := generate(t.TempDir(), d); err == nil {
+			t.Errorf("generate(%+v) succeeded", d)
 		}
 	}
 }
@@ -102,57 +120,48 @@ func TestParseSize(t *testing.T) {
 	}
 }
 
+// Every workload's configuration is one the agent accepts, with the
+// dataset, transforms, aggregation and -dest snippets where they belong.
 func TestConfigYAML(t *testing.T) {
-	work := `/tmp/a dir with "quotes"`
-	var cfg struct {
-		Agent struct {
-			CheckpointFile string `yaml:"checkpoint_file"`
-		}
-		Destinations map[string]struct {
-			Type, Stream, Region, Endpoint string
-		}
-		Flows []struct {
-			Name        string
-			Paths       []string
-			Destination string
-		}
-	}
-	for _, agg := range []int{0, 51200} {
-		c, err := config.Parse("bench.yaml", []byte(configYAML(work, "https://127.0.0.1:1234", agg)))
-		if err != nil {
-			t.Fatalf("aggregate %d: the agent refuses the configuration: %v", agg, err)
-		}
-		if a := c.Destinations["bench"].Aggregation; a.Enabled != (agg > 0) || (agg > 0 && int(a.MaxBytes) != agg) {
-			t.Errorf("aggregate %d: aggregation = %+v", agg, a)
-		}
-	}
-	if err := yaml.Unmarshal([]byte(configYAML(work, "https://127.0.0.1:1234", 0)), &cfg); err != nil {
-		t.Fatal(err)
-	}
-	if want := filepath.Join(work, "state", "checkpoints.json"); cfg.Agent.CheckpointFile != want {
-		t.Errorf("checkpoint_file = %q, want %q", cfg.Agent.CheckpointFile, want)
-	}
-	d := cfg.Destinations["bench"]
-	if d.Type != "kinesis" || d.Stream != "bench" || d.Endpoint != "https://127.0.0.1:1234" {
-		t.Errorf("destination = %+v", d)
-	}
-	if len(cfg.Flows) != 1 || cfg.Flows[0].Destination != "bench" || len(cfg.Flows[0].Paths) != 1 {
-		t.Fatalf("flows = %+v", cfg.Flows)
-	}
-	// The glob matches exactly the generated files.
-	dir := t.TempDir()
-	if _, err := generate(dir, 10_000, 100); err != nil {
-		t.Fatal(err)
-	}
-	var fl struct{ Flows []struct{ Paths []string } }
-	if err := yaml.Unmarshal([]byte(configYAML(dir, "x", 0)), &fl); err != nil {
-		t.Fatal(err)
-	}
-	matches, err := filepath.Glob(fl.Flows[0].Paths[0])
+	o, err := parseFlags(nil, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(matches) != len(benchFiles) {
-		t.Errorf("glob %s matches %v, want the %d generated files", fl.Flows[0].Paths[0], matches, len(benchFiles))
+	o.workloads = strings.Join(workloadNames, ",")
+	ws, err := workloads(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ws) != len(workloadNames) {
+		t.Fatalf("%d workloads, want %d", len(ws), len(workloadNames))
+	}
+	state, data := `/tmp/a dir with "quotes"`, "/srv/data"
+	dest := []string{"max_in_flight: 8", "batch:\n  max_records: 250\n  max_age: 2s\n"}
+	for _, w := range ws {
+		c, err := config.Parse("bench.yaml", []byte(configYAML(w, state, data, "https://127.0.0.1:1234", dest)))
+		if err != nil {
+			t.Fatalf("%s: the agent refuses the configuration: %v", w.name, err)
+		}
+		if want := filepath.Join(state, "checkpoints.json"); c.Agent.CheckpointFile != want {
+			t.Errorf("%s: checkpoint_file = %q, want %q", w.name, c.Agent.CheckpointFile, want)
+		}
+		d := c.Destinations["bench"]
+		if d == nil || d.Type != "kinesis" || d.Stream != "bench" || d.Endpoint != "https://127.0.0.1:1234" {
+			t.Fatalf("%s: destination = %+v", w.name, d)
+		}
+		if a := d.Aggregation; a.Enabled != (w.aggregate > 0) || (w.aggregate > 0 && int(a.MaxBytes) != w.aggregate) {
+			t.Errorf("%s: aggregation = %+v, want %d", w.name, a, w.aggregate)
+		}
+		if d.MaxInFlight != 8 || d.Batch.MaxRecords != 250 || time.Duration(d.Batch.MaxAge) != 2*time.Second {
+			t.Errorf("%s: -dest snippets not applied: max_in_flight %d, batch %+v", w.name, d.MaxInFlight, d.Batch)
+		}
+		if len(c.Flows) != 1 || c.Flows[0].Destination != "bench" || len(c.Flows[0].Transforms) != len(w.transforms) ||
+			!slices.Equal(c.Flows[0].Paths, []string{filepath.Join(data, "logs", "*", "*.log")}) {
+			t.Errorf("%s: flows = %+v", w.name, c.Flows[0])
+		}
+	}
+	o.workloads = "raw,nonesuch"
+	if _, err := workloads(o); err == nil {
+		t.Error("an unknown workload was accepted")
 	}
 }

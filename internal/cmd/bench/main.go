@@ -1,19 +1,35 @@
-// Command bench measures the kinetail binary end to end: it writes about a
-// gigabyte of CSV logs, runs `kinetail run` on them against a local Kinesis
-// acceptor over TLS, waits until every line has been stored, stops the agent
-// with SIGTERM, and prints throughput, the agent's CPU time and peak memory,
-// and what it sent.
+// Command bench measures the kinetail binary end to end, in workloads: for
+// each it writes logs, runs `kinetail run` on them against a local Kinesis
+// acceptor over TLS, waits until every line has been stored, stops the
+// agent with SIGTERM, and prints throughput, the agent's CPU time and peak
+// memory, the acceptor's CPU time, and what was sent; then one table with a
+// row per workload.
 //
-//	go run ./internal/cmd/bench -bin ./bin/kinetail -size 1GB
+//	go run ./internal/cmd/bench -bin ./bin/kinetail              # every workload
+//	go run ./internal/cmd/bench -bin ./bin/kinetail -workloads raw,files -size 200MB
+//	go run ./internal/cmd/bench -bin ./bin/kinetail -quick       # small sizes, seconds
 //
-// The agent's CPU and memory come from its own rusage, so the driver's work
-// (generating files, accepting requests) is not counted in them; it does
-// share the machine's cores with the agent while it runs.
+// The workloads (sizes are flags):
+//
+//	raw        10 M lines of 100 bytes (1 GB) in one file, sent as they are
+//	apache     5 M Apache combined log lines, log_to_json combined_apache
+//	aggregate  raw's lines, in KPL aggregates of up to 51,200 bytes
+//	files      raw's bytes in 1,000 files of 10 k lines, in 10 directories
+//	outage     a backlog in 200 files; the acceptor is down for the first
+//	           60 s, then up: peak RSS while down and while catching up
+//	throttle   the same backlog; the acceptor refuses 90% of entries with
+//	           ProvisionedThroughputExceededException for the first 60 s
+//	csv        (not run by default) CSV → JSON over 4 files: the workload of
+//	           the first figures in BENCHMARKS.md
+//
+// The agent's CPU and memory come from its own rusage, and the acceptor's
+// from its own: the acceptor runs in a child process of the driver (see
+// acceptproc.go), so the driver's work (generating files, polling) is
+// counted in neither. All three share the machine's cores.
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -22,8 +38,8 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -31,6 +47,13 @@ import (
 )
 
 func main() {
+	if os.Getenv(acceptorEnv) != "" {
+		if err := serveAcceptor(os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "bench acceptor:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
@@ -41,36 +64,83 @@ func main() {
 
 type options struct {
 	bin     string
-	size    int64
-	line    int
 	work    string
 	keep    bool
 	timeout time.Duration
 	stall   time.Duration
 	settle  time.Duration
 	profile string
-	// aggregate turns on KPL aggregation, packing records up to this many
-	// bytes; 0 leaves it off.
-	aggregate int
+
+	workloads    string
+	size         int64 // raw, aggregate, files, csv
+	line         int
+	apacheLines  int64
+	files        int
+	backlogFiles int
+	backlogSize  int64
+	outage       time.Duration
+	throttleRate float64
+	throttleFor  time.Duration
+	aggregate    int
+	dest         []string
+	acceptH2     bool
+	distinct     bool
 
 	transforms bool          // measure each transform alone instead (transforms.go)
 	duration   time.Duration // per transform
 	only       string        // transforms whose name starts with this
 }
 
+// syncWriter serializes writes to w.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+// listFlag collects a flag given several times.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, "; ") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// quickSizes are the sizes of -quick, for flags not given: every workload
+// in seconds, to test the harness rather than measure the agent.
+var quickSizes = map[string]string{
+	"size": "2MB", "apache-lines": "20000", "files": "50", "backlog-files": "20", "backlog-size": "1MB",
+	"outage": "1s", "throttle-for": "1s", "settle": "300ms", "stall": "30s", "timeout": "2m",
+}
+
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o options
-	size := fs.String("size", "1GB", "approximate `bytes` of logs to generate (KB, MB, GB, KiB, MiB, GiB)")
+	size := fs.String("size", "1GB", "approximate `bytes` of logs for raw, aggregate, files and csv (KB, MB, GB, KiB, MiB, GiB)")
+	backlogSize := fs.String("backlog-size", "200MB", "`bytes` of the backlog of outage and throttle")
+	quick := fs.Bool("quick", false, "small sizes and short faults (seconds in all), to test the harness; flags given still count")
 	fs.StringVar(&o.bin, "bin", "kinetail", "the kinetail `binary` to measure")
-	fs.IntVar(&o.line, "line", 100, "`bytes` per line, newline included")
-	fs.StringVar(&o.work, "work", "", "work `directory` for logs, config and state (default: a new temporary directory)")
+	fs.StringVar(&o.workloads, "workloads", defaultWorkloads, "comma-separated `names` of the workloads to run: "+strings.Join(workloadNames, ", "))
+	fs.IntVar(&o.line, "line", 100, "`bytes` per generated CSV line, newline included")
+	fs.Int64Var(&o.apacheLines, "apache-lines", 5_000_000, "`lines` of Apache combined log for apache")
+	fs.IntVar(&o.files, "files", 1000, "`files` that files spreads -size over")
+	fs.IntVar(&o.backlogFiles, "backlog-files", 200, "`files` of the backlog of outage and throttle")
+	fs.DurationVar(&o.outage, "outage", 60*time.Second, "how long the acceptor is down in outage, from the agent's start")
+	fs.Float64Var(&o.throttleRate, "throttle-rate", 0.9, "share of entries the acceptor refuses in throttle, 0 to 1")
+	fs.DurationVar(&o.throttleFor, "throttle-for", 60*time.Second, "how long throttle throttles, from the agent's start (or until every line is stored)")
+	fs.IntVar(&o.aggregate, "aggregate", 51200, "KPL aggregate `bytes` of the aggregate workload")
+	fs.Var((*listFlag)(&o.dest), "dest", "a YAML `snippet` added to the destination's settings, like 'max_in_flight: 8' (repeatable)")
+	fs.BoolVar(&o.acceptH2, "accept-h2", false, "let the acceptor speak HTTP/2 to clients that offer it (by default HTTP/1.1 only, as the service)")
+	fs.BoolVar(&o.distinct, "distinct", false, "count distinct lines in every workload, not only outage and throttle (costs the acceptor CPU)")
+	fs.StringVar(&o.work, "work", "", "work `directory` for logs, configs and state (default: a new temporary directory)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the generated logs and state")
-	fs.DurationVar(&o.timeout, "timeout", 15*time.Minute, "give up if not every line is stored by then")
-	fs.DurationVar(&o.stall, "stall", time.Minute, "give up if nothing new is stored for this long")
-	fs.StringVar(&o.profile, "cpuprofile", "", "have kinetail write a CPU profile to `file`")
-	fs.IntVar(&o.aggregate, "aggregate", 0, "pack records into KPL aggregates of up to `bytes` (0: no aggregation)")
+	fs.DurationVar(&o.timeout, "timeout", 15*time.Minute, "give up on a workload if not every line is stored by then (plus its fault's length)")
+	fs.DurationVar(&o.stall, "stall", time.Minute, "give up on a workload if nothing new is stored for this long (outside a fault)")
+	fs.StringVar(&o.profile, "cpuprofile", "", "have kinetail write a CPU profile to `file` (with several workloads, file-NAME.ext for each)")
 	fs.DurationVar(&o.settle, "settle", 2*time.Second, "once every line is counted, wait until nothing arrives for this long")
 	fs.BoolVar(&o.transforms, "transforms", false, "measure each transform's lines/s in this process instead (no binary, no files)")
 	fs.DurationVar(&o.duration, "duration", 1500*time.Millisecond, "with -transforms: how long to run each transform")
@@ -81,9 +151,31 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	if *quick {
+		given := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+		for name, v := range quickSizes {
+			if !given[name] {
+				if err := fs.Set(name, v); err != nil {
+					return o, err
+				}
+			}
+		}
+	}
 	var err error
 	if o.size, err = parseSize(*size); err != nil {
 		return o, err
+	}
+	if o.backlogSize, err = parseSize(*backlogSize); err != nil {
+		return o, fmt.Errorf("-backlog-size: %w", err)
+	}
+	switch {
+	case o.throttleRate < 0 || o.throttleRate > 1:
+		return o, fmt.Errorf("-throttle-rate %v: want 0 to 1", o.throttleRate)
+	case o.files < 1 || o.backlogFiles < 1 || o.apacheLines < 1:
+		return o, errors.New("-files, -backlog-files and -apache-lines must be positive")
+	case o.aggregate < 1:
+		return o, errors.New("-aggregate must be positive")
 	}
 	return o, nil
 }
@@ -95,6 +187,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if o.transforms {
 		return runTransforms(o, stdout, stderr)
+	}
+	ws, err := workloads(o)
+	if err != nil {
+		return err
+	}
+	if _, ok := stderr.(*os.File); !ok {
+		// The agent and the acceptor write their logs to it from copying
+		// goroutines (a file they would get as their own descriptor).
+		stderr = &syncWriter{w: stderr}
 	}
 	bin, err := exec.LookPath(o.bin)
 	if err != nil {
@@ -114,7 +215,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	// Start from nothing: stale logs change the count and a stale
 	// checkpoint would make the agent skip them.
-	for _, d := range []string{"logs", "state"} {
+	for _, d := range []string{"data", "state"} {
 		if err := os.RemoveAll(filepath.Join(work, d)); err != nil {
 			return err
 		}
@@ -125,79 +226,178 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				os.RemoveAll(work)
 				return
 			}
-			os.RemoveAll(filepath.Join(work, "logs"))
+			os.RemoveAll(filepath.Join(work, "data"))
 			os.RemoveAll(filepath.Join(work, "state"))
 		}()
 	}
-	if err := os.MkdirAll(filepath.Join(work, "state"), 0o755); err != nil {
-		return err
-	}
 
-	t0 := time.Now()
-	lines, err := generate(work, o.size, o.line)
-	if err != nil {
-		return fmt.Errorf("generate logs: %w", err)
-	}
-	inBytes := lines * int64(o.line)
-	fmt.Fprintf(stderr, "bench: wrote %d lines (%.1f MB) to %s in %.1fs\n",
-		lines, float64(inBytes)/1e6, filepath.Join(work, "logs"), time.Since(t0).Seconds())
-
-	acc, err := benchaccept.Start(benchaccept.Options{TLS: true, Stream: "bench", CountLines: true})
-	if err != nil {
+	if err := checkConfigs(ctx, o, ws, bin, work); err != nil {
 		return err
 	}
-	defer acc.Close()
-	caFile, err := acc.CAFile(work)
-	if err != nil {
-		return err
+	d := &datasets{root: filepath.Join(work, "data"), ws: ws, keep: o.keep, stderr: stderr}
+	var (
+		results []*result
+		failed  []string
+	)
+	for i, w := range ws {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "bench: workload %s: %s\n", w.name, w.title)
+		r, err := runWorkload(ctx, o, w, bin, work, d, i, len(ws) > 1, stderr)
+		if r == nil {
+			r = &result{Workload: w.name, Title: w.title}
+		}
+		if err != nil {
+			// Later workloads still run: one failure should not cost the
+			// figures of a run of many minutes.
+			fmt.Fprintf(stderr, "bench: workload %s failed: %v\n", w.name, err)
+			r.Error = err.Error()
+			failed = append(failed, w.name)
+		} else {
+			fmt.Fprintf(stdout, "\n== %s: %s\n", w.name, w.title)
+			r.print(stdout)
+		}
+		results = append(results, r)
 	}
-	cfgFile := filepath.Join(work, "kinetail.yaml")
-	if err := os.WriteFile(cfgFile, []byte(configYAML(work, acc.URL(), o.aggregate)), 0o644); err != nil {
-		return err
-	}
-
-	res, err := measure(ctx, o, bin, cfgFile, caFile, acc, lines, stderr)
-	if err != nil {
-		return err
-	}
-	res.Lines, res.InputBytes, res.LineBytes, res.Aggregate = lines, inBytes, o.line, o.aggregate
-	res.compute()
-	res.print(stdout)
-	if res.ExitErr != "" {
-		return fmt.Errorf("kinetail did not stop cleanly: %s", res.ExitErr)
+	fmt.Fprintln(stdout)
+	printSummary(stdout, results)
+	if len(failed) > 0 {
+		return fmt.Errorf("workloads failed: %s", strings.Join(failed, ", "))
 	}
 	return nil
 }
 
-// configYAML is the agent's configuration: one flow over the generated
-// files, CSV to JSON, into the acceptor's stream, aggregated when
-// aggregate > 0.
-func configYAML(work, endpoint string, aggregate int) string {
-	q := strconv.Quote
-	agg := ""
-	if aggregate > 0 {
-		agg = "\n    aggregation: {enabled: true, max_bytes: " + strconv.Itoa(aggregate) + "}"
+// datasets generates each workload's logs once, for all the workloads that
+// read the same, and removes them after the last of those (unless kept),
+// so at most two datasets are on disk at a time.
+type datasets struct {
+	root   string
+	ws     []workload
+	keep   bool
+	stderr io.Writer
+	dirs   map[string]string // by dataset key
+	sizes  map[string]int64
+}
+
+// get returns the directory of workload i's dataset and its bytes.
+func (d *datasets) get(i int) (string, int64, error) {
+	data := d.ws[i].data
+	key := data.key()
+	if dir, ok := d.dirs[key]; ok {
+		return dir, d.sizes[key], nil
 	}
-	return `agent:
-  checkpoint_file: ` + q(filepath.Join(work, "state", "checkpoints.json")) + `
-  log_level: warn
-  shutdown_timeout: 30s
+	if d.dirs == nil {
+		d.dirs, d.sizes = map[string]string{}, map[string]int64{}
+	}
+	dir := filepath.Join(d.root, d.ws[i].name)
+	t0 := time.Now()
+	size, err := generate(dir, data)
+	if err != nil {
+		return "", 0, fmt.Errorf("generate logs: %w", err)
+	}
+	fmt.Fprintf(d.stderr, "bench: wrote %d lines (%.1f MB) in %d files to %s in %.1fs\n",
+		data.lines, float64(size)/1e6, data.files, dir, time.Since(t0).Seconds())
+	d.dirs[key], d.sizes[key] = dir, size
+	return dir, size, nil
+}
 
-destinations:
-  bench:
-    type: kinesis
-    stream: bench
-    region: us-east-1
-    endpoint: ` + q(endpoint) + agg + `
+// done removes workload i's dataset if no later workload reads it.
+func (d *datasets) done(i int) {
+	key := d.ws[i].data.key()
+	for _, w := range d.ws[i+1:] {
+		if w.data.key() == key {
+			return
+		}
+	}
+	if dir, ok := d.dirs[key]; ok && !d.keep {
+		os.RemoveAll(dir)
+		delete(d.dirs, key)
+	}
+}
 
-flows:
-  - name: csv
-    paths: [` + q(filepath.Join(work, "logs", "*", "*.csv")) + `]
-    initial_position: start_of_file
-    transforms:
-      - csv_to_json: {fields: [time, host, method, path, status, bytes]}
-    destination: bench
-`
+// runWorkload measures workload i. A result without an error is complete;
+// with one, it may hold what was known when it failed.
+func runWorkload(ctx context.Context, o options, w workload, bin, work string, d *datasets, i int, several bool, stderr io.Writer) (*result, error) {
+	dataDir, inBytes, err := d.get(i)
+	if err != nil {
+		return nil, err
+	}
+	defer d.done(i)
+	stateDir := filepath.Join(work, "state", w.name)
+	if err := os.MkdirAll(stateDir, 0o755); err != nil {
+		return nil, err
+	}
+
+	acc, err := startAcceptor(benchaccept.Options{
+		TLS: true, HTTP2: o.acceptH2, Stream: "bench", CountLines: true,
+		Distinct: w.distinct, Throttle: w.throttle,
+	}, stateDir, stderr)
+	if err != nil {
+		return nil, err
+	}
+	closed := false
+	defer func() {
+		if !closed {
+			acc.Close()
+		}
+	}()
+	cfgFile := filepath.Join(stateDir, "kinetail.yaml")
+	if err := os.WriteFile(cfgFile, []byte(configYAML(w, stateDir, dataDir, acc.url, o.dest)), 0o644); err != nil {
+		return nil, err
+	}
+	profile := o.profile
+	if profile != "" && several {
+		ext := filepath.Ext(profile)
+		profile = strings.TrimSuffix(profile, ext) + "-" + w.name + ext
+	}
+	r, err := measure(ctx, o, w, bin, cfgFile, profile, acc, stderr)
+	usage, cerr := acc.Close()
+	closed = true
+	if err != nil {
+		return r, err
+	}
+	if cerr != nil {
+		return r, cerr
+	}
+	r.Workload, r.Title, r.Files = w.name, w.title, w.data.files
+	r.Lines, r.InputBytes, r.Aggregate = w.data.lines, inBytes, w.aggregate
+	if w.data.format == formatCSV {
+		r.LineBytes = w.data.lineLen
+	}
+	r.AcceptorCPU = usage.CPU.Seconds()
+	r.AcceptorRSSMiB = usage.PeakRSSMiB
+	r.compute()
+	if r.ExitErr != "" {
+		return r, fmt.Errorf("kinetail did not stop cleanly: %s", r.ExitErr)
+	}
+	return r, nil
+}
+
+// checkConfigs has the binary under test judge each workload's
+// configuration before any logs are written: -dest may name settings this
+// tree does not know yet, or be mistyped.
+func checkConfigs(ctx context.Context, o options, ws []workload, bin, work string) error {
+	for _, w := range ws {
+		stateDir := filepath.Join(work, "state", w.name)
+		if err := os.MkdirAll(stateDir, 0o755); err != nil {
+			return err
+		}
+		cfgFile := filepath.Join(stateDir, "kinetail.yaml")
+		cfg := configYAML(w, stateDir, filepath.Join(work, "data", w.name), "https://127.0.0.1:1", o.dest)
+		if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
+			return err
+		}
+		check := exec.CommandContext(ctx, bin, "check", "-c", cfgFile)
+		check.Env = childEnv(os.DevNull)
+		if out, err := check.CombinedOutput(); err != nil {
+			if msg := strings.TrimSpace(string(out)); msg != "" {
+				return fmt.Errorf("kinetail check of workload %s: %s", w.name, msg)
+			}
+			return fmt.Errorf("kinetail check of workload %s: %w", w.name, err)
+		}
+	}
+	return nil
 }
 
 // childEnv is the agent's environment: no AWS settings of the caller, dummy
@@ -205,7 +405,7 @@ flows:
 func childEnv(caFile string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AWS_") {
+		if !strings.HasPrefix(kv, "AWS_") && !strings.HasPrefix(kv, acceptorEnv+"=") {
 			env = append(env, kv)
 		}
 	}
@@ -218,210 +418,4 @@ func childEnv(caFile string) []string {
 		"AWS_CONFIG_FILE="+os.DevNull,
 		"AWS_SHARED_CREDENTIALS_FILE="+os.DevNull,
 	)
-}
-
-// measure runs the agent until the acceptor has every line, then stops it.
-func measure(ctx context.Context, o options, bin, cfgFile, caFile string, acc *benchaccept.Acceptor, lines int64, stderr io.Writer) (*result, error) {
-	args := []string{"run", "-c", cfgFile}
-	if o.profile != "" {
-		p, err := filepath.Abs(o.profile)
-		if err != nil {
-			return nil, err
-		}
-		args = append(args, "-cpuprofile", p)
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = filepath.Dir(cfgFile)
-	cmd.Env = childEnv(caFile)
-	cmd.Stdout, cmd.Stderr = stderr, stderr
-	started := time.Now()
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start kinetail: %w", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	kill := func() {
-		cmd.Process.Kill()
-		<-exited
-	}
-
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.NewTimer(o.timeout)
-	defer deadline.Stop()
-	var (
-		last         = acc.Stats()
-		lastProgress = time.Now()
-	)
-	for last.UserRecords < lines {
-		select {
-		case <-ctx.Done():
-			kill()
-			return nil, fmt.Errorf("interrupted with %d of %d lines stored", last.UserRecords, lines)
-		case err := <-exited:
-			return nil, fmt.Errorf("kinetail exited (%v) with %d of %d lines stored", err, acc.Stats().UserRecords, lines)
-		case <-deadline.C:
-			kill()
-			return nil, fmt.Errorf("timeout after %v: %d of %d lines stored", o.timeout, acc.Stats().UserRecords, lines)
-		case now := <-tick.C:
-			s := acc.Stats()
-			if s.UserRecords != last.UserRecords {
-				lastProgress = now
-			} else if now.Sub(lastProgress) > o.stall {
-				kill()
-				return nil, fmt.Errorf("no progress for %v: %d of %d lines stored", o.stall, s.UserRecords, lines)
-			}
-			last = s
-		}
-	}
-	// Duplicates (a retried request that had been stored) can reach the
-	// count before the last lines do, so wait until nothing more arrives.
-	// The wall time ends at the last stored record, not here.
-	for quiet := time.Now(); time.Since(quiet) < o.settle; {
-		select {
-		case <-ctx.Done():
-			kill()
-			return nil, errors.New("interrupted")
-		case err := <-exited:
-			return nil, fmt.Errorf("kinetail exited (%v) before it was stopped", err)
-		case <-tick.C:
-			if s := acc.Stats(); s.Records != last.Records {
-				last, quiet = s, time.Now()
-			}
-		}
-	}
-	done := time.Now()
-
-	// Stop the agent as its service manager would, and give it its
-	// shutdown_timeout and some.
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		kill()
-		return nil, fmt.Errorf("stop kinetail: %w", err)
-	}
-	var exitErr error
-	select {
-	case exitErr = <-exited:
-	case <-time.After(45 * time.Second):
-		kill()
-		exitErr = errors.New("still running 45s after SIGTERM; killed")
-	}
-	stopped := time.Now()
-
-	final := acc.Stats()
-	ps := cmd.ProcessState
-	r := &result{
-		Wall:         final.Last.Sub(final.First).Seconds(),
-		Startup:      final.First.Sub(started).Seconds(),
-		Shutdown:     stopped.Sub(done).Seconds(),
-		CPU:          (ps.UserTime() + ps.SystemTime()).Seconds(),
-		CPUUser:      ps.UserTime().Seconds(),
-		CPUSys:       ps.SystemTime().Seconds(),
-		Requests:     final.Requests,
-		Records:      final.Records,
-		UserRecords:  final.UserRecords,
-		DataBytes:    final.DataBytes,
-		PayloadUnits: final.PayloadUnits,
-		UserBytes:    final.UserBytes,
-		IdealUnits:   (final.UserBytes + 25600 - 1) / 25600,
-		PeakRSSMiB:   -1,
-		Process:      stopped.Sub(started).Seconds(),
-	}
-	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-		r.PeakRSSMiB = float64(ru.Maxrss) / 1024 // Linux reports KiB
-	}
-	if exitErr != nil {
-		r.ExitErr = exitErr.Error()
-	}
-	return r, nil
-}
-
-// result is one run's numbers; it is also the RESULT line's JSON.
-type result struct {
-	Lines        int64   `json:"lines"`
-	LineBytes    int     `json:"line_bytes"`
-	InputBytes   int64   `json:"input_bytes"`
-	Wall         float64 `json:"wall_s"`    // first request to last record stored
-	Startup      float64 `json:"startup_s"` // process start to first request
-	Shutdown     float64 `json:"shutdown_s"`
-	Process      float64 `json:"process_s"` // process start to exit
-	LinesPerSec  float64 `json:"lines_per_s"`
-	MBPerSec     float64 `json:"input_mb_per_s"`
-	CPU          float64 `json:"cpu_s"`
-	CPUUser      float64 `json:"cpu_user_s"`
-	CPUSys       float64 `json:"cpu_sys_s"`
-	CPUPerMLines float64 `json:"cpu_s_per_million_lines"`
-	CPUPerGB     float64 `json:"cpu_s_per_gb"`
-	LinesPerCPU  float64 `json:"lines_per_cpu_s"`
-	PeakRSSMiB   float64 `json:"peak_rss_mib"`
-	Requests     int64   `json:"requests"`
-	Records      int64   `json:"kinesis_records"`
-	UserRecords  int64   `json:"user_records"`
-	DataBytes    int64   `json:"data_bytes"`
-	UserBytes    int64   `json:"user_bytes"` // of the records the agent made, inside aggregates
-	UsersPerRec  float64 `json:"user_records_per_kinesis_record"`
-	UnitsPerM    float64 `json:"payload_units_per_million_lines"`
-	Aggregate    int     `json:"aggregation_max_bytes,omitempty"`
-	PayloadUnits int64   `json:"payload_units"`
-	IdealUnits   int64   `json:"ideal_payload_units"`
-	UnitsRatio   float64 `json:"payload_units_vs_ideal"`
-	// SentIdealUnits is the ideal for the bytes actually sent: what
-	// packing alone wastes, without the aggregate format's own overhead.
-	SentIdealUnits int64   `json:"sent_ideal_payload_units"`
-	SentUnitsRatio float64 `json:"payload_units_vs_sent_ideal"`
-	RecsPerReq     float64 `json:"records_per_request"`
-	ExitErr        string  `json:"exit_error,omitempty"`
-}
-
-func (r *result) compute() {
-	div := func(a, b float64) float64 {
-		if b == 0 {
-			return 0
-		}
-		return a / b
-	}
-	r.LinesPerSec = div(float64(r.Lines), r.Wall)
-	r.MBPerSec = div(float64(r.InputBytes)/1e6, r.Wall)
-	r.CPUPerMLines = div(r.CPU, float64(r.Lines)/1e6)
-	r.CPUPerGB = div(r.CPU, float64(r.InputBytes)/1e9)
-	r.LinesPerCPU = div(float64(r.Lines), r.CPU)
-	r.UnitsRatio = div(float64(r.PayloadUnits), float64(r.IdealUnits))
-	r.SentIdealUnits = (r.DataBytes + 25600 - 1) / 25600
-	r.SentUnitsRatio = div(float64(r.PayloadUnits), float64(r.SentIdealUnits))
-	r.RecsPerReq = div(float64(r.Records), float64(r.Requests))
-	r.UsersPerRec = div(float64(r.UserRecords), float64(r.Records))
-	r.UnitsPerM = div(float64(r.PayloadUnits), float64(r.Lines)/1e6)
-}
-
-func (r *result) print(w io.Writer) {
-	row := func(name, value, note string) {
-		fmt.Fprintln(w, strings.TrimRight(fmt.Sprintf("%-14s %16s  %s", name, value, note), " "))
-	}
-	f := func(format string, v ...any) string { return fmt.Sprintf(format, v...) }
-	row("lines", f("%d", r.Lines), f("%d bytes each", r.LineBytes))
-	row("input", f("%.1f MB", float64(r.InputBytes)/1e6), "")
-	row("wall", f("%.2f s", r.Wall), "first request to last record stored")
-	row("startup", f("%.2f s", r.Startup), "process start to first request")
-	row("shutdown", f("%.2f s", r.Shutdown), "SIGTERM to exit")
-	row("throughput", f("%.0f lines/s", r.LinesPerSec), "")
-	row("", f("%.1f MB/s", r.MBPerSec), "of input")
-	row("cpu", f("%.2f s", r.CPU), f("user %.2f s, sys %.2f s (whole process life)", r.CPUUser, r.CPUSys))
-	row("", f("%.3f s", r.CPUPerMLines), "per million lines")
-	row("", f("%.2f s", r.CPUPerGB), "per GB of input")
-	row("", f("%.0f lines", r.LinesPerCPU), "per CPU second")
-	row("peak rss", f("%.1f MiB", r.PeakRSSMiB), "")
-	row("requests", f("%d", r.Requests), "PutRecords")
-	agg := "aggregation off"
-	if r.Aggregate > 0 {
-		agg = f("KPL aggregates of up to %d bytes", r.Aggregate)
-	}
-	row("records", f("%d", r.Records), f("%.1f per request; %.1f user records each (%s)", r.RecsPerReq, r.UsersPerRec, agg))
-	row("user records", f("%d", r.UserRecords), f("%+d vs lines", r.UserRecords-r.Lines))
-	row("data", f("%.1f MB", float64(r.DataBytes)/1e6), f("decoded; %.1f MB of user records", float64(r.UserBytes)/1e6))
-	row("payload units", f("%d", r.PayloadUnits), f("ideal %d = user bytes / 25 KiB (x%.3f); %.0f per million lines", r.IdealUnits, r.UnitsRatio, r.UnitsPerM))
-	row("", "", f("ideal for the data sent (KPL framing included) %d (x%.3f)", r.SentIdealUnits, r.SentUnitsRatio))
-	if r.ExitErr != "" {
-		row("exit", r.ExitErr, "")
-	}
-	b, _ := json.Marshal(r)
-	fmt.Fprintf(w, "RESULT %s\n", b)
 }

@@ -256,7 +256,6 @@ var (
 	benchPaths   = []string{"/", "/index.html", "/api/v1/orders", "/api/v1/customers/search", "/static/js/app.min.js", "/health", "/images/products/large/sku-000123.jpg", "/api/v2/cart/items"}
 	benchAgents  = []string{"Mozilla/5.0 (X11; Linux x86_64)", "curl/8.5.0", "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15", "kube-probe/1.29", "Go-http-client/2.0"}
 	benchRefs    = []string{"-", "https://example.com/", "https://www.example.com/products?page=2"}
-	benchMonths  = []string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
 	benchProgs   = []string{"sshd", "cron", "kernel", "systemd", "postfix/smtpd", "sudo"}
 	benchMsgs    = []string{"Accepted publickey for deploy from 10.1.2.3 port 52144 ssh2: ED25519 SHA256:9f8e7d", "pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)", "Started Daily apt download activities.", "connect from mail-relay.example.net[203.0.113.7]", "deploy : TTY=pts/0 ; PWD=/srv/app ; USER=root ; COMMAND=/usr/bin/systemctl restart app"}
 	benchLevels  = []string{"info", "info", "info", "warn", "error", "debug"}
