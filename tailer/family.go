@@ -105,7 +105,11 @@ func (p *planner) family(origin string, snap Snapshot, near bool) {
 		}
 	}
 	for _, dir := range dirs {
-		for _, e := range p.readDir(dir) {
+		ents, stable := p.readDir(dir)
+		if !stable {
+			p.unsettled[origin] = true
+		}
+		for _, e := range ents {
 			path := filepath.Join(dir, e.Name())
 			if !e.Type().IsRegular() || !(isRotation(base, e.Name()) || savedAt[path]) {
 				continue
@@ -134,7 +138,8 @@ func (p *planner) nearDirs(dir string) []string {
 	var out []string
 	addSubdirs := func(d string) {
 		n := 0
-		for _, e := range p.readDir(d) {
+		ents, _ := p.readDir(d)
+		for _, e := range ents {
 			if n >= maxNearDirs {
 				return
 			}
@@ -155,13 +160,20 @@ func (p *planner) nearDirs(dir string) []string {
 	return out
 }
 
-func (p *planner) readDir(dir string) []os.DirEntry {
-	if ents, ok := p.dirs[dir]; ok {
-		return ents
+func (p *planner) readDir(dir string) ([]os.DirEntry, bool) {
+	if l, ok := p.dirs[dir]; ok {
+		return l.ents, l.stable
 	}
-	ents := quietList(dir)
-	p.dirs[dir] = ents
-	return ents
+	ents, stable := quietList(dir)
+	p.dirs[dir] = listing{ents, stable}
+	return ents, stable
+}
+
+// listing is a directory's entries, and whether they were listed while
+// nothing changed in it.
+type listing struct {
+	ents   []os.DirEntry
+	stable bool
 }
 
 // Listing a directory while logrotate renames in it can miss a file: one
@@ -169,29 +181,29 @@ func (p *planner) readDir(dir string) []os.DirEntry {
 // listing is trusted when the directory did not change while it was made
 // and had been quiet for a moment before (a change within the same clock
 // tick as the one before it leaves the time as it was); otherwise it is
-// made again, a few times at most.
+// made again, a few times at most, and said to be unstable.
 const (
 	dirQuiet     = 10 * time.Millisecond
 	dirListTries = 10
 )
 
 // quietList lists dir (nil when it cannot be read: an unreadable directory
-// holds nothing to read).
-func quietList(dir string) []os.DirEntry {
+// holds nothing to read) and reports whether the listing is stable.
+func quietList(dir string) ([]os.DirEntry, bool) {
 	var ents []os.DirEntry
 	for range dirListTries {
 		before, err := statDir(dir)
 		if err != nil {
-			return nil
+			return nil, true
 		}
 		ents, _ = os.ReadDir(dir)
 		after, err := statDir(dir)
 		if err == nil && before.Equal(after) && time.Since(after) >= dirQuiet {
-			break
+			return ents, true
 		}
 		time.Sleep(dirQuiet)
 	}
-	return ents
+	return ents, false
 }
 
 // reading reports whether a reader has the file k.

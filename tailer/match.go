@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"slices"
-	"time"
 )
 
 // This file owns matching files with generations: looking at a file's first
@@ -33,20 +32,6 @@ type candidate struct {
 }
 
 func (c *candidate) compressed() bool { return compressedName(c.path) }
-
-// planner is one run of plan.
-type planner struct {
-	t      *Tailer
-	cands  []*candidate
-	byPath map[string]*candidate
-	since  map[string]time.Time // per origin: rotated files modified since then are unseen generations
-	dirs   map[string][]os.DirEntry
-	claims map[*gen]*candidate
-	learn  map[string]string // directory → origin, where a known generation was found near
-	// blocked are files that could not be looked at (permissions): a
-	// saved generation in one is not lost.
-	blocked map[devIno]bool
-}
 
 // probe reads a candidate's first bytes (decompressed for a compressed
 // copy).

@@ -3,7 +3,6 @@ package tailer
 import (
 	"cmp"
 	"errors"
-	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -56,13 +55,29 @@ const (
 	recentEmpty = 10 * time.Second
 )
 
+// planner is one run of plan.
+type planner struct {
+	t      *Tailer
+	cands  []*candidate
+	byPath map[string]*candidate
+	since  map[string]time.Time // per origin: rotated files modified since then are unseen generations
+	dirs   map[string]listing
+	claims map[*gen]*candidate
+	learn  map[string]string // directory → origin, where a known generation was found near
+	// blocked are files that could not be looked at (permissions): a
+	// saved generation in one is not lost.
+	blocked map[devIno]bool
+	// unsettled are followed paths whose families were not seen whole.
+	unsettled map[string]bool
+}
+
 // plan looks at the files that appeared and at the families of origins
 // (each with the time since which its rotated files are unseen
 // generations), decides, and queues the starts.
 func (t *Tailer) plan(appeared []event, origins map[string]time.Time, snap Snapshot) {
 	p := &planner{t: t, byPath: make(map[string]*candidate), since: origins,
-		dirs: make(map[string][]os.DirEntry), claims: make(map[*gen]*candidate), learn: make(map[string]string),
-		blocked: make(map[devIno]bool)}
+		dirs: make(map[string]listing), claims: make(map[*gen]*candidate), learn: make(map[string]string),
+		blocked: make(map[devIno]bool), unsettled: make(map[string]bool)}
 	for _, e := range appeared {
 		if compressedName(e.Path) {
 			continue // never followed as a new file; looked at as a rotated file
@@ -124,6 +139,22 @@ func (p *planner) decide() {
 	slices.SortStableFunc(p.cands, func(a, b *candidate) int {
 		return cmp.Compare(b2i(a.compressed()), b2i(b.compressed()))
 	})
+	// A family that could not be seen whole (listed while logrotate renamed
+	// in it, or a file renamed or still being written when looked at) is
+	// looked at again soon; until then the generations found now do not
+	// move the time since which rotated files count as unseen (see
+	// clampSince).
+	for _, c := range p.cands {
+		if c.incomplete || !c.inGlob && c.err != nil && (errors.Is(c.err, errReplaced) || isNotExist(c.err)) {
+			p.unsettled[c.origin] = true
+		}
+	}
+	for o := range p.unsettled {
+		if since, ok := p.since[o]; ok {
+			t.replan[o] = since
+			t.watcher.rescanSoon()
+		}
+	}
 	chains := make(map[string][]*opening)
 	var queue []*opening
 	missed := make(map[string]bool) // directory and name without compression
@@ -132,23 +163,9 @@ func (p *planner) decide() {
 		switch {
 		case c.g != nil:
 			s = p.resume(c)
-		case c.held:
-			continue
-		case c.incomplete:
-			if since, ok := p.since[c.origin]; ok {
-				t.replan[c.origin] = since
-			}
-			t.watcher.rescanSoon()
+		case c.held || c.incomplete:
 			continue
 		case c.err != nil && !errors.Is(c.err, errUnsupported):
-			if !c.inGlob && (errors.Is(c.err, errReplaced) || isNotExist(c.err)) {
-				// Renamed since the listing (logrotate shifting numbered
-				// files): the next scan looks at the family again.
-				if since, ok := p.since[c.origin]; ok {
-					t.replan[c.origin] = since
-				}
-				t.watcher.rescanSoon()
-			}
 			continue
 		case c.inGlob:
 			s = t.newStart(c, "new file")
@@ -181,6 +198,7 @@ func (p *planner) decide() {
 		if s == nil {
 			continue
 		}
+		p.clampSince(s)
 		if _, hist := p.since[s.src.Path]; hist {
 			chains[s.src.Path] = append(chains[s.src.Path], s)
 		} else {
@@ -205,6 +223,18 @@ func (p *planner) decide() {
 		}
 	}
 	t.queue = append(t.queue, queue...)
+}
+
+// clampSince keeps a new generation of a family that was not seen whole
+// from moving the time since which rotated files count as unseen: its
+// MTime, once saved, would otherwise put the generations that were missed
+// behind it out of reach (a restart looks at rotated files modified after
+// the newest known generation's MTime).
+func (p *planner) clampSince(s *opening) {
+	since, ok := p.since[s.src.Path]
+	if ok && p.unsettled[s.src.Path] && s.g == nil && !since.IsZero() && s.mtime.After(since) {
+		s.mtime = since
+	}
 }
 
 // unseen reports whether c, a rotated file, is a generation of its path
@@ -252,7 +282,7 @@ func (p *planner) resume(c *candidate) *opening {
 	if elsewhere && !c.compressed() {
 		p.windowLost(c, g, c.fi.Size())
 	}
-	if !c.inGlob && (c.compressed() && g.pos.Closed || !c.compressed() && c.fi.Size() <= g.pos.Offset) {
+	if !c.inGlob && !c.compressed() && c.fi.Size() <= g.pos.Offset {
 		// Read to its end already: nothing to open. It stays known, as
 		// finished, so its file is not looked at again unless it changes.
 		g.pos.Closed, g.pos.Path, g.loc = true, c.path, c.key
