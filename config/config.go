@@ -45,8 +45,14 @@ type Destination struct {
 	Aggregation     Aggregation `yaml:"aggregation"`
 	ShardAware      ShardAware  `yaml:"shard_aware"`
 	Compression     string      `yaml:"compression"` // none (default) | gzip | zstd: each record's data
-	Batch           Batch       `yaml:"batch"`
-	Retry           Retry       `yaml:"retry"`
+	// Protocol is how PutRecords requests and answers are encoded: json
+	// (default, the AWS JSON 1.1 protocol) or cbor (the same fields in
+	// CBOR, application/x-amz-cbor-1.1: record data travels as bytes, not
+	// base64). Firehose speaks only JSON.
+	Protocol string `yaml:"protocol"`
+	HTTP     HTTP   `yaml:"http"`
+	Batch    Batch  `yaml:"batch"`
+	Retry    Retry  `yaml:"retry"`
 	// DeadLetterFile receives records given up by retry.max_attempts or
 	// retry.max_record_age, or refused by the service as invalid, before
 	// they are acknowledged. Empty: such records are dropped and counted.
@@ -91,6 +97,15 @@ type Retry struct {
 	MaxBackoff     Duration `yaml:"max_backoff"`     // default 10s (at least initial_backoff)
 	MaxAttempts    int      `yaml:"max_attempts"`    // 0 (default): retry until stored or stopped
 	MaxRecordAge   Duration `yaml:"max_record_age"`  // 0 (default): no limit; else give a record up this long after it arrived
+}
+
+// HTTP configures the connections to the service.
+type HTTP struct {
+	// Version is the HTTP version spoken over TLS: "1.1" (default), one
+	// connection per request in flight, or "2", all requests multiplexed
+	// on one connection when the endpoint offers HTTP/2. Plain http
+	// endpoints always get HTTP/1.1.
+	Version string `yaml:"version"`
 }
 
 // Timeouts bound network operations.
@@ -321,6 +336,8 @@ func newDestination(name string) *Destination {
 		Name:         name,
 		PartitionKey: "random",
 		Compression:  "none",
+		Protocol:     "json",
+		HTTP:         HTTP{Version: "1.1"},
 		ShardAware: ShardAware{
 			Refresh:          Duration(time.Minute),
 			BytesPerSecond:   1 * MiB,

@@ -540,7 +540,13 @@ func (d *decoder) destinations(s scope, n *yaml.Node, c *Config) {
 					"records_per_second": d.int(&dst.ShardAware.RecordsPerSecond),
 				})
 			},
-			"compression":      d.str(&dst.Compression),
+			"compression": d.str(&dst.Compression),
+			"protocol":    d.str(&dst.Protocol),
+			"http": func(s scope, n *yaml.Node) {
+				d.mapping(s, n, fields{
+					"version": d.str(&dst.HTTP.Version),
+				})
+			},
 			"dead_letter_file": d.str(&dst.DeadLetterFile),
 			"path":             d.str(&dst.Path),
 			"max_file_bytes":   d.size(&dst.MaxFileBytes),

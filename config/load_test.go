@@ -98,11 +98,12 @@ func TestGood(t *testing.T) {
 			}
 			d := c.Destination("events")
 			if d.Batch.MaxRecordBytes != 2000000 || d.Batch.MaxBytes != 10*MiB || d.Aggregation.MaxBytes != 25*KiB ||
-				!d.Aggregation.Enabled || d.Retry.MaxAttempts != 7 || d.Retry.MaxBackoff.D() != time.Minute {
+				!d.Aggregation.Enabled || d.Retry.MaxAttempts != 7 || d.Retry.MaxBackoff.D() != time.Minute ||
+				d.Protocol != "cbor" || d.HTTP.Version != "2" {
 				t.Errorf("destination = %+v", d)
 			}
 			f := c.Flows[0]
-			if len(f.Transforms) != 3 || f.Transforms[0].Singleline == nil || f.Transforms[0].Line != 36 {
+			if len(f.Transforms) != 3 || f.Transforms[0].Singleline == nil || f.Transforms[0].Line != 43 {
 				t.Fatalf("transforms = %+v", f.Transforms)
 			}
 			csv := f.Transforms[1].CSVToJSON
@@ -111,6 +112,12 @@ func TestGood(t *testing.T) {
 			}
 			if j := f.Transforms[2].JSON; j == nil || j.OnError != OnErrorPass {
 				t.Errorf("json = %+v", j)
+			}
+			if a := c.Destination("audit"); a.Protocol != "json" || a.HTTP.Version != "1.1" {
+				t.Errorf("audit: protocol %q, http.version %q, want the defaults json and 1.1", a.Protocol, a.HTTP.Version)
+			}
+			if a := c.Destination("archive"); a.Protocol != "json" || a.HTTP.Version != "1.1" {
+				t.Errorf("archive: protocol %q, http.version %q, want json and 1.1", a.Protocol, a.HTTP.Version)
 			}
 			audit := c.Flows[1].Transforms
 			if !audit[0].Singleline.NoTrim || !audit[0].Singleline.EscapeNewLine || *audit[1].Singleline != (Singleline{}) ||

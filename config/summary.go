@@ -72,6 +72,9 @@ func (c *Config) Summary() string {
 		if d.Compression != "none" {
 			fmt.Fprintf(&b, "    compression: %s\n", d.Compression)
 		}
+		if d.Protocol != "json" || d.HTTP.Version != "1.1" {
+			fmt.Fprintf(&b, "    protocol: %s, http: %s\n", d.Protocol, d.HTTP.Version)
+		}
 		attempts := "unlimited"
 		if d.Retry.MaxAttempts > 0 {
 			attempts = fmt.Sprint(d.Retry.MaxAttempts)

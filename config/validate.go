@@ -97,7 +97,8 @@ func (d *decoder) validateDestination(dst *Destination, all map[string]*Destinat
 		p   any
 		key string
 	}{{&dst.Region, "region"}, {&dst.Endpoint, "endpoint"}, {&dst.RoleARN, "role_arn"}, {&dst.Aggregation.Enabled, "aggregation"},
-		{&dst.Compression, "compression"}, {&dst.Fallback, "fallback"}, {&dst.MaxInFlight, "max_in_flight"}} {
+		{&dst.Compression, "compression"}, {&dst.Fallback, "fallback"}, {&dst.MaxInFlight, "max_in_flight"},
+		{&dst.Protocol, "protocol"}, {&dst.HTTP.Version, "http"}} {
 		only(p.p, p.key, "kinesis", "firehose")
 	}
 
@@ -152,6 +153,20 @@ func (d *decoder) validateDestination(dst *Destination, all map[string]*Destinat
 	case "none", "gzip", "zstd":
 	default:
 		d.errorf(d.at(&dst.Compression, at), s.child("compression"), "unknown value %q (use none, gzip or zstd)", dst.Compression)
+	}
+	switch dst.Protocol {
+	case "json":
+	case "cbor":
+		if dst.Type == "firehose" {
+			d.errorf(d.at(&dst.Protocol, at), s.child("protocol"), "firehose speaks only json (cbor is for type kinesis)")
+		}
+	default:
+		d.errorf(d.at(&dst.Protocol, at), s.child("protocol"), "unknown value %q (use json or cbor)", dst.Protocol)
+	}
+	switch dst.HTTP.Version {
+	case "1.1", "2":
+	default:
+		d.errorf(d.at(&dst.HTTP.Version, at), s.child("http.version"), "unknown value %q (use \"1.1\" or \"2\")", dst.HTTP.Version)
 	}
 	switch fb := all[dst.Fallback]; {
 	case dst.Fallback == "":

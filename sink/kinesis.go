@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"runtime/debug"
 	"strings"
@@ -17,7 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/firehose"
@@ -53,6 +51,12 @@ const (
 	defaultMaxPacked      = 51200
 )
 
+// Protocols a Kinesis destination can speak (protocol).
+const (
+	ProtocolJSON = "json"
+	ProtocolCBOR = "cbor"
+)
+
 // Partition key modes.
 const (
 	KeyRandom        = "random"
@@ -65,7 +69,8 @@ type Options struct {
 	// records; nil discards them.
 	Logger *slog.Logger
 	// HTTPClient replaces the client built from the destination's
-	// timeouts (for tests). AWS_CA_BUNDLE then no longer applies.
+	// timeouts and HTTP version (for tests). AWS_CA_BUNDLE then no longer
+	// applies.
 	HTTPClient *http.Client
 	// Rand seeds partition keys and backoff jitter; nil seeds from the
 	// runtime. It is used only by the goroutine calling Run.
@@ -81,6 +86,9 @@ type Options struct {
 
 	// credentials replaces the SDK's default credential chain (tests).
 	credentials aws.CredentialsProvider
+	// tuneTransport, if set, changes the transport of the client built
+	// from the destination (tests: trust a test server, count writes).
+	tuneTransport func(*http.Transport)
 }
 
 // settings are a Destination's values with defaults applied.
@@ -104,6 +112,8 @@ type settings struct {
 	aggregate      bool
 	maxPacked      int
 	compression    string
+	cbor           bool // PutRecords in CBOR instead of JSON
+	http2          bool // offer HTTP/2 over TLS
 	deadLetter     string
 	shardAware     bool
 	shardRefresh   time.Duration
@@ -164,6 +174,8 @@ func newSettings(d *config.Destination, region string) settings {
 		aggregate:      d.Aggregation.Enabled,
 		maxPacked:      int(d.Aggregation.MaxBytes),
 		compression:    d.Compression,
+		cbor:           d.Protocol == ProtocolCBOR && d.Type != "firehose",
+		http2:          d.HTTP.Version == HTTP2,
 		deadLetter:     d.DeadLetterFile,
 		shardAware:     d.ShardAware.Enabled && d.Type != "firehose",
 		shardRefresh:   or(d.ShardAware.Refresh.D(), time.Minute),
@@ -288,6 +300,14 @@ func NewFirehose(ctx context.Context, d *config.Destination, opts Options) (*Str
 }
 
 func newStream(ctx context.Context, d *config.Destination, opts Options) (*Stream, error) {
+	switch {
+	case d.Protocol != "" && d.Protocol != ProtocolJSON && d.Protocol != ProtocolCBOR:
+		return nil, fmt.Errorf("destination %s: unknown protocol %q", d.Name, d.Protocol)
+	case d.Protocol == ProtocolCBOR && d.Type == "firehose":
+		return nil, fmt.Errorf("destination %s: firehose speaks only json, not cbor", d.Name)
+	case d.HTTP.Version != "" && d.HTTP.Version != HTTP1 && d.HTTP.Version != HTTP2:
+		return nil, fmt.Errorf("destination %s: unknown http.version %q", d.Name, d.HTTP.Version)
+	}
 	set := newSettings(d, d.Region)
 	if set.keyMode != KeyDeterministic {
 		set.keyMode = KeyRandom
@@ -295,15 +315,7 @@ func newStream(ctx context.Context, d *config.Destination, opts Options) (*Strea
 
 	var httpClient awsconfig.HTTPClient = opts.HTTPClient
 	if opts.HTTPClient == nil {
-		// A BuildableClient keeps AWS_CA_BUNDLE working: the config loader
-		// installs the bundle into its transport.
-		httpClient = awshttp.NewBuildableClient().
-			WithDialerOptions(func(dl *net.Dialer) { dl.Timeout = set.connect }).
-			WithTransportOptions(func(tr *http.Transport) {
-				tr.ResponseHeaderTimeout = set.request
-				tr.MaxIdleConnsPerHost = set.maxInFlight + 2
-				tr.MaxIdleConns = max(tr.MaxIdleConns, set.maxInFlight+2)
-			})
+		httpClient = newHTTPClient(&set, opts.tuneTransport)
 	}
 	sdkBackoff := set.initialBackoff
 	loadOpts := []func(*awsconfig.LoadOptions) error{
@@ -330,9 +342,10 @@ func newStream(ctx context.Context, d *config.Destination, opts Options) (*Strea
 		return nil, fmt.Errorf("destination %s: no AWS region: set region in the destination or AWS_REGION", d.Name)
 	}
 	set.where = newSettings(d, cfg.Region).where
-	// Request bodies are our own (see requestBody): only the SDK's calls
-	// need the wrapper, added after loading so that the loader still sees
-	// the BuildableClient it installs AWS_CA_BUNDLE into.
+	// Put request bodies are plain bytes.Readers (see putClient.put):
+	// only the SDK's calls need the wrapper, added after loading so that
+	// the loader still sees the BuildableClient it installs AWS_CA_BUNDLE
+	// into.
 	putHTTP := cfg.HTTPClient
 	cfg.HTTPClient = hideWriterTo{cfg.HTTPClient}
 	if d.RoleARN != "" {
@@ -363,6 +376,9 @@ func newStream(ctx context.Context, d *config.Destination, opts Options) (*Strea
 			}
 		})
 		k.put, err = newPutClient(ctx, k.sdk.Options(), putHTTP, cfg.Credentials, d.Stream, set.streamARN, ua)
+		if err == nil {
+			k.put.cbor = set.cbor
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("destination %s: %w", d.Name, err)

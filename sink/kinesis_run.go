@@ -56,9 +56,12 @@ func (k *Stream) worker(ctx context.Context, ks *keySource, work <-chan *request
 // send makes one call, acknowledges what was stored, and leaves the
 // entries to retry in r.entries.
 func (k *Stream) send(ctx context.Context, ks *keySource, b *putBuffers, r *request) {
-	if k.set.firehose {
+	switch {
+	case k.set.firehose:
 		b.body = appendPutRecordBatchBody(b.body[:0], k.set.stream, r.entries, &b.packed)
-	} else {
+	case k.set.cbor:
+		b.body = appendPutRecordsCBOR(b.body[:0], k.set.stream, k.set.streamARN, r.entries, ks, &b.packed)
+	default:
 		b.body = appendPutRecordsBody(b.body[:0], k.set.stream, k.set.streamARN, r.entries, ks, &b.packed)
 	}
 	k.stats.requests.Add(1)

@@ -590,6 +590,8 @@ func TestNewKinesisRejectsBadDestinations(t *testing.T) {
 	}{
 		{"no stream", func(d *config.Destination) { d.Stream = "" }, "no stream"},
 		{"unknown key mode", func(d *config.Destination) { d.PartitionKey = "sometimes" }, `"sometimes"`},
+		{"unknown protocol", func(d *config.Destination) { d.Protocol = "protobuf" }, `unknown protocol "protobuf"`},
+		{"unknown HTTP version", func(d *config.Destination) { d.HTTP.Version = "3" }, `unknown http.version "3"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

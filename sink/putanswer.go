@@ -50,7 +50,8 @@ func (a *putAnswer) reset() {
 
 var errMalformed = errors.New("malformed JSON")
 
-// parse reads an answer body of protocol p: for Kinesis PutRecords
+// parse reads an answer body of protocol p, in JSON or in CBOR (see
+// parseCBOR): for Kinesis PutRecords
 //
 //	{"FailedRecordCount":1,"Records":[{"SequenceNumber":"..","ShardId":".."},{"ErrorCode":"..","ErrorMessage":".."}]}
 //
@@ -66,6 +67,9 @@ func (a *putAnswer) parse(p protocol, b []byte) error {
 	if a.proto != p {
 		// A code may mean something else to the other service.
 		a.codes, a.nextCode, a.proto = [len(a.codes)]codeStatus{}, 0, p
+	}
+	if isCBOR(b) {
+		return a.parseCBOR(p, b)
 	}
 	count, records := p.countMember(), p.recordsMember()
 	s := scanner{b: b}
@@ -88,6 +92,12 @@ func (a *putAnswer) parse(p protocol, b []byte) error {
 	if s.ws(); s.i != len(b) {
 		return errMalformed
 	}
+	return a.check(sawCount, count)
+}
+
+// check makes sure a parsed answer had its count member, named count, and
+// that the count matches the failed entries.
+func (a *putAnswer) check(sawCount bool, count string) error {
 	if !sawCount {
 		return errors.New("no " + count)
 	}
@@ -163,9 +173,36 @@ func (a *putAnswer) classify(code []byte) (string, entryStatus) {
 
 // parseErrorAnswer returns the error code and message of an error answer,
 // from the X-Amzn-ErrorType header or the body's __type or code member, as
-// the SDK reads them. It never fails: what cannot be read stays empty.
+// the SDK reads them. The body may be JSON or CBOR. It never fails: what
+// cannot be read stays empty.
 func parseErrorAnswer(header string, body []byte) (code, msg string) {
 	var typ, altCode string
+	if isCBOR(body) {
+		typ, altCode, msg = cborErrorMembers(body)
+	} else {
+		typ, altCode, msg = jsonErrorMembers(body)
+	}
+	switch {
+	case header != "":
+		code = header
+	case typ != "":
+		code = typ
+	default:
+		code = altCode
+	}
+	// "aws.protocoltests#Code:http://internal.amazon.com/..." → "Code".
+	if i := strings.IndexByte(code, ':'); i >= 0 {
+		code = code[:i]
+	}
+	if i := strings.IndexByte(code, '#'); i >= 0 {
+		code = code[i+1:]
+	}
+	return code, msg
+}
+
+// jsonErrorMembers returns an error answer's __type, code and message
+// members.
+func jsonErrorMembers(body []byte) (typ, altCode, msg string) {
 	s := scanner{b: body}
 	var scratch []byte
 	_ = s.object(func(key []byte) error {
@@ -192,22 +229,7 @@ func parseErrorAnswer(header string, body []byte) (code, msg string) {
 		}
 		return nil
 	}, &scratch)
-	switch {
-	case header != "":
-		code = header
-	case typ != "":
-		code = typ
-	default:
-		code = altCode
-	}
-	// "aws.protocoltests#Code:http://internal.amazon.com/..." → "Code".
-	if i := strings.IndexByte(code, ':'); i >= 0 {
-		code = code[:i]
-	}
-	if i := strings.IndexByte(code, '#'); i >= 0 {
-		code = code[i+1:]
-	}
-	return code, msg
+	return typ, altCode, msg
 }
 
 // unescapedString returns the JSON string content raw as a Go string.

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -122,6 +124,9 @@ type putClient struct {
 	service   string // signing name
 	region    string // signing region
 	userAgent string
+	// cbor sends PutRecords bodies in CBOR (the worker writes them so);
+	// answers are read in whichever of JSON and CBOR they come in.
+	cbor bool
 	// skew is the service's clock minus ours, learned from rejected
 	// requests, so a host with a wrong clock still signs valid requests.
 	skew atomic.Int64
@@ -228,9 +233,13 @@ func (c *putClient) put(ctx context.Context, b *putBuffers) error {
 	if err != nil {
 		return fmt.Errorf("retrieve AWS credentials: %w", err)
 	}
-	body := &requestBody{closed: make(chan struct{})}
-	body.r.Reset(b.body)
-	req, err := c.newRequest(ctx, body, len(b.body))
+	w := &bodyWatch{written: make(chan struct{})}
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: w.wrote})
+	// A *bytes.Reader, as the transport knows it, goes out with the
+	// request's head in one write; any other body type makes it flush the
+	// head on its own first (Go issue 22088): a small TLS record, a write
+	// and a packet more per request.
+	req, err := c.newRequest(ctx, io.NopCloser(bytes.NewReader(b.body)), len(b.body))
 	if err != nil {
 		return err
 	}
@@ -239,7 +248,7 @@ func (c *putClient) put(ctx context.Context, b *putBuffers) error {
 	}
 
 	resp, err := c.http.Do(req)
-	defer b.release(body)
+	defer b.release(w, err == nil)
 	if err != nil {
 		return err
 	}
@@ -277,7 +286,11 @@ func (c *putClient) newRequest(ctx context.Context, body io.ReadCloser, n int) (
 	for k, v := range c.extra {
 		req.Header[k] = v
 	}
-	req.Header["Content-Type"] = []string{jsonContentType}
+	if c.cbor {
+		req.Header["Content-Type"] = []string{cborContentType}
+	} else {
+		req.Header["Content-Type"] = []string{jsonContentType}
+	}
 	req.Header["X-Amz-Target"] = []string{c.proto.target()}
 	req.Header["User-Agent"] = []string{c.userAgent}
 	return req, nil
@@ -307,44 +320,42 @@ func (c *putClient) learnSkew(resp *http.Response, now time.Time) {
 	}
 }
 
-// release waits until the HTTP client is done with the request body, so
-// that b.body can be reused. The client closes the body when it has sent
-// it, usually before the answer arrives, but may do so later, from another
-// goroutine. A body still in use after a while is left to the client and
-// the next request gets a new buffer.
-func (b *putBuffers) release(body *requestBody) {
+// release makes sure the HTTP client is done with the request body before
+// b.body is reused. The transport reads the body only while it writes the
+// request, in one goroutine, which reports the end (or failure) of that
+// write to the trace (WroteRequest, for HTTP/1.1 and HTTP/2 alike); that is
+// usually before the answer arrives, but an answer can overtake the write.
+// A request that got no answer may have been dropped before its body was
+// read, and then is never reported: its buffer is left to the client and
+// the next request gets a new one, as does one whose write is still going
+// on after a while.
+func (b *putBuffers) release(w *bodyWatch, answered bool) {
 	select {
-	case <-body.closed:
+	case <-w.written:
 		return
 	default:
+	}
+	if !answered {
+		b.body = nil
+		return
 	}
 	t := time.NewTimer(time.Second)
 	defer t.Stop()
 	select {
-	case <-body.closed:
+	case <-w.written:
 	case <-t.C:
 		b.body = nil
 	}
 }
 
-// requestBody is a request body that reports when the HTTP client closes
-// it. It has no WriteTo: net/http then copies it with Read, which also
-// avoids the transport's WriteTo edge cases (a closed body answering
-// WriteTo with an error made it drop good connections).
-type requestBody struct {
-	r      bytes.Reader
-	once   atomic.Bool
-	closed chan struct{}
+// bodyWatch learns from the HTTP client's trace when a request body has
+// been written: WroteRequest may be called more than once.
+type bodyWatch struct {
+	once    sync.Once
+	written chan struct{}
 }
 
-func (b *requestBody) Read(p []byte) (int, error) { return b.r.Read(p) }
-
-func (b *requestBody) Close() error {
-	if b.once.CompareAndSwap(false, true) {
-		close(b.closed)
-	}
-	return nil
-}
+func (w *bodyWatch) wrote(httptrace.WroteRequestInfo) { w.once.Do(func() { close(w.written) }) }
 
 // readAnswer appends r's content to dst, reading at most limit bytes.
 func readAnswer(dst []byte, r io.Reader, size int64, limit int) ([]byte, error) {

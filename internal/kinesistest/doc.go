@@ -8,7 +8,9 @@
 // tests: `npm ci --prefix test/kinesis` does that (make test runs it).
 //
 // The package also has an in-process fault-injection server that speaks the
-// Kinesis JSON protocol, for failures the real server cannot produce.
+// Kinesis JSON protocol and its CBOR form (decoded by the package's own CBOR
+// code, which shares nothing with the sink's), over HTTP or TLS with or
+// without HTTP/2, for failures the real server cannot produce.
 //
 // A Server owns its child process: the process runs in its own process group,
 // and Close, or the end of the context it was started with, kills the whole

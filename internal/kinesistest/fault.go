@@ -2,6 +2,7 @@ package kinesistest
 
 import (
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -63,6 +64,14 @@ type FaultOptions struct {
 	// over a limit is answered ProvisionedThroughputExceededException.
 	ShardBytesPerSecond   int
 	ShardRecordsPerSecond int
+
+	// TLS serves HTTPS with httptest's certificate (see CertificatePEM)
+	// instead of plain HTTP, offering HTTP/2 too when HTTP2 is set.
+	TLS   bool
+	HTTP2 bool
+	// Discard keeps no records, only counts them (benchmarks): Stored
+	// stays empty.
+	Discard bool
 }
 
 // StoredRecord is one record the server has stored.
@@ -91,10 +100,15 @@ type FaultCounts struct {
 	// seen, in entries and in bytes of data plus partition keys.
 	MaxBatchRecords int
 	MaxBatchBytes   int
+	// CBORRequests counts the requests made in CBOR, HTTP2Requests those
+	// that came over HTTP/2.
+	CBORRequests  int
+	HTTP2Requests int
 }
 
 // FaultServer is an in-process HTTP server on the loopback interface that
-// speaks the Kinesis JSON 1.1 protocol for the operations a producer uses,
+// speaks the Kinesis JSON 1.1 protocol (and its CBOR form, see
+// fault_cbor.go) for the operations a producer uses,
 // and injects partial failures, 500s, latency and outages. Code under test
 // runs the real AWS SDK against it, never a mock of the SDK. It does not
 // verify signatures but requires an Authorization header, as any signed
@@ -149,13 +163,29 @@ func StartFaultServer(o FaultOptions) (*FaultServer, error) {
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
 	srv.Listener.Close()
 	srv.Listener = ln
-	srv.Start()
+	if o.TLS {
+		srv.EnableHTTP2 = o.HTTP2
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	s.srv = srv
 	return s, nil
 }
 
 // URL is the server's base URL, to be used as the client's endpoint.
 func (s *FaultServer) URL() string { return s.srv.URL }
+
+// CertificatePEM returns the certificate of a TLS server in PEM, for a CA
+// bundle (AWS_CA_BUNDLE) that makes clients trust it; nil without TLS. It
+// is valid for 127.0.0.1.
+func (s *FaultServer) CertificatePEM() []byte {
+	c := s.srv.Certificate()
+	if c == nil {
+		return nil
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+}
 
 // Close stops the server and waits for requests being answered.
 func (s *FaultServer) Close() { s.srv.Close() }
@@ -210,6 +240,10 @@ type faultErrorBody struct {
 }
 
 func faultJSON(w http.ResponseWriter, status int, v any) {
+	if wantsCBOR(w) {
+		writeCBOR(w, status, v)
+		return
+	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	w.Header().Set("x-amzn-RequestId", "00000000-0000-0000-0000-000000000000")
 	w.WriteHeader(status)
@@ -224,6 +258,9 @@ func faultError(w http.ResponseWriter, status int, typ, format string, args ...a
 func (s *FaultServer) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.counts.Requests++
+	if r.ProtoMajor == 2 {
+		s.counts.HTTP2Requests++
+	}
 	down := s.down
 	closeConn := down && s.rng.IntN(2) == 0
 	latency := s.opts.Latency
@@ -262,7 +299,18 @@ func (s *FaultServer) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		faultError(w, http.StatusBadRequest, "MissingAuthenticationTokenException", "Missing Authentication Token")
 		return
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "application/x-amz-json-1.1" {
+	switch ct := r.Header.Get("Content-Type"); ct {
+	case "application/x-amz-json-1.1":
+	case CBORContentType:
+		if strings.HasPrefix(r.Header.Get("X-Amz-Target"), "Firehose_") {
+			faultError(w, http.StatusBadRequest, "SerializationException", "Firehose does not accept %q", ct)
+			return
+		}
+		s.mu.Lock()
+		s.counts.CBORRequests++
+		s.mu.Unlock()
+		w = cborAnswers{w}
+	default:
 		faultError(w, http.StatusBadRequest, "SerializationException", "unsupported content type %q", ct)
 		return
 	}
@@ -335,8 +383,7 @@ func faultStreamARN(name string) string {
 // decode parses the request body and resolves the stream; on failure it
 // has answered the request and returns false. Callers hold no lock.
 func (s *FaultServer) decode(w http.ResponseWriter, body []byte, v any, ref *faultStreamRef) (string, bool) {
-	if err := json.Unmarshal(body, v); err != nil {
-		faultError(w, http.StatusBadRequest, "SerializationException", "cannot decode request: %v", err)
+	if !unmarshal(w, body, v) {
 		return "", false
 	}
 	name := ref.name()
@@ -348,6 +395,23 @@ func (s *FaultServer) decode(w http.ResponseWriter, body []byte, v any, ref *fau
 		return "", false
 	}
 	return name, true
+}
+
+// unmarshal decodes a request body into v, in JSON or, for a request made
+// in CBOR, in CBOR. On failure it has answered the request and returns
+// false.
+func unmarshal(w http.ResponseWriter, body []byte, v any) bool {
+	var err error
+	if wantsCBOR(w) {
+		err = unmarshalCBOR(body, v)
+	} else {
+		err = json.Unmarshal(body, v)
+	}
+	if err != nil {
+		faultError(w, http.StatusBadRequest, "SerializationException", "cannot decode request: %v", err)
+		return false
+	}
+	return true
 }
 
 // requireStream reports whether a stream exists, and answers the request
@@ -464,6 +528,9 @@ func (s *FaultServer) putRecords(w http.ResponseWriter, body []byte) {
 func (s *FaultServer) store(stream, shardID string, e putEntry) string {
 	s.seq++
 	seq := faultSeq(s.seq)
+	if s.opts.Discard {
+		return seq
+	}
 	s.stored = append(s.stored, StoredRecord{
 		Stream: stream, PartitionKey: e.PartitionKey, Data: e.Data, Seq: seq,
 		ShardID: shardID, ExplicitHashKey: e.ExplicitHashKey,
@@ -544,8 +611,7 @@ func (s *FaultServer) createStream(w http.ResponseWriter, body []byte) {
 		StreamName string `json:"StreamName"`
 		ShardCount int    `json:"ShardCount"`
 	}
-	if err := json.Unmarshal(body, &in); err != nil {
-		faultError(w, http.StatusBadRequest, "SerializationException", "cannot decode request: %v", err)
+	if !unmarshal(w, body, &in) {
 		return
 	}
 	if in.StreamName == "" {

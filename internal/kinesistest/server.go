@@ -231,6 +231,9 @@ func (s *Server) TLSEndpoint() string { return s.tlsURL }
 // Client returns a Kinesis client for Endpoint with the test credentials.
 func (s *Server) Client() *kinesis.Client { return s.client }
 
+// PID returns the server's process id, for measuring the CPU it uses.
+func (s *Server) PID() int { return s.cmd.Process.Pid }
+
 // Output returns the last bytes the server wrote to stdout and stderr.
 func (s *Server) Output() string { return s.output.String() }
 

@@ -302,8 +302,7 @@ type listShardsInput struct {
 
 func (s *FaultServer) listShards(w http.ResponseWriter, body []byte) {
 	var in listShardsInput
-	if err := json.Unmarshal(body, &in); err != nil {
-		faultError(w, http.StatusBadRequest, "SerializationException", "cannot decode request: %v", err)
+	if !unmarshal(w, body, &in) {
 		return
 	}
 	limit := defaultListShards
