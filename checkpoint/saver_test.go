@@ -57,11 +57,12 @@ func TestSaverSync(t *testing.T) {
 		t.Fatalf("after Sync the file holds %+v, %v; want the opened generation", res.Entries, err)
 	}
 
-	// Cancelled while waiting: Sync returns the context's error.
-	h.OnOpen(&tailer.Source{Flow: "f", Path: "/b"}, tailer.Opened{Path: "/b"})
+	// Cancelled while waiting: Sync returns the context's error. (OnOpen
+	// asks for a save at once, so saves fail from before it.)
 	store.mu.Lock()
 	failing = true
 	store.mu.Unlock()
+	h.OnOpen(&tailer.Source{Flow: "f", Path: "/b"}, tailer.Opened{Path: "/b"})
 	sctx, scancel := context.WithCancel(context.Background())
 	go func() { synced <- h.Sync(sctx) }()
 	scancel()
