@@ -13,13 +13,26 @@ import (
 	"github.com/kinetail/kinetail/checkpoint"
 	"github.com/kinetail/kinetail/config"
 	"github.com/kinetail/kinetail/sink"
+	"github.com/kinetail/kinetail/tailer"
 	"github.com/kinetail/kinetail/transform"
 )
 
-// defaultFlowBuffer bounds the file bytes a flow may have read but not yet
-// had acknowledged. When it is used up the flow stops reading and the data
-// waits in the log file.
-const defaultFlowBuffer = 16 << 20
+// flowMemory is the share of agent.memory_limit that bounds the lines the
+// flows have read and not yet had acknowledged; the rest is the
+// destinations' (request bodies, aggregates). When a flow's share is used
+// up it stops reading and the data waits in the log file.
+func flowMemory(cfg *config.Config) (int64, error) {
+	share := int64(cfg.Agent.MemoryLimit) / 2 / int64(len(cfg.Flows))
+	for _, fc := range cfg.Flows {
+		// At least one full batch with a maximal line, or the tailer
+		// could never send it.
+		if need := int64(tailer.DefaultBatchBytes) + int64(fc.MaxLineBytes); share < need {
+			return 0, fmt.Errorf("agent.memory_limit %v is too small for %d flows: flow %q needs at least %v for its lines (a batch and its longest line); raise memory_limit or lower max_line_bytes",
+				cfg.Agent.MemoryLimit, len(cfg.Flows), fc.Name, config.Size(2*int64(len(cfg.Flows))*need))
+		}
+	}
+	return share, nil
+}
 
 // Agent runs one configuration.
 type Agent struct {
@@ -42,6 +55,8 @@ type Agent struct {
 	saved time.Time
 	// openFiles bounds the descriptors of followed files, all flows together.
 	openFiles *semaphore.Weighted
+	// flowMemory is each flow's memory budget (see flowMemory).
+	flowMemory int64
 }
 
 // New prepares an agent: it loads the checkpoint and builds every stage, so
@@ -49,6 +64,9 @@ type Agent struct {
 // checkpoint's lock, which Run releases when it returns.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Agent, err error) {
 	a := &Agent{cfg: cfg, log: log, openFiles: semaphore.NewWeighted(int64(cfg.Agent.MaxOpenFiles))}
+	if a.flowMemory, err = flowMemory(cfg); err != nil {
+		return nil, err
+	}
 	store, err := checkpoint.Open(cfg.Agent.CheckpointFile, log)
 	if err != nil {
 		return nil, err

@@ -40,11 +40,8 @@ type item struct {
 }
 
 func newFlow(fc *config.Flow, a *Agent, index map[string]int, firstStart bool) (*flow, error) {
-	// The budget must hold at least one full batch with a maximal line, or
-	// the tailer could never send it.
-	budget := max(defaultFlowBuffer, 4*(tailer.DefaultBatchBytes+int64(fc.MaxLineBytes)))
 	f := &flow{name: fc.Name, log: a.log, agent: a,
-		budget: semaphore.NewWeighted(budget)}
+		budget: semaphore.NewWeighted(a.flowMemory)}
 	var err error
 	if f.chain, err = transform.NewWithOptions(fc.Transforms, transform.Options{Logger: a.log.With("flow", fc.Name)}); err != nil {
 		return nil, fmt.Errorf("flow %q: %w", fc.Name, err)

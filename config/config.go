@@ -19,6 +19,12 @@ type Agent struct {
 	LogLevel           string   `yaml:"log_level"`           // debug | info | warn | error; default info
 	ShutdownTimeout    Duration `yaml:"shutdown_timeout"`    // default 10s
 	MaxOpenFiles       int      `yaml:"max_open_files"`      // default 1024: descriptors for followed files, all flows together
+	// MemoryLimit bounds the agent's memory: lines read and not yet
+	// acknowledged (split among the flows) and what the destinations
+	// build to send them (split among the destinations). When it is
+	// used up, reading slows down; memory does not grow. It also sets
+	// the Go runtime's soft memory limit unless GOMEMLIMIT is set.
+	MemoryLimit Size `yaml:"memory_limit"` // default 64MiB
 }
 
 // Destination is a named place records are sent to.
@@ -328,6 +334,7 @@ func defaultAgent() Agent {
 		LogLevel:           "info",
 		ShutdownTimeout:    Duration(10 * time.Second),
 		MaxOpenFiles:       1024,
+		MemoryLimit:        64 * MiB,
 	}
 }
 

@@ -499,6 +499,7 @@ func (d *decoder) agent(s scope, n *yaml.Node, a *Agent) {
 		"log_level":           d.str(&a.LogLevel),
 		"shutdown_timeout":    d.duration(&a.ShutdownTimeout),
 		"max_open_files":      d.int(&a.MaxOpenFiles),
+		"memory_limit":        d.size(&a.MemoryLimit),
 	})
 }
 

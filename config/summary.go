@@ -17,7 +17,7 @@ func (c *Config) Summary() string {
 	a := c.Agent
 	fmt.Fprintf(&b, "agent:\n")
 	fmt.Fprintf(&b, "  checkpoint_file: %s (every %v, entries kept %v)\n", a.CheckpointFile, a.CheckpointInterval, a.CheckpointTTL)
-	fmt.Fprintf(&b, "  log_level: %s, shutdown_timeout: %v, max_open_files: %d\n", a.LogLevel, a.ShutdownTimeout, a.MaxOpenFiles)
+	fmt.Fprintf(&b, "  log_level: %s, shutdown_timeout: %v, max_open_files: %d, memory_limit: %v\n", a.LogLevel, a.ShutdownTimeout, a.MaxOpenFiles, a.MemoryLimit)
 
 	fmt.Fprintf(&b, "destinations:\n")
 	for _, name := range slices.Sorted(maps.Keys(c.Destinations)) {

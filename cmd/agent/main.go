@@ -118,6 +118,11 @@ func cmdRun(args []string, stderr io.Writer) int {
 	if logLevel == "" {
 		logLevel = cfg.Agent.LogLevel
 	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// The collector works harder as the heap nears the agent's
+		// memory limit instead of letting it grow (GOMEMLIMIT wins).
+		debug.SetMemoryLimit(int64(cfg.Agent.MemoryLimit))
+	}
 	log, err := newLogger(stderr, logFormat, logLevel)
 	if err != nil {
 		fmt.Fprintf(stderr, "kinetail: %v\n", err)
