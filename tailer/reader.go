@@ -442,7 +442,25 @@ func (r *reader) readAvailable(ctx context.Context) (bool, error) {
 	r.lastSize = max(r.lastSize, r.off)
 	r.cut()
 	r.putBuf()
+	r.trim()
 	return grew, r.sendQueued(ctx)
+}
+
+// trim gives back the room reserved and not filled: at the end of what the
+// file holds, a reader keeps budget only for its partial line, so a reader
+// waiting for more of its file never sits on budget others could read with.
+func (r *reader) trim() {
+	keep := len(r.stage)
+	if cap(r.stage) == keep {
+		return
+	}
+	r.resize(keep)
+	if excess := r.held - int64(keep); excess > 0 {
+		if r.o.budget != nil {
+			r.o.budget.Release(excess)
+		}
+		r.held = int64(keep)
+	}
 }
 
 // unchanged reports whether the file still holds what was read: the bytes
@@ -486,30 +504,31 @@ func (r *reader) reserve(ctx context.Context, want int) error {
 	if cap(r.stage)-len(r.stage) >= want && r.owed == 0 {
 		return nil
 	}
-	target := max(cap(r.stage), len(r.stage)+want)
-	if r.readFull && target < r.o.batchBytes {
-		target = r.o.batchBytes
+	room := func() (target int, need int64) {
+		target = max(cap(r.stage), len(r.stage)+want)
+		if r.readFull && target < r.o.batchBytes {
+			target = r.o.batchBytes
+		}
+		return target, int64(target-cap(r.stage)) + r.owed
 	}
-	if err := r.acquire(ctx, int64(target-cap(r.stage))+r.owed); err != nil {
-		return err
-	}
-	r.flushed = true // it may have waited: check the file before reading on
-	r.owed = 0
-	r.resize(target)
-	return nil
-}
-
-// acquire takes n bytes of budget, waiting for them.
-func (r *reader) acquire(ctx context.Context, n int64) error {
-	if n <= 0 {
-		return nil
-	}
-	if r.o.budget != nil {
-		if err := r.o.budget.Acquire(ctx, n); err != nil {
+	target, need := room()
+	if need > 0 && r.o.budget != nil && !r.o.budget.TryAcquire(need) {
+		// Lines staged are what frees budget once acknowledged: hand
+		// them on before waiting, never wait holding them.
+		if r.doneLen > 0 {
+			if err := r.flush(ctx); err != nil {
+				return err
+			}
+			target, need = room()
+		}
+		if err := r.o.budget.Acquire(ctx, need); err != nil {
 			return err
 		}
+		r.flushed = true // it waited: check the file before reading on
 	}
-	r.held += n
+	r.held += max(need, 0)
+	r.owed = 0
+	r.resize(target)
 	return nil
 }
 
@@ -535,6 +554,10 @@ func (r *reader) grow(n int) {
 // holds.
 func (r *reader) resize(c int) {
 	if c == cap(r.stage) {
+		return
+	}
+	if c == 0 {
+		r.stage = nil
 		return
 	}
 	s := make([]byte, len(r.stage), c)
