@@ -110,17 +110,21 @@ func (t *Tailer) park(r *reader) bool {
 	if err != nil {
 		return false
 	}
+	// Once parked, the reader belongs to reopen, which may run at once:
+	// everything the reader goroutine does to it happens before.
+	r.drop()
 	t.mu.Lock()
 	if r.goneAt.Load() != 0 || t.readers[r.key] != r {
 		t.mu.Unlock()
 		return false
 	}
+	f := r.f
+	r.f = nil
 	r.bk.parked, r.bk.dirty = true, false
 	r.bk.parkSize, r.bk.parkMod = fi.Size(), fi.ModTime()
 	r.bk.cancel = nil
 	t.mu.Unlock()
-	r.drop()
-	r.f.Close()
+	f.Close()
 	t.stats.files.Add(-1)
 	t.stats.idle.Add(1)
 	t.releaseSlot()
