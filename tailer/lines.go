@@ -60,7 +60,7 @@ func (r *reader) endLine() {
 		r.stage = r.stage[:r.doneLen]
 		r.stageRecords()
 	} else {
-		r.lines = append(r.lines, stagedLine{
+		r.addLine(stagedLine{
 			start: r.lineStart,
 			end:   r.off,
 			n:     len(line),
@@ -72,13 +72,25 @@ func (r *reader) endLine() {
 	r.skipping = false
 }
 
+// addLine adds a complete line to the batch's index. The index is inside
+// the budget like the bytes: each line of its capacity is charged as the
+// Line the batch will hold for it (see cut), taken as grow takes room.
+func (r *reader) addLine(l stagedLine) {
+	if len(r.lines) == cap(r.lines) {
+		c := min(max(64, 2*cap(r.lines)), max(r.o.batchLines, len(r.lines)+1))
+		r.charge(int64(c-cap(r.lines)) * lineBytes)
+		r.lines = append(make([]stagedLine, 0, c), r.lines...)
+	}
+	r.lines = append(r.lines, l)
+}
+
 // stageRecords moves the records the grouper finished into the batch being
 // built (their bytes alias the grouper's buffers until its next call).
 func (r *reader) stageRecords() {
 	for _, rec := range r.recs {
 		r.grow(len(rec.Bytes))
 		r.stage = append(r.stage, rec.Bytes...)
-		r.lines = append(r.lines, stagedLine{start: rec.Start, end: rec.End, n: len(rec.Bytes), trunc: rec.Truncated})
+		r.addLine(stagedLine{start: rec.Start, end: rec.End, n: len(rec.Bytes), trunc: rec.Truncated})
 		r.doneLen = len(r.stage)
 	}
 	r.recs = r.recs[:0]
@@ -154,8 +166,11 @@ func (r *reader) cut() {
 			r.grow(len(partial))
 			r.stage = append(r.stage, partial...)
 		}
+		r.lineLen = max(16, r.doneLen/len(r.lines))
 		r.doneLen = 0
-		r.lines = r.lines[:0]
+		// The index is garbage now, and its budget the batch's Lines':
+		// a reader between batches holds no index.
+		r.lines = nil
 	}
 	r.fillPrefix(end)
 	r.outbox = append(r.outbox, Batch{

@@ -10,8 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/sync/semaphore"
+	"unsafe"
 )
 
 // readerOpts are the settings every reader of a Tailer shares.
@@ -33,7 +32,7 @@ type readerOpts struct {
 	bufs     *sync.Pool // of *[]byte of readBuf bytes; nil allocates
 	// budget bounds the memory of lines read and not yet acknowledged
 	// (Config.Budget); nil is unbounded.
-	budget *semaphore.Weighted
+	budget Budget
 }
 
 // stagedLine is a complete line waiting in reader.stage for the next batch.
@@ -112,6 +111,7 @@ type reader struct {
 	// held is the budget the reader holds for its stage; owed is stage
 	// memory it took without budget (see grow), taken before the next read.
 	held, owed int64
+	lineLen    int     // the average length of the lines of the last batch; at least 16
 	outbox     []Batch // cut and not handed on yet (see cut)
 	readFull   bool    // the last read filled what was asked: more is likely
 	lines      []stagedLine
@@ -178,6 +178,7 @@ type published struct {
 func newReader(o *readerOpts, stats *counters, log *slog.Logger, f file, key devIno, src *Source, off int64,
 	emit func(context.Context, Batch) error) *reader {
 	r := &reader{
+		lineLen:   64,
 		o:         o,
 		stats:     stats,
 		log:       log,
@@ -455,11 +456,11 @@ func (r *reader) trim() {
 		return
 	}
 	r.resize(keep)
-	if excess := r.held - int64(keep); excess > 0 {
+	if excess := r.held - int64(keep) - int64(cap(r.lines))*lineBytes; excess > 0 {
 		if r.o.budget != nil {
 			r.o.budget.Release(excess)
 		}
-		r.held = int64(keep)
+		r.held -= excess
 	}
 }
 
@@ -504,17 +505,27 @@ func (r *reader) reserve(ctx context.Context, want int) error {
 	if cap(r.stage)-len(r.stage) >= want && r.owed == 0 {
 		return nil
 	}
+	// The room covers the index of the lines it will hold too (see
+	// addLine), sized by the lines the file had so far.
+	var index int
 	room := func() (target int, need int64) {
 		target = max(cap(r.stage), len(r.stage)+want)
 		if r.readFull && target < r.o.batchBytes {
 			target = r.o.batchBytes
 		}
-		return target, int64(target-cap(r.stage)) + r.owed
+		index = min(r.o.batchLines, len(r.lines)+(target-len(r.stage))/r.lineLen+1)
+		need = int64(target-cap(r.stage)) + r.owed
+		if index > cap(r.lines) {
+			need += int64(index-cap(r.lines)) * lineBytes
+		}
+		return target, need
 	}
 	target, need := room()
 	if need > 0 && r.o.budget != nil && !r.o.budget.TryAcquire(need) {
 		// Lines staged are what frees budget once acknowledged: hand
-		// them on before waiting, never wait holding them.
+		// them on before waiting, never wait holding them (nor the
+		// read buffer).
+		r.putBuf()
 		if r.doneLen > 0 {
 			if err := r.flush(ctx); err != nil {
 				return err
@@ -529,6 +540,9 @@ func (r *reader) reserve(ctx context.Context, want int) error {
 	r.held += max(need, 0)
 	r.owed = 0
 	r.resize(target)
+	if index > cap(r.lines) {
+		r.lines = append(make([]stagedLine, 0, index), r.lines...)
+	}
 	return nil
 }
 
@@ -541,13 +555,21 @@ func (r *reader) grow(n int) {
 		return
 	}
 	target := max(len(r.stage)+n, 2*cap(r.stage))
-	more := int64(target - cap(r.stage))
-	if r.o.budget == nil || r.o.budget.TryAcquire(more) {
-		r.held += more
-	} else {
-		r.owed += more
-	}
+	r.charge(int64(target - cap(r.stage)))
 	r.resize(target)
+}
+
+// lineBytes is what a line of a batch costs besides its bytes: its Line.
+const lineBytes = int64(unsafe.Sizeof(Line{}))
+
+// charge takes n bytes of budget without waiting: what the budget cannot
+// give now is owed, and taken before the next read.
+func (r *reader) charge(n int64) {
+	if r.o.budget == nil || r.o.budget.TryAcquire(n) {
+		r.held += n
+	} else {
+		r.owed += n
+	}
 }
 
 // resize gives the stage capacity c (at least its length), keeping what it

@@ -31,6 +31,15 @@ const (
 	minPollInterval  = time.Millisecond
 )
 
+// Budget is a memory budget in bytes (Config.Budget); a
+// *semaphore.Weighted is one. Acquire waits for n bytes, TryAcquire takes
+// them only if they are free now.
+type Budget interface {
+	Acquire(ctx context.Context, n int64) error
+	TryAcquire(n int64) bool
+	Release(n int64)
+}
+
 // Config configures one Tailer (one flow).
 type Config struct {
 	Flow string
@@ -80,7 +89,7 @@ type Config struct {
 	// longer than the whole budget waits until Run is cancelled, so the
 	// budget must be at least BatchBytes plus the longest expected line.
 	// Nil means unbounded.
-	Budget *semaphore.Weighted
+	Budget Budget
 	Logger *slog.Logger
 	// Hooks tell the consumer (the checkpoint tracker) about each Source.
 	Hooks Hooks
