@@ -18,9 +18,10 @@ import (
 )
 
 // flowMemory is the share of agent.memory_limit that bounds the lines the
-// flows have read and not yet had acknowledged; the rest is the
-// destinations' (request bodies, aggregates). When a flow's share is used
-// up it stops reading and the data waits in the log file.
+// flows have read and not yet had acknowledged, and the records made from
+// them: half of it, split among the flows (see destinationMemory for the
+// rest). When a flow's share is used up it stops reading and the data
+// waits in the log file.
 func flowMemory(cfg *config.Config) (int64, error) {
 	share := int64(cfg.Agent.MemoryLimit) / 2 / int64(len(cfg.Flows))
 	for _, fc := range cfg.Flows {
@@ -32,6 +33,72 @@ func flowMemory(cfg *config.Config) (int64, error) {
 		}
 	}
 	return share, nil
+}
+
+// destinationsUsed returns the destinations a flow can send to, directly,
+// by a route or as a fallback, in order of first mention.
+func destinationsUsed(cfg *config.Config) ([]string, error) {
+	var names []string
+	seen := make(map[string]bool)
+	var add func(name string) error
+	add = func(name string) error {
+		if seen[name] {
+			return nil
+		}
+		d := cfg.Destinations[name]
+		if d == nil {
+			return fmt.Errorf("destination %q is not defined", name)
+		}
+		seen[name] = true
+		names = append(names, name)
+		if d.Fallback != "" {
+			return add(d.Fallback)
+		}
+		return nil
+	}
+	for _, f := range cfg.Flows {
+		var to []string
+		if f.Destination != "" {
+			to = append(to, f.Destination)
+		}
+		for _, r := range f.Routes {
+			to = append(to, r.To...)
+		}
+		for _, name := range to {
+			if err := add(name); err != nil {
+				return nil, fmt.Errorf("flow %q: %w", f.Name, err)
+			}
+		}
+	}
+	return names, nil
+}
+
+// destinationMemory is the share of agent.memory_limit that bounds what
+// each Kinesis or Firehose destination holds of its own: request bodies
+// and the lists of records in aggregates (sink.Memory), a quarter of the
+// limit split among them. The records' data is the flows' (flowMemory);
+// the last quarter is left to the runtime: the collector's headroom,
+// stacks, the checkpoint. Other destinations hold little and get none.
+func destinationMemory(cfg *config.Config, names []string) (map[string]*sink.Memory, error) {
+	var remote []*config.Destination
+	for _, name := range names {
+		if d := cfg.Destinations[name]; d.Type == "kinesis" || d.Type == "firehose" {
+			remote = append(remote, d)
+		}
+	}
+	mem := make(map[string]*sink.Memory, len(remote))
+	if len(remote) == 0 {
+		return mem, nil
+	}
+	share := int64(cfg.Agent.MemoryLimit) / 4 / int64(len(remote))
+	for _, d := range remote {
+		if need := sink.MinMemory(d); share < need {
+			return nil, fmt.Errorf("agent.memory_limit %v is too small for %d destinations: destination %q needs at least %v for one request (a record of batch.max_record_bytes); raise memory_limit or lower max_record_bytes",
+				cfg.Agent.MemoryLimit, len(remote), d.Name, config.Size(4*int64(len(remote))*need))
+		}
+		mem[d.Name] = sink.NewMemory(share)
+	}
+	return mem, nil
 }
 
 // Agent runs one configuration.
@@ -91,44 +158,26 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Agent, e
 		a.saved = loaded.Saved
 	}
 
-	// Every destination a flow can send to, directly, by a route or as a
-	// fallback, in order of first mention.
-	index := make(map[string]int)
-	var add func(name string) error
-	add = func(name string) error {
-		if _, ok := index[name]; ok {
-			return nil
-		}
-		d := cfg.Destinations[name]
-		if d == nil {
-			return fmt.Errorf("destination %q is not defined", name)
-		}
-		dest, err := newDestination(ctx, d, log)
-		if err != nil {
-			return err
-		}
-		index[name] = len(a.dests)
-		a.dests = append(a.dests, dest)
-		if d.Fallback != "" {
-			if err := add(d.Fallback); err != nil {
-				return err
-			}
-			dest.fallback = index[d.Fallback]
-		}
-		return nil
+	names, err := destinationsUsed(cfg)
+	if err != nil {
+		return nil, err
 	}
-	for _, f := range cfg.Flows {
-		names := []string{}
-		if f.Destination != "" {
-			names = append(names, f.Destination)
+	mem, err := destinationMemory(cfg, names)
+	if err != nil {
+		return nil, err
+	}
+	index := make(map[string]int, len(names))
+	for i, name := range names {
+		dest, err := newDestination(ctx, cfg.Destinations[name], log, mem)
+		if err != nil {
+			return nil, err
 		}
-		for _, r := range f.Routes {
-			names = append(names, r.To...)
-		}
-		for _, name := range names {
-			if err := add(name); err != nil {
-				return nil, fmt.Errorf("flow %q: %w", f.Name, err)
-			}
+		index[name] = i
+		a.dests = append(a.dests, dest)
+	}
+	for _, dest := range a.dests {
+		if fb := dest.cfg.Fallback; fb != "" {
+			dest.fallback = index[fb]
 		}
 	}
 	for _, fc := range cfg.Flows {
@@ -292,7 +341,7 @@ func (a *Agent) templated(d *destination, name []byte) *output {
 		}
 		return nil
 	}
-	o, err := newOutput(a.sinkCtx, withStream(d.cfg, stream), d.name+"/"+stream, a.log, d.dead)
+	o, err := newOutput(a.sinkCtx, withStream(d.cfg, stream), d.name+"/"+stream, a.log, d.dead, d.mem)
 	if err != nil {
 		a.log.Error("cannot start a destination for a templated stream; using its fallback", "destination", d.name, "stream", stream, "err", err)
 		d.missing[stream] = time.Now()

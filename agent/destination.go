@@ -37,6 +37,8 @@ type destination struct {
 	// explicit_hash_key is a template.
 	key, hashKey *transform.Template
 
+	mem *sink.Memory // shared by the destination's sinks; nil for unbounded
+
 	mu      sync.Mutex
 	outputs map[string]*output // templated: by stream name
 	missing map[string]time.Time
@@ -57,8 +59,8 @@ type output struct {
 	done    chan struct{} // closed when the sink's Run returned
 }
 
-func newDestination(ctx context.Context, d *config.Destination, log *slog.Logger) (*destination, error) {
-	dest := &destination{name: d.Name, cfg: d, fallback: -1}
+func newDestination(ctx context.Context, d *config.Destination, log *slog.Logger, mem map[string]*sink.Memory) (*destination, error) {
+	dest := &destination{name: d.Name, cfg: d, fallback: -1, mem: mem[d.Name]}
 	var err error
 	if d.DeadLetterFile != "" {
 		// One writer per file: the sinks of a templated destination share it.
@@ -84,7 +86,7 @@ func newDestination(ctx context.Context, d *config.Destination, log *slog.Logger
 		dest.missing = make(map[string]time.Time)
 		return dest, nil
 	}
-	dest.fixed, err = newOutput(ctx, d, d.Name, log, dest.dead)
+	dest.fixed, err = newOutput(ctx, d, d.Name, log, dest.dead, dest.mem)
 	if err != nil {
 		return nil, err
 	}
@@ -98,8 +100,8 @@ func streamOf(d *config.Destination) string {
 	return d.Stream
 }
 
-func newOutput(ctx context.Context, d *config.Destination, name string, log *slog.Logger, dl *sink.DeadLetter) (*output, error) {
-	s, err := newSink(ctx, d, log, dl)
+func newOutput(ctx context.Context, d *config.Destination, name string, log *slog.Logger, dl *sink.DeadLetter, mem *sink.Memory) (*output, error) {
+	s, err := newSink(ctx, d, log, dl, mem)
 	if err != nil {
 		return nil, err
 	}
@@ -110,13 +112,13 @@ func newOutput(ctx context.Context, d *config.Destination, name string, log *slo
 
 // NewSink builds the sink for destination d; it makes no request.
 func NewSink(ctx context.Context, d *config.Destination, log *slog.Logger) (sink.Sink, error) {
-	return newSink(ctx, d, log, nil)
+	return newSink(ctx, d, log, nil, nil)
 }
 
 // newSink is NewSink with the destination's dead-letter file already open
-// (dl may be nil).
-func newSink(ctx context.Context, d *config.Destination, log *slog.Logger, dl *sink.DeadLetter) (sink.Sink, error) {
-	opts := sink.Options{Logger: log, DeadLetter: dl}
+// (dl may be nil) and its memory budget (nil: unbounded).
+func newSink(ctx context.Context, d *config.Destination, log *slog.Logger, dl *sink.DeadLetter, mem *sink.Memory) (sink.Sink, error) {
+	opts := sink.Options{Logger: log, DeadLetter: dl, Memory: mem}
 	switch d.Type {
 	case "kinesis":
 		k, err := sink.NewKinesis(ctx, d, opts)

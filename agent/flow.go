@@ -6,8 +6,6 @@ import (
 	"log/slog"
 	"regexp"
 
-	"golang.org/x/sync/semaphore"
-
 	"github.com/kinetail/kinetail/config"
 	"github.com/kinetail/kinetail/route"
 	"github.com/kinetail/kinetail/sink"
@@ -22,8 +20,12 @@ type flow struct {
 	tail   *tailer.Tailer
 	chain  *transform.Chain
 	router *route.Router
-	budget *semaphore.Weighted
+	budget *budget
 	agent  *Agent
+	// grow is how much larger than its lines a batch's records were last
+	// (transforms that add fields): the next arena is sized by it, so it
+	// is allocated once and not much larger than it needs to be.
+	grow float64
 
 	rec     transform.Record // the record being routed
 	dst     []int            // scratch for routing
@@ -34,14 +36,15 @@ type flow struct {
 
 // item is one record for one output.
 type item struct {
-	out        int // index in flow.outs
-	start, end int // the record in the batch's arena
+	out        int    // index in flow.outs
+	start, end int    // the record in the batch's arena
+	line       []byte // or the line itself, when the chain is the identity
 	key, hash  string
 }
 
 func newFlow(fc *config.Flow, a *Agent, index map[string]int, firstStart bool) (*flow, error) {
 	f := &flow{name: fc.Name, log: a.log, agent: a,
-		budget: semaphore.NewWeighted(a.flowMemory)}
+		budget: newBudget(a.flowMemory), grow: 1.5}
 	var err error
 	if f.chain, err = transform.NewWithOptions(fc.Transforms, transform.Options{Logger: a.log.With("flow", fc.Name)}); err != nil {
 		return nil, fmt.Errorf("flow %q: %w", fc.Name, err)
@@ -104,30 +107,56 @@ func (f *flow) run(ctx context.Context) {
 }
 
 // process turns one tailer batch into one sink batch per output.
+//
+// The batch holds its budget (Batch.Size) for the buffer its lines point
+// into. Records that are the lines themselves (no transforms) keep that
+// buffer until they are acknowledged; records made by transforms are
+// written into one arena per batch, and the lines' buffer is garbage once
+// they are: the budget is exchanged for the arena's, before any record is
+// handed on.
 func (f *flow) process(b tailer.Batch) {
 	size := b.Size
 	g := f.agent.tracker.Begin(b.Source, b.End, b.Marker, func() { f.budget.Release(size) })
 	defer g.Done(1) // release the creator's hold once every record is handed out
 
-	// All records of the batch share one buffer: one allocation per batch.
-	arena := make([]byte, 0, int(b.Size)+int(b.Size)/2+len(b.Lines)*8)
 	f.items, f.outs = f.items[:0], f.outs[:0]
-	f.chain.SetHeader(b.Header)
-	f.chain.SetSource(b.Source)
-	f.chain.SetPrefix(b.Prefix)
 	f.router.SetPath(b.Source.Path)
-	for i := range b.Lines {
-		start := len(arena)
-		l := &b.Lines[i]
-		out, keep := f.chain.AppendLine(arena, l.Bytes, l.Start, l.End)
-		if !keep || len(out) == start {
-			// Nothing to send (dropped by policy, or an empty line,
-			// which would cost a PUT unit and carry nothing): it is
-			// acknowledged with the batch.
-			continue
+	var arena []byte
+	if f.chain.Identity() {
+		f.chain.Passed(len(b.Lines))
+		for i := range b.Lines {
+			if l := b.Lines[i].Bytes; len(l) > 0 { // an empty line would cost a PUT unit and carry nothing
+				f.route(l, l, -1)
+			}
 		}
-		arena = out
-		f.route(l.Bytes, arena[start:], start)
+	} else {
+		arena = make([]byte, 0, int(float64(b.Size)*f.grow)+len(b.Lines)*8)
+		f.chain.SetHeader(b.Header)
+		f.chain.SetSource(b.Source)
+		f.chain.SetPrefix(b.Prefix)
+		for i := range b.Lines {
+			start := len(arena)
+			l := &b.Lines[i]
+			out, keep := f.chain.AppendLine(arena, l.Bytes, l.Start, l.End)
+			if !keep || len(out) == start {
+				// Nothing to send (dropped by policy, or an empty
+				// line): it is acknowledged with the batch.
+				continue
+			}
+			arena = out
+			f.route(l.Bytes, arena[start:], start)
+		}
+		if b.Size > 0 {
+			f.grow = min(max(float64(len(arena))/float64(b.Size)*1.05, 0.1), 16)
+		}
+		// The lines' buffer is garbage from here on; the arena is not.
+		if held := int64(cap(arena)); held > size {
+			f.budget.take(held - size)
+			size = held
+		} else if held < size {
+			f.budget.Release(size - held)
+			size = held
+		}
 	}
 	// Records point into the arena only now: it no longer moves.
 	for k, o := range f.outs {
@@ -141,8 +170,12 @@ func (f *flow) process(b tailer.Batch) {
 		bytes := 0
 		for _, it := range f.items {
 			if it.out == k {
-				recs = append(recs, sink.Record{Data: arena[it.start:it.end:it.end], PartitionKey: it.key, ExplicitHashKey: it.hash, Ack: g})
-				bytes += it.end - it.start
+				data := it.line
+				if data == nil {
+					data = arena[it.start:it.end:it.end]
+				}
+				recs = append(recs, sink.Record{Data: data, PartitionKey: it.key, ExplicitHashKey: it.hash, Ack: g})
+				bytes += len(data)
 			}
 		}
 		g.Add(len(recs))
@@ -157,7 +190,7 @@ func (f *flow) process(b tailer.Batch) {
 }
 
 // route records where the record rec (made from line, at start in the
-// arena) goes. A record that goes nowhere is acknowledged with its batch
+// arena, or the line itself when start is -1) goes. A record that goes nowhere is acknowledged with its batch
 // and counted by the router or the destination.
 func (f *flow) route(line, rec []byte, start int) {
 	f.rec.Reset(rec)
@@ -168,6 +201,9 @@ func (f *flow) route(line, rec []byte, start int) {
 			continue
 		}
 		it := item{out: -1, start: start, end: start + len(rec)}
+		if start < 0 {
+			it.line = rec
+		}
 		for k, x := range f.outs {
 			if x == o {
 				it.out = k

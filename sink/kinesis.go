@@ -79,6 +79,11 @@ type Options struct {
 	// "kinetail/" and the module version the binary was built from.
 	UserAgent string
 
+	// Memory bounds what the sink holds beyond the records' data: request
+	// bodies and the lists of records packed in aggregates (see
+	// memory.go). Its limit must be at least MinMemory; nil is unbounded.
+	Memory *Memory
+
 	// DeadLetter, when set, is the destination's dead-letter file, shared
 	// by the sinks of one templated destination; otherwise the sink opens
 	// dead_letter_file itself.
@@ -119,6 +124,7 @@ type settings struct {
 	shardRefresh   time.Duration
 	shardBytes     int
 	shardRecords   int
+	memory         int64 // Options.Memory's limit; 0 is unbounded
 }
 
 // limits are the queue's limits for these settings.
@@ -225,6 +231,7 @@ type Stream struct {
 	dead  *DeadLetter // nil without a dead-letter file
 	log   *slog.Logger
 	rng   *rand.Rand
+	mem   *Memory // nil: unbounded
 	stats streamCounters
 }
 
@@ -309,6 +316,12 @@ func newStream(ctx context.Context, d *config.Destination, opts Options) (*Strea
 		return nil, fmt.Errorf("destination %s: unknown http.version %q", d.Name, d.HTTP.Version)
 	}
 	set := newSettings(d, d.Region)
+	if m := opts.Memory; m != nil {
+		if m.limit < MinMemory(d) {
+			return nil, fmt.Errorf("destination %s: a memory share of %d bytes is less than the %d one request needs", d.Name, m.limit, MinMemory(d))
+		}
+		set.fitMemory(m.limit)
+	}
 	if set.keyMode != KeyDeterministic {
 		set.keyMode = KeyRandom
 	}
@@ -361,7 +374,7 @@ func newStream(ctx context.Context, d *config.Destination, opts Options) (*Strea
 	if ua == "" {
 		ua = defaultUserAgent()
 	}
-	k := &Stream{name: d.Name, set: set, creds: cfg.Credentials, log: opts.Logger, rng: opts.Rand}
+	k := &Stream{name: d.Name, set: set, creds: cfg.Credentials, log: opts.Logger, rng: opts.Rand, mem: opts.Memory}
 	if set.firehose {
 		k.fh = firehose.NewFromConfig(cfg, func(o *firehose.Options) {
 			if d.Endpoint != "" {

@@ -18,6 +18,8 @@ import (
 type request struct {
 	entries []entry
 	sentAt  time.Time
+	cost    int64      // in the sink's memory budget while in flight (see memory.go)
+	bufs    putBuffers // its body and answer; a request keeps them for the next
 
 	// Outcome, filled by the worker. After a call that got an answer,
 	// entries holds only the entries that failed.
@@ -40,12 +42,12 @@ func (r *request) reset() {
 
 // worker sends requests until work is closed. done has room for every
 // request that can be in flight, so a worker never blocks on it. Each
-// worker has its own key source and buffers, so no lock is needed.
+// worker has its own key source, and each request its buffers, so no lock
+// is needed.
 func (k *Stream) worker(ctx context.Context, ks *keySource, work <-chan *request, done chan<- *request) {
-	var bufs putBuffers
 	for r := range work {
 		if ctx.Err() == nil {
-			k.send(ctx, ks, &bufs, r)
+			k.send(ctx, ks, &r.bufs, r)
 		} else {
 			r.err = ctx.Err()
 		}
@@ -182,7 +184,7 @@ func (k *Stream) Run(ctx context.Context, in <-chan Batch) error {
 		wg.Wait()
 	}()
 
-	d := &dispatcher{k: k, start: time.Now(), work: work, free: make([]*request, 0, n)}
+	d := &dispatcher{k: k, start: time.Now(), work: work, free: make([]*request, 0, n), peak: k.set.fullCost()}
 	d.ks = &keySource{deterministic: k.set.keyMode == KeyDeterministic, rng: rand.NewPCG(k.rng.Uint64(), k.rng.Uint64())}
 	d.q = newQueue(k.set.limits(), k.newPacker(d.ks))
 	d.comp = newCompressor(k.set.compression)
@@ -247,6 +249,9 @@ type dispatcher struct {
 	rr       int // round robin over shards for keyless records
 
 	inFlight int
+	// peak is what the next request is expected to hold: the largest
+	// recent request's (see admits).
+	peak int64
 	// gate is the earliest time the next request may be sent; it is moved
 	// forward after failures.
 	gate time.Time
@@ -271,7 +276,7 @@ func (d *dispatcher) loop(ctx context.Context, in <-chan Batch, done <-chan *req
 			return err
 		}
 		now := time.Now()
-		for d.inFlight < set.maxInFlight && !now.Before(d.gate) {
+		for d.inFlight < set.maxInFlight && !now.Before(d.gate) && d.admits() {
 			at, ok := d.q.readyAt(d.start, now, closing)
 			if !ok || now.Before(at) || !d.dispatch(now) {
 				break
@@ -282,11 +287,11 @@ func (d *dispatcher) loop(ctx context.Context, in <-chan Batch, done <-chan *req
 		}
 
 		var inCh <-chan Batch
-		if !closing && !d.q.full() {
+		if !closing && !d.q.full() && d.roomToQueue() {
 			inCh = in
 		}
 		var wake <-chan time.Time
-		if d.inFlight < set.maxInFlight {
+		if d.inFlight < set.maxInFlight && d.admits() {
 			if at, ok := d.q.readyAt(d.start, now, closing); ok {
 				timer.Reset(max(at.Sub(now), d.gate.Sub(now), time.Millisecond))
 				wake = timer.C
@@ -315,6 +320,20 @@ func (d *dispatcher) loop(ctx context.Context, in <-chan Batch, done <-chan *req
 	}
 }
 
+// admits reports whether the memory budget lets one more request go: one
+// always may, more only if they fit with those in flight (see memory.go).
+func (d *dispatcher) admits() bool {
+	return d.inFlight == 0 || d.k.mem.fits(d.peak)
+}
+
+// roomToQueue reports whether the entries queued and the requests in
+// flight leave room in the memory budget for more input. Queued records'
+// data is the flows'; their entries (and with aggregation there are up to
+// a hundred requests' worth) are the sink's.
+func (d *dispatcher) roomToQueue() bool {
+	return d.q.n == 0 || d.k.mem.fits(int64(d.q.n)*entryBytes)
+}
+
 // dispatch hands the next request to a worker. It returns false when
 // nothing could be taken (every lane waits for its pacing).
 func (d *dispatcher) dispatch(now time.Time) bool {
@@ -330,6 +349,12 @@ func (d *dispatcher) dispatch(now time.Time) bool {
 		return false
 	}
 	r.sentAt = now
+	r.cost = d.k.set.cost(r.entries)
+	// The expected cost follows the requests: it falls slowly from the
+	// largest seen, so a run of small requests lets more go at once and
+	// a backlog's full ones soon stop that.
+	d.peak = max(r.cost, d.peak-d.peak/8)
+	d.k.mem.add(r.cost)
 	d.inFlight++
 	d.work <- r // never blocks: work has room for maxInFlight requests
 	return true
@@ -370,9 +395,14 @@ func (d *dispatcher) enqueue(b Batch, now time.Time) {
 // handle takes a request back from a worker: it requeues what failed and
 // sets the backoff.
 func (d *dispatcher) handle(r *request, now time.Time) {
+	d.k.mem.add(-r.cost)
 	defer func() {
 		r.reset()
-		d.free = append(d.free, r)
+		// Idle requests keep their buffers: only as many as could be
+		// sent at once within the budget are kept.
+		if d.k.set.memory == 0 || int64(len(d.free)+d.inFlight+1)*d.peak <= d.k.set.memory {
+			d.free = append(d.free, r)
+		}
 	}()
 	set := &d.k.set
 	switch {

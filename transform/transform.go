@@ -305,6 +305,14 @@ func (c *Chain) AppendLine(dst, line []byte, start, end int64) (out []byte, keep
 	return c.Append(dst, line)
 }
 
+// Identity reports whether the chain makes every line its own record,
+// unchanged (no steps): its owner may then send the lines' bytes as they
+// are, without copying them through Append, and count them with Passed.
+func (c *Chain) Identity() bool { return len(c.steps) == 0 && len(c.headerSteps) == 0 }
+
+// Passed counts n lines an Identity chain's owner sent as they are.
+func (c *Chain) Passed(n int) { c.lines.Add(uint64(n)) }
+
 // Append appends the record for line to dst and returns the extended slice.
 // keep is false when the line gives no record (dropped by policy); dst is
 // then returned unchanged. line excludes the '\n'.

@@ -104,6 +104,8 @@ type FaultCounts struct {
 	// that came over HTTP/2.
 	CBORRequests  int
 	HTTP2Requests int
+	// MaxConcurrent is the most requests the server was serving at once.
+	MaxConcurrent int
 }
 
 // FaultServer is an in-process HTTP server on the loopback interface that
@@ -125,6 +127,7 @@ type FaultServer struct {
 	stored  []StoredRecord
 	seq     uint64
 	counts  FaultCounts
+	serving int              // requests being served now (MaxConcurrent)
 	sh      shardModel       // shards and their limits, see shards.go
 	now     func() time.Time // the limit model's clock; tests may replace it
 	fh      firehoseState    // Firehose records, see firehose.go
@@ -258,6 +261,13 @@ func faultError(w http.ResponseWriter, status int, typ, format string, args ...a
 func (s *FaultServer) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.counts.Requests++
+	s.serving++
+	s.counts.MaxConcurrent = max(s.counts.MaxConcurrent, s.serving)
+	defer func() {
+		s.mu.Lock()
+		s.serving--
+		s.mu.Unlock()
+	}()
 	if r.ProtoMajor == 2 {
 		s.counts.HTTP2Requests++
 	}

@@ -1,0 +1,95 @@
+package sink
+
+import (
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/kinetail/kinetail/config"
+)
+
+// A sink's memory is bounded by Options.Memory, which the sinks of one
+// destination share (a stream template may start many). The records' data is not
+// in it: the flows' budgets hold that until the records are acknowledged.
+// What a sink holds of its own is per request: the body it writes (base64
+// makes JSON bodies a third larger than their data), the answer, and for
+// aggregates the list of the user records packed in them. The dispatcher
+// sends a request only if the requests in flight and it fit in the budget
+// (each sink may always have one), and keeps no more idle requests, with their
+// buffers, than the budget lets it send at once.
+
+const (
+	entryBytes        = int64(unsafe.Sizeof(entry{}))
+	requestFixedBytes = 64 << 10 // the answer, headers, the entries slice
+	entryBodyBytes    = 64       // an entry's JSON or CBOR beyond its data and keys
+)
+
+// cost is what a request of entries holds beyond the records' data.
+func (s *settings) cost(entries []entry) int64 {
+	n := requestFixedBytes + int64(len(entries))*entryBytes
+	for i := range entries {
+		e := &entries[i]
+		data := int64(e.size)
+		if !s.cbor {
+			data = (data + 2) / 3 * 4
+		}
+		n += data + entryBodyBytes + int64(len(e.hash))
+		n += int64(len(e.parts)) * entryBytes
+	}
+	return n
+}
+
+// fullCost is the cost of the largest request the settings allow, before
+// any is seen.
+func (s *settings) fullCost() int64 {
+	data := int64(s.maxBytes)
+	if !s.cbor {
+		data = (data + 2) / 3 * 4
+	}
+	return requestFixedBytes + data + int64(s.maxRecords)*(entryBytes+entryBodyBytes)
+}
+
+// fitMemory makes one request fit in memory bytes: a budget smaller than
+// a full request makes requests smaller (never below one record of
+// max_record_bytes, see MinMemory).
+func (s *settings) fitMemory(memory int64) {
+	s.memory = memory
+	if memory <= 0 {
+		return
+	}
+	for s.maxBytes > s.maxRecordBytes && s.fullCost() > memory {
+		s.maxBytes = max(s.maxRecordBytes, s.maxBytes*3/4)
+	}
+}
+
+// MinMemory is the smallest Options.Memory a sink for d works in: one
+// request holding one record of max_record_bytes.
+func MinMemory(d *config.Destination) int64 {
+	s := newSettings(d, "")
+	s.maxBytes, s.maxRecords = s.maxRecordBytes, 1
+	return s.fullCost()
+}
+
+// Memory is a memory budget in bytes that sinks share (Options.Memory).
+// The sinks' dispatchers add what their requests hold while they are in
+// flight; each checks before it sends, so they may together overshoot by
+// one request each at most.
+type Memory struct {
+	limit int64
+	used  atomic.Int64
+}
+
+// NewMemory returns a budget of limit bytes; limit must be at least
+// MinMemory for each destination that uses it.
+func NewMemory(limit int64) *Memory { return &Memory{limit: limit} }
+
+// Limit is the budget's size.
+func (m *Memory) Limit() int64 { return m.limit }
+
+// fits reports whether n more bytes fit in the budget (nil: unbounded).
+func (m *Memory) fits(n int64) bool { return m == nil || m.used.Load()+n <= m.limit }
+
+func (m *Memory) add(n int64) {
+	if m != nil {
+		m.used.Add(n)
+	}
+}

@@ -1,0 +1,94 @@
+package sink
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/kinetail/kinetail/internal/kinesistest"
+)
+
+// A sink's requests stay inside its memory budget: a budget with room for
+// one full request keeps one in flight whatever max_in_flight says, one with
+// room for less makes requests smaller, and a generous one lets them all go.
+// Every record is stored either way.
+func TestKinesisRequestsFitTheMemoryBudget(t *testing.T) {
+	const (
+		records = 400
+		pad     = 2000 // about 2 KB per record: 500 of them would be 1 MB
+	)
+	d0 := testDestination("")
+	d0.Batch.MaxBytes, d0.Batch.MaxRecordBytes = 256<<10, 16<<10
+	full := func() int64 { s := newSettings(d0, ""); return s.fullCost() }()
+	tests := []struct {
+		name          string
+		memory        int64
+		maxConcurrent int // at most, on the server
+		maxBatch      int // at most, bytes of a request's data and keys
+		minConcurrent int // at least
+	}{
+		{"room for one request", full + full/2, 1, 256 << 10, 1},
+		{"room for less than one: smaller requests", full / 2, 1, 128 << 10, 1},
+		{"room for all", 8 * full, 4, 256 << 10, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := kinesistest.NewFaultServer(t, kinesistest.FaultOptions{Streams: []string{testStream}, Latency: 20 * time.Millisecond})
+			d := testDestination(srv.URL())
+			d.Batch.MaxBytes, d.Batch.MaxRecordBytes = 256<<10, 16<<10
+			d.MaxInFlight = 4
+			k, err := NewKinesis(context.Background(), d, Options{
+				Logger:      slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+				Rand:        rand.New(rand.NewPCG(7, 11)),
+				Memory:      NewMemory(tt.memory),
+				credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "test-secret", ""),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			acks := newAckCounter(records)
+			in, res := runSink(context.Background(), k)
+			send(t, in, acks.batches(0, records, 10, pad))
+			close(in)
+			if err := wait(t, res, 60*time.Second); err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			storedOnce(t, srv, records)
+			if got := len(acks.acked(t)); got != records {
+				t.Errorf("%d records acknowledged, want %d", got, records)
+			}
+			if used := k.mem.used.Load(); used != 0 {
+				t.Errorf("%d bytes of the budget still counted as used after Run", used)
+			}
+			c := srv.Counts()
+			if c.MaxConcurrent > tt.maxConcurrent || c.MaxConcurrent < tt.minConcurrent {
+				t.Errorf("%d requests at once, want %d to %d", c.MaxConcurrent, tt.minConcurrent, tt.maxConcurrent)
+			}
+			if c.MaxBatchBytes > tt.maxBatch {
+				t.Errorf("a request of %d bytes, more than %d", c.MaxBatchBytes, tt.maxBatch)
+			}
+		})
+	}
+}
+
+func TestMinMemoryRefused(t *testing.T) {
+	d := testDestination("http://127.0.0.1:9")
+	_, err := NewKinesis(context.Background(), d, Options{
+		Memory:      NewMemory(MinMemory(d) - 1),
+		credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "test-secret", ""),
+	})
+	if err == nil {
+		t.Fatal("a budget smaller than one request was accepted")
+	}
+	if _, err := NewKinesis(context.Background(), d, Options{
+		Memory:      NewMemory(MinMemory(d)),
+		credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "test-secret", ""),
+	}); err != nil {
+		t.Fatalf("MinMemory refused: %v", err)
+	}
+}
