@@ -19,17 +19,17 @@ import (
 
 // flowMemory is the share of agent.memory_limit that bounds the lines the
 // flows have read and not yet had acknowledged, and the records made from
-// them: half of it, split among the flows (see destinationMemory for the
-// rest). When a flow's share is used up it stops reading and the data
+// them: three eighths of it, split among the flows (see destinationMemory
+// for the rest). When a flow's share is used up it stops reading and the data
 // waits in the log file.
 func flowMemory(cfg *config.Config) (int64, error) {
-	share := int64(cfg.Agent.MemoryLimit) / 2 / int64(len(cfg.Flows))
+	share := int64(cfg.Agent.MemoryLimit) * 3 / 8 / int64(len(cfg.Flows))
 	for _, fc := range cfg.Flows {
 		// At least one full batch with a maximal line, or the tailer
 		// could never send it.
 		if need := int64(tailer.DefaultBatchBytes) + int64(fc.MaxLineBytes); share < need {
 			return 0, fmt.Errorf("agent.memory_limit %v is too small for %d flows: flow %q needs at least %v for its lines (a batch and its longest line); raise memory_limit or lower max_line_bytes",
-				cfg.Agent.MemoryLimit, len(cfg.Flows), fc.Name, config.Size(2*int64(len(cfg.Flows))*need))
+				cfg.Agent.MemoryLimit, len(cfg.Flows), fc.Name, config.Size((8*int64(len(cfg.Flows))*need+2)/3))
 		}
 	}
 	return share, nil
@@ -77,8 +77,9 @@ func destinationsUsed(cfg *config.Config) ([]string, error) {
 // each Kinesis or Firehose destination holds of its own: request bodies
 // and the lists of records in aggregates (sink.Memory), a quarter of the
 // limit split among them. The records' data is the flows' (flowMemory);
-// the last quarter is left to the runtime: the collector's headroom,
-// stacks, the checkpoint. Other destinations hold little and get none.
+// the rest is left to the runtime: the collector's headroom for garbage,
+// stacks, the checkpoint, the program's code. Other destinations hold
+// little and get none.
 func destinationMemory(cfg *config.Config, names []string) (map[string]*sink.Memory, error) {
 	var remote []*config.Destination
 	for _, name := range names {

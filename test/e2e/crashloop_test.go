@@ -257,7 +257,15 @@ func TestCrashLoop(t *testing.T) {
 // injected reports whether a log line is about a fault the server
 // injected on purpose (throttling, 5xx, outages).
 func injected(l string) bool {
-	return strings.Contains(l, `msg="kinesis `) || strings.Contains(l, "destination check failed")
+	for _, m := range []string{
+		`msg="entries throttled`, `msg="request throttled`, `msg="request failed, retrying"`,
+		`msg="entries failed, retrying`, "destination check failed",
+	} {
+		if strings.Contains(l, m) {
+			return true
+		}
+	}
+	return false
 }
 
 // envInt reads a positive integer from the environment, or returns def.
