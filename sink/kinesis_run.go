@@ -435,11 +435,20 @@ func (d *dispatcher) handle(r *request, now time.Time) {
 		}
 		d.delay(now, delay)
 		d.logEntryErrors(r, now)
-	default:
-		// Some entries were stored: the stream works, but the failed ones
-		// (usually throttled shards) wait a short jittered moment.
+	case r.fatal > 0:
+		// Some entries were stored, and some refused for a reason only the
+		// operator can fix (a KMS key): not at full speed.
 		d.succeeded(now)
 		d.delay(now, backoff(d.k.rng, 1, set.initialBackoff, set.maxBackoff))
+		d.logEntryErrors(r, now)
+	default:
+		// Some entries were stored: the stream works, and what it
+		// refused (throttled shards, mostly) goes first in the next
+		// requests, without a pause: a stream that accepts a tenth of
+		// what is sent stores a tenth of what is sent, not a tenth of a
+		// request per backoff. Requests that store nothing back off
+		// (above), and shard-aware mode paces each shard.
+		d.succeeded(now)
 		d.logEntryErrors(r, now)
 	}
 	if r.throttled > 0 && d.shards != nil {
