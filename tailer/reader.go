@@ -449,13 +449,17 @@ func (r *reader) readAvailable(ctx context.Context) (bool, error) {
 
 // trim gives back the room reserved and not filled: at the end of what the
 // file holds, a reader keeps budget only for its partial line, so a reader
-// waiting for more of its file never sits on budget others could read with.
+// waiting for more of its file never sits on budget others could read with
+// (a thousand idle readers each keeping the room of one read would hold
+// all of it, and nothing would be read again).
 func (r *reader) trim() {
 	keep := len(r.stage)
-	if cap(r.stage) == keep {
-		return
+	if cap(r.stage) != keep {
+		r.resize(keep)
 	}
-	r.resize(keep)
+	if len(r.lines) == 0 {
+		r.lines = nil // the index's room: the lines were cut
+	}
 	if excess := r.held - int64(keep) - int64(cap(r.lines))*lineBytes; excess > 0 {
 		if r.o.budget != nil {
 			r.o.budget.Release(excess)

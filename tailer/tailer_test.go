@@ -546,6 +546,33 @@ func TestTailerFollowsLinkedFileOnce(t *testing.T) {
 	}
 }
 
+// Readers at the end of their files keep budget only for a partial line:
+// many small files with a budget far smaller than a read's room each are
+// all read. (Idle readers that kept the room of their last read held the
+// whole budget, and reading stopped for good.)
+func TestTailerManyFilesSmallBudget(t *testing.T) {
+	const files = 400
+	d := testfs.New(t)
+	for i := range files {
+		name := fmt.Sprintf("f%03d.log", i)
+		d.Write(name, fmt.Sprintf("line of %s\n", name))
+	}
+	h := startHolding(t, Config{Paths: []string{d.Path("*.log")}, BatchBytes: 8 << 10}, 64<<10)
+	h.unhold()
+	h.waitTexts(files)
+	// Every reader looks at its file again and finds nothing new: then
+	// each file grows.
+	time.Sleep(4 * h.tl.cfg.pollInterval)
+	for i := range files {
+		d.Append(fmt.Sprintf("f%03d.log", i), "second line\n")
+	}
+	h.waitTexts(2 * files)
+	h.stop()
+	if got := len(h.texts()); got != 2*files {
+		t.Fatalf("%d lines, want %d", got, 2*files)
+	}
+}
+
 func TestTailerBackpressure(t *testing.T) {
 	const budget = 32 << 10
 	d := testfs.New(t)
