@@ -258,6 +258,7 @@ func (r *reader) drop() {
 		r.stage = nil // parked readers are idle at EOF: nothing staged
 	}
 	r.lines = nil
+	r.prefix = nil // 1 KiB each for thousands of idle files; read again when needed
 }
 
 // giveBack returns the budget the stage holds; the stage must not be used

@@ -61,21 +61,22 @@ func (r *reader) markerAt(end int64) uint64 {
 }
 
 // fillPrefix makes r.prefix hold the file's first min(end,
-// FingerprintSize) bytes. It only ever appends within a fixed array, so
-// the shorter prefixes handed out with earlier batches stay as they were.
-// A read that comes up short (the file shrank) leaves the prefix shorter;
-// checkTruncation starts a new Source then.
+// FingerprintSize) bytes. It never writes where an earlier batch's prefix
+// points (a longer prefix is a new array), so those stay as they were. A
+// read that comes up short (the file shrank) leaves the prefix shorter;
+// checkTruncation starts a new Source then. A parked reader drops its
+// prefix (drop): it is read again from the file, whose first bytes are
+// the generation's as long as it is the same generation.
 func (r *reader) fillPrefix(end int64) {
 	want := min(end, FingerprintSize)
 	have := int64(len(r.prefix))
 	if have >= want {
 		return
 	}
-	if r.prefix == nil {
-		r.prefix = make([]byte, 0, FingerprintSize)
-	}
-	n, _ := r.f.ReadAt(r.prefix[have:want], have)
-	r.prefix = r.prefix[:have+int64(n)]
+	p := make([]byte, want)
+	copy(p, r.prefix)
+	n, _ := r.f.ReadAt(p[have:], have)
+	r.prefix = p[:have+int64(n)]
 }
 
 // readHead reads the file's first line (the header) and counts the header
