@@ -104,37 +104,65 @@ func (p *planner) family(origin string, snap Snapshot, near bool) {
 			floor = g.pos.MTime
 		}
 	}
+	look := func(dir string, e os.DirEntry) {
+		path := filepath.Join(dir, e.Name())
+		if !e.Type().IsRegular() || !(isRotation(base, e.Name()) || savedAt[path]) {
+			return
+		}
+		if _, ok := snap.Files[path]; ok && !compressedName(path) {
+			return // in the globs: followed, or handled as appeared
+		}
+		fi, err := e.Info()
+		if err != nil {
+			return // renamed since the listing; the next look finds it
+		}
+		k, ok := keyOf(fi)
+		if !ok || t.reading(k) {
+			return
+		}
+		if fi.ModTime().Before(floor) && !t.known.unfinished(k) && !savedAt[path] {
+			return // older than anything this path still needs
+		}
+		p.add(&candidate{path: path, key: k, fi: fi, origin: origin, near: near})
+	}
+	// Every rotated name begins with the name's stem (app for app.log):
+	// in a listing sorted by name they are one run, found by binary
+	// search, so a directory of thousands of followed files costs each
+	// of them its own few names, not the whole listing.
+	stem := base
+	if ext := filepath.Ext(base); ext != "" && ext != base {
+		stem = base[:len(base)-len(ext)]
+	}
 	for _, dir := range dirs {
 		ents, stable := p.readDir(dir)
 		if !stable {
 			p.unsettled[origin] = true
 		}
-		for _, e := range ents {
-			path := filepath.Join(dir, e.Name())
-			if !e.Type().IsRegular() || !(isRotation(base, e.Name()) || savedAt[path]) {
-				continue
+		i, _ := slices.BinarySearchFunc(ents, stem, byName)
+		for ; i < len(ents) && strings.HasPrefix(ents[i].Name(), stem); i++ {
+			look(dir, ents[i])
+		}
+		for path := range savedAt {
+			if dirOf(path) != dir || strings.HasPrefix(filepath.Base(path), stem) {
+				continue // elsewhere, or seen in the run
 			}
-			if _, ok := snap.Files[path]; ok && !compressedName(path) {
-				continue // in the globs: followed, or handled as appeared
+			if j, ok := slices.BinarySearchFunc(ents, filepath.Base(path), byName); ok {
+				look(dir, ents[j])
 			}
-			fi, err := e.Info()
-			if err != nil {
-				continue // renamed since the listing; the next look finds it
-			}
-			k, ok := keyOf(fi)
-			if !ok || t.reading(k) {
-				continue
-			}
-			if fi.ModTime().Before(floor) && !t.known.unfinished(k) && !savedAt[path] {
-				continue // older than anything this path still needs
-			}
-			p.add(&candidate{path: path, key: k, fi: fi, origin: origin, near: near})
 		}
 	}
 }
 
-// nearDirs returns the directories below dir and next to it.
+// byName orders directory entries as os.ReadDir returns them.
+func byName(e os.DirEntry, name string) int { return strings.Compare(e.Name(), name) }
+
+// nearDirs returns the directories next to and below dir that a near
+// search looks in, at most maxNearDirs of each kind; a planner works them
+// out once per directory.
 func (p *planner) nearDirs(dir string) []string {
+	if ds, ok := p.near[dir]; ok {
+		return ds
+	}
 	var out []string
 	addSubdirs := func(d string) {
 		n := 0
@@ -157,6 +185,7 @@ func (p *planner) nearDirs(dir string) []string {
 	if parent := dirOf(dir); parent != dir {
 		addSubdirs(parent)
 	}
+	p.near[dir] = out
 	return out
 }
 

@@ -62,6 +62,7 @@ type planner struct {
 	byPath map[string]*candidate
 	since  map[string]time.Time // per origin: rotated files modified since then are unseen generations
 	dirs   map[string]listing
+	near   map[string][]string // nearDirs, by directory
 	claims map[*gen]*candidate
 	learn  map[string]string // directory → origin, where a known generation was found near
 	// blocked are files that could not be looked at (permissions): a
@@ -76,7 +77,7 @@ type planner struct {
 // generations), decides, and queues the starts.
 func (t *Tailer) plan(appeared []event, origins map[string]time.Time, snap Snapshot) {
 	p := &planner{t: t, byPath: make(map[string]*candidate), since: origins,
-		dirs: make(map[string]listing), claims: make(map[*gen]*candidate), learn: make(map[string]string),
+		dirs: make(map[string]listing), near: make(map[string][]string), claims: make(map[*gen]*candidate), learn: make(map[string]string),
 		blocked: make(map[devIno]bool), unsettled: make(map[string]bool)}
 	for _, e := range appeared {
 		if compressedName(e.Path) {
@@ -98,7 +99,7 @@ func (t *Tailer) plan(appeared []event, origins map[string]time.Time, snap Snaps
 		p.family(o, snap, false)
 	}
 	for _, g := range unfound {
-		if o := g.origin(); o != "" && !g.pos.Closed {
+		if o := g.origin(); o != "" && !g.pos.Closed && !g.inPlace(snap) {
 			p.family(o, snap, true)
 		}
 	}

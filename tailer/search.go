@@ -1,6 +1,9 @@
 package tailer
 
-import "slices"
+import (
+	"os"
+	"slices"
+)
 
 // This file owns the search for generations that were not found where they
 // were expected, and what is reported when they are found nowhere.
@@ -9,6 +12,22 @@ import "slices"
 func (t *Tailer) unfound() []*gen {
 	t.lookFor = slices.DeleteFunc(t.lookFor, func(g *gen) bool { return g.found })
 	return slices.Clone(t.lookFor)
+}
+
+// inPlace reports whether a saved generation's file is still at its saved
+// path, as long as it was: its family's own look finds it there, and only
+// one that moved (to an olddir) or shrank (its rest copied elsewhere) needs
+// the search of the directories near it.
+func (g *gen) inPlace(snap Snapshot) bool {
+	fi, ok := snap.Files[g.pos.Path]
+	if !ok {
+		var err error
+		if fi, err = os.Stat(g.pos.Path); err != nil {
+			return false
+		}
+	}
+	k, ok := keyOf(fi)
+	return ok && k == g.pos.ID.key() && fi.Size() >= g.pos.Offset
 }
 
 // searching reports whether saved generations are still looked for.
