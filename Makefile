@@ -10,7 +10,7 @@ FUZZ_TARGETS := $(shell grep -l '^func Fuzz' $$(git ls-files '*_test.go' 2>/dev/
 	| xargs -r grep -H -o '^func Fuzz[A-Za-z0-9_]*' | sed -E 's|^(.*)/[^/]+_test.go:func |./\1:|' | sort -u)
 FUZZTIME ?= 10000x
 
-.PHONY: all build test prereq unit e2e soak fuzz-short fuzz demo bench bench-quick bench-transforms deps vet clean
+.PHONY: all build test prereq unit e2e soak fuzz-short fuzz demo bench bench-quick bench-idle bench-transforms deps vet clean
 
 all: build
 
@@ -81,6 +81,12 @@ bench: build
 
 bench-quick: build
 	$(GO) run ./internal/cmd/bench -bin $(BIN) -quick $(BENCH_FLAGS)
+
+# 10,000 files with nothing to do: start, restart with their checkpoint,
+# CPU and memory over 10 minutes idle (IDLE=1m for a shorter look).
+IDLE ?= 10m
+bench-idle: build
+	$(GO) run ./internal/cmd/bench -bin $(BIN) -idle $(IDLE) $(BENCH_FLAGS)
 
 bench-transforms:
 	$(GO) run ./internal/cmd/bench -transforms

@@ -86,6 +86,9 @@ type options struct {
 	acceptH2     bool
 	distinct     bool
 
+	idle      time.Duration // run the idle scenario instead (idle.go) for this long
+	idleFiles int
+
 	transforms bool          // measure each transform alone instead (transforms.go)
 	duration   time.Duration // per transform
 	only       string        // transforms whose name starts with this
@@ -142,6 +145,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.stall, "stall", time.Minute, "give up on a workload if nothing new is stored for this long (outside a fault)")
 	fs.StringVar(&o.profile, "cpuprofile", "", "have kinetail write a CPU profile to `file` (with several workloads, file-NAME.ext for each)")
 	fs.DurationVar(&o.settle, "settle", 2*time.Second, "once every line is counted, wait until nothing arrives for this long")
+	fs.DurationVar(&o.idle, "idle", 0, "run the idle scenario instead of the workloads: -idle-files files, restarted, then idle this long")
+	fs.IntVar(&o.idleFiles, "idle-files", 10000, "`files` of the idle scenario")
 	fs.BoolVar(&o.transforms, "transforms", false, "measure each transform's lines/s in this process instead (no binary, no files)")
 	fs.DurationVar(&o.duration, "duration", 1500*time.Millisecond, "with -transforms: how long to run each transform")
 	fs.StringVar(&o.only, "only", "", "with -transforms: only the transforms whose name starts with this")
@@ -231,6 +236,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}()
 	}
 
+	if o.idle > 0 {
+		return runIdle(ctx, o, bin, work, stdout, stderr)
+	}
 	if err := checkConfigs(ctx, o, ws, bin, work); err != nil {
 		return err
 	}
