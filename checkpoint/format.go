@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/kinetail/kinetail/tailer"
+	"github.com/kinetail/kinetail/transform"
 )
 
 // version is the format Encode writes; Decode also reads version 1.
@@ -70,13 +71,13 @@ type entryJSON struct {
 // MarshalJSON writes e as an element of a checkpoint file's entries.
 func (e Entry) MarshalJSON() ([]byte, error) { return e.appendJSON(nil), nil }
 
-// appendJSON appends e in the form of entryJSON, as encoding/json writes
-// it, without reflection: a save of 10,000 entries is mostly this.
+// appendJSON appends e in the form of entryJSON, without reflection: a
+// save of 10,000 entries is mostly this.
 func (e *Entry) appendJSON(b []byte) []byte {
 	b = append(b, `{"flow":`...)
-	b = appendString(b, e.Flow)
+	b = appendJSONString(b, e.Flow)
 	b = append(b, `,"path":`...)
-	b = appendString(b, e.Path)
+	b = appendJSONString(b, e.Path)
 	if !utf8.ValidString(e.Path) {
 		b = append(b, `,"path_bytes":"`...)
 		b = base64.StdEncoding.AppendEncode(b, []byte(e.Path))
@@ -84,7 +85,7 @@ func (e *Entry) appendJSON(b []byte) []byte {
 	}
 	if e.Origin != "" {
 		b = append(b, `,"origin":`...)
-		b = appendString(b, e.Origin)
+		b = appendJSONString(b, e.Origin)
 		if !utf8.ValidString(e.Origin) {
 			b = append(b, `,"origin_bytes":"`...)
 			b = base64.StdEncoding.AppendEncode(b, []byte(e.Origin))
@@ -120,62 +121,6 @@ func (e *Entry) appendJSON(b []byte) []byte {
 	b = append(b, `,"updated":"`...)
 	b = e.Updated.AppendFormat(b, time.RFC3339Nano)
 	return append(b, `"}`...)
-}
-
-// appendString appends s as a JSON string the way encoding/json does
-// (HTML characters escaped, bytes that are not UTF-8 as U+FFFD), so that
-// files written before and after read the same.
-func appendString(b []byte, s string) []byte {
-	const hexDigits = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
 
 // UnmarshalJSON reads what MarshalJSON wrote, preferring the exact bytes of
@@ -283,3 +228,7 @@ func checksum(saved, entries []byte) string {
 	v := crc32.Update(crc32.Checksum(saved, castagnoli), castagnoli, entries)
 	return hex.EncodeToString([]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 }
+
+// appendJSONString appends s as a JSON string; bytes that are not UTF-8
+// become U+FFFD (paths keep them in *_bytes).
+func appendJSONString(b []byte, s string) []byte { return transform.AppendJSONString(b, []byte(s)) }

@@ -65,6 +65,22 @@ func TestEncodeGolden(t *testing.T) {
 	}
 }
 
+// A version 2 file written by encoding/json (before the entries were
+// encoded by hand; it escapes U+FFFD, < and >) loads the same.
+func TestDecodeVersion2Escaped(t *testing.T) {
+	data, err := os.ReadFile("testdata/version2-escaped.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, saved, err := Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !saved.Equal(savedAt) || !reflect.DeepEqual(entries, sampleEntries()) {
+		t.Fatalf("Decode = %+v, %v; want %+v, %v", entries, saved, sampleEntries(), savedAt)
+	}
+}
+
 // A file written by the version 1 encoder still loads; its entries carry
 // no origin, which is read as the path.
 func TestDecodeVersion1(t *testing.T) {
