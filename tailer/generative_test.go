@@ -42,7 +42,31 @@ import (
 //
 // KINETAIL_GEN_SEQUENCES sets the number of sequences (default 300; `make
 // soak` runs thousands), KINETAIL_GEN_SEED runs one seed, KINETAIL_GEN_OPS
-// the number of operations per sequence.
+// the number of operations per sequence, and KINETAIL_GEN_REPLAY=FILE runs
+// the sequence printed in FILE (as a failure prints it).
+// Sequences the generative test once failed on, shrunk, in
+// testdata/generative: each must pass for good. A file may begin with the
+// line "seed N" (the sequence's seed: line lengths and the like); a first op
+// that ends in "glob" puts the rotated names in the globs.
+func TestGenerativeRegressions(t *testing.T) {
+	files, err := filepath.Glob("testdata/generative/*.txt")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no sequences in testdata/generative (%v)", err)
+	}
+	for _, path := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(path), ".txt"), func(t *testing.T) {
+			t.Parallel()
+			seed, ops, err := readSequence(path, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res := runSequence(t, seed, ops); res.err != "" {
+				t.Fatalf("%s\n%s\n%s", opsString(ops), res.err, res.report())
+			}
+		})
+	}
+}
+
 func TestGenerative(t *testing.T) {
 	n := genEnv(t, "KINETAIL_GEN_SEQUENCES", 300)
 	nops := genEnv(t, "KINETAIL_GEN_OPS", 40)
@@ -53,6 +77,17 @@ func TestGenerative(t *testing.T) {
 			t.Fatalf("KINETAIL_GEN_SEED=%q: %v", s, err)
 		}
 		first, n = v, 1
+	}
+	if path := os.Getenv("KINETAIL_GEN_REPLAY"); path != "" {
+		// A printed sequence (a shrunk one, say), run as it is.
+		seed, ops, err := readSequence(path, first)
+		if err != nil {
+			t.Fatalf("KINETAIL_GEN_REPLAY: %v", err)
+		}
+		if res := runSequence(t, seed, ops); res.err != "" {
+			t.Fatalf("%s\n%s\n%s", opsString(ops), res.err, res.report())
+		}
+		return
 	}
 	t.Logf("seeds %d..%d (repeat one with KINETAIL_GEN_SEED=N)", first, first+uint64(n)-1)
 	// The sequences spend most of their time waiting for files and timers:
@@ -141,7 +176,72 @@ func (o op) String() string {
 	case kRun:
 		return fmt.Sprintf("run %dms", o.arg)
 	}
+	if o.glob == 1 {
+		return fmt.Sprintf("%s f%d %d glob", kindNames[o.k], o.f, o.arg)
+	}
 	return fmt.Sprintf("%s f%d %d", kindNames[o.k], o.f, o.arg)
+}
+
+// readSequence reads a sequence file: an optional first line "seed N"
+// (else seed is def), then the operations as opsString writes them.
+func readSequence(path string, def uint64) (seed uint64, ops []op, err error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, nil, err
+	}
+	text, seed := string(b), def
+	if first, rest, ok := strings.Cut(text, "\n"); ok && strings.HasPrefix(first, "seed ") {
+		if seed, err = strconv.ParseUint(strings.TrimPrefix(first, "seed "), 10, 64); err != nil {
+			return 0, nil, fmt.Errorf("%s: %w", path, err)
+		}
+		text = rest
+	}
+	ops, err = parseOps(text)
+	return seed, ops, err
+}
+
+// parseOps reads what opsString writes.
+func parseOps(text string) ([]op, error) {
+	var ops []op
+	for _, line := range strings.Split(text, "\n") {
+		fs := strings.Fields(line)
+		if len(fs) == 0 {
+			continue
+		}
+		if _, err := strconv.Atoi(fs[0]); err == nil {
+			fs = fs[1:] // the index
+		}
+		var o op
+		switch {
+		case len(fs) == 1 && fs[0] == "kill", len(fs) == 1 && fs[0] == "stop":
+			o = op{k: kStop, arg: map[string]int{"kill": 0, "stop": 1}[fs[0]]}
+		case len(fs) == 1 && fs[0] == "start":
+			o = op{k: kStart}
+		case len(fs) == 2 && fs[0] == "destination":
+			o = op{k: kOutage, arg: map[string]int{"up": 0, "down": 1}[fs[1]]}
+		case len(fs) == 2 && fs[0] == "run":
+			ms, err := strconv.Atoi(strings.TrimSuffix(fs[1], "ms"))
+			if err != nil {
+				return nil, fmt.Errorf("%q: %v", line, err)
+			}
+			o = op{k: kRun, arg: ms}
+		case len(fs) >= 3:
+			k := slices.Index(kindNames[:], fs[0])
+			f, err1 := strconv.Atoi(strings.TrimPrefix(fs[1], "f"))
+			arg, err2 := strconv.Atoi(fs[2])
+			if k < 0 || err1 != nil || err2 != nil {
+				return nil, fmt.Errorf("cannot read %q", line)
+			}
+			o = op{k: kind(k), f: f, arg: arg}
+			if len(fs) == 4 && fs[3] == "glob" {
+				o.glob = 1
+			}
+		default:
+			return nil, fmt.Errorf("cannot read %q", line)
+		}
+		ops = append(ops, o)
+	}
+	return ops, nil
 }
 
 func opsString(ops []op) string {

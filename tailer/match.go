@@ -1,6 +1,7 @@
 package tailer
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"io"
@@ -118,6 +119,18 @@ func (p *planner) holds(c *candidate, g *gen) (ok, short bool) {
 	return false, false
 }
 
+// sameStart reports whether two candidates' first bytes agree as far as
+// both have them, as two copies of one generation's bytes do.
+func (p *planner) sameStart(a, b *candidate) bool {
+	p.probe(a)
+	p.probe(b)
+	if a.err != nil || b.err != nil {
+		return true // cannot tell: as before, a copy
+	}
+	n := min(len(a.prefix), len(b.prefix))
+	return bytes.Equal(a.prefix[:n], b.prefix[:n])
+}
+
 // claim records that c holds g (up to its offset, or all of c when short).
 func (p *planner) claim(c *candidate, g *gen, short bool) {
 	c.g, c.short = g, short
@@ -168,7 +181,13 @@ func (p *planner) matchKnown() {
 			if !ok {
 				continue
 			}
-			if p.claims[g] != nil {
+			if w := p.claims[g]; w != nil {
+				if !p.sameStart(c, w) {
+					// Only g's first few bytes are known and both begin
+					// with them, but they differ after: c is another
+					// file whose lines start alike, not a copy.
+					continue
+				}
 				c.held = true // another copy of a generation found already
 				break
 			}
@@ -207,12 +226,35 @@ func (p *planner) matchActive() {
 		// handed on. Its reader finds its own file truncated and the next
 		// plan decides, on the generation's offset, what the copy holds.
 		for _, g := range active.withPrefix(c.prefix) {
+			if len(c.prefix) > g.pos.ID.FingerprintLen && p.t.stillHolds(wake[g], g) {
+				// Only the generation's first few bytes are known (its
+				// file was small), the candidate holds more, and the
+				// generation's file still holds all it handed on: a
+				// file that merely begins the same (lines that all
+				// start alike), not a copy. Read as a copy it would
+				// never be read.
+				continue
+			}
 			c.held = true
 			wake[g].wake()
 			p.t.log.Debug("file is a copy of a file being read; not read again", "path", c.path, "of", g.pos.Path)
 			break
 		}
 	}
+}
+
+// stillHolds reports whether r's file still holds what its generation g
+// was identified by and handed on (it was not truncated, as copytruncate
+// does after its copy). A parked reader's file is not looked at: false.
+func (t *Tailer) stillHolds(r *reader, g *gen) bool {
+	t.mu.RLock()
+	f := r.f
+	t.mu.RUnlock()
+	if f == nil {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Size() >= max(g.pos.Offset, int64(g.pos.ID.FingerprintLen))
 }
 
 // newestFirst orders the known generations of one inode: the newest is

@@ -393,6 +393,12 @@ func (r *reader) quietSince(goneAt int64) time.Time {
 // splitting are handed on only after the read buffer is given back.
 func (r *reader) readAvailable(ctx context.Context) (bool, error) {
 	grew := false
+	if r.off > r.cutEnd {
+		// Bytes read and not handed on (a partial line) wait in the
+		// stage: the file may have been truncated and written past them
+		// since, and they must not be joined with what it holds now.
+		r.flushed = true
+	}
 	for {
 		if r.doneLen > 0 && len(r.stage)+(4<<10) > r.o.batchBytes {
 			// The batch has no room for another read: hand it on first.
