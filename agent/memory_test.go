@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kinetail/kinetail/config"
 	"github.com/kinetail/kinetail/internal/kinesistest"
 )
 
@@ -31,7 +30,6 @@ func TestMemoryBoundedByLimitWithManyFilesAndOutage(t *testing.T) {
 		perFile = 64 << 10 // bytes of lines each: 64 MB in all
 		limit   = 24 << 20 // agent.memory_limit
 	)
-	awsTestEnv(t)
 	dir := t.TempDir()
 	logs := filepath.Join(dir, "logs")
 	if err := os.MkdirAll(logs, 0o755); err != nil {
@@ -52,28 +50,8 @@ func TestMemoryBoundedByLimitWithManyFilesAndOutage(t *testing.T) {
 
 	srv := kinesistest.NewFaultServer(t, kinesistest.FaultOptions{Discard: true})
 	srv.SetDown(true)
-	cfg, err := config.Parse("test.yaml", []byte(fmt.Sprintf(`agent:
-  checkpoint_file: %[1]s/state/cp.json
-  checkpoint_interval: 200ms
-  shutdown_timeout: 5s
-  memory_limit: %[3]d
-destinations:
-  out:
-    type: kinesis
-    stream: s
-    region: us-east-1
-    endpoint: %[2]s
-    batch: {max_age: 20ms}
-    retry: {initial_backoff: 10ms, max_backoff: 100ms}
-flows:
-  - name: f
-    paths: ["%[1]s/logs/*.log"]
-    initial_position: start_of_file
-    destination: out
-`, dir, srv.URL(), limit)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := newConfig(t, dir, srv.URL(), "")
+	cfg.Agent.MemoryLimit = limit
 
 	// As kinetail run does (cmd/agent): the collector works harder near
 	// the limit instead of letting the heap grow with garbage.

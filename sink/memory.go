@@ -82,9 +82,6 @@ type Memory struct {
 // MinMemory for each destination that uses it.
 func NewMemory(limit int64) *Memory { return &Memory{limit: limit} }
 
-// Limit is the budget's size.
-func (m *Memory) Limit() int64 { return m.limit }
-
 // fits reports whether n more bytes fit in the budget (nil: unbounded).
 func (m *Memory) fits(n int64) bool { return m == nil || m.used.Load()+n <= m.limit }
 
