@@ -26,8 +26,16 @@ type Tracker struct {
 	now     func() time.Time
 	ttl     time.Duration
 	sources map[*tailer.Source]*state
-	carried []Entry // loaded entries not claimed by an open Source
-	version uint64  // bumped on every change, so unchanged snapshots are not written
+	// carried are the loaded entries not claimed by an open Source, by
+	// the Source that would claim them: at a restart with thousands of
+	// files, each Open finds its own at once.
+	carried map[carriedKey][]Entry
+	version uint64 // bumped on every change, so unchanged snapshots are not written
+}
+
+type carriedKey struct {
+	flow, origin string
+	id           tailer.FileID
 }
 
 type state struct {
@@ -54,12 +62,17 @@ type span struct {
 // NewTracker starts from entries loaded from a Store. Entries not claimed by
 // an open Source are kept until they are older than ttl.
 func NewTracker(loaded []Entry, ttl time.Duration) *Tracker {
-	return &Tracker{
+	t := &Tracker{
 		now:     time.Now,
 		ttl:     ttl,
 		sources: make(map[*tailer.Source]*state),
-		carried: append([]Entry(nil), loaded...),
+		carried: make(map[carriedKey][]Entry, len(loaded)),
 	}
+	for _, e := range loaded {
+		k := carriedKey{e.Flow, e.Origin, e.ID}
+		t.carried[k] = append(t.carried[k], e)
+	}
+	return t
 }
 
 // Positions returns the carried entries of flow as the tailer's resume
@@ -67,12 +80,17 @@ func NewTracker(loaded []Entry, ttl time.Duration) *Tracker {
 func (t *Tracker) Positions(flow string) []tailer.Position {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var out []tailer.Position
-	for _, e := range t.carried {
-		if e.Flow == flow {
-			out = append(out, tailer.Position{Path: e.Path, Origin: e.Origin, ID: e.ID, Offset: e.Offset,
-				Marker: e.Marker, Read: e.Read, MTime: e.MTime, Closed: e.Closed})
+	var entries []Entry
+	for k, es := range t.carried {
+		if k.flow == flow {
+			entries = append(entries, es...)
 		}
+	}
+	slices.SortFunc(entries, compareEntries)
+	var out []tailer.Position
+	for _, e := range entries {
+		out = append(out, tailer.Position{Path: e.Path, Origin: e.Origin, ID: e.ID, Offset: e.Offset,
+			Marker: e.Marker, Read: e.Read, MTime: e.MTime, Closed: e.Closed})
 	}
 	return out
 }
@@ -92,18 +110,13 @@ func (t *Tracker) Open(src *tailer.Source, o tailer.Opened) {
 	}
 	s.path, s.id, s.mtime, s.updated = o.Path, o.ID, o.MTime, t.now()
 	s.closed, s.done = false, false
-	kept := t.carried[:0]
-	for _, e := range t.carried {
-		if e.Flow == src.Flow && e.ID == src.ID && e.Origin == src.Path {
-			if e.Offset == s.acked && s.marker == 0 {
-				s.marker = e.Marker
-			}
-			continue
+	k := carriedKey{src.Flow, src.Path, src.ID}
+	for _, e := range t.carried[k] {
+		if e.Offset == s.acked && s.marker == 0 {
+			s.marker = e.Marker
 		}
-		kept = append(kept, e)
 	}
-	clear(t.carried[len(kept):])
-	t.carried = kept
+	delete(t.carried, k)
 }
 
 // Rename records where src's bytes are now: renamed within the globs, or
@@ -138,10 +151,12 @@ func (t *Tracker) Lost(p tailer.Position, src *tailer.Source) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for i, e := range t.carried {
-		if e.ID == p.ID && e.Offset == p.Offset && e.Path == p.Path {
-			t.carried[i].Closed = true
-			t.version++
+	for _, es := range t.carried {
+		for i, e := range es {
+			if e.ID == p.ID && e.Offset == p.Offset && e.Path == p.Path {
+				es[i].Closed = true
+				t.version++
+			}
 		}
 	}
 }
@@ -214,7 +229,11 @@ func (t *Tracker) Version() uint64 {
 func (t *Tracker) Snapshot() []Entry {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := make([]Entry, 0, len(t.sources)+len(t.carried))
+	n := len(t.sources)
+	for _, es := range t.carried {
+		n += len(es)
+	}
+	out := make([]Entry, 0, n)
 	for _, s := range t.sources {
 		if s.acked < 0 {
 			continue
@@ -223,12 +242,18 @@ func (t *Tracker) Snapshot() []Entry {
 			Marker: s.marker, Read: max(s.read, s.acked), MTime: s.mtime, Closed: s.done && len(s.queue) == 0,
 			Updated: s.updated})
 	}
-	out = append(out, t.carried...)
-	slices.SortFunc(out, func(a, b Entry) int {
-		return cmp.Or(cmp.Compare(a.Flow, b.Flow), cmp.Compare(a.Origin, b.Origin), a.MTime.Compare(b.MTime),
-			cmp.Compare(a.Path, b.Path), cmp.Compare(a.ID.Inode, b.ID.Inode))
-	})
+	for _, es := range t.carried {
+		out = append(out, es...)
+	}
+	slices.SortFunc(out, compareEntries)
 	return out
+}
+
+// compareEntries orders entries as they are saved: by flow, then by
+// followed path, oldest generation first.
+func compareEntries(a, b Entry) int {
+	return cmp.Or(cmp.Compare(a.Flow, b.Flow), cmp.Compare(a.Origin, b.Origin), a.MTime.Compare(b.MTime),
+		cmp.Compare(a.Path, b.Path), cmp.Compare(a.ID.Inode, b.ID.Inode))
 }
 
 // Expire forgets Sources that no reader reads, with every range
@@ -246,10 +271,18 @@ func (t *Tracker) Expire() {
 			t.version++
 		}
 	}
-	n := len(t.carried)
-	t.carried = slices.DeleteFunc(t.carried, func(e Entry) bool { return now.Sub(e.Updated) > t.ttl })
-	if len(t.carried) != n {
-		t.version++
+	for k, es := range t.carried {
+		n := len(es)
+		es = slices.DeleteFunc(es, func(e Entry) bool { return now.Sub(e.Updated) > t.ttl })
+		switch {
+		case len(es) == 0:
+			delete(t.carried, k)
+		case len(es) != n:
+			t.carried[k] = es
+		}
+		if len(es) != n {
+			t.version++
+		}
 	}
 }
 
