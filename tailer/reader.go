@@ -406,7 +406,10 @@ func (r *reader) readAvailable(ctx context.Context) (bool, error) {
 				return grew, err
 			}
 		}
-		want := r.readSize()
+		want, more := r.readSize()
+		if !more {
+			break
+		}
 		if err := r.reserve(ctx, want); err != nil {
 			return grew, err
 		}
@@ -491,21 +494,28 @@ func (r *reader) unchanged() bool {
 // readSize is how much to read next: a full read buffer while the file has
 // more than that, else what it is known to hold, so a small file never
 // reserves a batch's worth of budget; and no more than the batch has room
-// for, so a batch's buffer is about BatchBytes.
-func (r *reader) readSize() int {
+// for, so a batch's buffer is about BatchBytes. more is false when the file
+// is known to hold nothing past the offset: a reader woken with nothing
+// new (most wakes of a quiet file) then reserves and reads nothing.
+func (r *reader) readSize() (want int, more bool) {
 	const least = 4 << 10
-	want := min(r.o.readBuf, r.o.batchBytes)
+	want = min(r.o.readBuf, r.o.batchBytes)
 	if !r.readFull {
 		left := r.lastSize - r.off
 		if fi, err := r.f.Stat(); err == nil {
 			left = fi.Size() - r.off
+			// A compressed copy's size is what was decompressed so
+			// far: only reading on tells whether there is more.
+			if _, plain := r.f.(*os.File); plain && left <= 0 {
+				return 0, false
+			}
 		}
 		want = int(min(max(left, least), int64(want)))
 	}
 	if room := r.o.batchBytes - len(r.stage); room >= least {
 		want = min(want, room)
 	}
-	return want
+	return want, true
 }
 
 // reserve makes room in the stage for want more bytes, taking them from the

@@ -22,6 +22,7 @@ func (t *Tailer) rescan(ctx context.Context, wg *sync.WaitGroup) {
 	if stopping(ctx) {
 		return
 	}
+	t.stats.scans.Add(1)
 	snap := t.scanner.Scan()
 	t.lastScan = snap
 	t.watcher.setDirs(snap.Dirs)
@@ -107,6 +108,9 @@ func (t *Tailer) rescan(ctx context.Context, wg *sync.WaitGroup) {
 	t.plan(news, origins, snap)
 	t.firstScan = false
 	t.openWaiting(ctx, wg)
+	t.skipped = 0
+	t.covered = t.watcher.covers(snap) && len(t.dirs) == 0 && len(t.replan) == 0 &&
+		len(t.queue) == 0 && !t.searching()
 }
 
 type renameNote struct {

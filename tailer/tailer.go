@@ -28,6 +28,10 @@ const (
 	defaultGrace     = time.Second
 	defaultIdleClose = 5 * time.Second
 	rescanDebounce   = 75 * time.Millisecond
+	// fullRescanEvery: while file events see every change (watcher.covers),
+	// only one periodic rescan in this many runs; the others would only
+	// repeat what the events said. At the default interval, one a minute.
+	fullRescanEvery = 6
 	minPollInterval  = time.Millisecond
 )
 
@@ -191,13 +195,16 @@ type Stats struct {
 	// LostBytes what is known of those bytes (at least).
 	Lost      int64
 	LostBytes int64
+	// Scans counts the scans of the globs: periodic, and those file
+	// events asked for.
+	Scans int64
 }
 
 type counters struct {
 	files, idle, linesRead, bytesRead, batches, truncated, partialLines atomic.Int64
 	rotations, truncations, openErrors, scanErrors, readErrors          atomic.Int64
 	panics, copyTruncateLost, closedUnread, recovered, missed           atomic.Int64
-	lost, lostBytes                                                     atomic.Int64
+	lost, lostBytes, scans                                              atomic.Int64
 }
 
 // Tailer follows the files of one flow.
@@ -233,6 +240,11 @@ type Tailer struct {
 	dirMod    map[string]time.Time // modification times of followed paths' directories
 	startedAt time.Time
 	lastScan  Snapshot
+	// covered says that the last scan found every followed file where
+	// file events see its changes, and left nothing for the next scan to
+	// look at; skipped counts the periodic rescans skipped since a scan.
+	covered bool
+	skipped int
 
 	mu      sync.RWMutex
 	readers map[devIno]*reader // open and parked readers, by the file they read
@@ -364,6 +376,7 @@ func (t *Tailer) Stats() Stats {
 		Missed:           c.missed.Load(),
 		Lost:             c.lost.Load(),
 		LostBytes:        c.lostBytes.Load(),
+		Scans:            c.scans.Load(),
 	}
 }
 
@@ -414,6 +427,10 @@ func (t *Tailer) Run(ctx context.Context, out chan<- Batch) error {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
+			if t.quiet() {
+				t.skipped++
+				continue
+			}
 			t.rescan(ctx, &wg)
 		case <-t.watcher.soon:
 			// Gather a burst of events (logrotate renames, creates
@@ -482,6 +499,20 @@ func (t *Tailer) wakePath(path string) bool {
 	}
 	r.wake()
 	return true
+}
+
+// quiet reports whether a periodic rescan can be skipped: the file events
+// cover every followed file (see covered), no reader ended since the last
+// scan, and a full rescan ran within the last fullRescanEvery intervals
+// (events can be lost without an overflow being reported: a watch removed
+// and added again in between, a kernel bug).
+func (t *Tailer) quiet() bool {
+	if !t.covered || t.skipped >= fullRescanEvery-1 {
+		return false
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return len(t.ended) == 0
 }
 
 func (t *Tailer) signalFreed() {

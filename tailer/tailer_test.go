@@ -27,7 +27,7 @@ const waitFor = 5 * time.Second
 // harness runs a Tailer and collects what it sends, checking on the way
 // that batches are well formed and each Source's batches are contiguous.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	tl     *Tailer
 	cancel context.CancelFunc
 	errc   chan error
@@ -70,7 +70,7 @@ func fast(cfg Config) Config {
 
 // startHolding is start with a Budget of budget bytes that the collector
 // does not release until unhold.
-func startHolding(t *testing.T, cfg Config, budget int64) *harness {
+func startHolding(t testing.TB, cfg Config, budget int64) *harness {
 	t.Helper()
 	cfg.Budget = semaphore.NewWeighted(budget)
 	return startWith(t, cfg, true)
@@ -85,12 +85,12 @@ func (h *harness) unhold() {
 	h.held = 0
 }
 
-func start(t *testing.T, cfg Config) *harness {
+func start(t testing.TB, cfg Config) *harness {
 	t.Helper()
 	return startWith(t, cfg, false)
 }
 
-func startWith(t *testing.T, cfg Config, holding bool) *harness {
+func startWith(t testing.TB, cfg Config, holding bool) *harness {
 	t.Helper()
 	tl, err := New(fast(cfg))
 	if err != nil {
