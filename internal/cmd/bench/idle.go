@@ -50,8 +50,8 @@ func runIdle(ctx context.Context, o options, bin, work string, stdout, stderr io
 	if err := os.WriteFile(cfgFile, []byte(configYAML(w, stateDir, dataDir, acc.url, o.dest)), 0o644); err != nil {
 		return err
 	}
-	start := func() (*exec.Cmd, chan error, time.Time, error) {
-		cmd := exec.Command(bin, "run", "-c", cfgFile)
+	start := func(extra ...string) (*exec.Cmd, chan error, time.Time, error) {
+		cmd := exec.Command(bin, append([]string{"run", "-c", cfgFile}, extra...)...)
 		cmd.Dir = stateDir
 		cmd.Env = childEnv(acc.caFile)
 		cmd.Stdout, cmd.Stderr = stderr, stderr
@@ -106,7 +106,16 @@ func runIdle(ctx context.Context, o options, bin, work string, stdout, stderr io
 		return fmt.Errorf("first run: %w", err)
 	}
 
-	cmd, exited, t0, err = start()
+	// The profile, if asked for, covers the restart and the idle time.
+	var extra []string
+	if o.profile != "" {
+		p, err := filepath.Abs(o.profile)
+		if err != nil {
+			return err
+		}
+		extra = []string{"-cpuprofile", p}
+	}
+	cmd, exited, t0, err = start(extra...)
 	if err != nil {
 		return err
 	}
