@@ -32,7 +32,7 @@ const (
 	// only one periodic rescan in this many runs; the others would only
 	// repeat what the events said. At the default interval, one a minute.
 	fullRescanEvery = 6
-	minPollInterval  = time.Millisecond
+	minPollInterval = time.Millisecond
 )
 
 // Budget is a memory budget in bytes (Config.Budget); a
