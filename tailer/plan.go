@@ -199,7 +199,7 @@ func (p *planner) decide() {
 		if s == nil {
 			continue
 		}
-		p.clampSince(s)
+		p.clampSince(s, c.compressed())
 		if _, hist := p.since[s.src.Path]; hist {
 			chains[s.src.Path] = append(chains[s.src.Path], s)
 		} else {
@@ -226,14 +226,17 @@ func (p *planner) decide() {
 	t.queue = append(t.queue, queue...)
 }
 
-// clampSince keeps a new generation of a family that was not seen whole
-// from moving the time since which rotated files count as unseen: its
-// MTime, once saved, would otherwise put the generations that were missed
-// behind it out of reach (a restart looks at rotated files modified after
-// the newest known generation's MTime).
-func (p *planner) clampSince(s *opening) {
+// clampSince keeps a new generation of a family that was not seen whole,
+// or found in a compressed file, from moving the time since which rotated
+// files count as unseen: its MTime, once saved, would otherwise put the
+// generations that were missed behind it out of reach (a restart looks at
+// rotated files modified after the newest known generation's MTime). A
+// compressed file's time is when it was compressed (logrotate writes a new
+// file), later than the time of newer generations not compressed yet
+// (delaycompress), or not rotated into view yet.
+func (p *planner) clampSince(s *opening, compressed bool) {
 	since, ok := p.since[s.src.Path]
-	if ok && p.unsettled[s.src.Path] && s.g == nil && !since.IsZero() && s.mtime.After(since) {
+	if ok && (p.unsettled[s.src.Path] || compressed) && s.g == nil && !since.IsZero() && s.mtime.After(since) {
 		s.mtime = since
 	}
 }
