@@ -337,10 +337,11 @@ func (a *Acceptor) putRecords(w http.ResponseWriter, r *http.Request, cbor bool)
 	seq := a.seq.Add(uint64(stored.records)) - uint64(stored.records)
 	out := appendPutAnswer(body[:0], cbor, len(sc.entries), sc.failed, failed, seq, a.throttleMessage)
 	*bp = out[:0]
-	writeAnswer(w, cbor, out)
 
-	// Time first, counts after: whoever sees the counts complete also sees
-	// a Last at or after the answer that completed them.
+	// Counted before the answer goes out: a client that has its answer
+	// sees the counts it made (a test reads them at once). Time first,
+	// counts after: whoever sees the counts complete also sees a Last at
+	// or after the request that completed them.
 	end := time.Now().UnixNano()
 	for {
 		prev := a.last.Load()
@@ -361,6 +362,7 @@ func (a *Acceptor) putRecords(w http.ResponseWriter, r *http.Request, cbor bool)
 	a.units.Add(stored.units)
 	a.userRecord.Add(stored.userRecords)
 	a.userBytes.Add(stored.userBytes)
+	writeAnswer(w, cbor, out)
 }
 
 // store decides which entries of a scanned body are stored, recording the
