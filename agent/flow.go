@@ -116,19 +116,28 @@ func (f *flow) run(ctx context.Context) {
 // handed on.
 func (f *flow) process(b tailer.Batch) {
 	size := b.Size
-	g := f.agent.tracker.Begin(b.Source, b.End, b.Marker, func() { f.budget.Release(size) })
+	identity := f.chain.Identity()
+	g := f.agent.tracker.Begin(b.Source, b.End, b.Marker, func() {
+		if identity {
+			// Every record made of the lines' bytes is acknowledged:
+			// their buffer can take the next batch.
+			f.tail.ReleaseBuffer(&b)
+		}
+		f.budget.Release(size)
+	})
 	defer g.Done(1) // release the creator's hold once every record is handed out
 
 	f.items, f.outs = f.items[:0], f.outs[:0]
 	f.router.SetPath(b.Source.Path)
 	var arena []byte
-	if f.chain.Identity() {
+	if identity {
 		f.chain.Passed(len(b.Lines))
 		for i := range b.Lines {
 			if l := b.Lines[i].Bytes; len(l) > 0 { // an empty line would cost a PUT unit and carry nothing
 				f.route(l, l, -1)
 			}
 		}
+		f.tail.ReleaseLines(&b) // the records point at the lines' bytes, not at b.Lines
 	} else {
 		arena = make([]byte, 0, int(float64(b.Size)*f.grow)+len(b.Lines)*8)
 		f.chain.SetHeader(b.Header)
@@ -150,6 +159,8 @@ func (f *flow) process(b tailer.Batch) {
 			f.grow = min(max(float64(len(arena))/float64(b.Size)*1.05, 0.1), 16)
 		}
 		// The lines' buffer is garbage from here on; the arena is not.
+		f.tail.ReleaseLines(&b)
+		f.tail.ReleaseBuffer(&b)
 		if held := int64(cap(arena)); held > size {
 			f.budget.take(held - size)
 			size = held

@@ -78,6 +78,8 @@ type Batch struct {
 	// for a line whatever the file's size was when it was opened. Later
 	// batches of a Source may have a longer Prefix; none is ever modified.
 	Prefix []byte
+
+	buf []byte // what Lines point into (Tailer.ReleaseBuffer)
 }
 
 // Position is a resume point handed to the tailer at start: a generation

@@ -25,7 +25,7 @@ func (r *reader) consume(p []byte) {
 		r.endLine()
 		p = p[i+1:]
 		if len(r.lines) >= r.o.batchLines || r.doneLen >= r.o.batchBytes {
-			r.cut()
+			r.cutWithin(len(p))
 		}
 	}
 }
@@ -143,7 +143,12 @@ func (r *reader) flush(ctx context.Context) error {
 // and queues it; sendQueued hands it on. The batch takes the stage's array,
 // which its lines point into, and the budget the reader took for it; the
 // current line's bytes go on in a new stage.
-func (r *reader) cut() {
+func (r *reader) cut() { r.cutWithin(0) }
+
+// cutWithin cuts a batch in the middle of a read, rest bytes of which are
+// still to be split: the new stage gets room for them at once (doubling
+// from the partial line's few bytes would allocate it ten times).
+func (r *reader) cutWithin(rest int) {
 	end := r.covered()
 	if end == r.cutEnd {
 		return
@@ -151,9 +156,15 @@ func (r *reader) cut() {
 	r.widen()
 	var lines []Line
 	var size int64
+	var whole []byte // the stage's array, now the batch's
 	if len(r.lines) > 0 {
 		buf := r.stage[:r.doneLen:r.doneLen]
-		lines = make([]Line, len(r.lines))
+		whole = r.stage[:0]
+		if r.o.recycle != nil {
+			lines = r.o.recycle.lineSlice(len(r.lines))
+		} else {
+			lines = make([]Line, len(r.lines))
+		}
 		p := 0
 		for i, l := range r.lines {
 			lines[i] = Line{Start: l.start, End: l.end, Bytes: buf[p : p+l.n : p+l.n], Truncated: l.trunc}
@@ -162,8 +173,8 @@ func (r *reader) cut() {
 		size, r.held = r.held, 0
 		partial := r.stage[r.doneLen:]
 		r.stage = nil
-		if len(partial) > 0 {
-			r.grow(len(partial))
+		if len(partial)+rest > 0 {
+			r.grow(len(partial) + rest)
 			r.stage = append(r.stage, partial...)
 		}
 		r.lineLen = max(16, r.doneLen/len(r.lines))
@@ -182,6 +193,7 @@ func (r *reader) cut() {
 		Marker: r.markerAt(end),
 		Header: r.header,
 		Prefix: r.prefix[:len(r.prefix):len(r.prefix)],
+		buf:    whole,
 	})
 	r.cutEnd = end
 }
@@ -197,6 +209,14 @@ func (r *reader) send(ctx context.Context, b Batch) error {
 		}
 		r.sync = false
 	}
+	// Counted before it is handed on: the consumer may give b.Lines back
+	// at once (Tailer.ReleaseLines).
+	trunc, n := 0, len(b.Lines)
+	for i := range b.Lines {
+		if b.Lines[i].Truncated {
+			trunc++
+		}
+	}
 	if err := r.emit(ctx, b); err != nil {
 		return err
 	}
@@ -207,14 +227,8 @@ func (r *reader) send(ctx context.Context, b Batch) error {
 		r.marks = append(r.marks[:0], r.marks[1:]...)
 	}
 	r.marks = append(r.marks, mark{b.End, b.Marker})
-	trunc := 0
-	for i := range b.Lines {
-		if b.Lines[i].Truncated {
-			trunc++
-		}
-	}
 	r.stats.batches.Add(1)
-	r.stats.linesRead.Add(int64(len(b.Lines)))
+	r.stats.linesRead.Add(int64(n))
 	r.stats.truncated.Add(int64(trunc))
 	if trunc > 0 && time.Since(r.truncLogged) > 10*time.Second {
 		// At most one line per file every 10s: a file of huge lines must

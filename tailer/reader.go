@@ -30,6 +30,7 @@ type readerOpts struct {
 	// then release theirs at once instead of after idleClose.
 	pressure *atomic.Bool
 	bufs     *sync.Pool // of *[]byte of readBuf bytes; nil allocates
+	recycle  *recycler  // batch buffers and Lines slices; nil allocates
 	// budget bounds the memory of lines read and not yet acknowledged
 	// (Config.Budget); nil is unbounded.
 	budget Budget
@@ -603,7 +604,12 @@ func (r *reader) resize(c int) {
 		r.stage = nil
 		return
 	}
-	s := make([]byte, len(r.stage), c)
+	var s []byte
+	if r.o.recycle != nil {
+		s = r.o.recycle.buffer(len(r.stage), c)
+	} else {
+		s = make([]byte, len(r.stage), c)
+	}
 	copy(s, r.stage)
 	r.stage = s
 }

@@ -218,6 +218,7 @@ type Tailer struct {
 	// pressure is set while files wait for a descriptor.
 	pressure atomic.Bool
 	bufs     sync.Pool
+	recycle  recycler
 	// freed is signalled when a descriptor is released or a parked
 	// reader's file was written, so waiting files are opened.
 	freed chan struct{}
@@ -316,6 +317,7 @@ func New(cfg Config) (*Tailer, error) {
 		scanner:    sc,
 		freed:      make(chan struct{}, 1),
 		firstScan:  true,
+		recycle:    recycler{size: cfg.BatchBytes},
 		known:      newRegistry(),
 		warned:     make(map[string]struct{}),
 		scanWarned: make(map[string]struct{}),
@@ -338,6 +340,7 @@ func New(cfg Config) (*Tailer, error) {
 		hooks:          cfg.Hooks,
 		pressure:       &t.pressure,
 		bufs:           &t.bufs,
+		recycle:        &t.recycle,
 		budget:         cfg.Budget,
 	}
 	for _, p := range cfg.Positions {
