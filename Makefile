@@ -114,7 +114,7 @@ PKG_LDFLAGS  := -s -w -buildid= -X main.version=$(PKG_VERSION)
 package:
 	@test -n "$(PKG_VERSION)" || { echo "no package version (not a git checkout? set PKG_VERSION)"; exit 1; }
 	rm -rf $(PKG_BUILD) $(DIST)/kinetail_*.deb $(DIST)/kinetail-*.rpm
-	mkdir -p $(PKG_BUILD)
+	mkdir -p $(PKG_BUILD) $(DIST)
 	GO=$(GO) sh packaging/copyright.sh > $(PKG_BUILD)/copyright
 	GO=$(GO) sh packaging/copyright.sh --debian > $(PKG_BUILD)/copyright.debian
 	sh packaging/changelog.sh "$(PKG_VERSION)-1" "$(PKG_MAINTAINER)" > $(PKG_BUILD)/changelog.yaml

@@ -33,11 +33,12 @@ if ! getent passwd kinetail >/dev/null; then
 		usermod --append --groups adm kinetail
 	fi
 fi
-if [ ! -d /var/lib/kinetail ]; then
-	mkdir -p /var/lib/kinetail
-	chown kinetail:kinetail /var/lib/kinetail
-	chmod 0750 /var/lib/kinetail
-fi
+# The state directory (checkpoints); systemd's StateDirectory= would make it
+# at start, but `kinetail check` as the user needs it before. Its owner and
+# mode are set on every install and upgrade, as systemd sets them at start.
+mkdir -p /var/lib/kinetail
+chown kinetail:kinetail /var/lib/kinetail
+chmod 0750 /var/lib/kinetail
 
 if [ -d /run/systemd/system ]; then
 	systemctl daemon-reload || true
