@@ -60,11 +60,12 @@ fuzz:
 # What the tests need besides Go modules and npm packages (which make
 # installs): checked first, so a missing tool stops the run at once.
 prereq:
-	@missing=""; for c in $(GO) node npm logrotate gzip; do \
+	@missing=""; for c in $(GO) node npm logrotate gzip dpkg-deb lintian rpm rpmlint systemd-analyze; do \
 		command -v $$c >/dev/null 2>&1 || [ -x /usr/sbin/$$c ] || missing="$$missing $$c"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "make test needs:$$missing"; \
-		echo "on Debian: apt-get install -y golang nodejs npm logrotate gzip (or Go from go.dev)"; exit 1; fi
+		echo "on Debian: apt-get install -y golang nodejs npm logrotate gzip dpkg-dev lintian rpm rpmlint systemd (or Go from go.dev)"; exit 1; fi
+	@[ "$$(id -u)" = 0 ] || { echo "make test installs the kinetail .deb on this machine (test-package): run it as root"; exit 1; }
 
 test: prereq vet unit e2e fuzz-short test-package
 
