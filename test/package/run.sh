@@ -118,8 +118,8 @@ running() {
 
 # --- build -----------------------------------------------------------------
 
-step "build (amd64): twice from this commit, once with a higher version"
-make -s package GO="$GO" PKG_ARCHS=amd64 DIST="$tmp/v1" >/dev/null
+step "build: amd64 and arm64, amd64 again (the same bytes), amd64 with a higher version"
+make -s package GO="$GO" PKG_ARCHS="amd64 arm64" DIST="$tmp/v1" >/dev/null
 make -s package GO="$GO" PKG_ARCHS=amd64 DIST="$tmp/again" >/dev/null
 deb1=$(echo "$tmp"/v1/kinetail_*_amd64.deb)
 rpm1=$(echo "$tmp"/v1/kinetail-*.x86_64.rpm)
@@ -185,6 +185,21 @@ if grep -q '^E:' <<<"$lintian_out"; then
 	fail "lintian reports errors"
 fi
 echo "   lintian: 0 errors, $(grep -c '^W:' <<<"$lintian_out" || true) warnings"
+
+# The arm64 packages: the same, for the other architecture (a binary of the
+# wrong one is a lintian error; the ELF header says which it is).
+step "arm64: metadata, binary, lintian, rpmlint"
+deb_arm=$(echo "$tmp"/v1/kinetail_*_arm64.deb)
+rpm_arm=$(echo "$tmp"/v1/kinetail-*.aarch64.rpm)
+expect "arm64 deb architecture" "arm64" "$(dpkg-deb -f "$deb_arm" Architecture)"
+expect "arm64 rpm architecture" "aarch64" "$(rpm -qp --qf '%{ARCH}' "$rpm_arm" 2>/dev/null)"
+# e_machine, bytes 18-19 of the ELF header: 183 is AArch64.
+dpkg-deb -x "$deb_arm" "$tmp/arm64"
+expect "arm64 binary machine" "183" "$(od -An -tu2 -j18 -N2 "$tmp/arm64/usr/bin/kinetail" | tr -d ' ')"
+out=$(lintian --tag-display-limit 0 "$deb_arm" 2>&1) || fail "lintian (arm64): $out"
+if grep -q '^E:' <<<"$out"; then fail "lintian (arm64) reports errors: $out"; fi
+out=$(rpmlint -r packaging/rpmlintrc "$rpm_arm" 2>&1) || fail "rpmlint (arm64): $out"
+grep -q ' 0 errors' <<<"$out" || fail "rpmlint (arm64) reports errors: $out"
 
 # --- the .rpm, unopened ----------------------------------------------------
 
