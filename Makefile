@@ -97,7 +97,8 @@ bench-transforms:
 # Two builds of one commit are byte for byte the same: -trimpath and an empty
 # build id in the binary, file times and dates from the commit's time
 # (SOURCE_DATE_EPOCH), a fixed rpm build host. PKG_VERSION comes from git
-# (packaging/version.sh); PKG_MAINTAINER goes into both formats.
+# (packaging/version.sh) and `kinetail version` prints it with the commit;
+# PKG_MAINTAINER goes into both formats.
 NFPM_VERSION ?= v2.48.0
 NFPM         := $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION)
 DIST         ?= dist
@@ -110,7 +111,8 @@ PKG_MAINTAINER ?= kinetail maintainers <maintainers@kinetail.invalid>
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct)
 # Generated inputs (binaries, copyright, changelog); nfpm.yaml names this path.
 PKG_BUILD    := dist/.build
-PKG_LDFLAGS  := -s -w -buildid= -X main.version=$(PKG_VERSION)
+PKG_COMMIT   := $(shell git rev-parse HEAD)
+PKG_LDFLAGS  := -s -w -buildid= -X main.version=$(PKG_VERSION) -X main.commit=$(PKG_COMMIT)
 
 package:
 	@test -n "$(PKG_VERSION)" || { echo "no package version (not a git checkout? set PKG_VERSION)"; exit 1; }

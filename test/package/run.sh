@@ -294,7 +294,8 @@ if getent group adm >/dev/null; then
 	id -nG kinetail | tr ' ' '\n' | grep -qx adm || fail "kinetail is not in adm: $(id -nG kinetail)"
 fi
 
-expect "kinetail version" "kinetail $v1" "$(/usr/bin/kinetail version)"
+commit=$(git rev-parse HEAD)
+expect "kinetail version" "kinetail $v1 (commit $commit)" "$(/usr/bin/kinetail version)"
 /usr/bin/kinetail check -c /etc/kinetail/kinetail.yaml >"$tmp/check.log" 2>&1 || {
 	cat "$tmp/check.log"
 	fail "kinetail check on the shipped configuration"
@@ -357,7 +358,7 @@ dpkg -i "$deb2" >"$tmp/dpkg.log" 2>&1 || {
 	fail "dpkg -i (upgrade)"
 }
 expect "dpkg status after upgrade" "install ok installed $v2-1" "$(dpkg-query -W -f='${Status} ${Version}' kinetail)"
-expect "kinetail version after upgrade" "kinetail $v2" "$(/usr/bin/kinetail version)"
+expect "kinetail version after upgrade" "kinetail $v2 (commit $commit)" "$(/usr/bin/kinetail version)"
 cmp "$tmp/edited.yaml" /etc/kinetail/kinetail.yaml || fail "the upgrade changed the edited /etc/kinetail/kinetail.yaml"
 cmp "$tmp/edited.default" /etc/default/kinetail || fail "the upgrade changed the edited /etc/default/kinetail"
 expect "state kept" "state" "$(cat /var/lib/kinetail/marker)"
@@ -410,13 +411,13 @@ expect "rpm -q after install" "kinetail-$v1-1.x86_64" "$(rpm --dbpath "$rpmdb" -
 expect "rpm install: state directory" "drwxr-x--- kinetail:kinetail" "$(stat -c '%A %U:%G' /var/lib/kinetail)"
 getent passwd kinetail >/dev/null || fail "rpm install made no user kinetail"
 expect "rpm install: unit" "enabled" "$(systemctl is-enabled kinetail.service 2>&1 || true)"
-expect "rpm install: kinetail version" "kinetail $v1" "$(/usr/bin/kinetail version)"
+expect "rpm install: kinetail version" "kinetail $v1 (commit $commit)" "$(/usr/bin/kinetail version)"
 echo "# edited by the package test" >>/etc/kinetail/kinetail.yaml
 cp /etc/kinetail/kinetail.yaml "$tmp/edited.yaml"
 systemctl disable kinetail.service >/dev/null 2>&1
 r -U "$rpm2"
 expect "rpm -q after upgrade" "kinetail-$v2-1.x86_64" "$(rpm --dbpath "$rpmdb" -q kinetail)"
-expect "rpm upgrade: kinetail version" "kinetail $v2" "$(/usr/bin/kinetail version)"
+expect "rpm upgrade: kinetail version" "kinetail $v2 (commit $commit)" "$(/usr/bin/kinetail version)"
 cmp "$tmp/edited.yaml" /etc/kinetail/kinetail.yaml || fail "the rpm upgrade changed the edited configuration"
 expect "rpm upgrade: unit disabled before" "disabled" "$(systemctl is-enabled kinetail.service 2>&1 || true)"
 systemctl enable kinetail.service >/dev/null 2>&1
