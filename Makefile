@@ -10,7 +10,7 @@ FUZZ_TARGETS := $(shell grep -l '^func Fuzz' $$(git ls-files '*_test.go' 2>/dev/
 	| xargs -r grep -H -o '^func Fuzz[A-Za-z0-9_]*' | sed -E 's|^(.*)/[^/]+_test.go:func |./\1:|' | sort -u)
 FUZZTIME ?= 10000x
 
-.PHONY: all build test prereq unit e2e soak fuzz-short fuzz demo bench bench-quick bench-idle bench-transforms deps vet clean
+.PHONY: all build test prereq unit e2e soak fuzz-short fuzz demo bench bench-quick bench-idle bench-transforms deps vet clean package test-package
 
 all: build
 
@@ -60,13 +60,14 @@ fuzz:
 # What the tests need besides Go modules and npm packages (which make
 # installs): checked first, so a missing tool stops the run at once.
 prereq:
-	@missing=""; for c in $(GO) node npm logrotate gzip; do \
+	@missing=""; for c in $(GO) node npm logrotate gzip dpkg-deb lintian rpm rpmlint systemd-analyze; do \
 		command -v $$c >/dev/null 2>&1 || [ -x /usr/sbin/$$c ] || missing="$$missing $$c"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "make test needs:$$missing"; \
-		echo "on Debian: apt-get install -y golang nodejs npm logrotate gzip (or Go from go.dev)"; exit 1; fi
+		echo "on Debian: apt-get install -y golang nodejs npm logrotate gzip dpkg-dev lintian rpm rpmlint systemd (or Go from go.dev)"; exit 1; fi
+	@[ "$$(id -u)" = 0 ] || { echo "make test installs the kinetail .deb on this machine (test-package): run it as root"; exit 1; }
 
-test: prereq vet unit e2e fuzz-short
+test: prereq vet unit e2e fuzz-short test-package
 
 demo: deps build
 	$(GO) run ./internal/cmd/demo -bin $(BIN) -config config.example.yaml
@@ -91,5 +92,54 @@ bench-idle: build
 bench-transforms:
 	$(GO) run ./internal/cmd/bench -transforms
 
+# Packages: a .deb and an .rpm for each of PKG_ARCHS in $(DIST), made by nfpm
+# (built from the Go module proxy at a pinned version) from a static binary.
+# Two builds of one commit are byte for byte the same: -trimpath and an empty
+# build id in the binary, file times and dates from the commit's time
+# (SOURCE_DATE_EPOCH), a fixed rpm build host. PKG_VERSION comes from git
+# (packaging/version.sh) and `kinetail version` prints it with the commit;
+# PKG_MAINTAINER goes into both formats.
+NFPM_VERSION ?= v2.48.0
+NFPM         := $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION)
+DIST         ?= dist
+PKG_ARCHS    ?= amd64 arm64
+PKG_FORMATS  ?= deb rpm
+ifndef PKG_VERSION
+PKG_VERSION  := $(shell sh packaging/version.sh)
+endif
+PKG_MAINTAINER ?= kinetail maintainers <maintainers@kinetail.invalid>
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct)
+# Generated inputs (binaries, copyright, changelog); nfpm.yaml names this path.
+PKG_BUILD    := dist/.build
+PKG_COMMIT   := $(shell git rev-parse HEAD)
+PKG_LDFLAGS  := -s -w -buildid= -X main.version=$(PKG_VERSION) -X main.commit=$(PKG_COMMIT)
+
+package:
+	@test -n "$(PKG_VERSION)" || { echo "no package version (not a git checkout? set PKG_VERSION)"; exit 1; }
+	rm -rf $(PKG_BUILD) $(DIST)/kinetail_*.deb $(DIST)/kinetail-*.rpm
+	mkdir -p $(PKG_BUILD) $(DIST)
+	GO=$(GO) sh packaging/copyright.sh > $(PKG_BUILD)/copyright
+	GO=$(GO) sh packaging/copyright.sh --debian > $(PKG_BUILD)/copyright.debian
+	sh packaging/changelog.sh "$(PKG_VERSION)-1" "$(PKG_MAINTAINER)" > $(PKG_BUILD)/changelog.yaml
+	@set -e; for arch in $(PKG_ARCHS); do \
+		echo "kinetail $(PKG_VERSION) linux/$$arch"; \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags "$(PKG_LDFLAGS)" \
+			-o $(PKG_BUILD)/$$arch/kinetail ./cmd/agent; \
+		for format in $(PKG_FORMATS); do \
+			PKG_ARCH=$$arch PKG_VERSION="$(PKG_VERSION)" PKG_BUILD="$(PKG_BUILD)" \
+			PKG_MAINTAINER="$(PKG_MAINTAINER)" \
+			SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) \
+				$(NFPM) package --config packaging/nfpm.yaml --packager $$format --target $(DIST)/; \
+		done; \
+	done
+
+# The packages on this machine (Debian, as root): lintian, rpmlint, the rpm's
+# metadata and scripts, the unit's verification and exposure score, then the
+# .deb installed, upgraded, removed and purged for real (everything it did is
+# undone at the end, even on failure; it refuses to run if kinetail is
+# installed already). See test/package/run.sh.
+test-package:
+	GO=$(GO) bash test/package/run.sh
+
 clean:
-	rm -rf bin
+	rm -rf bin dist

@@ -22,8 +22,9 @@ import (
 	"github.com/kinetail/kinetail/transform"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = ""
+// version and commit are set at build time with
+// -ldflags "-X main.version=… -X main.commit=…" (make package does).
+var version, commit = "", ""
 
 const usage = `kinetail follows log files and sends their lines to Amazon Kinesis.
 
@@ -58,7 +59,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "replay":
 		return cmdReplay(rest, stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintln(stdout, "kinetail", buildVersion())
+		if commit != "" {
+			fmt.Fprintf(stdout, "kinetail %s (commit %s)\n", buildVersion(), commit)
+		} else {
+			fmt.Fprintln(stdout, "kinetail", buildVersion())
+		}
 		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
