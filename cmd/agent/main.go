@@ -151,6 +151,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
+	a.Version = buildVersion()
 	if err := a.Run(ctx); err != nil {
 		log.Error("stopped with an error", "err", err)
 		return 1
