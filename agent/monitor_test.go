@@ -11,11 +11,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/kinetail/kinetail/config"
 	"github.com/kinetail/kinetail/internal/kinesistest"
+	"github.com/kinetail/kinetail/internal/testfs"
 	"github.com/kinetail/kinetail/metrics"
 )
 
@@ -178,5 +181,64 @@ func TestAgentMetrics(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Errorf("/healthz = %d %s", resp.StatusCode, body)
+	}
+}
+
+// The periodic stats line has real key=value attributes (here JSON
+// fields), with the totals since the previous line.
+func TestAgentStatsLine(t *testing.T) {
+	fs := kinesistest.NewFaultServer(t, kinesistest.FaultOptions{})
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "logs"), 0o755)
+	var content []byte
+	for i := range 500 {
+		content = fmt.Appendf(content, "line-%d\n", i)
+	}
+	os.WriteFile(filepath.Join(dir, "logs", "a.log"), content, 0o644)
+	cfg := newConfig(t, dir, fs.URL(), "")
+	cfg.Agent.StatsInterval = config.Duration(100 * time.Millisecond)
+
+	var logs testfs.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := New(ctx, cfg, slog.New(slog.NewJSONHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	type stats struct {
+		Msg         string
+		Interval    *int64 // nanoseconds
+		LinesRead   *int64 `json:"lines_read"`
+		RecordsSent *int64 `json:"records_sent"`
+		BytesBehind *int64 `json:"bytes_behind"`
+		Retries     *int64
+		Errors      *int64
+	}
+	var lines []stats
+	waitFor(t, "stats lines adding up to every line", func() bool {
+		lines = lines[:0]
+		var read, sent int64
+		for _, l := range strings.Split(logs.String(), "\n") {
+			var s stats
+			if json.Unmarshal([]byte(l), &s) != nil || s.Msg != "stats" {
+				continue
+			}
+			if s.Interval == nil || s.LinesRead == nil || s.RecordsSent == nil || s.BytesBehind == nil || s.Retries == nil || s.Errors == nil {
+				t.Fatalf("stats line without its fields: %s", l)
+			}
+			read, sent = read+*s.LinesRead, sent+*s.RecordsSent
+			lines = append(lines, s)
+		}
+		return read == 500 && sent == 500 && *lines[len(lines)-1].BytesBehind == 0
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range lines {
+		if *s.Interval != int64(100*time.Millisecond) || *s.Errors != 0 || *s.Retries != 0 {
+			t.Errorf("stats line: interval %d, errors %d, retries %d", *s.Interval, *s.Errors, *s.Retries)
+		}
 	}
 }

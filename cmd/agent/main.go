@@ -34,6 +34,7 @@ Usage:
                             show what a flow's transforms make of lines
   kinetail replay -c FILE [--destination NAME] [--keep] DEADLETTER...
                             send the records of dead-letter files again
+  kinetail status [-c FILE] show what the running agent is doing (or the checkpoint)
   kinetail version          print the version
 
 Run "kinetail COMMAND --help" for a command's options.
@@ -57,6 +58,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdTest(rest, stdin, stdout, stderr)
 	case "replay":
 		return cmdReplay(rest, stdout, stderr)
+	case "status":
+		return cmdStatus(rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "kinetail", buildVersion())
 		return 0
