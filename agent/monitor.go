@@ -194,7 +194,7 @@ func (d *destination) status() []metrics.Destination {
 	d.mu.Unlock()
 	var out []metrics.Destination
 	if d.fixed == nil {
-		out = append(out, metrics.Destination{Name: d.name, Type: d.cfg.Type, Stream: streamOf(d.cfg), DroppedNoStream: dropped})
+		out = append(out, metrics.Destination{Name: d.name, Type: d.cfg.Type, Stream: streamOf(d.cfg), Template: true, DroppedNoStream: dropped})
 	}
 	for i, o := range outs {
 		out = append(out, sinkStatus(d.name, d.cfg.Type, streams[i], o.sink))

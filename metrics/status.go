@@ -105,6 +105,10 @@ type Destination struct {
 	Name   string `json:"name"`
 	Type   string `json:"type"` // kinesis | firehose | file | stdout
 	Stream string `json:"stream,omitempty"`
+	// Template marks the entry of a templated destination itself (Stream
+	// is its template): it counts only records no stream could be named
+	// for; each stream it started has its own entry.
+	Template bool `json:"template,omitempty"`
 
 	Requests           int64 `json:"requests"`
 	RequestErrors      int64 `json:"request_errors"`       // calls that failed as a whole
