@@ -47,3 +47,32 @@ func (t *Tracker) Progress() []Progress {
 	})
 	return out
 }
+
+// SaveStatus tells how the checkpoint's saves go.
+type SaveStatus struct {
+	// LastOK is when the entries on disk were last known to be current:
+	// a save that wrote them, or found nothing changed. Zero before the
+	// first save.
+	LastOK   time.Time
+	Err      error // of the last save; nil if it succeeded
+	Failures int64 // failed saves since start
+}
+
+// saveStatus is a Saver's SaveStatus, kept under the Saver's mu.
+type saveStatus SaveStatus
+
+func (st *saveStatus) record(err error) {
+	st.Err = err
+	if err != nil {
+		st.Failures++
+		return
+	}
+	st.LastOK = time.Now()
+}
+
+// Status reports the last save's outcome. It waits for a save in progress.
+func (s *Saver) Status() SaveStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return SaveStatus(s.status)
+}

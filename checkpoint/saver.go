@@ -17,34 +17,13 @@ type Saver struct {
 	tracker  *Tracker
 	interval time.Duration
 	log      *slog.Logger
+	status   saveStatus // for Status, under mu
 	soon     chan struct{}
 
 	mu      sync.Mutex // serialises saves
 	saved   uint64     // tracker version last written
 	savedCh chan struct{}
 	failing bool
-
-	// For Status, under mu.
-	lastOK   time.Time // the last save that succeeded (or had nothing to write)
-	lastErr  error     // of the last save, nil if it succeeded
-	failures int64     // saves that failed
-}
-
-// SaveStatus tells how the checkpoint's saves go.
-type SaveStatus struct {
-	// LastOK is when the entries on disk were last known to be current:
-	// a save that wrote them, or found nothing changed. Zero before the
-	// first save.
-	LastOK   time.Time
-	Err      error // of the last save; nil if it succeeded
-	Failures int64 // failed saves since start
-}
-
-// Status reports the last save's outcome. It waits for a save in progress.
-func (s *Saver) Status() SaveStatus {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return SaveStatus{LastOK: s.lastOK, Err: s.lastErr, Failures: s.failures}
 }
 
 // NewSaver returns a Saver of tracker's entries to store.
@@ -83,21 +62,18 @@ func (s *Saver) Run(ctx context.Context) {
 }
 
 // Save writes the entries if they changed since the last save.
-func (s *Saver) Save() error {
+func (s *Saver) Save() (err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer func() { s.status.record(err) }()
 	s.tracker.Expire()
 	v := s.tracker.Version()
 	if v == s.saved {
-		s.lastOK, s.lastErr = time.Now(), nil
 		return nil
 	}
 	if err := s.store.Save(s.tracker.Snapshot()); err != nil {
-		s.lastErr = err
-		s.failures++
 		return err
 	}
-	s.lastOK, s.lastErr = time.Now(), nil
 	s.saved = v
 	close(s.savedCh)
 	s.savedCh = make(chan struct{})
