@@ -125,6 +125,12 @@ type Agent struct {
 	openFiles *semaphore.Weighted
 	// flowMemory is each flow's memory budget (see flowMemory).
 	flowMemory int64
+	// mon serves metrics and status, and logs stats (monitor.go).
+	mon *monitor
+
+	// Version is the running version, shown by metrics and status; set
+	// it before Run.
+	Version string
 }
 
 // New prepares an agent: it loads the checkpoint and builds every stage, so
@@ -158,6 +164,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Agent, e
 	if loaded.Existed {
 		a.saved = loaded.Saved
 	}
+	a.mon = newMonitor(a)
 
 	names, err := destinationsUsed(cfg)
 	if err != nil {
@@ -169,7 +176,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Agent, e
 	}
 	index := make(map[string]int, len(names))
 	for i, name := range names {
-		dest, err := newDestination(ctx, cfg.Destinations[name], log, mem)
+		dest, err := newDestination(ctx, cfg.Destinations[name], log, mem, a.mon)
 		if err != nil {
 			return nil, err
 		}
@@ -226,6 +233,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		}()
 	}
 	a.log.Info("kinetail started", "flows", len(a.flows), "destinations", len(a.dests), "checkpoint", a.store.Path())
+	defer a.mon.start(ctx)() // stopped after the final save
 
 	<-ctx.Done()
 	a.log.Info("stopping: no more reading, delivering what is in flight", "timeout", a.cfg.Agent.ShutdownTimeout.D().String())
@@ -342,7 +350,7 @@ func (a *Agent) templated(d *destination, name []byte) *output {
 		}
 		return nil
 	}
-	o, err := newOutput(a.sinkCtx, withStream(d.cfg, stream), d.name+"/"+stream, a.log, d.dead, d.mem)
+	o, err := newOutput(a.sinkCtx, withStream(d.cfg, stream), d.name+"/"+stream, a.log, d.dead, d.mem, a.mon.observer(d.name, stream))
 	if err != nil {
 		a.log.Error("cannot start a destination for a templated stream; using its fallback", "destination", d.name, "stream", stream, "err", err)
 		d.missing[stream] = time.Now()

@@ -42,6 +42,7 @@ func newConfig(t *testing.T, dir, endpoint, extra string) *config.Config {
   checkpoint_file: %[1]s/state/cp.json
   checkpoint_interval: 50ms
   shutdown_timeout: 5s
+  metrics: {listen: "127.0.0.1:0"}
 destinations:
   out:
     type: kinesis

@@ -59,7 +59,7 @@ type output struct {
 	done    chan struct{} // closed when the sink's Run returned
 }
 
-func newDestination(ctx context.Context, d *config.Destination, log *slog.Logger, mem map[string]*sink.Memory) (*destination, error) {
+func newDestination(ctx context.Context, d *config.Destination, log *slog.Logger, mem map[string]*sink.Memory, mon *monitor) (*destination, error) {
 	dest := &destination{name: d.Name, cfg: d, fallback: -1, mem: mem[d.Name]}
 	var err error
 	if d.DeadLetterFile != "" {
@@ -86,7 +86,7 @@ func newDestination(ctx context.Context, d *config.Destination, log *slog.Logger
 		dest.missing = make(map[string]time.Time)
 		return dest, nil
 	}
-	dest.fixed, err = newOutput(ctx, d, d.Name, log, dest.dead, dest.mem)
+	dest.fixed, err = newOutput(ctx, d, d.Name, log, dest.dead, dest.mem, mon.observer(d.Name, streamOf(d)))
 	if err != nil {
 		return nil, err
 	}
@@ -100,8 +100,8 @@ func streamOf(d *config.Destination) string {
 	return d.Stream
 }
 
-func newOutput(ctx context.Context, d *config.Destination, name string, log *slog.Logger, dl *sink.DeadLetter, mem *sink.Memory) (*output, error) {
-	s, err := newSink(ctx, d, log, dl, mem)
+func newOutput(ctx context.Context, d *config.Destination, name string, log *slog.Logger, dl *sink.DeadLetter, mem *sink.Memory, obs sink.RequestObserver) (*output, error) {
+	s, err := newSink(ctx, d, log, dl, mem, obs)
 	if err != nil {
 		return nil, err
 	}
@@ -112,13 +112,14 @@ func newOutput(ctx context.Context, d *config.Destination, name string, log *slo
 
 // NewSink builds the sink for destination d; it makes no request.
 func NewSink(ctx context.Context, d *config.Destination, log *slog.Logger) (sink.Sink, error) {
-	return newSink(ctx, d, log, nil, nil)
+	return newSink(ctx, d, log, nil, nil, nil)
 }
 
 // newSink is NewSink with the destination's dead-letter file already open
-// (dl may be nil) and its memory budget (nil: unbounded).
-func newSink(ctx context.Context, d *config.Destination, log *slog.Logger, dl *sink.DeadLetter, mem *sink.Memory) (sink.Sink, error) {
-	opts := sink.Options{Logger: log, DeadLetter: dl, Memory: mem}
+// (dl may be nil), its memory budget (nil: unbounded) and what its
+// requests are reported to (nil: nothing).
+func newSink(ctx context.Context, d *config.Destination, log *slog.Logger, dl *sink.DeadLetter, mem *sink.Memory, obs sink.RequestObserver) (sink.Sink, error) {
+	opts := sink.Options{Logger: log, DeadLetter: dl, Memory: mem, Observer: obs}
 	switch d.Type {
 	case "kinesis":
 		k, err := sink.NewKinesis(ctx, d, opts)

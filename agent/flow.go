@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"sync/atomic"
 
 	"github.com/kinetail/kinetail/config"
 	"github.com/kinetail/kinetail/route"
@@ -22,6 +23,8 @@ type flow struct {
 	router *route.Router
 	budget *budget
 	agent  *Agent
+	// running is set while run's loop runs (health).
+	running atomic.Bool
 	// grow is how much larger than its lines a batch's records were last
 	// (transforms that add fields): the next arena is sized by it, so it
 	// is allocated once and not much larger than it needs to be.
@@ -91,6 +94,8 @@ func newFlow(fc *config.Flow, a *Agent, index map[string]int, firstStart bool) (
 // run reads until ctx is cancelled and every batch the tailer produced has
 // been handed on.
 func (f *flow) run(ctx context.Context) {
+	f.running.Store(true)
+	defer f.running.Store(false)
 	lines := make(chan tailer.Batch, 2)
 	done := make(chan struct{})
 	go func() {

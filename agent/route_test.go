@@ -34,6 +34,7 @@ func TestRoutesTemplatesAndFallback(t *testing.T) {
   checkpoint_file: %[1]s/state/cp.json
   checkpoint_interval: 50ms
   shutdown_timeout: 10s
+  metrics: {listen: "127.0.0.1:0"}
 defaults: &k
   type: kinesis
   region: us-east-1

@@ -21,6 +21,7 @@ type Saver struct {
 	tracker  *Tracker
 	interval time.Duration
 	log      *slog.Logger
+	status   saveStatus // for Status, under mu
 	soon     chan struct{}
 
 	mu    sync.Mutex // serialises saves
@@ -79,9 +80,10 @@ func (s *Saver) Run(ctx context.Context) {
 }
 
 // Save writes the entries if they changed since the last save.
-func (s *Saver) Save() error {
+func (s *Saver) Save() (err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer func() { s.status.record(err) }()
 	s.tracker.Expire()
 	v := s.tracker.Version()
 	if v == s.saved {

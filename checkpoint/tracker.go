@@ -57,6 +57,7 @@ type span struct {
 	end    int64
 	marker uint64
 	done   bool
+	begun  time.Time // when it was handed on: the age of the oldest unacknowledged record
 }
 
 // NewTracker starts from entries loaded from a Store. Entries not claimed by
@@ -177,7 +178,7 @@ func (t *Tracker) update(src *tailer.Source, f func(*state)) {
 // begun in the order the tailer emitted them; release (if not nil) runs
 // after the range is recorded as acknowledged.
 func (t *Tracker) Begin(src *tailer.Source, end int64, marker uint64, release func()) *ack.Group {
-	sp := &span{end: end, marker: marker}
+	sp := &span{end: end, marker: marker, begun: t.now()}
 	t.mu.Lock()
 	s := t.sources[src]
 	if s == nil {

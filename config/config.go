@@ -25,6 +25,39 @@ type Agent struct {
 	// used up, reading slows down; memory does not grow. It also sets
 	// the Go runtime's soft memory limit unless GOMEMLIMIT is set.
 	MemoryLimit Size `yaml:"memory_limit"` // default 64MiB
+	// Metrics is the HTTP listener for /metrics, /healthz and /status.
+	Metrics Metrics `yaml:"metrics"`
+	// CloudWatch sends the Kinesis Agent's metrics to CloudWatch.
+	CloudWatch CloudWatch `yaml:"cloudwatch"`
+	// StatsInterval is how often totals since the last report are logged
+	// at INFO; 0 turns the report off.
+	StatsInterval Duration `yaml:"stats_interval"` // default 60s
+}
+
+// Metrics configures the listener serving /metrics (Prometheus and
+// OpenMetrics), /healthz and /status.
+type Metrics struct {
+	// Listen is a host:port; empty turns the listener off. An address that
+	// is not a loopback one is allowed, and warned about at start: the
+	// status shows file paths.
+	Listen string `yaml:"listen"` // default 127.0.0.1:9731
+	// PerFile adds a bytes-behind series per followed file (a label per
+	// path: only for hosts with a bounded number of files).
+	PerFile bool `yaml:"per_file"`
+}
+
+// DefaultMetricsListen is agent.metrics.listen's default, where `kinetail
+// status` looks when a configuration does not say.
+const DefaultMetricsListen = "127.0.0.1:9731"
+
+// CloudWatch configures the CloudWatch metrics, named like the Kinesis
+// Agent's.
+type CloudWatch struct {
+	Enabled   bool     `yaml:"enabled"`   // default false
+	Namespace string   `yaml:"namespace"` // default kinetail
+	Interval  Duration `yaml:"interval"`  // default 60s: one PutMetricData round per interval
+	Region    string   `yaml:"region"`    // default: the SDK's chain
+	Endpoint  string   `yaml:"endpoint"`  // optional absolute http(s) URL (VPC endpoint, tests)
 }
 
 // Destination is a named place records are sent to.
@@ -335,6 +368,9 @@ func defaultAgent() Agent {
 		ShutdownTimeout:    Duration(10 * time.Second),
 		MaxOpenFiles:       1024,
 		MemoryLimit:        64 * MiB,
+		Metrics:            Metrics{Listen: DefaultMetricsListen},
+		CloudWatch:         CloudWatch{Namespace: "kinetail", Interval: Duration(time.Minute)},
+		StatsInterval:      Duration(time.Minute),
 	}
 }
 

@@ -500,6 +500,22 @@ func (d *decoder) agent(s scope, n *yaml.Node, a *Agent) {
 		"shutdown_timeout":    d.duration(&a.ShutdownTimeout),
 		"max_open_files":      d.int(&a.MaxOpenFiles),
 		"memory_limit":        d.size(&a.MemoryLimit),
+		"metrics": func(s scope, n *yaml.Node) {
+			d.mapping(s, n, fields{
+				"listen":   d.str(&a.Metrics.Listen),
+				"per_file": d.bool(&a.Metrics.PerFile),
+			})
+		},
+		"cloudwatch": func(s scope, n *yaml.Node) {
+			d.mapping(s, n, fields{
+				"enabled":   d.bool(&a.CloudWatch.Enabled),
+				"namespace": d.str(&a.CloudWatch.Namespace),
+				"interval":  d.duration(&a.CloudWatch.Interval),
+				"region":    d.str(&a.CloudWatch.Region),
+				"endpoint":  d.str(&a.CloudWatch.Endpoint),
+			})
+		},
+		"stats_interval": d.duration(&a.StatsInterval),
 	})
 }
 

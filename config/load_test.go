@@ -263,3 +263,21 @@ func TestLoadFromDisk(t *testing.T) {
 		t.Errorf("Load of a bad file: %#v", err)
 	}
 }
+
+func TestLoopback(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1:9731":  true,
+		"127.1.2.3:80":    true,
+		"[::1]:9731":      true,
+		"localhost:9731":  true,
+		"0.0.0.0:9731":    false,
+		":9731":           false,
+		"10.0.0.5:9731":   false,
+		"metrics.local:1": false,
+		"127.0.0.1":       false, // no port: not a valid address
+	} {
+		if got := Loopback(addr); got != want {
+			t.Errorf("Loopback(%q) = %v, want %v", addr, got, want)
+		}
+	}
+}

@@ -18,6 +18,21 @@ func (c *Config) Summary() string {
 	fmt.Fprintf(&b, "agent:\n")
 	fmt.Fprintf(&b, "  checkpoint_file: %s (every %v, entries kept %v)\n", a.CheckpointFile, a.CheckpointInterval, a.CheckpointTTL)
 	fmt.Fprintf(&b, "  log_level: %s, shutdown_timeout: %v, max_open_files: %d, memory_limit: %v\n", a.LogLevel, a.ShutdownTimeout, a.MaxOpenFiles, a.MemoryLimit)
+	listen := a.Metrics.Listen
+	if listen == "" {
+		listen = "off"
+	} else if a.Metrics.PerFile {
+		listen += " (per file)"
+	}
+	stats := "off"
+	if a.StatsInterval > 0 {
+		stats = "every " + a.StatsInterval.String()
+	}
+	cw := "off"
+	if a.CloudWatch.Enabled {
+		cw = fmt.Sprintf("namespace %s every %v", a.CloudWatch.Namespace, a.CloudWatch.Interval)
+	}
+	fmt.Fprintf(&b, "  metrics: %s, stats log: %s, cloudwatch: %s\n", listen, stats, cw)
 
 	fmt.Fprintf(&b, "destinations:\n")
 	for _, name := range slices.Sorted(maps.Keys(c.Destinations)) {

@@ -1,13 +1,16 @@
 package config
 
 import (
+	"fmt"
 	"maps"
+	"net"
 	"net/url"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
@@ -59,6 +62,59 @@ func (d *decoder) validateAgent(a *Agent, root *yaml.Node) {
 	default:
 		d.errorf(d.at(&a.LogLevel, root), s.child("log_level"), "unknown level %q (use debug, info, warn or error)", a.LogLevel)
 	}
+	if a.StatsInterval < 0 && !d.failed[&a.StatsInterval] {
+		d.errorf(d.at(&a.StatsInterval, root), s.child("stats_interval"), "must not be negative (0 turns the report off)")
+	}
+	if m := a.Metrics.Listen; m != "" && !d.failed[&a.Metrics.Listen] {
+		if err := checkListen(m); err != nil {
+			d.errorf(d.at(&a.Metrics.Listen, root), s.child("metrics").child("listen"), "%v", err)
+		}
+	}
+	cw, cs := &a.CloudWatch, s.child("cloudwatch")
+	if !d.failed[&cw.Namespace] {
+		switch {
+		case cw.Namespace == "" || len(cw.Namespace) > 255:
+			d.errorf(d.at(&cw.Namespace, root), cs.child("namespace"), "must be 1 to 255 characters")
+		case strings.HasPrefix(cw.Namespace, "AWS/"):
+			d.errorf(d.at(&cw.Namespace, root), cs.child("namespace"), "must not start with AWS/ (reserved for AWS services)")
+		}
+	}
+	if cw.Interval < Duration(time.Second) && !d.failed[&cw.Interval] {
+		d.errorf(d.at(&cw.Interval, root), cs.child("interval"), "must be at least 1s, got %v", cw.Interval)
+	}
+	if cw.Endpoint != "" && !validEndpoint(cw.Endpoint) {
+		d.errorf(d.at(&cw.Endpoint, root), cs.child("endpoint"), "must be an absolute http or https URL, like https://monitoring.us-east-1.amazonaws.com")
+	}
+}
+
+// checkListen checks a host:port to listen on. The host may be empty
+// (every interface); the port may be 0 (any free port, for tests).
+func checkListen(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("want host:port, like %s: %v", DefaultMetricsListen, err)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port %q: want a number from 0 to 65535", port)
+	}
+	if strings.ContainsAny(host, " /") {
+		return fmt.Errorf("host %q: want an IP address or a host name", host)
+	}
+	return nil
+}
+
+// Loopback reports whether addr (a valid agent.metrics.listen) can only be
+// reached from this host: a loopback IP address or "localhost".
+func Loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Destination types and what each supports.

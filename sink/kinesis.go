@@ -89,6 +89,9 @@ type Options struct {
 	// dead_letter_file itself.
 	DeadLetter *DeadLetter
 
+	// Observer, when set, is told about every request (see observe.go).
+	Observer RequestObserver
+
 	// credentials replaces the SDK's default credential chain (tests).
 	credentials aws.CredentialsProvider
 	// tuneTransport, if set, changes the transport of the client built
@@ -233,6 +236,7 @@ type Stream struct {
 	rng   *rand.Rand
 	mem   *Memory // nil: unbounded
 	stats streamCounters
+	watch watch // for metrics and status (observe.go)
 }
 
 // StreamStats is a snapshot of a sink's counters.
@@ -375,6 +379,7 @@ func newStream(ctx context.Context, d *config.Destination, opts Options) (*Strea
 		ua = defaultUserAgent()
 	}
 	k := &Stream{name: d.Name, set: set, creds: cfg.Credentials, log: opts.Logger, rng: opts.Rand, mem: opts.Memory}
+	k.watch.obs = opts.Observer
 	if set.firehose {
 		k.fh = firehose.NewFromConfig(cfg, func(o *firehose.Options) {
 			if d.Endpoint != "" {

@@ -21,6 +21,9 @@ type request struct {
 	cost    int64      // in the sink's memory budget while in flight (see memory.go)
 	bufs    putBuffers // its body and answer; a request keeps them for the next
 
+	// took is the call's latency, filled by the worker (for metrics).
+	took time.Duration
+
 	// Outcome, filled by the worker. After a call that got an answer,
 	// entries holds only the entries that failed.
 	err       error
@@ -70,7 +73,9 @@ func (k *Stream) send(ctx context.Context, ks *keySource, b *putBuffers, r *requ
 	k.stats.recordsSent.Add(int64(len(r.entries)))
 
 	cctx, cancel := context.WithTimeout(ctx, k.set.request)
+	start := time.Now()
 	err := k.put.put(cctx, b)
+	r.took = time.Since(start)
 	cancel()
 	res := &b.res
 	if err == nil && len(res.status) != len(r.entries) {
@@ -92,6 +97,8 @@ func (k *Stream) send(ctx context.Context, ks *keySource, b *putBuffers, r *requ
 		units   int64
 		stored  int
 		records int
+		aggs    int // aggregates (or packed Firehose records) stored
+		packed  int // user records in them
 	)
 	for i, st := range res.status {
 		e := r.entries[i]
@@ -118,6 +125,8 @@ func (k *Stream) send(ctx context.Context, ks *keySource, b *putBuffers, r *requ
 			acks.add(e.ack)
 			continue
 		}
+		aggs++
+		packed += len(e.parts)
 		for j := range e.parts {
 			records++
 			bytes += int64(len(e.parts[j].data))
@@ -135,6 +144,10 @@ func (k *Stream) send(ctx context.Context, ks *keySource, b *putBuffers, r *requ
 	k.stats.payloadUnits.Add(units)
 	k.stats.failedEntries.Add(int64(failed))
 	k.stats.throttled.Add(int64(r.throttled))
+	if aggs > 0 {
+		k.watch.aggregates.Add(int64(aggs))
+		k.watch.packed.Add(int64(packed))
+	}
 }
 
 // acker acknowledges records, one call per run of records that share a
@@ -275,6 +288,7 @@ func (d *dispatcher) loop(ctx context.Context, in <-chan Batch, done <-chan *req
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		d.k.watch.depth(d.q.len(), d.inFlight)
 		now := time.Now()
 		for d.inFlight < set.maxInFlight && !now.Before(d.gate) && d.admits() {
 			at, ok := d.q.readyAt(d.start, now, closing)
@@ -395,6 +409,7 @@ func (d *dispatcher) enqueue(b Batch, now time.Time) {
 // handle takes a request back from a worker: it requeues what failed and
 // sets the backoff.
 func (d *dispatcher) handle(r *request, now time.Time) {
+	d.k.observe(r, now)
 	d.k.mem.add(-r.cost)
 	defer func() {
 		r.reset()

@@ -84,6 +84,7 @@ func (d *dispatcher) setShards(m *shardMap, now time.Time) {
 	if d.shards != nil && sameShards(d.shards, m) {
 		return
 	}
+	d.k.watch.shards.Store(int64(len(m.shards)))
 	retry, fresh := d.q.drain()
 	set := &d.k.set
 	d.shards, d.keyLanes = m, nil

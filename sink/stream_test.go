@@ -115,6 +115,16 @@ func TestKinesisAggregation(t *testing.T) {
 			if st.RecordsStored != int64(tt.records) || st.ServiceRecords != int64(len(srv.Stored())) {
 				t.Errorf("stats: %d user records in %d service records; server holds %d", st.RecordsStored, st.ServiceRecords, len(srv.Stored()))
 			}
+			packed := 0
+			for _, r := range srv.Stored() {
+				if kpl.IsAggregated(r.Data) {
+					recs, _ := kpl.Decode(r.Data)
+					packed += len(recs)
+				}
+			}
+			if s := k.State(); s.Aggregates != int64(aggregates) || s.Packed != int64(packed) {
+				t.Errorf("state counts %d aggregates of %d records; the server holds %d of %d", s.Aggregates, s.Packed, aggregates, packed)
+			}
 			switch {
 			case tt.pad > 20<<10:
 				if aggregates != 0 {

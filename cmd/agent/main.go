@@ -35,6 +35,7 @@ Usage:
                             show what a flow's transforms make of lines
   kinetail replay -c FILE [--destination NAME] [--keep] DEADLETTER...
                             send the records of dead-letter files again
+  kinetail status [-c FILE] show what the running agent is doing (or the checkpoint)
   kinetail version          print the version
 
 Run "kinetail COMMAND --help" for a command's options.
@@ -58,6 +59,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdTest(rest, stdin, stdout, stderr)
 	case "replay":
 		return cmdReplay(rest, stdout, stderr)
+	case "status":
+		return cmdStatus(rest, stdout, stderr)
 	case "version", "--version":
 		if commit != "" {
 			fmt.Fprintf(stdout, "kinetail %s (commit %s)\n", buildVersion(), commit)
@@ -156,6 +159,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
+	a.Version = buildVersion()
 	if err := a.Run(ctx); err != nil {
 		log.Error("stopped with an error", "err", err)
 		return 1

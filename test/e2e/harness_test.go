@@ -67,6 +67,7 @@ func writeConfig(t *testing.T, dir, endpoint, stream, flows string) string {
   checkpoint_interval: 200ms
   log_level: debug
   shutdown_timeout: 20s
+  metrics: {listen: "127.0.0.1:0"}
 destinations:
   out:
     type: kinesis

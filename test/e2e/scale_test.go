@@ -62,6 +62,7 @@ func TestScale10000Files(t *testing.T) {
   checkpoint_interval: 1s
   log_level: info
   shutdown_timeout: 20s
+  metrics: {listen: "127.0.0.1:0"}
   max_open_files: %d
 destinations:
   out:

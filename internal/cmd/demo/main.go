@@ -15,6 +15,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -73,6 +74,11 @@ func run() error {
 		}
 	}
 
+	metricsAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+
 	step("running kinetail with " + *cfgPath)
 	agentLog, err := os.Create(filepath.Join(work, "kinetail.log"))
 	if err != nil {
@@ -86,6 +92,7 @@ func run() error {
 		"KINETAIL_STATE_DIR="+filepath.Join(work, "state"),
 		"KINETAIL_STREAM="+stream,
 		"KINETAIL_ENDPOINT="+srv.Endpoint(),
+		"KINETAIL_METRICS="+metricsAddr,
 	)
 	cmd.Stdout, cmd.Stderr = agentLog, agentLog
 	if err := cmd.Start(); err != nil {
@@ -114,6 +121,14 @@ func run() error {
 		return fmt.Errorf("read back: %w", err)
 	}
 
+	// The status of the run, as an operator sees it, shown at the end.
+	status := exec.Command(*bin, "status", "-c", *cfgPath)
+	status.Env = cmd.Env
+	statusOut, err := status.CombinedOutput()
+	if err != nil {
+		statusOut = fmt.Appendf(statusOut, "kinetail status: %v\n", err)
+	}
+
 	step("stopping kinetail (SIGTERM)")
 	cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -125,7 +140,23 @@ func run() error {
 		return errors.New("kinetail did not stop within 30s")
 	}
 
-	return report(written, recs, agentLog.Name())
+	if err := report(written, recs, agentLog.Name()); err != nil {
+		return err
+	}
+	step("kinetail status, just before the stop")
+	os.Stdout.Write(statusOut)
+	return nil
+}
+
+// freeAddr returns a loopback address with a port nothing listens on, for
+// the agent's metrics (the default port may be taken on this machine).
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
 }
 
 // line is what the demo wrote; key identifies it in what comes back.
