@@ -104,12 +104,12 @@ func (t *Tailer) rescan(ctx context.Context, wg *sync.WaitGroup) {
 	if t.firstScan {
 		t.restartOrigins(snap, origins)
 	}
-	t.dirChanges(origins)
+	racy := t.dirChanges(origins)
 	t.plan(news, origins, snap)
 	t.firstScan = false
 	t.openWaiting(ctx, wg)
 	t.skipped = 0
-	t.covered = t.watcher.covers(snap) && len(t.dirs) == 0 && len(t.replan) == 0 &&
+	t.covered = t.watcher.covers(snap) && !racy && len(t.dirs) == 0 && len(t.replan) == 0 &&
 		len(t.queue) == 0 && !t.searching()
 }
 
@@ -261,7 +261,10 @@ func (t *Tailer) history(path string) (time.Time, bool) {
 // without the followed file changing may hold a generation written while
 // the reader was not looking (copied and truncated within one poll, a file
 // seen empty), and is looked at now.
-func (t *Tailer) dirChanges(origins map[string]time.Time) {
+//
+// It reports whether a directory's time is too recent to tell a change
+// after this scan from none: the next periodic scan must look again.
+func (t *Tailer) dirChanges(origins map[string]time.Time) (racy bool) {
 	byDir := make(map[string][]string)
 	add := func(o string) {
 		byDir[dirOf(o)] = append(byDir[dirOf(o)], o)
@@ -283,14 +286,21 @@ func (t *Tailer) dirChanges(origins map[string]time.Time) {
 		slices.Sort(os)
 		byDir[d] = slices.Compact(os)
 	}
-	mods := make(map[string]time.Time, len(byDir))
+	now := time.Now()
+	mods := make(map[string]dirTime, len(byDir))
 	for d, os := range byDir {
 		fi, err := statDir(d)
 		if err != nil {
 			continue
 		}
-		mods[d] = fi
-		if old, ok := t.dirMod[d]; ok && !old.Equal(fi) {
+		mods[d] = dirTime{mod: fi, seen: now}
+		racy = racy || now.Sub(fi) < racyDir
+		// A time seen less than racyDir after it was set may be that of
+		// a later change too: the kernel's clock for file times moves in
+		// ticks of milliseconds (a second on some file systems), and a
+		// file created, written and rotated twice within one tick after
+		// the last scan leaves the time as that scan saw it.
+		if old, ok := t.dirMod[d]; ok && (!old.mod.Equal(fi) || old.seen.Sub(old.mod) < racyDir) {
 			for _, o := range os {
 				if _, dup := origins[o]; dup {
 					continue
@@ -302,7 +312,15 @@ func (t *Tailer) dirChanges(origins map[string]time.Time) {
 		}
 	}
 	t.dirMod = mods
+	return racy
 }
+
+// dirTime is a directory's modification time and when it was read.
+type dirTime struct{ mod, seen time.Time }
+
+// racyDir is how long after a directory's modification time a scan cannot
+// tell a later change from none (see dirChanges).
+const racyDir = 2 * time.Second
 
 // restartOrigins adds, at the first scan after a restart, every path that
 // generations were read at and every path the globs match now: files of

@@ -238,7 +238,7 @@ type Tailer struct {
 	// dirs are the directories, other than its own, where generations of
 	// a followed path were found (logrotate's olddir).
 	dirs      map[string]map[string]struct{}
-	dirMod    map[string]time.Time // modification times of followed paths' directories
+	dirMod    map[string]dirTime // modification times of followed paths' directories
 	startedAt time.Time
 	lastScan  Snapshot
 	// covered says that the last scan found every followed file where
