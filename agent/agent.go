@@ -131,6 +131,21 @@ type Agent struct {
 	// Version is the running version, shown by metrics and status; set
 	// it before Run.
 	Version string
+	// OnReady, if set, is called once by Run when every flow and
+	// destination is started and the destinations were checked (systemd's
+	// READY=1).
+	OnReady func()
+}
+
+// Alive reports whether every flow's loop is running: false once one has
+// stopped (the tailer failed), which a watchdog should notice.
+func (a *Agent) Alive() bool {
+	for _, f := range a.flows {
+		if !f.running.Load() {
+			return false
+		}
+	}
+	return true
 }
 
 // New prepares an agent: it loads the checkpoint and builds every stage, so
@@ -233,6 +248,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		}()
 	}
 	a.log.Info("kinetail started", "flows", len(a.flows), "destinations", len(a.dests), "checkpoint", a.store.Path())
+	if a.OnReady != nil {
+		a.OnReady()
+	}
 	defer a.mon.start(ctx)() // stopped after the final save
 
 	<-ctx.Done()

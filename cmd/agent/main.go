@@ -3,6 +3,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -19,6 +20,7 @@ import (
 	"github.com/kinetail/kinetail/agent"
 	"github.com/kinetail/kinetail/checkpoint"
 	"github.com/kinetail/kinetail/config"
+	"github.com/kinetail/kinetail/internal/sdnotify"
 	"github.com/kinetail/kinetail/transform"
 )
 
@@ -118,25 +120,40 @@ func cmdRun(args []string, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
-	cfg, err := config.Load(path)
+	reload, stopHangups := hangups()
+	defer stopHangups()
+	cfg, err := loadValidated(path)
 	if err != nil {
 		fmt.Fprintf(stderr, "kinetail: %v\n", err)
 		return 1
 	}
-	if logLevel == "" {
-		logLevel = cfg.Agent.LogLevel
-	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		// The collector works harder as the heap nears the agent's
-		// memory limit instead of letting it grow (GOMEMLIMIT wins).
-		// The runtime counts its own memory, not the pages of the
-		// program's code and data, which are about an eighth of the
-		// default limit: measured RSS then stays within memory_limit.
-		debug.SetMemoryLimit(int64(cfg.Agent.MemoryLimit) * 7 / 8)
-	}
-	log, err := newLogger(stderr, logFormat, logLevel)
+	level := new(slog.LevelVar)
+	log, err := newLogger(stderr, logFormat, level)
 	if err != nil {
 		fmt.Fprintf(stderr, "kinetail: %v\n", err)
+		return 2
+	}
+	// What a configuration sets for the whole process, at start and at
+	// each reload.
+	apply := func(cfg *config.Config) {
+		lv := logLevel
+		if lv == "" {
+			lv = cfg.Agent.LogLevel
+		}
+		if err := level.UnmarshalText([]byte(lv)); err != nil {
+			log.Error("log level unchanged", "err", err)
+		}
+		if os.Getenv("GOMEMLIMIT") == "" {
+			// The collector works harder as the heap nears the agent's
+			// memory limit instead of letting it grow (GOMEMLIMIT wins).
+			// The runtime counts its own memory, not the pages of the
+			// program's code and data, which are about an eighth of the
+			// default limit: measured RSS then stays within memory_limit.
+			debug.SetMemoryLimit(int64(cfg.Agent.MemoryLimit) * 7 / 8)
+		}
+	}
+	if err := level.UnmarshalText([]byte(cmp.Or(logLevel, cfg.Agent.LogLevel))); err != nil {
+		fmt.Fprintf(stderr, "kinetail: log level %q: want debug, info, warn or error\n", cmp.Or(logLevel, cfg.Agent.LogLevel))
 		return 2
 	}
 	if cpuProfile != "" {
@@ -154,13 +171,14 @@ func cmdRun(args []string, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	a, err := agent.New(ctx, cfg, log)
+	err = agent.Serve(ctx, cfg, reload, agent.ServeOptions{
+		Log:     log,
+		Version: buildVersion(),
+		Load:    func() (*config.Config, error) { return loadValidated(path) },
+		Apply:   apply,
+		Notify:  sdnotify.New(),
+	})
 	if err != nil {
-		log.Error("cannot start", "err", err)
-		return 1
-	}
-	a.Version = buildVersion()
-	if err := a.Run(ctx); err != nil {
 		log.Error("stopped with an error", "err", err)
 		return 1
 	}
@@ -201,12 +219,8 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
-	}
-	opts := &slog.HandlerOptions{Level: lv}
+func newLogger(w io.Writer, format string, level slog.Leveler) (*slog.Logger, error) {
+	opts := &slog.HandlerOptions{Level: level}
 	switch strings.ToLower(format) {
 	case "text":
 		return slog.New(slog.NewTextHandler(w, opts)), nil
