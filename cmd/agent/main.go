@@ -17,8 +17,8 @@ import (
 	"syscall"
 
 	"github.com/kinetail/kinetail/agent"
-	"github.com/kinetail/kinetail/checkpoint"
 	"github.com/kinetail/kinetail/config"
+	"github.com/kinetail/kinetail/preflight"
 	"github.com/kinetail/kinetail/transform"
 )
 
@@ -169,7 +169,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 
 func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	var path string
-	code, ok := flags("check", "Validates a configuration file and prints its flows and destinations.\nExits 1 and lists every problem (file:line:column: reason) if it is invalid,\nor if the checkpoint file's directory cannot be created or written.", args, stderr, func(fs *flag.FlagSet) {
+	code, ok := flags("check", "Validates a configuration file and prints its flows and destinations.\nExits 1 and lists every problem (file:line:column: reason) if it is invalid,\nif the checkpoint file's directory cannot be created or written, or if\nanother program uses agent.metrics.listen. Warns about globs whose directory\ndoes not exist and files this user cannot read.", args, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&path, "c", "/etc/kinetail/kinetail.yaml", "configuration `file`")
 	})
 	if !ok {
@@ -192,9 +192,13 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	if bad {
 		return 1
 	}
-	// Last, as it creates the directory: only for a valid configuration.
-	if err := checkpoint.CheckDir(cfg.Agent.CheckpointFile); err != nil {
-		fmt.Fprintf(stderr, "checkpoint: %v\n", err)
+	// Last, as it creates the checkpoint directory: only for a valid
+	// configuration.
+	findings := preflight.Check(context.Background(), cfg, preflight.Options{Listen: true})
+	for _, f := range findings {
+		fmt.Fprintln(stderr, f)
+	}
+	if preflight.Errors(findings) {
 		return 1
 	}
 	fmt.Fprintf(stdout, "%s: OK\n\n%s", path, cfg.Summary())
