@@ -72,7 +72,7 @@ func Log(ctx context.Context, log *slog.Logger, findings []Finding) {
 type host struct {
 	open      func(path string) error                     // opens the file for reading and closes it
 	stat      func(path string) (fs.FileInfo, error)      // os.Stat
-	user      func() string                               // who runs the checks: "kinetail (uid 998)"
+	user      func() (name, uid string)                   // who runs the checks; name "" if unknown
 	owner     func(fi fs.FileInfo) (owner, group string)  // names of the file's owner and group, "" if unknown
 	listen    func(addr string) error                     // binds addr and lets it go
 	isAgent   func(ctx context.Context, addr string) bool // a kinetail agent answers /status at addr
@@ -177,7 +177,12 @@ func (h *host) unreadable(path string, fi fs.FileInfo, err error) string {
 		return fmt.Sprintf("%s cannot be read: %v", path, err)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s cannot be read by user %s: mode %v", path, h.user(), fi.Mode().Perm())
+	name, uid := h.user()
+	who, acl := "uid "+uid, uid
+	if name != "" {
+		who, acl = name+" (uid "+uid+")", name
+	}
+	fmt.Fprintf(&b, "%s cannot be read by user %s: mode %v", path, who, fi.Mode().Perm())
 	owner, group := h.owner(fi)
 	if owner != "" {
 		fmt.Fprintf(&b, ", owner %s", owner)
@@ -185,7 +190,7 @@ func (h *host) unreadable(path string, fi fs.FileInfo, err error) string {
 	if group != "" {
 		fmt.Fprintf(&b, ", group %s", group)
 	}
-	b.WriteString(" (add the user to the file's group, or give it an ACL: setfacl -m u:USER:r)")
+	fmt.Fprintf(&b, " (add the user to the file's group, or give it an ACL: setfacl -m u:%s:r)", acl)
 	return b.String()
 }
 
@@ -206,13 +211,13 @@ func literalDir(glob string) string {
 	return dir
 }
 
-// currentUser names the user the process runs as, with its uid.
-func currentUser() string {
-	uid := strconv.Itoa(os.Geteuid())
+// currentUser returns the name and uid of the user the process runs as.
+func currentUser() (name, uid string) {
+	uid = strconv.Itoa(os.Geteuid())
 	if u, err := user.LookupId(uid); err == nil {
-		return u.Username + " (uid " + uid + ")"
+		name = u.Username
 	}
-	return "uid " + uid
+	return name, uid
 }
 
 // isAgent reports whether a kinetail agent answers /status at addr.

@@ -28,7 +28,7 @@ func fakeHost(denied map[string]error) *host {
 		}
 		return nil
 	}
-	h.user = func() string { return "kinetail (uid 998)" }
+	h.user = func() (string, string) { return "kinetail", "998" }
 	h.owner = func(fs.FileInfo) (string, string) { return "root", "adm" }
 	h.listen = func(string) error { return nil }
 	h.isAgent = func(context.Context, string) bool { return false }
@@ -92,7 +92,18 @@ func TestCheck(t *testing.T) {
 			paths:  []string{logs + "/*.log"},
 			denied: map[string]error{"secure.log": syscall.EACCES},
 			want: []string{`warning: flow "app": ` + logs + `/secure.log cannot be read by user kinetail (uid 998): mode -rw-r-----, owner root, group adm` +
-				` (add the user to the file's group, or give it an ACL: setfacl -m u:USER:r)`},
+				` (add the user to the file's group, or give it an ACL: setfacl -m u:kinetail:r)`},
+		},
+		{
+			name:   "a user without a name is named by uid",
+			paths:  []string{logs + "/secure.log"},
+			denied: map[string]error{"secure.log": syscall.EACCES},
+			setup: func(h *host, cfg *config.Config) {
+				h.user = func() (string, string) { return "", "998" }
+				h.owner = func(fs.FileInfo) (string, string) { return "0", "" }
+			},
+			want: []string{`warning: flow "app": ` + logs + `/secure.log cannot be read by user uid 998: mode -rw-r-----, owner 0` +
+				` (add the user to the file's group, or give it an ACL: setfacl -m u:998:r)`},
 		},
 		{
 			name:   "another open error is shown as it is",
@@ -108,7 +119,7 @@ func TestCheck(t *testing.T) {
 				var w []string
 				for i := range maxUnreadable {
 					w = append(w, fmt.Sprintf(`warning: flow "app": %s/f%02d.log cannot be read by user kinetail (uid 998): mode -rw-------, owner root, group adm`+
-						` (add the user to the file's group, or give it an ACL: setfacl -m u:USER:r)`, many, i))
+						` (add the user to the file's group, or give it an ACL: setfacl -m u:kinetail:r)`, many, i))
 				}
 				return append(w, `warning: flow "app": 3 more files cannot be read`)
 			}(),
@@ -191,7 +202,8 @@ func TestCheckRealUnreadableFile(t *testing.T) {
 		t.Fatalf("findings %v, want one warning", findings)
 	}
 	f := findings[0]
-	want := fmt.Sprintf("%s cannot be read by user %s: mode ----------, owner ", path, currentUser())
+	name, uid := currentUser()
+	want := fmt.Sprintf("%s cannot be read by user %s (uid %s): mode ----------, owner ", path, name, uid)
 	if f.Level != slog.LevelWarn || !strings.Contains(f.Message, want) {
 		t.Errorf("finding %v, want a warning containing %q", f, want)
 	}
