@@ -404,16 +404,17 @@ func (a *Agent) logStats() {
 	a.outMu.Lock()
 	defer a.outMu.Unlock()
 	for _, o := range a.outputs {
-		var stats any
+		// Each kind's stats log as a group of counters (LogValue).
+		args := []any{"destination", o.name}
 		switch s := o.sink.(type) {
 		case *sink.Stream:
-			stats = s.Stats()
+			args = append(args, "stats", s.Stats())
 		case *sink.File:
-			stats = s.Stats()
+			args = append(args, "stats", s.Stats())
 		case *sink.Stdout:
-			stats = s.Stats()
+			args = append(args, "stats", s.Stats())
 		}
-		a.log.Info("destination totals", "destination", o.name, "stats", stats)
+		a.log.Info("destination totals", args...)
 	}
 	for _, d := range a.dests {
 		d.mu.Lock()

@@ -25,6 +25,9 @@ type ServeOptions struct {
 	// Notify tells systemd about readiness, reloads and the stop; nil
 	// when not run by systemd.
 	Notify *sdnotify.Notifier
+	// Starting, if set, is called with each agent and its configuration
+	// before it runs: at the start and after each reload.
+	Starting func(*Agent, *config.Config)
 }
 
 // Serve runs an agent for cfg until ctx is cancelled. Each value on reload
@@ -56,6 +59,9 @@ func Serve(ctx context.Context, cfg *config.Config, reload <-chan struct{}, o Se
 			return err
 		}
 		a.Version = o.Version
+		if o.Starting != nil {
+			o.Starting(a, cfg)
+		}
 		a.OnReady = func() {
 			o.Notify.Send("READY=1", fmt.Sprintf("STATUS=running %d flows, %d destinations", len(a.flows), len(a.dests)))
 		}

@@ -12,6 +12,8 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+
+	"github.com/kinetail/kinetail/internal/awslog"
 )
 
 // maxDatums is PutMetricData's limit of metric data per call.
@@ -60,6 +62,8 @@ func NewCloudWatch(ctx context.Context, o CloudWatchOptions) (*CloudWatch, error
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	loadOpts := []func(*awsconfig.LoadOptions) error{
+		// The SDK's own warnings (IMDS, credentials) go to our handler.
+		awsconfig.WithLogger(awslog.New(o.Logger)),
 		awsconfig.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(so *retry.StandardOptions) {
 				so.MaxAttempts = 3

@@ -26,6 +26,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/kinetail/kinetail/config"
+	"github.com/kinetail/kinetail/internal/awslog"
 )
 
 // Limits of the Kinesis PutRecords API.
@@ -335,8 +336,14 @@ func newStream(ctx context.Context, d *config.Destination, opts Options) (*Strea
 		httpClient = newHTTPClient(&set, opts.tuneTransport)
 	}
 	sdkBackoff := set.initialBackoff
+	sdkLog := opts.Logger
+	if sdkLog == nil {
+		sdkLog = slog.New(slog.DiscardHandler)
+	}
 	loadOpts := []func(*awsconfig.LoadOptions) error{
 		awsconfig.WithHTTPClient(httpClient),
+		// The SDK's own warnings (IMDS, credentials) go to our handler.
+		awsconfig.WithLogger(awslog.New(sdkLog.With("destination", d.Name))),
 		awsconfig.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
 				o.MaxAttempts = sdkMaxAttempts

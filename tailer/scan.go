@@ -106,8 +106,12 @@ func (t *Tailer) rescan(ctx context.Context, wg *sync.WaitGroup) {
 	}
 	racy := t.dirChanges(origins)
 	t.plan(news, origins, snap)
+	first := t.firstScan
 	t.firstScan = false
 	t.openWaiting(ctx, wg)
+	if first {
+		t.logFollowing()
+	}
 	t.skipped = 0
 	t.covered = t.watcher.covers(snap) && !racy && len(t.dirs) == 0 && len(t.replan) == 0 &&
 		len(t.queue) == 0 && !t.searching()

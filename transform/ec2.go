@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 
 	"github.com/kinetail/kinetail/config"
+	"github.com/kinetail/kinetail/internal/awslog"
 )
 
 const (
@@ -97,6 +98,12 @@ type ec2Options struct {
 func newAddEC2Metadata(c *config.AddEC2Metadata, o ec2Options) *addEC2Metadata {
 	// Records must never carry an unauthenticated IMDSv1 answer.
 	o.imds.EnableFallback = aws.FalseTernary
+	if o.log == nil {
+		o.log = slog.Default()
+	}
+	if o.imds.Logger == nil {
+		o.imds.Logger = awslog.New(o.log)
+	}
 	p := &addEC2Metadata{
 		client:  imds.New(o.imds),
 		tags:    c.Tags,
@@ -106,9 +113,6 @@ func newAddEC2Metadata(c *config.AddEC2Metadata, o ec2Options) *addEC2Metadata {
 	}
 	if p.now == nil {
 		p.now = time.Now
-	}
-	if p.log == nil {
-		p.log = slog.Default()
 	}
 	if p.refresh <= 0 {
 		p.refresh = time.Hour

@@ -18,10 +18,9 @@ import (
 	"syscall"
 
 	"github.com/kinetail/kinetail/agent"
-	"github.com/kinetail/kinetail/checkpoint"
 	"github.com/kinetail/kinetail/config"
 	"github.com/kinetail/kinetail/internal/sdnotify"
-	"github.com/kinetail/kinetail/transform"
+	"github.com/kinetail/kinetail/preflight"
 )
 
 // version and commit are set at build time with
@@ -171,7 +170,15 @@ func cmdRun(args []string, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	var current agentStatus
+	defer logStatusOnSignal(ctx, &current, log)()
 	err = agent.Serve(ctx, cfg, reload, agent.ServeOptions{
+		Starting: func(a *agent.Agent, cfg *config.Config) {
+			current.a.Store(a)
+			// The metrics port is the agent's own to report: it binds
+			// it right after.
+			preflight.Log(ctx, log, preflight.Check(ctx, cfg, preflight.Options{}))
+		},
 		Log:     log,
 		Version: buildVersion(),
 		Load:    func() (*config.Config, error) { return loadValidated(path) },
@@ -187,32 +194,24 @@ func cmdRun(args []string, stderr io.Writer) int {
 
 func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	var path string
-	code, ok := flags("check", "Validates a configuration file and prints its flows and destinations.\nExits 1 and lists every problem (file:line:column: reason) if it is invalid,\nor if the checkpoint file's directory cannot be created or written.", args, stderr, func(fs *flag.FlagSet) {
+	code, ok := flags("check", "Validates a configuration file and prints its flows and destinations.\nExits 1 and lists every problem (file:line:column: reason) if it is invalid,\nif the checkpoint file's directory cannot be created or written, or if\nanother program uses agent.metrics.listen. Warns about globs whose directory\ndoes not exist and files this user cannot read.", args, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&path, "c", "/etc/kinetail/kinetail.yaml", "configuration `file`")
 	})
 	if !ok {
 		return code
 	}
-	cfg, err := config.Load(path)
+	cfg, err := loadValidated(path)
 	if err != nil {
 		fmt.Fprintf(stderr, "%v\n", err)
 		return 1
 	}
-	// Build each flow's transforms too, so what `run` would refuse is
-	// reported here.
-	bad := false
-	for _, f := range cfg.Flows {
-		if _, err := transform.New(f.Transforms); err != nil {
-			fmt.Fprintf(stderr, "%s:%d: flow %q: %v\n", path, f.Line, f.Name, err)
-			bad = true
-		}
+	// Last, as it creates the checkpoint directory: only for a valid
+	// configuration.
+	findings := preflight.Check(context.Background(), cfg, preflight.Options{Listen: true})
+	for _, f := range findings {
+		fmt.Fprintln(stderr, f)
 	}
-	if bad {
-		return 1
-	}
-	// Last, as it creates the directory: only for a valid configuration.
-	if err := checkpoint.CheckDir(cfg.Agent.CheckpointFile); err != nil {
-		fmt.Fprintf(stderr, "checkpoint: %v\n", err)
+	if preflight.Errors(findings) {
 		return 1
 	}
 	fmt.Fprintf(stdout, "%s: OK\n\n%s", path, cfg.Summary())
