@@ -154,13 +154,17 @@ func FuzzRedact(f *testing.F) {
 		}
 		// Only string values change: keys, numbers, literals and the
 		// structure stay.
-		var a, b any
-		if err := json.Unmarshal(in, &a); err != nil {
-			t.Fatal(err)
+		// Numbers as written: one too large for a float64 is valid JSON.
+		decode := func(b []byte) any {
+			d := json.NewDecoder(bytes.NewReader(b))
+			d.UseNumber()
+			var v any
+			if err := d.Decode(&v); err != nil {
+				t.Fatal(err)
+			}
+			return v
 		}
-		if err := json.Unmarshal(out, &b); err != nil {
-			t.Fatal(err)
-		}
+		a, b := decode(in), decode(out)
 		if !reflect.DeepEqual(stripStrings(a), stripStrings(b)) {
 			t.Fatalf("redact(%q) = %q changed more than string values", in, out)
 		}
