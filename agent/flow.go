@@ -47,7 +47,7 @@ type item struct {
 
 func newFlow(fc *config.Flow, a *Agent, index map[string]int, firstStart bool) (*flow, error) {
 	f := &flow{name: fc.Name, log: a.log, agent: a,
-		budget: newBudget(a.flowMemory), grow: 1.5}
+		budget: newBudget(a.flowMemory - tailer.RecycleBytes(flowRecycle(a.flowMemory, int64(fc.MaxLineBytes)), 0, 0)), grow: 1.5}
 	var err error
 	if f.chain, err = transform.NewWithOptions(fc.Transforms, transform.Options{Logger: a.log.With("flow", fc.Name)}); err != nil {
 		return nil, fmt.Errorf("flow %q: %w", fc.Name, err)
@@ -82,6 +82,7 @@ func newFlow(fc *config.Flow, a *Agent, index map[string]int, firstStart bool) (
 		Multiline:          multiline,
 		OpenFiles:          a.openFiles,
 		Budget:             f.budget,
+		Recycle:            flowRecycle(a.flowMemory, int64(fc.MaxLineBytes)),
 		Logger:             f.log,
 		Hooks:              a.saver.Hooks(),
 	})
@@ -246,4 +247,13 @@ func (f *flow) route(line, rec []byte, start int) {
 		}
 		f.items = append(f.items, it)
 	}
+}
+
+// flowRecycle is how many batch buffers a flow's tailer keeps for reuse
+// (tailer.Config.Recycle), taken from its memory share: up to 4, and at
+// most half of what the share has beyond a batch and a maximal line (what
+// flowMemory makes sure of).
+func flowRecycle(share, maxLine int64) int {
+	one := tailer.RecycleBytes(1, 0, 0)
+	return int(max(0, min(4, (share-int64(tailer.DefaultBatchBytes)-maxLine)/(2*one))))
 }

@@ -7,18 +7,29 @@ import "sync"
 // batches. In a backlog every batch needs a new buffer of BatchBytes and a
 // Lines slice: allocated each time, the memory must be cleared and
 // collected, and with a thousand busy files most of the agent's CPU went to
-// that. The few kept are outside the memory budget: they replace buffers
-// the collector would otherwise be holding as garbage.
+// that. The few kept (Config.Recycle) are outside the memory budget: the
+// caller sets the budget that much lower (RecycleBytes).
 type recycler struct {
-	size int // the capacity of the buffers kept: BatchBytes
+	size     int // the capacity of the buffers kept: BatchBytes
+	maxLines int // the largest Lines slice kept: BatchLines
+	keep     int // how many buffers, and how many Lines slices
 
 	mu    sync.Mutex
 	bufs  [][]byte
 	lines [][]Line
 }
 
-// recycleKeep is how many buffers (and Lines slices) a flow keeps.
-const recycleKeep = 4
+// RecycleBytes is the most memory a tailer keeps for reuse with
+// Config.Recycle n and the batch bounds of cfg (defaults for zero).
+func RecycleBytes(n, batchBytes, batchLines int) int64 {
+	if batchBytes <= 0 {
+		batchBytes = DefaultBatchBytes
+	}
+	if batchLines <= 0 {
+		batchLines = DefaultBatchLines
+	}
+	return int64(n) * (int64(batchBytes) + int64(batchLines)*lineBytes)
+}
 
 // buffer returns a buffer of length n and capacity c. The first n bytes are
 // to be overwritten by the caller: a recycled buffer is not cleared.
@@ -60,21 +71,21 @@ func (p *recycler) putBuffer(b []byte) {
 		return
 	}
 	p.mu.Lock()
-	if len(p.bufs) < recycleKeep {
+	if len(p.bufs) < p.keep {
 		p.bufs = append(p.bufs, b[:0])
 	}
 	p.mu.Unlock()
 }
 
 func (p *recycler) putLines(l []Line) {
-	if cap(l) == 0 {
+	if cap(l) == 0 || cap(l) > p.maxLines || p.keep == 0 {
 		return
 	}
 	clear(l[:cap(l)]) // the Lines point into buffers that may be collected
 	p.mu.Lock()
-	if len(p.lines) < recycleKeep {
+	if len(p.lines) < p.keep {
 		p.lines = append(p.lines, l[:0])
-	} else if cap(p.lines[0]) < cap(l) {
+	} else if cap(p.lines[0]) < cap(l) && cap(l) <= p.maxLines {
 		p.lines[0] = l[:0] // keep the larger
 	}
 	p.mu.Unlock()

@@ -82,6 +82,11 @@ type Config struct {
 	// RescanInterval is the period of the full glob rescan; file events
 	// only make it happen sooner.
 	RescanInterval time.Duration
+	// Recycle is how many batch buffers (and Lines slices) given back by
+	// the consumer (ReleaseBuffer, ReleaseLines) the tailer keeps for the
+	// next batches: memory outside Budget, RecycleBytes at most. 0 keeps
+	// none.
+	Recycle int
 	// BatchLines and BatchBytes bound a batch.
 	BatchLines int
 	BatchBytes int
@@ -317,7 +322,7 @@ func New(cfg Config) (*Tailer, error) {
 		scanner:    sc,
 		freed:      make(chan struct{}, 1),
 		firstScan:  true,
-		recycle:    recycler{size: cfg.BatchBytes},
+		recycle:    recycler{size: cfg.BatchBytes, maxLines: cfg.BatchLines, keep: cfg.Recycle},
 		known:      newRegistry(),
 		warned:     make(map[string]struct{}),
 		scanWarned: make(map[string]struct{}),
