@@ -4,14 +4,10 @@ import (
 	"context"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/kinetail/kinetail/tailer"
 )
-
-// minSaveGap is the least time between two saves asked for by Soon or Sync.
-const minSaveGap = 100 * time.Millisecond
 
 // Saver writes a Tracker's entries to a Store: every interval when they
 // changed, soon when asked, and once more at the end. Sync lets a reader
@@ -24,12 +20,10 @@ type Saver struct {
 	status   saveStatus // for Status, under mu
 	soon     chan struct{}
 
-	mu    sync.Mutex // serialises saves
-	saved uint64     // tracker version last written
-	// savedOnce is set by the first successful save.
-	savedOnce atomic.Bool
-	savedCh   chan struct{}
-	failing   bool
+	mu      sync.Mutex // serialises saves
+	saved   uint64     // tracker version last written
+	savedCh chan struct{}
+	failing bool
 }
 
 // NewSaver returns a Saver of tracker's entries to store.
@@ -46,25 +40,13 @@ func NewSaver(store *Store, tracker *Tracker, interval time.Duration, log *slog.
 func (s *Saver) Run(ctx context.Context) {
 	tick := time.NewTicker(s.interval)
 	defer tick.Stop()
-	var last time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		case <-s.soon:
-			// Requests in a burst (thousands of files opened at a
-			// start) become a few saves of them all, not one save of
-			// the whole checkpoint per file.
-			if wait := time.Until(last.Add(minSaveGap)); wait > 0 {
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(wait):
-				}
-			}
 		}
-		last = time.Now()
 		if err := s.Save(); err != nil {
 			if !s.failing {
 				s.log.Error("saving checkpoint failed; keeping the previous one and retrying", "err", err)
@@ -93,7 +75,6 @@ func (s *Saver) Save() (err error) {
 		return err
 	}
 	s.saved = v
-	s.savedOnce.Store(true)
 	close(s.savedCh)
 	s.savedCh = make(chan struct{})
 	return nil
@@ -129,20 +110,21 @@ func (s *Saver) Sync(ctx context.Context) error {
 	}
 }
 
-// Hooks connects a tailer to the tracker, and its Sync to this Saver. Until
-// the first save, an opened generation is saved soon, not only at the next
-// tick: until the agent's first save, a restart is a first start, which
-// reads no rotated file. After it, the ticks are enough (a generation the
-// checkpoint does not know is saved by Sync before it is read), and a
-// start that reopens thousands of known files does not save once per file.
+// Hooks connects a tailer to the tracker, and its Sync to this Saver. An
+// opened generation is saved soon, not only at the next tick: if kinetail
+// is killed before a new one is saved and its file rotated meanwhile, a
+// restart would not know the path and would not look for its rotated files
+// (and until the agent's first save, a restart is a first start, which
+// reads no rotated file); where a known one is read from now (a rotated
+// copy) is what a restart looks at first. Requests made while a save runs
+// are one: a start that opens thousands of files makes a few saves of them
+// all.
 func (s *Saver) Hooks() tailer.Hooks {
 	t := s.tracker
 	return tailer.Hooks{
 		OnOpen: func(src *tailer.Source, o tailer.Opened) {
 			t.Open(src, o)
-			if !s.savedOnce.Load() {
-				s.Soon()
-			}
+			s.Soon()
 		},
 		OnRename: t.Rename,
 		OnWiden:  t.Widen,

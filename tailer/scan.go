@@ -94,8 +94,9 @@ func (t *Tailer) rescan(ctx context.Context, wg *sync.WaitGroup) {
 		}
 	}
 	t.logLeft()
+	rt := t.readerTimes()
 	for _, e := range news {
-		if since, ok := t.history(e.Path); ok {
+		if since, ok := t.historyWith(e.Path, rt); ok {
 			if old, dup := origins[e.Path]; !dup || since.Before(old) {
 				origins[e.Path] = since
 			}
@@ -104,7 +105,7 @@ func (t *Tailer) rescan(ctx context.Context, wg *sync.WaitGroup) {
 	if t.firstScan {
 		t.restartOrigins(snap, origins)
 	}
-	racy := t.dirChanges(origins)
+	t.dirChanges(origins)
 	t.plan(news, origins, snap)
 	first := t.firstScan
 	t.firstScan = false
@@ -112,9 +113,6 @@ func (t *Tailer) rescan(ctx context.Context, wg *sync.WaitGroup) {
 	if first {
 		t.logFollowing()
 	}
-	t.skipped = 0
-	t.covered = t.watcher.covers(snap) && !racy && len(t.dirs) == 0 && len(t.replan) == 0 &&
-		len(t.queue) == 0 && !t.searching()
 }
 
 type renameNote struct {
@@ -244,18 +242,34 @@ func (t *Tailer) collectEnded() {
 // reader may still drain it elsewhere), and the newest such generation's
 // MTime: later files of path's family are generations not seen yet.
 func (t *Tailer) history(path string) (time.Time, bool) {
-	since := t.known.newest(path)
-	found := len(t.known.byOrigin[path]) > 0
+	return t.historyWith(path, t.readerTimes())
+}
+
+// readerTimes returns, for each followed path a reader reads a generation
+// of, the newest of those generations' MTime: history's part from the
+// readers, for all paths at once (a scan asks for thousands).
+func (t *Tailer) readerTimes() map[string]time.Time {
 	t.mu.RLock()
+	defer t.mu.RUnlock()
+	rt := make(map[string]time.Time, len(t.readers))
 	for _, r := range t.readers {
-		if r.src.Path == path {
-			found = true
-			if r.mtime.After(since) {
-				since = r.mtime
-			}
+		if old, ok := rt[r.src.Path]; !ok || r.mtime.After(old) {
+			rt[r.src.Path] = r.mtime
 		}
 	}
-	t.mu.RUnlock()
+	return rt
+}
+
+// historyWith is history with the readers' part from readerTimes.
+func (t *Tailer) historyWith(path string, rt map[string]time.Time) (time.Time, bool) {
+	since := t.known.newest(path)
+	found := len(t.known.byOrigin[path]) > 0
+	if m, ok := rt[path]; ok {
+		found = true
+		if m.After(since) {
+			since = m
+		}
+	}
 	return since, found
 }
 
@@ -265,10 +279,7 @@ func (t *Tailer) history(path string) (time.Time, bool) {
 // without the followed file changing may hold a generation written while
 // the reader was not looking (copied and truncated within one poll, a file
 // seen empty), and is looked at now.
-//
-// It reports whether a directory's time is too recent to tell a change
-// after this scan from none: the next periodic scan must look again.
-func (t *Tailer) dirChanges(origins map[string]time.Time) (racy bool) {
+func (t *Tailer) dirChanges(origins map[string]time.Time) {
 	byDir := make(map[string][]string)
 	add := func(o string) {
 		byDir[dirOf(o)] = append(byDir[dirOf(o)], o)
@@ -291,6 +302,7 @@ func (t *Tailer) dirChanges(origins map[string]time.Time) (racy bool) {
 		byDir[d] = slices.Compact(os)
 	}
 	now := time.Now()
+	var rt map[string]time.Time // read once, if a directory changed
 	mods := make(map[string]dirTime, len(byDir))
 	for d, os := range byDir {
 		fi, err := statDir(d)
@@ -298,7 +310,6 @@ func (t *Tailer) dirChanges(origins map[string]time.Time) (racy bool) {
 			continue
 		}
 		mods[d] = dirTime{mod: fi, seen: now}
-		racy = racy || now.Sub(fi) < racyDir
 		// A time seen less than racyDir after it was set may be that of
 		// a later change too: the kernel's clock for file times moves in
 		// ticks of milliseconds (a second on some file systems), and a
@@ -309,14 +320,16 @@ func (t *Tailer) dirChanges(origins map[string]time.Time) (racy bool) {
 				if _, dup := origins[o]; dup {
 					continue
 				}
-				if since, ok := t.history(o); ok {
+				if rt == nil {
+					rt = t.readerTimes()
+				}
+				if since, ok := t.historyWith(o, rt); ok {
 					origins[o] = since
 				}
 			}
 		}
 	}
 	t.dirMod = mods
-	return racy
 }
 
 // dirTime is a directory's modification time and when it was read.
