@@ -79,6 +79,9 @@ type Snapshot struct {
 	// Errors are per-path problems: unreadable directories and matched
 	// names whose target cannot be stat'ed (dangling links).
 	Errors []PathError
+	// Linked counts the Files reached through a symbolic link to a file:
+	// writes to them make no event in the directories watched.
+	Linked int
 }
 
 // PathError is a problem with one path found while scanning.
@@ -149,16 +152,18 @@ func (w *walk) expand(base string, segs []string, ancestors []devIno) {
 		p := filepath.Join(base, seg)
 		if len(rest) == 0 {
 			w.dirs[base] = struct{}{}
-			fi, err := os.Stat(p)
+			fi, err := os.Lstat(p)
+			linked := err == nil && fi.Mode()&fs.ModeSymlink != 0
+			if linked {
+				fi, err = os.Stat(p)
+			}
 			if err != nil {
-				if !errors.Is(err, fs.ErrNotExist) {
-					w.fileErr(p, err)
-				} else if _, lerr := os.Lstat(p); lerr == nil {
-					w.fileErr(p, err) // a dangling link
+				if linked || !errors.Is(err, fs.ErrNotExist) {
+					w.fileErr(p, err) // a dangling link, or unreadable
 				}
 				return
 			}
-			w.add(p, fi)
+			w.add(p, fi, linked)
 			return
 		}
 		fi, err := os.Stat(p)
@@ -186,7 +191,7 @@ func (w *walk) expand(base string, segs []string, ancestors []devIno) {
 					w.fileErr(p, err)
 					continue
 				}
-				w.add(p, fi)
+				w.add(p, fi, e.Type()&fs.ModeSymlink != 0)
 				continue
 			}
 			if _, ok := w.dirKey(p, e); ok {
@@ -217,11 +222,14 @@ func (w *walk) dirKey(p string, e fs.DirEntry) (devIno, bool) {
 	return keyOf(fi)
 }
 
-func (w *walk) add(p string, fi os.FileInfo) {
+func (w *walk) add(p string, fi os.FileInfo, linked bool) {
 	if !fi.Mode().IsRegular() || w.s.excluded(p) {
 		return
 	}
 	w.snap.Files[p] = fi
+	if linked {
+		w.snap.Linked++
+	}
 }
 
 func (w *walk) fileErr(p string, err error) {
