@@ -1,19 +1,18 @@
 package tailer
 
-import "log/slog"
+import (
+	"log/slog"
+
+	"github.com/kinetail/kinetail/internal/counterlog"
+)
 
 // LogValue makes Stats a group of its non-zero counters in logs
 // (lines_read=… in text, an object in JSON) rather than a struct dump. The
 // names are those of /status; lines_read is always there, so that a
 // group is never empty.
 func (s Stats) LogValue() slog.Value {
-	attrs := make([]slog.Attr, 0, 20)
-	add := func(key string, v int64) {
-		if v != 0 {
-			attrs = append(attrs, slog.Int64(key, v))
-		}
-	}
-	attrs = append(attrs, slog.Int64("lines_read", s.LinesRead))
+	g := counterlog.New("lines_read", s.LinesRead, 20)
+	add := g.Add
 	add("bytes_read", s.BytesRead)
 	add("batches", s.Batches)
 	add("lines_truncated", s.Truncated)
@@ -33,5 +32,5 @@ func (s Stats) LogValue() slog.Value {
 	add("scans", s.Scans)
 	add("files_open", s.Files)
 	add("files_idle", s.Idle)
-	return slog.GroupValue(attrs...)
+	return g.Value()
 }
