@@ -15,11 +15,7 @@
 //     regular files;
 //   - watcher.go turns fsnotify events into "rescan soon" and "this file
 //     grew" hints; it never decides anything, the periodic rescan is the
-//     source of truth (fsnotify is silent on NFS and can overflow). Only
-//     where the events see every change to every followed file (watched
-//     directories on local file systems, no links, no overflow: they ask
-//     for a rescan) are most periodic rescans skipped, so that thousands of
-//     idle files cost nothing between the full rescans;
+//     source of truth (fsnotify is silent on NFS and can overflow);
 //   - diff.go compares what the readers follow with a snapshot, by file
 //     identity, as a pure function: appeared, gone, renamed, changed;
 //   - scan.go applies those events (a file that left the globs is drained

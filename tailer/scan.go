@@ -105,7 +105,7 @@ func (t *Tailer) rescan(ctx context.Context, wg *sync.WaitGroup) {
 	if t.firstScan {
 		t.restartOrigins(snap, origins)
 	}
-	racy := t.dirChanges(origins)
+	t.dirChanges(origins)
 	t.plan(news, origins, snap)
 	first := t.firstScan
 	t.firstScan = false
@@ -113,9 +113,6 @@ func (t *Tailer) rescan(ctx context.Context, wg *sync.WaitGroup) {
 	if first {
 		t.logFollowing()
 	}
-	t.skipped = 0
-	t.covered = t.watcher.covers(snap) && !racy && len(t.dirs) == 0 && len(t.replan) == 0 &&
-		len(t.queue) == 0 && !t.searching()
 }
 
 type renameNote struct {
@@ -282,10 +279,7 @@ func (t *Tailer) historyWith(path string, rt map[string]time.Time) (time.Time, b
 // without the followed file changing may hold a generation written while
 // the reader was not looking (copied and truncated within one poll, a file
 // seen empty), and is looked at now.
-//
-// It reports whether a directory's time is too recent to tell a change
-// after this scan from none: the next periodic scan must look again.
-func (t *Tailer) dirChanges(origins map[string]time.Time) (racy bool) {
+func (t *Tailer) dirChanges(origins map[string]time.Time) {
 	byDir := make(map[string][]string)
 	add := func(o string) {
 		byDir[dirOf(o)] = append(byDir[dirOf(o)], o)
@@ -316,7 +310,6 @@ func (t *Tailer) dirChanges(origins map[string]time.Time) (racy bool) {
 			continue
 		}
 		mods[d] = dirTime{mod: fi, seen: now}
-		racy = racy || now.Sub(fi) < racyDir
 		// A time seen less than racyDir after it was set may be that of
 		// a later change too: the kernel's clock for file times moves in
 		// ticks of milliseconds (a second on some file systems), and a
@@ -337,7 +330,6 @@ func (t *Tailer) dirChanges(origins map[string]time.Time) (racy bool) {
 		}
 	}
 	t.dirMod = mods
-	return racy
 }
 
 // dirTime is a directory's modification time and when it was read.

@@ -79,9 +79,6 @@ type Snapshot struct {
 	// Errors are per-path problems: unreadable directories and matched
 	// names whose target cannot be stat'ed (dangling links).
 	Errors []PathError
-	// Linked counts the Files reached through a symbolic link to a file:
-	// writes to them make no event in the directories watched.
-	Linked int
 }
 
 // PathError is a problem with one path found while scanning.
@@ -152,18 +149,16 @@ func (w *walk) expand(base string, segs []string, ancestors []devIno) {
 		p := filepath.Join(base, seg)
 		if len(rest) == 0 {
 			w.dirs[base] = struct{}{}
-			fi, err := os.Lstat(p)
-			linked := err == nil && fi.Mode()&fs.ModeSymlink != 0
-			if linked {
-				fi, err = os.Stat(p)
-			}
+			fi, err := os.Stat(p)
 			if err != nil {
-				if linked || !errors.Is(err, fs.ErrNotExist) {
-					w.fileErr(p, err) // a dangling link, or unreadable
+				if !errors.Is(err, fs.ErrNotExist) {
+					w.fileErr(p, err)
+				} else if _, lerr := os.Lstat(p); lerr == nil {
+					w.fileErr(p, err) // a dangling link
 				}
 				return
 			}
-			w.add(p, fi, linked)
+			w.add(p, fi)
 			return
 		}
 		fi, err := os.Stat(p)
@@ -191,7 +186,7 @@ func (w *walk) expand(base string, segs []string, ancestors []devIno) {
 					w.fileErr(p, err)
 					continue
 				}
-				w.add(p, fi, e.Type()&fs.ModeSymlink != 0)
+				w.add(p, fi)
 				continue
 			}
 			if _, ok := w.dirKey(p, e); ok {
@@ -222,14 +217,11 @@ func (w *walk) dirKey(p string, e fs.DirEntry) (devIno, bool) {
 	return keyOf(fi)
 }
 
-func (w *walk) add(p string, fi os.FileInfo, linked bool) {
+func (w *walk) add(p string, fi os.FileInfo) {
 	if !fi.Mode().IsRegular() || w.s.excluded(p) {
 		return
 	}
 	w.snap.Files[p] = fi
-	if linked {
-		w.snap.Linked++
-	}
 }
 
 func (w *walk) fileErr(p string, err error) {

@@ -28,12 +28,7 @@ const (
 	defaultGrace     = time.Second
 	defaultIdleClose = 5 * time.Second
 	rescanDebounce   = 75 * time.Millisecond
-	// fullRescanEvery: while file events see every change (watcher.covers),
-	// only one periodic rescan in this many runs; the others would only
-	// repeat what the events said. At the default interval, one a minute.
-	fullRescanEvery = 6
-
-	minPollInterval = time.Millisecond
+	minPollInterval  = time.Millisecond
 )
 
 // Budget is a memory budget in bytes (Config.Budget); a
@@ -247,11 +242,6 @@ type Tailer struct {
 	dirMod    map[string]dirTime // modification times of followed paths' directories
 	startedAt time.Time
 	lastScan  Snapshot
-	// covered says that the last scan found every followed file where
-	// file events see its changes, and left nothing for the next scan to
-	// look at; skipped counts the periodic rescans skipped since a scan.
-	covered bool
-	skipped int
 
 	mu      sync.RWMutex
 	readers map[devIno]*reader // open and parked readers, by the file they read
@@ -436,10 +426,6 @@ func (t *Tailer) Run(ctx context.Context, out chan<- Batch) error {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
-			if t.quiet() {
-				t.skipped++
-				continue
-			}
 			t.rescan(ctx, &wg)
 		case <-t.watcher.soon:
 			// Gather a burst of events (logrotate renames, creates
@@ -508,20 +494,6 @@ func (t *Tailer) wakePath(path string) bool {
 	}
 	r.wake()
 	return true
-}
-
-// quiet reports whether a periodic rescan can be skipped: the file events
-// cover every followed file (see covered), no reader ended since the last
-// scan, and a full rescan ran within the last fullRescanEvery intervals
-// (events can be lost without an overflow being reported: a watch removed
-// and added again in between, a kernel bug).
-func (t *Tailer) quiet() bool {
-	if !t.covered || t.skipped >= fullRescanEvery-1 {
-		return false
-	}
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	return len(t.ended) == 0
 }
 
 func (t *Tailer) signalFreed() {

@@ -18,9 +18,6 @@ type watcher struct {
 	fsw     *fsnotify.Watcher // nil when fsnotify is unavailable
 	log     *slog.Logger
 	watched map[string]struct{}
-	// partial are the watched directories whose events may miss writes
-	// (not on a local file system: see eventsComplete).
-	partial map[string]struct{}
 	// wake is called for a write to path; it reports whether a reader
 	// follows that path.
 	wake func(path string) bool
@@ -46,7 +43,6 @@ func newWatcher(log *slog.Logger, wake, match func(string) bool, add func(string
 	w := &watcher{
 		log:     log,
 		watched: make(map[string]struct{}),
-		partial: make(map[string]struct{}),
 		wake:    wake,
 		match:   match,
 		soon:    make(chan struct{}, 1),
@@ -80,7 +76,6 @@ func (w *watcher) setDirs(dirs []string) {
 	w.mu.Lock()
 	for _, d := range w.dropped {
 		delete(w.watched, d)
-		delete(w.partial, d)
 	}
 	w.dropped = w.dropped[:0]
 	w.mu.Unlock()
@@ -100,9 +95,6 @@ func (w *watcher) setDirs(dirs []string) {
 			continue
 		}
 		w.watched[d] = struct{}{}
-		if !eventsComplete(d) {
-			w.partial[d] = struct{}{}
-		}
 		added = true
 	}
 	for d := range w.watched {
@@ -110,28 +102,8 @@ func (w *watcher) setDirs(dirs []string) {
 			// Fails harmlessly when the directory is already gone.
 			_ = w.fsw.Remove(d)
 			delete(w.watched, d)
-			delete(w.partial, d)
 		}
 	}
-}
-
-// covers reports whether the events of the watched directories see every
-// change to the files of snap: each of its directories is watched, on a
-// local file system, and none of its files is reached through a symbolic
-// link (whose target's writes make events elsewhere, if anywhere). It is
-// called from the scan loop only, after setDirs.
-func (w *watcher) covers(snap Snapshot) bool {
-	if w.fsw == nil || snap.Linked > 0 || len(snap.Errors) > 0 {
-		return false
-	}
-	for _, d := range snap.Dirs {
-		_, watched := w.watched[d]
-		_, partial := w.partial[d]
-		if !watched || partial {
-			return false
-		}
-	}
-	return true
 }
 
 func (w *watcher) rescanSoon() {
