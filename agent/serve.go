@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -103,7 +104,8 @@ func waitReload(ctx context.Context, cfg *config.Config, reload <-chan struct{},
 			next, err := o.Load()
 			if err != nil {
 				o.Log.Error("reload refused: the configuration does not load; the running one goes on", "err", err)
-				o.Notify.Send("STATUS=reload refused: " + firstLine(err.Error()))
+				first, _, _ := strings.Cut(err.Error(), "\n")
+				o.Notify.Send("STATUS=reload refused: " + first)
 				continue
 			}
 			if reflect.DeepEqual(next, cfg) {
@@ -146,13 +148,4 @@ func watchdog(ctx context.Context, o ServeOptions, current *atomic.Pointer[Agent
 		}
 	}()
 	return func() { cancel(); <-done }
-}
-
-func firstLine(s string) string {
-	for i := range len(s) {
-		if s[i] == '\n' {
-			return s[:i]
-		}
-	}
-	return s
 }

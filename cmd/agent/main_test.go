@@ -22,24 +22,7 @@ func TestCommands(t *testing.T) {
 	os.WriteFile(notDir, nil, 0o600)
 	badState := filepath.Join(dir, "state.yaml")
 	os.WriteFile(badState, []byte("agent:\n  checkpoint_file: "+notDir+"/state/cp.json\ndestinations:\n  out: {type: kinesis, stream: s}\nflows:\n  - name: a\n    paths: [/var/log/a.log]\n    destination: out\n"), 0o600)
-	missingDir := filepath.Join(dir, "missing.yaml")
-	os.WriteFile(missingDir, []byte("agent:\n  checkpoint_file: "+dir+"/state/cp.json\n  metrics: {listen: ''}\ndestinations:\n  out: {type: kinesis, stream: s}\nflows:\n  - name: a\n    paths: ["+dir+"/nope/*.log]\n    destination: out\n"), 0o600)
-	held, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer held.Close()
-	go func() { // another program, which hangs up at once
-		for {
-			c, err := held.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	inUse := filepath.Join(dir, "inuse.yaml")
-	os.WriteFile(inUse, []byte("agent:\n  checkpoint_file: "+dir+"/state/cp.json\n  metrics: {listen: '"+held.Addr().String()+"'}\ndestinations:\n  out: {type: kinesis, stream: s}\nflows:\n  - name: a\n    paths: ["+dir+"/*.yaml]\n    destination: out\n"), 0o600)
+	missingDir, inUse, heldAddr := preflightConfigs(t, dir)
 	tests := []struct {
 		name   string
 		args   []string
@@ -59,7 +42,7 @@ func TestCommands(t *testing.T) {
 		{"check builds the transforms", []string{"check", "-c", badNames}, 1, "", badNames + `:4: flow "a": `},
 		{"check reports a checkpoint directory that cannot be created", []string{"check", "-c", badState}, 1, "", "checkpoint: directory " + notDir + "/state cannot be created"},
 		{"check warns about a glob's missing directory and passes", []string{"check", "-c", missingDir}, 0, "OK", `warning: flow "a": directory ` + dir + "/nope does not exist"},
-		{"check reports a metrics address another program uses", []string{"check", "-c", inUse}, 1, "", "error: agent.metrics.listen " + held.Addr().String() + ": "},
+		{"check reports a metrics address another program uses", []string{"check", "-c", inUse}, 1, "", "error: agent.metrics.listen " + heldAddr + ": "},
 		{"check a missing file", []string{"check", "-c", filepath.Join(dir, "nope.yaml")}, 1, "", "no such file"},
 		{"run with a bad config fails before starting", []string{"run", "-c", bad}, 1, "", "unknown key"},
 		{"stray argument", []string{"check", "-c", bad, "extra"}, 2, "", `unexpected argument "extra"`},
@@ -139,24 +122,6 @@ func TestTestCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	missingDir := filepath.Join(dir, "missing.yaml")
-	os.WriteFile(missingDir, []byte("agent:\n  checkpoint_file: "+dir+"/state/cp.json\n  metrics: {listen: ''}\ndestinations:\n  out: {type: kinesis, stream: s}\nflows:\n  - name: a\n    paths: ["+dir+"/nope/*.log]\n    destination: out\n"), 0o600)
-	held, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer held.Close()
-	go func() { // another program, which hangs up at once
-		for {
-			c, err := held.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	inUse := filepath.Join(dir, "inuse.yaml")
-	os.WriteFile(inUse, []byte("agent:\n  checkpoint_file: "+dir+"/state/cp.json\n  metrics: {listen: '"+held.Addr().String()+"'}\ndestinations:\n  out: {type: kinesis, stream: s}\nflows:\n  - name: a\n    paths: ["+dir+"/*.yaml]\n    destination: out\n"), 0o600)
 	tests := []struct {
 		name   string
 		args   []string
@@ -267,4 +232,31 @@ func TestTestCommand(t *testing.T) {
 			}
 		})
 	}
+}
+
+// preflightConfigs writes two valid configurations into dir that the host
+// checks report on: one whose glob's directory does not exist (a warning)
+// and one whose metrics address another program holds (an error) until
+// the test ends, at heldAddr.
+func preflightConfigs(t *testing.T, dir string) (missingDir, inUse, heldAddr string) {
+	t.Helper()
+	missingDir = filepath.Join(dir, "missing.yaml")
+	os.WriteFile(missingDir, []byte("agent:\n  checkpoint_file: "+dir+"/state/cp.json\n  metrics: {listen: ''}\ndestinations:\n  out: {type: kinesis, stream: s}\nflows:\n  - name: a\n    paths: ["+dir+"/nope/*.log]\n    destination: out\n"), 0o600)
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { held.Close() })
+	go func() { // another program, which hangs up at once
+		for {
+			c, err := held.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	inUse = filepath.Join(dir, "inuse.yaml")
+	os.WriteFile(inUse, []byte("agent:\n  checkpoint_file: "+dir+"/state/cp.json\n  metrics: {listen: '"+held.Addr().String()+"'}\ndestinations:\n  out: {type: kinesis, stream: s}\nflows:\n  - name: a\n    paths: ["+dir+"/*.yaml]\n    destination: out\n"), 0o600)
+	return missingDir, inUse, held.Addr().String()
 }
