@@ -13,118 +13,40 @@ import (
 	"github.com/kinetail/kinetail/checkpoint"
 	"github.com/kinetail/kinetail/config"
 	"github.com/kinetail/kinetail/sink"
-	"github.com/kinetail/kinetail/tailer"
-	"github.com/kinetail/kinetail/transform"
 )
 
-// flowMemory is the share of agent.memory_limit that bounds the lines the
-// flows have read and not yet had acknowledged, and the records made from
-// them: three eighths of it, split among the flows (see destinationMemory
-// for the rest). When a flow's share is used up it stops reading and the data
-// waits in the log file.
-func flowMemory(cfg *config.Config) (int64, error) {
-	share := int64(cfg.Agent.MemoryLimit) * 3 / 8 / int64(len(cfg.Flows))
-	for _, fc := range cfg.Flows {
-		// At least one full batch with a maximal line, or the tailer
-		// could never send it.
-		if need := int64(tailer.DefaultBatchBytes) + int64(fc.MaxLineBytes); share < need {
-			return 0, fmt.Errorf("agent.memory_limit %v is too small for %d flows: flow %q needs at least %v for its lines (a batch and its longest line); raise memory_limit or lower max_line_bytes",
-				cfg.Agent.MemoryLimit, len(cfg.Flows), fc.Name, config.Size((8*int64(len(cfg.Flows))*need+2)/3))
-		}
-	}
-	return share, nil
-}
-
-// destinationsUsed returns the destinations a flow can send to, directly,
-// by a route or as a fallback, in order of first mention.
-func destinationsUsed(cfg *config.Config) ([]string, error) {
-	var names []string
-	seen := make(map[string]bool)
-	var add func(name string) error
-	add = func(name string) error {
-		if seen[name] {
-			return nil
-		}
-		d := cfg.Destinations[name]
-		if d == nil {
-			return fmt.Errorf("destination %q is not defined", name)
-		}
-		seen[name] = true
-		names = append(names, name)
-		if d.Fallback != "" {
-			return add(d.Fallback)
-		}
-		return nil
-	}
-	for _, f := range cfg.Flows {
-		var to []string
-		if f.Destination != "" {
-			to = append(to, f.Destination)
-		}
-		for _, r := range f.Routes {
-			to = append(to, r.To...)
-		}
-		for _, name := range to {
-			if err := add(name); err != nil {
-				return nil, fmt.Errorf("flow %q: %w", f.Name, err)
-			}
-		}
-	}
-	return names, nil
-}
-
-// destinationMemory is the share of agent.memory_limit that bounds what
-// each Kinesis or Firehose destination holds of its own: request bodies
-// and the lists of records in aggregates (sink.Memory), a quarter of the
-// limit split among them. The records' data is the flows' (flowMemory);
-// the rest is left to the runtime: the collector's headroom for garbage,
-// stacks, the checkpoint, the program's code. Other destinations hold
-// little and get none.
-func destinationMemory(cfg *config.Config, names []string) (map[string]*sink.Memory, error) {
-	var remote []*config.Destination
-	for _, name := range names {
-		if d := cfg.Destinations[name]; d.Type == "kinesis" || d.Type == "firehose" {
-			remote = append(remote, d)
-		}
-	}
-	mem := make(map[string]*sink.Memory, len(remote))
-	if len(remote) == 0 {
-		return mem, nil
-	}
-	share := int64(cfg.Agent.MemoryLimit) / 4 / int64(len(remote))
-	for _, d := range remote {
-		if need := sink.MinMemory(d); share < need {
-			return nil, fmt.Errorf("agent.memory_limit %v is too small for %d destinations: destination %q needs at least %v for one request (a record of batch.max_record_bytes); raise memory_limit or lower max_record_bytes",
-				cfg.Agent.MemoryLimit, len(remote), d.Name, config.Size(4*int64(len(remote))*need))
-		}
-		mem[d.Name] = sink.NewMemory(share)
-	}
-	return mem, nil
-}
-
-// Agent runs one configuration.
+// Agent runs one configuration. A reload that leaves the agent's own
+// settings alone changes its flows and destinations in place (Reload).
 type Agent struct {
-	cfg     *config.Config
+	cfg     *config.Config // the agent settings; Reload keeps them
 	log     *slog.Logger
 	store   *checkpoint.Store
 	tracker *checkpoint.Tracker
-	dests   []*destination
-	flows   []*flow
 
-	// Running sinks. Templated destinations add theirs while flows run.
-	outMu   sync.Mutex
-	outputs []*output
-	sinks   sync.WaitGroup
-	sinkCtx context.Context
-	closing bool // set once the flows stopped: no output may start after
+	// mu guards the lists, which a reload replaces while the monitor and
+	// the watchdog read them.
+	mu    sync.Mutex
+	dests []*destination
+	flows []*flow
+	// closing is set once Run stops the flows: Reload starts none after.
+	closing bool
+	// runCtx is Run's context, which the flows run with; started is
+	// closed once Run started them.
+	runCtx  context.Context
+	started chan struct{}
+	// reloading serialises Reload.
+	reloading sync.Mutex
+
+	// The sinks outlive Run's context: they drain what the flows hand
+	// them and are cut off only by the shutdown deadline (cancelSinks).
+	sinkCtx     context.Context
+	cancelSinks context.CancelFunc
 
 	saver *checkpoint.Saver
 	// saved is when the loaded checkpoint was saved; zero on a first start.
 	saved time.Time
 	// openFiles bounds the descriptors of followed files, all flows together.
 	openFiles *semaphore.Weighted
-	// flowMemory is each flow's memory budget (see flowMemory).
-	flowMemory int64
 	// mon serves metrics and status, and logs stats (monitor.go).
 	mon *monitor
 
@@ -137,10 +59,18 @@ type Agent struct {
 	OnReady func()
 }
 
+// lists returns the running flows and destinations.
+func (a *Agent) lists() ([]*flow, []*destination) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.flows, a.dests
+}
+
 // Alive reports whether every flow's loop is running: false once one has
 // stopped (the tailer failed), which a watchdog should notice.
 func (a *Agent) Alive() bool {
-	for _, f := range a.flows {
+	flows, _ := a.lists()
+	for _, f := range flows {
 		if !f.running.Load() {
 			return false
 		}
@@ -152,8 +82,10 @@ func (a *Agent) Alive() bool {
 // configuration problems surface before anything is read. It takes the
 // checkpoint's lock, which Run releases when it returns.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Agent, err error) {
-	a := &Agent{cfg: cfg, log: log, openFiles: semaphore.NewWeighted(int64(cfg.Agent.MaxOpenFiles))}
-	if a.flowMemory, err = flowMemory(cfg); err != nil {
+	a := &Agent{cfg: cfg, log: log, openFiles: semaphore.NewWeighted(int64(cfg.Agent.MaxOpenFiles)), started: make(chan struct{})}
+	a.sinkCtx, a.cancelSinks = context.WithCancel(context.WithoutCancel(ctx))
+	shares, err := newShares(cfg)
+	if err != nil {
 		return nil, err
 	}
 	store, err := checkpoint.Open(cfg.Agent.CheckpointFile, log)
@@ -162,6 +94,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Agent, e
 	}
 	defer func() {
 		if err != nil {
+			a.cancelSinks()
 			store.Close()
 		}
 	}()
@@ -181,35 +114,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Agent, e
 	}
 	a.mon = newMonitor(a)
 
-	names, err := destinationsUsed(cfg)
+	built, err := a.build(ctx, cfg, shares, nil, nil, a.saved, !loaded.Existed)
 	if err != nil {
 		return nil, err
 	}
-	mem, err := destinationMemory(cfg, names)
-	if err != nil {
-		return nil, err
-	}
-	index := make(map[string]int, len(names))
-	for i, name := range names {
-		dest, err := newDestination(ctx, cfg.Destinations[name], log, mem, a.mon)
-		if err != nil {
-			return nil, err
-		}
-		index[name] = i
-		a.dests = append(a.dests, dest)
-	}
-	for _, dest := range a.dests {
-		if fb := dest.cfg.Fallback; fb != "" {
-			dest.fallback = index[fb]
-		}
-	}
-	for _, fc := range cfg.Flows {
-		f, err := newFlow(fc, a, index, !loaded.Existed)
-		if err != nil {
-			return nil, err
-		}
-		a.flows = append(a.flows, f)
-	}
+	a.dests, a.flows = built.dests, built.flows
 	return a, nil
 }
 
@@ -219,18 +128,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Agent, e
 // shutdown deadline are reported in the log and resent after restart.
 func (a *Agent) Run(ctx context.Context) error {
 	defer a.store.Close() // after the final save below
+	defer a.cancelSinks()
 	a.checkDestinations(ctx)
-
-	// Sinks outlive ctx: they drain what the flows hand them and are only
-	// cut off by the shutdown deadline.
-	sinkCtx, cancelSinks := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelSinks()
-	a.sinkCtx = sinkCtx
-	for _, d := range a.dests {
-		if d.fixed != nil {
-			a.start(d.fixed)
-		}
-	}
 
 	saverDone := make(chan struct{})
 	saverCtx, stopSaver := context.WithCancel(context.WithoutCancel(ctx))
@@ -239,15 +138,18 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.saver.Run(saverCtx)
 	}()
 
-	var flows sync.WaitGroup
-	for _, f := range a.flows {
-		flows.Add(1)
-		go func() {
-			defer flows.Done()
-			f.run(ctx)
-		}()
+	a.mu.Lock()
+	a.runCtx = ctx
+	for _, d := range a.dests {
+		d.startFixed()
 	}
-	a.log.Info("kinetail started", "flows", len(a.flows), "destinations", len(a.dests), "checkpoint", a.store.Path())
+	for _, f := range a.flows {
+		f.start(ctx)
+	}
+	nflows, ndests := len(a.flows), len(a.dests)
+	a.mu.Unlock()
+	close(a.started)
+	a.log.Info("kinetail started", "flows", nflows, "destinations", ndests, "checkpoint", a.store.Path())
 	if a.OnReady != nil {
 		a.OnReady()
 	}
@@ -255,22 +157,19 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	<-ctx.Done()
 	a.log.Info("stopping: no more reading, delivering what is in flight", "timeout", a.cfg.Agent.ShutdownTimeout.D().String())
-	deadline := time.AfterFunc(a.cfg.Agent.ShutdownTimeout.D(), cancelSinks)
-	defer deadline.Stop()
-	flows.Wait()
-	a.outMu.Lock()
+	deadline, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.Agent.ShutdownTimeout.D())
+	defer cancel()
+	defer context.AfterFunc(deadline, a.cancelSinks)()
+	// A reload under way finishes first: it stops and starts nothing
+	// after this, and what it started stops with ctx.
+	a.reloading.Lock()
+	a.mu.Lock()
 	a.closing = true
-	for _, o := range a.outputs {
-		close(o.in)
-	}
-	a.outMu.Unlock()
-	a.sinks.Wait()
-	for _, d := range a.dests {
-		if d.dead != nil {
-			d.dead.Close()
-		}
-	}
-	if sinkCtx.Err() != nil {
+	flows, dests := a.flows, a.dests
+	a.mu.Unlock()
+	a.reloading.Unlock()
+	stopAll(deadline, flows, dests)
+	if a.sinkCtx.Err() != nil {
 		a.log.Warn("shutdown timeout reached; unacknowledged lines will be sent again after restart")
 	}
 	stopSaver()
@@ -283,11 +182,29 @@ func (a *Agent) Run(ctx context.Context) error {
 	return nil
 }
 
+// stopAll stops flows, then closes dests, which only those flows sent to, and
+// waits for them to deliver what they hold, until the deadline.
+func stopAll(deadline context.Context, flows []*flow, dests []*destination) {
+	for _, f := range flows {
+		f.stop()
+	}
+	for _, f := range flows {
+		<-f.done
+	}
+	for _, d := range dests {
+		d.close()
+	}
+	for _, d := range dests {
+		d.wait(deadline)
+	}
+}
+
 // checkDestinations reports a missing stream or bad credentials at start.
 // It does not stop the agent: lines wait on disk until the destination
 // works, which is what an operator fixing IAM or creating the stream wants.
 func (a *Agent) checkDestinations(ctx context.Context) {
-	for _, d := range a.dests {
+	_, dests := a.lists()
+	for _, d := range dests {
 		if d.fixed == nil || d.fixed.checker == nil {
 			continue
 		}
@@ -297,53 +214,6 @@ func (a *Agent) checkDestinations(ctx context.Context) {
 		if err != nil {
 			a.log.Error("destination check failed; records will wait and be retried", "destination", d.name, "err", err)
 		}
-	}
-}
-
-// start runs o's sink until its input is closed. It returns false once the
-// agent is shutting down.
-func (a *Agent) start(o *output) bool {
-	a.outMu.Lock()
-	defer a.outMu.Unlock()
-	if a.closing {
-		return false
-	}
-	a.outputs = append(a.outputs, o)
-	a.sinks.Add(1)
-	go func() {
-		defer a.sinks.Done()
-		defer close(o.done)
-		err := o.sink.Run(a.sinkCtx, o.in)
-		if err != nil && !errors.Is(err, context.Canceled) {
-			a.log.Error("destination stopped", "destination", o.name, "err", err)
-		}
-	}()
-	return true
-}
-
-// outputFor returns where a record for destination i goes, and that
-// destination (the fallback when i's template cannot name a stream), or
-// nil when the record cannot be sent anywhere (it is counted).
-func (a *Agent) outputFor(i int, rec *transform.Record, scratch *[]byte) (*output, *destination) {
-	for {
-		d := a.dests[i]
-		if d.fixed != nil {
-			return d.fixed, d
-		}
-		name, err := d.stream.Append((*scratch)[:0], rec)
-		*scratch = name
-		if err == nil && config.ValidStreamName(string(name)) {
-			if o := a.templated(d, name); o != nil {
-				return o, d
-			}
-		}
-		if d.fallback < 0 {
-			d.mu.Lock()
-			d.dropped++
-			d.mu.Unlock()
-			return nil, nil
-		}
-		i = d.fallback // never templated itself: validated by config
 	}
 }
 
@@ -368,14 +238,14 @@ func (a *Agent) templated(d *destination, name []byte) *output {
 		}
 		return nil
 	}
-	o, err := newOutput(a.sinkCtx, withStream(d.cfg, stream), d.name+"/"+stream, a.log, d.dead, d.mem, a.mon.observer(d.name, stream))
+	o, err := newOutput(d.ctx, withStream(d.cfg, stream), d.name+"/"+stream, a.log, d.dead, d.mem, a.mon.observer(d.name, stream))
 	if err != nil {
 		a.log.Error("cannot start a destination for a templated stream; using its fallback", "destination", d.name, "stream", stream, "err", err)
 		d.missing[stream] = time.Now()
 		return nil
 	}
 	if o.checker != nil {
-		ctx, cancel := context.WithTimeout(a.sinkCtx, 15*time.Second)
+		ctx, cancel := context.WithTimeout(d.ctx, 15*time.Second)
 		err := o.checker.Check(ctx)
 		cancel()
 		if errors.Is(err, sink.ErrStreamNotFound) {
@@ -387,7 +257,7 @@ func (a *Agent) templated(d *destination, name []byte) *output {
 			a.log.Error("destination check failed; records will wait and be retried", "destination", d.name, "stream", stream, "err", err)
 		}
 	}
-	if !a.start(o) {
+	if !d.startLocked(o) {
 		return nil
 	}
 	delete(d.missing, stream)
@@ -398,25 +268,24 @@ func (a *Agent) templated(d *destination, name []byte) *output {
 
 // logStats reports what each stage did, once at shutdown.
 func (a *Agent) logStats() {
-	for _, f := range a.flows {
+	flows, dests := a.lists()
+	for _, f := range flows {
 		a.log.Info("flow totals", "flow", f.name, "tailer", f.tail.Stats(), "transform", f.chain.Stats())
 	}
-	a.outMu.Lock()
-	defer a.outMu.Unlock()
-	for _, o := range a.outputs {
-		// Each kind's stats log as a group of counters (LogValue).
-		args := []any{"destination", o.name}
-		switch s := o.sink.(type) {
-		case *sink.Stream:
-			args = append(args, "stats", s.Stats())
-		case *sink.File:
-			args = append(args, "stats", s.Stats())
-		case *sink.Stdout:
-			args = append(args, "stats", s.Stats())
+	for _, d := range dests {
+		for _, o := range d.started() {
+			// Each kind's stats log as a group of counters (LogValue).
+			args := []any{"destination", o.name}
+			switch s := o.sink.(type) {
+			case *sink.Stream:
+				args = append(args, "stats", s.Stats())
+			case *sink.File:
+				args = append(args, "stats", s.Stats())
+			case *sink.Stdout:
+				args = append(args, "stats", s.Stats())
+			}
+			a.log.Info("destination totals", args...)
 		}
-		a.log.Info("destination totals", args...)
-	}
-	for _, d := range a.dests {
 		d.mu.Lock()
 		if d.dropped > 0 {
 			a.log.Warn("records dropped: no stream could be named for them and no fallback is set", "destination", d.name, "records", d.dropped)

@@ -64,21 +64,23 @@ flows:
 	return cfg
 }
 
-func runAgent(t *testing.T, cfg *config.Config) (stop func()) {
+// runAgent runs an agent for cfg; stop cancels it and waits for Run.
+func runAgent(t *testing.T, cfg *config.Config) (_ *Agent, stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := New(ctx, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
+		cancel()
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	return func() {
+	return a, func() {
 		cancel()
 		select {
 		case err := <-done:
 			if err != nil {
-				t.Fatalf("Run: %v", err)
+				t.Errorf("Run: %v", err)
 			}
 		case <-time.After(20 * time.Second):
 			t.Fatal("Run did not return after cancel")
@@ -111,7 +113,7 @@ func TestAgentDeliversAndCheckpoints(t *testing.T) {
 	os.WriteFile(path, content, 0o644)
 	cfg := newConfig(t, dir, fs.URL(), "")
 
-	stop := runAgent(t, cfg)
+	_, stop := runAgent(t, cfg)
 	waitFor(t, "2000 records", func() bool { return len(fs.Stored()) >= 2000 })
 	stop()
 
@@ -141,7 +143,7 @@ func TestAgentDeliversAndCheckpoints(t *testing.T) {
 	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
 	f.WriteString("after-restart\n")
 	f.Close()
-	stop = runAgent(t, cfg)
+	_, stop = runAgent(t, cfg)
 	waitFor(t, "the new line", func() bool { return len(fs.Stored()) >= 2001 })
 	time.Sleep(200 * time.Millisecond)
 	stop()
@@ -160,7 +162,7 @@ func TestAgentShutdownDeadline(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "logs", "a.log"), []byte("one\ntwo\n"), 0o644)
 	cfg := newConfig(t, dir, fs.URL(), "")
 	cfg.Agent.ShutdownTimeout = config.Duration(300 * time.Millisecond)
-	stop := runAgent(t, cfg)
+	_, stop := runAgent(t, cfg)
 	waitFor(t, "attempts", func() bool { return fs.Counts().DownRejected > 0 })
 	stop() // without the deadline, retrying a down destination never ends
 	store, _ := checkpoint.Open(cfg.Agent.CheckpointFile, nil)

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"math"
 	"sync"
 
 	"golang.org/x/sync/semaphore"
@@ -19,9 +20,17 @@ type budget struct {
 	sem  *semaphore.Weighted
 	mu   sync.Mutex
 	debt int64
+	size int64
 }
 
-func newBudget(n int64) *budget { return &budget{sem: semaphore.NewWeighted(n)} }
+// The semaphore is as large as can be, with all but the budget's size held
+// from the start: a reload can then grow a budget by releasing, which a
+// semaphore of the budget's own size would refuse.
+func newBudget(n int64) *budget {
+	b := &budget{sem: semaphore.NewWeighted(math.MaxInt64), size: n}
+	b.sem.TryAcquire(math.MaxInt64 - n)
+	return b
+}
 
 func (b *budget) Acquire(ctx context.Context, n int64) error { return b.sem.Acquire(ctx, n) }
 
@@ -45,4 +54,20 @@ func (b *budget) take(n int64) {
 	b.mu.Lock()
 	b.debt += n
 	b.mu.Unlock()
+}
+
+// resize makes the budget n bytes (a reload changed the number of flows
+// sharing the limit). Shrinking takes the difference as debt when it is in
+// use: reading waits until the flow's acknowledgements paid it.
+func (b *budget) resize(n int64) {
+	b.mu.Lock()
+	d := n - b.size
+	b.size = n
+	b.mu.Unlock()
+	switch {
+	case d > 0:
+		b.Release(d)
+	case d < 0:
+		b.take(-d)
+	}
 }

@@ -2,9 +2,11 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -31,15 +33,24 @@ type destination struct {
 
 	stream   *transform.Template // the stream template; nil when fixed
 	dead     *sink.DeadLetter    // the dead-letter file, if any
-	fallback int                 // index of the fallback destination, -1 for none
+	fallback *destination        // where records go that no stream can be named for; nil for none
 
 	// Keys set on each record, when the destination's partition_key or
 	// explicit_hash_key is a template.
 	key, hashKey *transform.Template
 
 	mem *sink.Memory // shared by the destination's sinks; nil for unbounded
+	log *slog.Logger
+
+	// The sinks run with ctx, which the shutdown deadline cancels (for
+	// every destination) or a reload that drops this one.
+	ctx    context.Context
+	cancel context.CancelFunc
+	sinks  sync.WaitGroup
 
 	mu      sync.Mutex
+	running []*output          // every started sink, fixed or templated
+	closing bool               // set by close: no sink may start after
 	outputs map[string]*output // templated: by stream name
 	missing map[string]time.Time
 	// warnedTooMany is set once maxStreamsPerTemplate was reported.
@@ -59,9 +70,19 @@ type output struct {
 	done    chan struct{} // closed when the sink's Run returned
 }
 
-func newDestination(ctx context.Context, d *config.Destination, log *slog.Logger, mem map[string]*sink.Memory, mon *monitor) (*destination, error) {
-	dest := &destination{name: d.Name, cfg: d, fallback: -1, mem: mem[d.Name]}
-	var err error
+// newDestination builds destination d; its sinks run with a context
+// derived from sinkCtx once started.
+func newDestination(ctx, sinkCtx context.Context, d *config.Destination, log *slog.Logger, mem map[string]*sink.Memory, mon *monitor) (_ *destination, err error) {
+	dest := &destination{name: d.Name, cfg: d, mem: mem[d.Name], log: log}
+	dest.ctx, dest.cancel = context.WithCancel(sinkCtx)
+	defer func() {
+		if err != nil {
+			dest.cancel()
+			if dest.dead != nil {
+				dest.dead.Close()
+			}
+		}
+	}()
 	if d.DeadLetterFile != "" {
 		// One writer per file: the sinks of a templated destination share it.
 		if dest.dead, err = sink.OpenDeadLetter(d.DeadLetterFile); err != nil {
@@ -91,6 +112,69 @@ func newDestination(ctx context.Context, d *config.Destination, log *slog.Logger
 		return nil, err
 	}
 	return dest, nil
+}
+
+// startFixed starts a fixed destination's sink.
+func (d *destination) startFixed() {
+	if d.fixed == nil {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.startLocked(d.fixed)
+}
+
+// startLocked runs o's sink until its input is closed. It returns false once d
+// is closing. d.mu must be held.
+func (d *destination) startLocked(o *output) bool {
+	if d.closing {
+		return false
+	}
+	d.running = append(d.running, o)
+	d.sinks.Add(1)
+	go func() {
+		defer d.sinks.Done()
+		defer close(o.done)
+		err := o.sink.Run(d.ctx, o.in)
+		if err != nil && !errors.Is(err, context.Canceled) {
+			d.log.Error("destination stopped", "destination", o.name, "err", err)
+		}
+	}()
+	return true
+}
+
+// close closes the inputs of d's sinks: they deliver what they hold and
+// return. No sink starts after.
+func (d *destination) close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closing {
+		return
+	}
+	d.closing = true
+	for _, o := range d.running {
+		close(o.in)
+	}
+}
+
+// wait waits for d's sinks to return after close, and closes its
+// dead-letter file. The sinks are cut off when ctx is done: what they
+// still hold is not acknowledged and is read again after a restart.
+func (d *destination) wait(ctx context.Context) {
+	stop := context.AfterFunc(ctx, d.cancel)
+	defer stop()
+	d.sinks.Wait()
+	d.cancel()
+	if d.dead != nil {
+		d.dead.Close()
+	}
+}
+
+// started returns d's started sinks.
+func (d *destination) started() []*output {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.running)
 }
 
 func streamOf(d *config.Destination) string {

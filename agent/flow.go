@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"sync/atomic"
+	"time"
 
 	"github.com/kinetail/kinetail/config"
 	"github.com/kinetail/kinetail/route"
@@ -17,14 +19,24 @@ import (
 // flow is one configured flow: its tailer, its transform chain and router.
 type flow struct {
 	name   string
+	cfg    *config.Flow
 	log    *slog.Logger
 	tail   *tailer.Tailer
 	chain  *transform.Chain
 	router *route.Router
 	budget *budget
-	agent  *Agent
+	// reserve is what of the flow's share its tailer's recycled
+	// buffers hold: the budget is the rest.
+	reserve int64
+	agent   *Agent
+	// dests are the destinations its router names, by the router's
+	// indexes.
+	dests []*destination
 	// running is set while run's loop runs (health).
 	running atomic.Bool
+	// stop ends the flow started by start; done is closed once it ended.
+	stop context.CancelFunc
+	done chan struct{}
 	// grow is how much larger than its lines a batch's records were last
 	// (transforms that add fields): the next arena is sized by it, so it
 	// is allocated once and not much larger than it needs to be.
@@ -45,9 +57,19 @@ type item struct {
 	key, hash  string
 }
 
-func newFlow(fc *config.Flow, a *Agent, index map[string]int, firstStart bool) (*flow, error) {
-	f := &flow{name: fc.Name, log: a.log, agent: a,
-		budget: newBudget(a.flowMemory - tailer.RecycleBytes(flowRecycle(a.flowMemory, int64(fc.MaxLineBytes)), 0, 0)), grow: 1.5}
+// newFlow builds flow fc, sending to the destinations in byName, with a
+// memory budget of share bytes. It resumes from the tracker's positions
+// for it; saved and firstStart are as in tailer.Config.
+func newFlow(fc *config.Flow, a *Agent, byName map[string]*destination, share int64, saved time.Time, firstStart bool) (*flow, error) {
+	recycle := flowRecycle(share, int64(fc.MaxLineBytes))
+	f := &flow{name: fc.Name, cfg: fc, log: a.log, agent: a, done: make(chan struct{}),
+		reserve: tailer.RecycleBytes(recycle, 0, 0), grow: 1.5}
+	f.budget = newBudget(share - f.reserve)
+	index := make(map[string]int)
+	for _, name := range flowDestinations(fc) {
+		index[name] = len(f.dests)
+		f.dests = append(f.dests, byName[name])
+	}
 	var err error
 	if f.chain, err = transform.NewWithOptions(fc.Transforms, transform.Options{Logger: a.log.With("flow", fc.Name)}); err != nil {
 		return nil, fmt.Errorf("flow %q: %w", fc.Name, err)
@@ -72,7 +94,7 @@ func newFlow(fc *config.Flow, a *Agent, index map[string]int, firstStart bool) (
 		Exclude:            fc.Exclude,
 		StartAtEnd:         firstStart && fc.InitialPosition == "end_of_file",
 		Positions:          a.tracker.Positions(fc.Name),
-		Saved:              a.saved,
+		Saved:              saved,
 		KnownTTL:           a.cfg.Agent.CheckpointTTL.D(),
 		MaxLineBytes:       int(fc.MaxLineBytes),
 		PartialLineTimeout: fc.PartialLineTimeout.D(),
@@ -82,7 +104,7 @@ func newFlow(fc *config.Flow, a *Agent, index map[string]int, firstStart bool) (
 		Multiline:          multiline,
 		OpenFiles:          a.openFiles,
 		Budget:             f.budget,
-		Recycle:            flowRecycle(a.flowMemory, int64(fc.MaxLineBytes)),
+		Recycle:            recycle,
 		Logger:             f.log,
 		Hooks:              a.saver.Hooks(),
 	})
@@ -90,6 +112,39 @@ func newFlow(fc *config.Flow, a *Agent, index map[string]int, firstStart bool) (
 		return nil, fmt.Errorf("flow %q: %w", fc.Name, err)
 	}
 	return f, nil
+}
+
+// flowDestinations returns the destinations flow fc names itself, once
+// each, in order of first mention (their fallbacks are the destinations').
+func flowDestinations(fc *config.Flow) []string {
+	var names []string
+	if fc.Destination != "" {
+		names = append(names, fc.Destination)
+	}
+	for _, r := range fc.Routes {
+		for _, name := range r.To {
+			if !slices.Contains(names, name) {
+				names = append(names, name)
+			}
+		}
+	}
+	return names
+}
+
+// resize gives the flow a new share of the memory limit, never less than
+// one batch with its longest line (what flowMemory makes sure of without
+// the recycled buffers, which a running tailer keeps).
+func (f *flow) resize(share int64) {
+	f.budget.resize(max(share-f.reserve, int64(tailer.DefaultBatchBytes)+int64(f.cfg.MaxLineBytes)))
+}
+
+// start runs the flow until ctx is cancelled or stop is called.
+func (f *flow) start(ctx context.Context) {
+	ctx, f.stop = context.WithCancel(ctx)
+	go func() {
+		defer close(f.done)
+		f.run(ctx)
+	}()
 }
 
 // run reads until ctx is cancelled and every batch the tailer produced has
@@ -213,7 +268,7 @@ func (f *flow) route(line, rec []byte, start int) {
 	f.rec.Reset(rec)
 	f.dst = f.router.Route(f.dst[:0], line, &f.rec)
 	for _, di := range f.dst {
-		o, d := f.agent.outputFor(di, &f.rec, &f.scratch)
+		o, d := f.outputFor(di, &f.rec, &f.scratch)
 		if o == nil {
 			continue
 		}
@@ -246,6 +301,31 @@ func (f *flow) route(line, rec []byte, start int) {
 			}
 		}
 		f.items = append(f.items, it)
+	}
+}
+
+// outputFor returns where a record for destination i goes, and that
+// destination (the fallback when i's template cannot name a stream), or
+// nil when the record cannot be sent anywhere (it is counted).
+func (f *flow) outputFor(i int, rec *transform.Record, scratch *[]byte) (*output, *destination) {
+	for d := f.dests[i]; ; {
+		if d.fixed != nil {
+			return d.fixed, d
+		}
+		name, err := d.stream.Append((*scratch)[:0], rec)
+		*scratch = name
+		if err == nil && config.ValidStreamName(string(name)) {
+			if o := f.agent.templated(d, name); o != nil {
+				return o, d
+			}
+		}
+		if d.fallback == nil {
+			d.mu.Lock()
+			d.dropped++
+			d.mu.Unlock()
+			return nil, nil
+		}
+		d = d.fallback // never templated itself: validated by config
 	}
 }
 

@@ -116,7 +116,8 @@ func (m *monitor) Snapshot(files bool) *metrics.Status {
 	if files {
 		progress = a.tracker.Progress()
 	}
-	for _, f := range a.flows {
+	flows, dests := a.lists()
+	for _, f := range flows {
 		ts, cs := f.tail.Stats(), f.chain.Stats()
 		fs := metrics.Flow{
 			Name: f.name, Running: f.running.Load(),
@@ -134,7 +135,7 @@ func (m *monitor) Snapshot(files bool) *metrics.Status {
 		}
 		s.Flows = append(s.Flows, fs)
 	}
-	for _, d := range a.dests {
+	for _, d := range dests {
 		s.Destinations = append(s.Destinations, d.status()...)
 	}
 	return s
@@ -239,14 +240,24 @@ func (m *monitor) logStats(ctx context.Context, every time.Duration) {
 		now := totalsOf(s)
 		m.a.log.Info("stats",
 			slog.Duration("interval", every),
-			slog.Int64("lines_read", now.lines-last.lines),
-			slog.Int64("records_sent", now.sent-last.sent),
+			slog.Int64("lines_read", since(now.lines, last.lines)),
+			slog.Int64("records_sent", since(now.sent, last.sent)),
 			slog.Int64("bytes_behind", now.behind),
-			slog.Int64("retries", now.retries-last.retries),
-			slog.Int64("errors", now.errors-last.errors),
+			slog.Int64("retries", since(now.retries, last.retries)),
+			slog.Int64("errors", since(now.errors, last.errors)),
 		)
 		last = now
 	}
+}
+
+// since is how much a total grew since last. A reload that restarts a flow
+// or destination starts its counters again from zero: a total smaller than
+// the last one counts from there, as Prometheus' rate() does.
+func since(now, last int64) int64 {
+	if now < last {
+		return now
+	}
+	return now - last
 }
 
 // statTotals are the sums that the stats line reports.

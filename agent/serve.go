@@ -2,7 +2,7 @@ package agent
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"log/slog"
 	"reflect"
 	"strings"
@@ -34,10 +34,13 @@ type ServeOptions struct {
 // Serve runs an agent for cfg until ctx is cancelled. Each value on reload
 // (SIGHUP) loads the configuration again: one that does not load is
 // logged with its errors and the running agent goes on untouched, as it
-// does when nothing changed; a changed one stops the running agent as
-// SIGTERM does (reading stops, what is in flight is delivered, the
-// checkpoint is saved) and starts an agent with it, which reads on from
-// the acknowledged offsets: nothing is lost, and nothing is sent again
+// does when nothing changed. A changed one with the same agent settings is
+// applied in place (Agent.Reload): the flows and destinations that did
+// not change go on untouched, the others stop after delivering what is in
+// flight and start again from the acknowledged offsets. A change of the
+// agent settings (checkpoint, memory limit, metrics, ...) stops the
+// running agent as SIGTERM does and starts an agent with the new
+// configuration. Either way nothing is lost, and nothing is sent again
 // unless it was still unacknowledged at the shutdown deadline.
 func Serve(ctx context.Context, cfg *config.Config, reload <-chan struct{}, o ServeOptions) error {
 	var current atomic.Pointer[Agent]
@@ -63,27 +66,55 @@ func Serve(ctx context.Context, cfg *config.Config, reload <-chan struct{}, o Se
 		if o.Starting != nil {
 			o.Starting(a, cfg)
 		}
-		a.OnReady = func() {
-			o.Notify.Send("READY=1", fmt.Sprintf("STATUS=running %d flows, %d destinations", len(a.flows), len(a.dests)))
-		}
+		a.OnReady = func() { o.Notify.Send("READY=1", a.notifyStatus()) }
 		current.Store(a)
 		runCtx, stop := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		go func() { done <- a.Run(runCtx) }()
 
-		next, err := waitReload(ctx, cfg, reload, done, o)
-		if next == nil {
-			stop()
-			return err
+		var next *config.Config
+		for {
+			next, err = waitReload(ctx, cfg, reload, done, o)
+			if next == nil {
+				stop()
+				return err
+			}
+			o.Notify.Send(sdnotify.Reloading()...)
+			if !SameSettings(cfg, next) {
+				o.Log.Info("agent settings changed: stopping every flow to start the new configuration")
+				break
+			}
+			changes, err := a.Reload(ctx, next)
+			var restart *RestartError
+			if errors.As(err, &restart) {
+				o.Log.Error("reload could not start the new flows; restarting every flow", "err", err)
+				break
+			}
+			if err != nil {
+				o.Log.Error("reload refused; the running configuration goes on", "err", err)
+				o.Notify.Send("READY=1", "STATUS=reload refused: "+firstLine(err.Error()))
+				continue
+			}
+			if changes.None() {
+				o.Log.Info("configuration reloaded: no flow or destination changed")
+			} else {
+				o.Log.Info("configuration reloaded", "flows_restarted", changes.Stopped, "flows_started", changes.Started,
+					"flows_unchanged", changes.Kept, "destinations_closed", changes.Closed, "destinations_opened", changes.Opened)
+			}
+			cfg = next
+			o.Notify.Send("READY=1", a.notifyStatus())
 		}
-		o.Notify.Send(sdnotify.Reloading()...)
-		o.Log.Info("configuration changed: stopping the running flows to start the new ones")
 		stop()
 		if err := <-done; err != nil {
 			return err
 		}
 		prev, cfg = cfg, next
 	}
+}
+
+func firstLine(s string) string {
+	first, _, _ := strings.Cut(s, "\n")
+	return first
 }
 
 // waitReload waits for the running agent to end (it returns nil and the
@@ -104,8 +135,7 @@ func waitReload(ctx context.Context, cfg *config.Config, reload <-chan struct{},
 			next, err := o.Load()
 			if err != nil {
 				o.Log.Error("reload refused: the configuration does not load; the running one goes on", "err", err)
-				first, _, _ := strings.Cut(err.Error(), "\n")
-				o.Notify.Send("STATUS=reload refused: " + first)
+				o.Notify.Send("STATUS=reload refused: " + firstLine(err.Error()))
 				continue
 			}
 			if reflect.DeepEqual(next, cfg) {

@@ -1,9 +1,7 @@
 package agent
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -34,19 +32,8 @@ func TestStatus(t *testing.T) {
 			cfg := newConfig(t, dir, fs.URL(), "")
 			cfg.Agent.Metrics.Listen = tt.listen
 
-			ctx, cancel := context.WithCancel(context.Background())
-			a, err := New(ctx, cfg, slog.New(slog.DiscardHandler))
-			if err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- a.Run(ctx) }()
-			defer func() {
-				cancel()
-				if err := <-done; err != nil {
-					t.Errorf("Run: %v", err)
-				}
-			}()
+			a, stop := runAgent(t, cfg)
+			defer stop()
 			waitFor(t, "100 records sent and acknowledged", func() bool {
 				s := a.Status()
 				return len(s.Destinations) == 1 && s.Destinations[0].RecordsSent == 100 &&

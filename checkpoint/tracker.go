@@ -236,18 +236,25 @@ func (t *Tracker) Snapshot() []Entry {
 	}
 	out := make([]Entry, 0, n)
 	for _, s := range t.sources {
-		if s.acked < 0 {
-			continue
+		if e, ok := s.entry(); ok {
+			out = append(out, e)
 		}
-		out = append(out, Entry{Flow: s.flow, Path: s.path, Origin: s.origin, ID: s.id, Offset: s.acked,
-			Marker: s.marker, Read: max(s.read, s.acked), MTime: s.mtime, Closed: s.done && len(s.queue) == 0,
-			Updated: s.updated})
 	}
 	for _, es := range t.carried {
 		out = append(out, es...)
 	}
 	slices.SortFunc(out, compareEntries)
 	return out
+}
+
+// entry is what is saved of s; none until something is acknowledged.
+func (s *state) entry() (Entry, bool) {
+	if s.acked < 0 {
+		return Entry{}, false
+	}
+	return Entry{Flow: s.flow, Path: s.path, Origin: s.origin, ID: s.id, Offset: s.acked,
+		Marker: s.marker, Read: max(s.read, s.acked), MTime: s.mtime, Closed: s.done && len(s.queue) == 0,
+		Updated: s.updated}, true
 }
 
 // compareEntries orders entries as they are saved: by flow, then by
@@ -296,4 +303,42 @@ func (t *Tracker) Offset(src *tailer.Source) (int64, bool) {
 		return 0, false
 	}
 	return s.acked, true
+}
+
+// Pending reports how many ranges of flow's Sources are handed on and not
+// acknowledged yet.
+func (t *Tracker) Pending(flow string) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for _, s := range t.sources {
+		if s.flow == flow {
+			n += len(s.queue)
+		}
+	}
+	return n
+}
+
+// Retire turns the Sources of flow into carried entries, as a save and a
+// restart would: a flow started again under the same name (a reload that
+// changed it) resumes each generation from its acknowledged offset with
+// Positions. Ranges still unacknowledged stay out of the entries, and
+// their acknowledgements, if they come, change nothing: those lines are
+// read again.
+func (t *Tracker) Retire(flow string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for src, s := range t.sources {
+		if s.flow != flow {
+			continue
+		}
+		delete(t.sources, src)
+		t.version++
+		e, ok := s.entry()
+		if !ok {
+			continue
+		}
+		k := carriedKey{e.Flow, e.Origin, e.ID}
+		t.carried[k] = append(t.carried[k], e)
+	}
 }

@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -250,5 +251,54 @@ func TestTrackerLost(t *testing.T) {
 	tr.Lost(tailer.Position{}, src)
 	if got := tr.Snapshot(); len(got) != 2 || !got[0].Closed || !got[1].Closed {
 		t.Fatalf("snapshot = %+v, want the truncated generation Closed too", got)
+	}
+}
+
+// Retiring a flow (a reload stops it) turns its Sources into the entries a
+// restart would load: its positions resume at the acknowledged offset, a
+// range still in flight is left to be read again, and its late
+// acknowledgement changes nothing. Other flows are not touched.
+func TestTrackerRetire(t *testing.T) {
+	tr := NewTracker(nil, time.Hour)
+	src := &tailer.Source{Flow: "f", Path: "/x"}
+	other := &tailer.Source{Flow: "g", Path: "/y"}
+	tr.Open(src, tailer.Opened{Path: "/x", ID: tailer.FileID{Inode: 1}, Offset: 0})
+	tr.Open(other, tailer.Opened{Path: "/y", ID: tailer.FileID{Inode: 2}, Offset: 0})
+	first, second := tr.Begin(src, 10, 0, nil), tr.Begin(src, 20, 0, nil)
+	tr.Begin(other, 7, 0, nil)
+	first.Done(1)
+	if n := tr.Pending("f"); n != 1 {
+		t.Fatalf("Pending(f) = %d, want 1", n)
+	}
+	tr.Retire("f")
+	second.Done(1)
+	if _, ok := tr.Offset(src); ok {
+		t.Error("a retired Source is still tracked")
+	}
+	if n := tr.Pending("f"); n != 0 {
+		t.Errorf("Pending(f) after Retire = %d, want 0", n)
+	}
+	if n := tr.Pending("g"); n != 1 {
+		t.Errorf("Pending(g) = %d, want 1: another flow was touched", n)
+	}
+	pos := tr.Positions("f")
+	if len(pos) != 1 || pos[0].Path != "/x" || pos[0].Offset != 10 || pos[0].Read != 20 {
+		t.Fatalf("Positions(f) = %+v, want /x at 10 (read to 20)", pos)
+	}
+	if len(tr.Positions("g")) != 0 {
+		t.Error("Retire(f) made entries of g")
+	}
+	var saved []string
+	for _, e := range tr.Snapshot() {
+		saved = append(saved, fmt.Sprintf("%s:%s@%d", e.Flow, e.Path, e.Offset))
+	}
+	if want := []string{"f:/x@10", "g:/y@0"}; !slices.Equal(saved, want) {
+		t.Errorf("snapshot = %v, want %v", saved, want)
+	}
+	// Resuming claims the entry, as after a restart.
+	again := &tailer.Source{Flow: "f", Path: "/x", ID: tailer.FileID{Inode: 1}}
+	tr.Open(again, tailer.Opened{Path: "/x", ID: tailer.FileID{Inode: 1}, Offset: 10})
+	if len(tr.Positions("f")) != 0 {
+		t.Error("the resumed Source did not claim its entry")
 	}
 }

@@ -6,7 +6,7 @@
 // line, a condition on a field of the transformed record); the first match
 // wins unless it says continue. Records no rule matches go to the flow's
 // destination if it has one, else they are dropped and counted.
-// Destinations are referred to by their index in the agent's list, so
+// Destinations are referred to by their index in the flow's list, so
 // routing a record allocates nothing.
 package route
 
@@ -36,7 +36,7 @@ type rule struct {
 }
 
 // New builds the router of flow f; index maps destination names to the
-// agent's indexes.
+// flow's indexes.
 func New(f *config.Flow, index map[string]int) (*Router, error) {
 	r := &Router{}
 	lookup := func(name string) (int, error) {

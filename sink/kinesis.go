@@ -322,10 +322,10 @@ func newStream(ctx context.Context, d *config.Destination, opts Options) (*Strea
 	}
 	set := newSettings(d, d.Region)
 	if m := opts.Memory; m != nil {
-		if m.limit < MinMemory(d) {
-			return nil, fmt.Errorf("destination %s: a memory share of %d bytes is less than the %d one request needs", d.Name, m.limit, MinMemory(d))
+		if m.Limit() < MinMemory(d) {
+			return nil, fmt.Errorf("destination %s: a memory share of %d bytes is less than the %d one request needs", d.Name, m.Limit(), MinMemory(d))
 		}
-		set.fitMemory(m.limit)
+		set.fitMemory(m.Limit())
 	}
 	if set.keyMode != KeyDeterministic {
 		set.keyMode = KeyRandom

@@ -74,16 +74,29 @@ func MinMemory(d *config.Destination) int64 {
 // flight; each checks before it sends, so they may together overshoot by
 // one request each at most.
 type Memory struct {
-	limit int64
+	limit atomic.Int64 // changed by SetLimit when a reload changes the shares
 	used  atomic.Int64
 }
 
 // NewMemory returns a budget of limit bytes; limit must be at least
 // MinMemory for each destination that uses it.
-func NewMemory(limit int64) *Memory { return &Memory{limit: limit} }
+func NewMemory(limit int64) *Memory {
+	m := &Memory{}
+	m.limit.Store(limit)
+	return m
+}
+
+// SetLimit changes the budget, for a reload that changes how many
+// destinations share the agent's limit. Requests are sized when a sink is
+// built, so a smaller budget makes the running sinks send fewer at once,
+// not smaller ones.
+func (m *Memory) SetLimit(limit int64) { m.limit.Store(limit) }
+
+// Limit is the budget in bytes.
+func (m *Memory) Limit() int64 { return m.limit.Load() }
 
 // fits reports whether n more bytes fit in the budget (nil: unbounded).
-func (m *Memory) fits(n int64) bool { return m == nil || m.used.Load()+n <= m.limit }
+func (m *Memory) fits(n int64) bool { return m == nil || m.used.Load()+n <= m.limit.Load() }
 
 func (m *Memory) add(n int64) {
 	if m != nil {

@@ -16,16 +16,19 @@ import (
 	"github.com/kinetail/kinetail/internal/kinesistest"
 )
 
-// TestReloadUnderLoad reloads the configuration 20 times (SIGHUP) while two
-// files grow: the flows, their routes and the destinations change from one
-// reload to the next, one reload brings an invalid file (refused: the
-// running configuration goes on) and one an unchanged one. Every line
-// arrives, none twice: a reload delivers what is in flight before the new
-// flows read on from the acknowledged offsets.
+// TestReloadUnderLoad reloads the configuration 20 times (SIGHUP) while
+// three files grow: two flows, their routes and a destination change from
+// one reload to the next, a third flow and its destination never change,
+// one reload brings an invalid file (refused: the running configuration
+// goes on), one an unchanged one and one changes an agent setting (every
+// flow restarts). Every line arrives, none twice: a reload delivers what is
+// in flight before the changed flows read on from the acknowledged
+// offsets, and the unchanged flow is not stopped at all (it starts
+// following its file once, and once more at the agent-wide restart).
 func TestReloadUnderLoad(t *testing.T) {
 	fs := kinesistest.NewFaultServer(t, kinesistest.FaultOptions{Seed: 3, Latency: time.Millisecond})
 	dir := t.TempDir()
-	app, web := filepath.Join(dir, "app.log"), filepath.Join(dir, "web.log")
+	app, web, steady := filepath.Join(dir, "app.log"), filepath.Join(dir, "web.log"), filepath.Join(dir, "steady.log")
 	// Two shapes: both flows to one stream; or web to a second
 	// destination and stream, with other batching and a second flow that
 	// follows app's rotated names too (they never exist: nothing rotates).
@@ -38,6 +41,10 @@ func TestReloadUnderLoad(t *testing.T) {
     paths: ["%[1]s/web.log"]
     initial_position: start_of_file
     destination: out
+  - name: steady
+    paths: ["%[1]s/steady.log"]
+    initial_position: start_of_file
+    destination: out
 `, dir),
 		fmt.Sprintf(`  - name: app
     paths: ["%[1]s/app.log", "%[1]s/app.log.rotated-never"]
@@ -48,6 +55,10 @@ func TestReloadUnderLoad(t *testing.T) {
     initial_position: start_of_file
     routes:
       - to: [other]
+  - name: steady
+    paths: ["%[1]s/steady.log"]
+    initial_position: start_of_file
+    destination: out
 `, dir),
 	}
 	other := fmt.Sprintf(`  other:
@@ -63,12 +74,13 @@ func TestReloadUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	write := func(shape int) {
+	write := func(shape int, settings string) {
 		text := string(base)
 		text = strings.Replace(text, shapes[0], shapes[shape], 1)
 		if shape == 1 {
 			text = strings.Replace(text, "flows:\n", other+"flows:\n", 1)
 		}
+		text = strings.Replace(text, "agent:\n", "agent:\n"+settings, 1)
 		if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -80,7 +92,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	var once sync.Once
 	halt := func() { once.Do(func() { close(stop) }); wg.Wait() }
 	t.Cleanup(halt)
-	counts := map[string]*int{app: new(int), web: new(int)}
+	counts := map[string]*int{app: new(int), web: new(int), steady: new(int)}
 	for path, n := range counts {
 		wg.Go(func() {
 			for {
@@ -95,10 +107,12 @@ func TestReloadUnderLoad(t *testing.T) {
 			}
 		})
 	}
-	started := func() int { return strings.Count(agent.log.String(), `msg="kinetail started"`) }
-	eventually(t, 30*time.Second, "the start", func() bool { return started() == 1 })
+	count := func(text string) int { return strings.Count(agent.log.String(), text) }
+	following := func(flow string) int { return count(`msg="following files" flow=` + flow + " ") }
+	started, reloaded := `msg="kinetail started"`, `msg="configuration reloaded"`
+	eventually(t, 30*time.Second, "the start", func() bool { return count(started) == 1 && following("steady") == 1 })
+	settings := ""
 	for i := 1; i <= 20; i++ {
-		before := started()
 		switch i {
 		case 7:
 			if err := os.WriteFile(cfg, []byte("flows: [this is not: a flow\n"), 0o600); err != nil {
@@ -110,23 +124,28 @@ func TestReloadUnderLoad(t *testing.T) {
 			})
 			continue
 		case 8:
-			write(0) // the same as before the invalid one (reload 6)
+			write(0, settings) // the same as before the invalid one (reload 6)
 			agent.cmd.Process.Signal(syscall.SIGHUP)
 			eventually(t, 30*time.Second, "nothing to reload", func() bool {
 				return strings.Contains(agent.log.String(), "configuration unchanged")
 			})
 			continue
+		case 12:
+			settings = "  stats_interval: 30s\n" // an agent setting: every flow restarts
 		}
-		write(i % 2)
+		before, restarts := count(reloaded), count(started)
+		write(i%2, settings)
 		agent.cmd.Process.Signal(syscall.SIGHUP)
-		eventually(t, 60*time.Second, fmt.Sprintf("reload %d", i), func() bool { return started() > before || agent.exited() })
+		eventually(t, 60*time.Second, fmt.Sprintf("reload %d", i), func() bool {
+			return count(reloaded) > before || count(started) > restarts || agent.exited()
+		})
 		if agent.exited() {
 			t.Fatalf("kinetail exited at reload %d: %v", i, agent.err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	halt()
-	total := *counts[app] + *counts[web]
+	total := *counts[app] + *counts[web] + *counts[steady]
 	eventually(t, 90*time.Second, "every line to arrive", func() bool { return len(uniq(fs.Stored())) >= total })
 	agent.stop()
 
@@ -149,7 +168,20 @@ func TestReloadUnderLoad(t *testing.T) {
 	if lost > 0 || dups > 0 {
 		t.Fatalf("%d lines: %d lost, %d sent twice across 20 reloads", total, lost, dups)
 	}
-	t.Logf("%d lines, 18 reloads that changed the configuration, 0 lost, 0 duplicates", total)
+	// The unchanged flow started at the start and at the one agent-wide
+	// restart; the changed ones at every reload.
+	if n := count(started); n != 2 {
+		t.Errorf("the agent started %d times, want 2 (the start and the change of agent settings)", n)
+	}
+	if n := following("steady"); n != 2 {
+		t.Errorf("the unchanged flow started following its file %d times, want 2: reloads restarted it", n)
+	}
+	if n := following("web"); n != 19 {
+		t.Errorf("the changed flow web started %d times, want 19 (the start and 18 reloads)", n)
+	}
+	if !t.Failed() {
+		t.Logf("%d lines, 18 reloads that changed the configuration (one of the agent settings), 0 lost, 0 duplicates; the unchanged flow never restarted by a reload", total)
+	}
 }
 
 // TestSystemdNotify runs kinetail as systemd does with Type=notify and
