@@ -48,7 +48,7 @@ func (l *loader) document(flows []*flow) (*entry, []string) {
 		"What kinetail does differently:",
 	)
 	for _, d := range differences {
-		header = append(header, "- "+d)
+		header = append(header, wrap("- "+d, 76, "  ")...)
 	}
 	root := &entry{}
 	root.items = append(root.items, l.agentSection())
@@ -320,4 +320,23 @@ func (l *loader) flowEntry(f *flow) *entry {
 			"Ignored, as kinetail has no use for them: "+strings.Join(f.ignored, ", "))
 	}
 	return e
+}
+
+// wrap breaks s into lines of at most width bytes at spaces, indenting the
+// lines after the first.
+func wrap(s string, width int, indent string) []string {
+	var out []string
+	line := ""
+	for _, w := range strings.Fields(s) {
+		switch {
+		case line == "":
+			line = w
+		case len(line)+1+len(w) > width:
+			out = append(out, line)
+			line = indent + w
+		default:
+			line += " " + w
+		}
+	}
+	return append(out, line)
 }
