@@ -3,6 +3,8 @@ package agentjson
 import (
 	"fmt"
 	"path/filepath"
+
+	"github.com/kinetail/kinetail/config"
 	"strconv"
 	"strings"
 )
@@ -67,11 +69,16 @@ func (l *loader) document(flows []*flow) (*entry, []string) {
 func (l *loader) agentSection() *entry {
 	g := &l.g
 	a := &entry{key: "agent"}
-	cp := a.add("checkpoint_file", quote("/var/lib/kinetail/checkpoints.json"))
 	if g.checkpointFile.set {
-		cp.at(g.checkpointFile.pos, "checkpointFile")
+		// Beside the agent's, in the directory chosen for its state; never
+		// the agent's file itself.
+		p := filepath.Join(filepath.Dir(g.checkpointFile.v), "kinetail-checkpoints.json")
+		a.add("checkpoint_file", quote(p)).at(g.checkpointFile.pos, "checkpointFile").
+			note("kinetail's own (JSON), beside checkpointFile; the agent's (SQLite) is not read")
+	} else {
+		a.add("checkpoint_file", quote(config.DefaultCheckpointFile)).
+			note("kinetail's own (JSON); the agent's %s (SQLite) is not read", defaultCheckpointFile)
 	}
-	cp.note("kinetail's own (JSON); the agent's %s is SQLite and not read", g.checkpointFile.v)
 	a.add("checkpoint_ttl", strconv.FormatInt(g.checkpointTTLDays.v*24, 10)+"h").
 		at(g.checkpointTTLDays.pos, g.checkpointTTLDays.key).note("%s", g.checkpointTTLDays.comment(""))
 	a.add("shutdown_timeout", millis(g.shutdownMillis.v)).
