@@ -55,7 +55,7 @@ func TestConvert(t *testing.T) {
 			t.Errorf("check %s says it read a Kinesis Agent configuration: %t, want %t:\n%s", file, read, file == agentJSON, &stdout)
 		}
 	}
-	fromJSON, aj, err := loadValidatedFrom(agentJSON)
+	fromJSON, aj, err := loadValidated(agentJSON)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -125,7 +125,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	}
 	reload, stopHangups := hangups()
 	defer stopHangups()
-	cfg, aj, err := loadValidatedFrom(path)
+	cfg, aj, err := loadValidated(path)
 	if err != nil {
 		fmt.Fprintf(stderr, "kinetail: %v\n", err)
 		return 1
@@ -139,7 +139,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	// Load reads the configuration again for a reload; from an
 	// agent.json it also sets again what the file gives the AWS SDK.
 	load := func() (*config.Config, error) {
-		cfg, aj, err := loadValidatedFrom(path)
+		cfg, aj, err := loadValidated(path)
 		if err == nil && aj != nil {
 			setAgentEnv(aj)
 		}
@@ -218,7 +218,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
-	cfg, aj, err := loadValidatedFrom(path)
+	cfg, aj, err := loadValidated(path)
 	if err != nil {
 		fmt.Fprintf(stderr, "%v\n", err)
 		return 1

@@ -15,14 +15,9 @@ import (
 // loadValidated loads the configuration at path and builds each flow's
 // transforms, so that what `run` would refuse is refused here: by `check`,
 // and by a reload before the running agent is stopped.
-func loadValidated(path string) (*config.Config, error) {
-	cfg, _, err := loadValidatedFrom(path)
-	return cfg, err
-}
-
-// loadValidatedFrom is loadValidated that also returns what was read from
-// a Kinesis Agent agent.json (nil for kinetail's YAML).
-func loadValidatedFrom(path string) (*config.Config, *agentjson.Result, error) {
+// From a Kinesis Agent agent.json, it also returns what was read from it
+// (nil for kinetail's YAML).
+func loadValidated(path string) (*config.Config, *agentjson.Result, error) {
 	cfg, aj, err := loadConfig(path)
 	if err != nil {
 		return nil, nil, err

@@ -95,22 +95,30 @@ func (l *loader) flowList(root *Node, at Pos) []*flow {
 	if at.File != l.file {
 		prefix = at.File + ": "
 	}
-	if n.Kind != Array {
-		l.errorf(n.Pos, "flows: expected a list of flows, got %v", n.Kind)
-		return nil
-	}
 	var out []*flow
-	for i, fn := range n.Elems {
-		scope := fmt.Sprintf("%sflows[%d]: ", prefix, i)
-		if fn.Kind != Object {
-			l.errorf(fn.Pos, "%sexpected an object with filePattern and kinesisStream or deliveryStream, got %v", scope, fn.Kind)
-			continue
-		}
+	l.objects(n, prefix+"flows", "filePattern and kinesisStream or deliveryStream", func(fn *Node, scope string) {
 		if f := l.flow(fn, scope); f != nil {
 			out = append(out, f)
 		}
-	}
+	})
 	return out
+}
+
+// objects calls each for every element of list, a list of objects holding
+// what, with the element's scope for messages; anything else is reported.
+func (l *loader) objects(list *Node, scope, what string, each func(n *Node, scope string)) {
+	if list.Kind != Array {
+		l.errorf(list.Pos, "%s: expected a list of objects with %s, got %v", scope, what, list.Kind)
+		return
+	}
+	for i, n := range list.Elems {
+		s := fmt.Sprintf("%s[%d]: ", scope, i)
+		if n.Kind != Object {
+			l.errorf(n.Pos, "%sexpected an object with %s, got %v", s, what, n.Kind)
+			continue
+		}
+		each(n, s)
+	}
 }
 
 func (l *loader) flow(n *Node, scope string) *flow {

@@ -107,13 +107,12 @@ func parseJSON(file string, data []byte) (*Node, error) {
 const maxDepth = 100
 
 type parser struct {
-	file           string
-	data           []byte
-	off            int
-	line           int
-	lineStart      int // offset of the current line's first byte
-	err            *config.Error
-	lastStringFrom Pos
+	file      string
+	data      []byte
+	off       int
+	line      int
+	lineStart int // offset of the current line's first byte
+	err       *config.Error
 }
 
 func (p *parser) pos() Pos {
@@ -247,19 +246,8 @@ func (p *parser) object(at Pos, depth int) *Node {
 			return nil
 		}
 		n.Members = append(n.Members, Member{Key: key, KeyPos: keyAt, Value: v})
-		p.space()
-		if p.err != nil {
-			return nil
-		}
-		switch {
-		case p.off < len(p.data) && p.data[p.off] == ',':
-			p.off++
-			p.space()
-		case p.off < len(p.data) && p.data[p.off] == '}':
-			p.off++
+		if p.next('}', "object", at) {
 			return n
-		default:
-			p.fail("invalid JSON: unexpected %s, expected ',' or '}' (the object starts at line %d)", p.describe(), at.Line)
 		}
 	}
 	return nil
@@ -279,22 +267,32 @@ func (p *parser) array(at Pos, depth int) *Node {
 			return nil
 		}
 		n.Elems = append(n.Elems, v)
-		p.space()
-		if p.err != nil {
-			return nil
-		}
-		switch {
-		case p.off < len(p.data) && p.data[p.off] == ',':
-			p.off++
-			p.space()
-		case p.off < len(p.data) && p.data[p.off] == ']':
-			p.off++
+		if p.next(']', "list", at) {
 			return n
-		default:
-			p.fail("invalid JSON: unexpected %s, expected ',' or ']' (the list starts at line %d)", p.describe(), at.Line)
 		}
 	}
 	return nil
+}
+
+// next reads what follows a member of an object or list that started at
+// at: a comma (false: another member follows) or the closing byte (true).
+// Anything else is an error (p.err is set, and false returned).
+func (p *parser) next(closing byte, what string, at Pos) bool {
+	p.space()
+	if p.err != nil {
+		return false
+	}
+	switch {
+	case p.off < len(p.data) && p.data[p.off] == ',':
+		p.off++
+		p.space()
+	case p.off < len(p.data) && p.data[p.off] == closing:
+		p.off++
+		return true
+	default:
+		p.fail("invalid JSON: unexpected %s, expected ',' or '%c' (the %s starts at line %d)", p.describe(), closing, what, at.Line)
+	}
+	return false
 }
 
 // str reads a double-quoted string at the current offset.

@@ -240,68 +240,41 @@ func (v value[T]) comment(what string) string {
 	return v.key + ": the agent's default, " + what
 }
 
-// str reads key of obj as a string; absent (or null), it is def.
+// read reads key of obj with conv; absent (or null) or unreadable, it is
+// def, and an unreadable value is reported at its place.
+func read[T any](l *loader, obj *Node, key, scope string, def T, conv func(*Node) (T, string)) value[T] {
+	out := value[T]{v: def, key: key, pos: obj.Pos}
+	n := obj.Get(key)
+	if n == nil || n.Kind == Null {
+		return out
+	}
+	v, msg := conv(n)
+	if msg != "" {
+		l.errorf(n.Pos, "%s%s: %s", scope, key, msg)
+		return out
+	}
+	out.v, out.set, out.pos = v, true, n.Pos
+	return out
+}
+
+// str reads key of obj as a string.
 func (l *loader) str(obj *Node, key, scope, def string) value[string] {
-	out := value[string]{v: def, key: key, pos: obj.Pos}
-	n := obj.Get(key)
-	if n == nil || n.Kind == Null {
-		return out
-	}
-	s, msg := readString(n)
-	if msg != "" {
-		l.errorf(n.Pos, "%s%s: %s", scope, key, msg)
-		return out
-	}
-	out.v, out.set, out.pos = s, true, n.Pos
-	return out
+	return read(l, obj, key, scope, def, readString)
 }
 
-// num reads key of obj as a whole number in [lo, hi]; absent, it is def.
+// num reads key of obj as a whole number in [lo, hi].
 func (l *loader) num(obj *Node, key, scope string, def, lo, hi int64) value[int64] {
-	out := value[int64]{v: def, key: key, pos: obj.Pos}
-	n := obj.Get(key)
-	if n == nil || n.Kind == Null {
-		return out
-	}
-	v, msg := readInt(n, lo, hi)
-	if msg != "" {
-		l.errorf(n.Pos, "%s%s: %s", scope, key, msg)
-		return out
-	}
-	out.v, out.set, out.pos = v, true, n.Pos
-	return out
+	return read(l, obj, key, scope, def, func(n *Node) (int64, string) { return readInt(n, lo, hi) })
 }
 
-// boolean reads key of obj as a boolean; absent, it is def.
+// boolean reads key of obj as a boolean.
 func (l *loader) boolean(obj *Node, key, scope string, def bool) value[bool] {
-	out := value[bool]{v: def, key: key, pos: obj.Pos}
-	n := obj.Get(key)
-	if n == nil || n.Kind == Null {
-		return out
-	}
-	v, msg := readBool(n)
-	if msg != "" {
-		l.errorf(n.Pos, "%s%s: %s", scope, key, msg)
-		return out
-	}
-	out.v, out.set, out.pos = v, true, n.Pos
-	return out
+	return read(l, obj, key, scope, def, readBool)
 }
 
-// enum reads key of obj as one of values; absent, it is def.
+// enum reads key of obj as one of values.
 func (l *loader) enum(obj *Node, key, scope, def string, values ...string) value[string] {
-	out := value[string]{v: def, key: key, pos: obj.Pos}
-	n := obj.Get(key)
-	if n == nil || n.Kind == Null {
-		return out
-	}
-	v, msg := readEnum(n, values...)
-	if msg != "" {
-		l.errorf(n.Pos, "%s%s: %s", scope, key, msg)
-		return out
-	}
-	out.v, out.set, out.pos = v, true, n.Pos
-	return out
+	return read(l, obj, key, scope, def, func(n *Node) (string, string) { return readEnum(n, values...) })
 }
 
 // Java's integer ranges, for keys the agent reads without a range of its

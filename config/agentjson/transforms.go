@@ -22,29 +22,20 @@ var (
 // steps maps a flow's dataProcessingOptions to kinetail transforms, in
 // order.
 func (l *loader) steps(list *Node, scope string) []*entry {
-	if list.Kind != Array {
-		l.errorf(list.Pos, "%s: expected a list of processing options, got %v", scope, list.Kind)
-		return nil
-	}
 	var out []*entry
-	for i, o := range list.Elems {
-		s := fmt.Sprintf("%s[%d]: ", scope, i)
-		if o.Kind != Object {
-			l.errorf(o.Pos, "%sexpected an object with optionName, got %v", s, o.Kind)
-			continue
-		}
+	l.objects(list, scope, "optionName", func(o *Node, s string) {
 		if o.Get("optionName") == nil {
 			l.errorf(o.Pos, "%soptionName is required (one of %s)", s, strings.Join(optionNames, ", "))
-			continue
+			return
 		}
 		name := l.enum(o, "optionName", s, "", optionNames...)
 		if name.v == "" {
-			continue
+			return
 		}
 		if e := l.step(o, s, name); e != nil {
 			out = append(out, e)
 		}
-	}
+	})
 	return out
 }
 
