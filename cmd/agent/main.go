@@ -37,6 +37,8 @@ Usage:
   kinetail replay -c FILE [--destination NAME] [--keep] DEADLETTER...
                             send the records of dead-letter files again
   kinetail status [-c FILE] show what the running agent is doing (or the checkpoint)
+  kinetail convert AGENT.JSON [AGENT.D/*.JSON]
+                            print a Kinesis Agent configuration as kinetail YAML
   kinetail version          print the version
 
 Run "kinetail COMMAND --help" for a command's options.
@@ -62,6 +64,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdReplay(rest, stdout, stderr)
 	case "status":
 		return cmdStatus(rest, stdout, stderr)
+	case "convert":
+		return cmdConvert(rest, stdout, stderr)
 	case "version", "--version":
 		if commit != "" {
 			fmt.Fprintf(stdout, "kinetail %s (commit %s)\n", buildVersion(), commit)
@@ -121,7 +125,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	}
 	reload, stopHangups := hangups()
 	defer stopHangups()
-	cfg, err := loadValidated(path)
+	cfg, aj, err := loadValidated(path)
 	if err != nil {
 		fmt.Fprintf(stderr, "kinetail: %v\n", err)
 		return 1
@@ -131,6 +135,15 @@ func cmdRun(args []string, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "kinetail: %v\n", err)
 		return 2
+	}
+	// Load reads the configuration again for a reload; from an
+	// agent.json it also sets again what the file gives the AWS SDK.
+	load := func() (*config.Config, error) {
+		cfg, aj, err := loadValidated(path)
+		if err == nil && aj != nil {
+			setAgentEnv(aj)
+		}
+		return cfg, err
 	}
 	// What a configuration sets for the whole process, at start and at
 	// each reload.
@@ -154,6 +167,11 @@ func cmdRun(args []string, stderr io.Writer) int {
 	if err := level.UnmarshalText([]byte(cmp.Or(logLevel, cfg.Agent.LogLevel))); err != nil {
 		fmt.Fprintf(stderr, "kinetail: log level %q: want debug, info, warn or error\n", cmp.Or(logLevel, cfg.Agent.LogLevel))
 		return 2
+	}
+	if aj != nil {
+		// Said once, at start: not again at each reload.
+		logAgentNotes(log, aj)
+		setAgentEnv(aj)
 	}
 	if cpuProfile != "" {
 		f, err := os.Create(cpuProfile)
@@ -181,7 +199,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 		},
 		Log:     log,
 		Version: buildVersion(),
-		Load:    func() (*config.Config, error) { return loadValidated(path) },
+		Load:    load,
 		Apply:   apply,
 		Notify:  sdnotify.New(),
 	})
@@ -200,7 +218,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
-	cfg, err := loadValidated(path)
+	cfg, aj, err := loadValidated(path)
 	if err != nil {
 		fmt.Fprintf(stderr, "%v\n", err)
 		return 1
@@ -214,7 +232,11 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	if preflight.Errors(findings) {
 		return 1
 	}
-	fmt.Fprintf(stdout, "%s: OK\n\n%s", path, cfg.Summary())
+	fmt.Fprintf(stdout, "%s: OK\n\n", path)
+	if aj != nil {
+		printAgentNotes(stdout, aj)
+	}
+	fmt.Fprint(stdout, cfg.Summary())
 	return 0
 }
 

@@ -62,7 +62,7 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	o.files = files
-	cfg, err := config.Load(path)
+	cfg, _, err := loadConfig(path)
 	if err != nil {
 		fmt.Fprintf(stderr, "%v\n", err)
 		return 1

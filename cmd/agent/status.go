@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/kinetail/kinetail/config"
 	"github.com/kinetail/kinetail/metrics"
 )
 
@@ -19,7 +18,7 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
-	cfg, err := config.Load(path)
+	cfg, _, err := loadConfig(path)
 	if err != nil {
 		fmt.Fprintf(stderr, "kinetail: %v\n", err)
 		return 1

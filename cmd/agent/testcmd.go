@@ -42,7 +42,7 @@ func cmdTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
-	cfg, err := config.Load(path)
+	cfg, _, err := loadConfig(path)
 	if err != nil {
 		fmt.Fprintf(stderr, "%v\n", err)
 		return 1
