@@ -248,3 +248,60 @@ func TestSystemdNotify(t *testing.T) {
 	agent.stop()
 	expect("STOPPING=1")
 }
+
+// TestSignalsWhileLoading sends SIGUSR1 and SIGHUP while kinetail reads its
+// configuration (a FIFO holds it there): neither kills it (Go ignores
+// SIGUSR1 until it is asked for; SIGHUP is caught first thing). The status
+// request is dropped, as there is nothing to show yet; the reload request
+// is kept and carried out once the agent runs.
+func TestSignalsWhileLoading(t *testing.T) {
+	fs := kinesistest.NewFaultServer(t, kinesistest.FaultOptions{Seed: 8})
+	dir := t.TempDir()
+	flows := fmt.Sprintf("  - name: app\n    paths: [\"%s/app.log\"]\n    destination: out\n", dir)
+	text, err := os.ReadFile(writeConfig(t, dir, fs.URL(), "signals", flows))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "fifo.yaml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// feed waits until kinetail opened the FIFO to read (a writer's
+	// non-blocking open fails until then), runs meanwhile, then gives it
+	// the file.
+	feed := func(meanwhile func()) {
+		t.Helper()
+		var w *os.File
+		eventually(t, 30*time.Second, "kinetail reading its configuration", func() bool {
+			w, err = os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+			return err == nil
+		})
+		meanwhile()
+		if _, err := w.Write(text); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+	}
+	agent := startAgent(t, fifo)
+	feed(func() {
+		for _, sig := range []syscall.Signal{syscall.SIGUSR1, syscall.SIGHUP} {
+			if err := agent.cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+		if agent.exited() {
+			t.Fatalf("kinetail died of a signal while loading its configuration: %v", agent.err)
+		}
+	})
+	// The first reader is done with the FIFO once the agent started; the
+	// reload asked for while loading reads it again.
+	eventually(t, 30*time.Second, "the start", func() bool {
+		return strings.Contains(agent.log.String(), `msg="kinetail started"`)
+	})
+	feed(func() {})
+	eventually(t, 30*time.Second, "the reload", func() bool {
+		return strings.Contains(agent.log.String(), "configuration unchanged")
+	})
+	agent.stop()
+}
