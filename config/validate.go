@@ -357,7 +357,7 @@ func ValidHashKey(s string) bool {
 
 func (d *decoder) validateFlow(c *Config, f *Flow, i int, seen map[string]*Flow, destinations []string) {
 	at := d.pos[f]
-	s := scope{ctx: flowLabel(at, i)}
+	s := scope{ctx: d.flowLabel(at, i)}
 	if d.failed[f] {
 		return
 	}
