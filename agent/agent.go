@@ -12,6 +12,7 @@ import (
 
 	"github.com/kinetail/kinetail/checkpoint"
 	"github.com/kinetail/kinetail/config"
+	"github.com/kinetail/kinetail/internal/redact"
 	"github.com/kinetail/kinetail/sink"
 	"github.com/kinetail/kinetail/tailer"
 	"github.com/kinetail/kinetail/transform"
@@ -148,6 +149,10 @@ func (a *Agent) Alive() bool {
 	return true
 }
 
+// insecureWarning is logged at every start for each endpoint with
+// allow_insecure_endpoint set.
+const insecureWarning = "allow_insecure_endpoint is set: records and the access key id may travel in clear text to the endpoint"
+
 // New prepares an agent: it loads the checkpoint and builds every stage, so
 // configuration problems surface before anything is read. It takes the
 // checkpoint's lock, which Run releases when it returns.
@@ -191,6 +196,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Agent, e
 	}
 	index := make(map[string]int, len(names))
 	for i, name := range names {
+		if dc := cfg.Destinations[name]; dc.AllowInsecureEndpoint {
+			log.Warn(insecureWarning, "destination", name, "endpoint", redact.URLs(dc.Endpoint))
+		}
 		dest, err := newDestination(ctx, cfg.Destinations[name], log, mem, a.mon)
 		if err != nil {
 			return nil, err

@@ -535,11 +535,12 @@ func (d *decoder) agent(s scope, n *yaml.Node, a *Agent) {
 		},
 		"cloudwatch": func(s scope, n *yaml.Node) {
 			d.mapping(s, n, fields{
-				"enabled":   d.bool(&a.CloudWatch.Enabled),
-				"namespace": d.str(&a.CloudWatch.Namespace),
-				"interval":  d.duration(&a.CloudWatch.Interval),
-				"region":    d.str(&a.CloudWatch.Region),
-				"endpoint":  d.str(&a.CloudWatch.Endpoint),
+				"enabled":                 d.bool(&a.CloudWatch.Enabled),
+				"namespace":               d.str(&a.CloudWatch.Namespace),
+				"interval":                d.duration(&a.CloudWatch.Interval),
+				"region":                  d.str(&a.CloudWatch.Region),
+				"endpoint":                d.str(&a.CloudWatch.Endpoint),
+				"allow_insecure_endpoint": d.bool(&a.CloudWatch.AllowInsecureEndpoint),
 			})
 		},
 		"stats_interval": d.duration(&a.StatsInterval),
@@ -561,15 +562,16 @@ func (d *decoder) destinations(s scope, n *yaml.Node, c *Config) {
 		d.pos[dst] = p.key
 		ds := scope{ctx: "destination " + strconv.Quote(p.name)}
 		ok := d.mapping(ds, p.value, fields{
-			"type":              d.str(&dst.Type),
-			"stream":            d.str(&dst.Stream),
-			"delivery_stream":   d.str(&dst.DeliveryStream),
-			"fallback":          d.str(&dst.Fallback),
-			"region":            d.str(&dst.Region),
-			"endpoint":          d.str(&dst.Endpoint),
-			"role_arn":          d.str(&dst.RoleARN),
-			"partition_key":     d.str(&dst.PartitionKey),
-			"explicit_hash_key": d.str(&dst.ExplicitHashKey),
+			"type":                    d.str(&dst.Type),
+			"stream":                  d.str(&dst.Stream),
+			"delivery_stream":         d.str(&dst.DeliveryStream),
+			"fallback":                d.str(&dst.Fallback),
+			"region":                  d.str(&dst.Region),
+			"endpoint":                d.str(&dst.Endpoint),
+			"role_arn":                d.str(&dst.RoleARN),
+			"allow_insecure_endpoint": d.bool(&dst.AllowInsecureEndpoint),
+			"partition_key":           d.str(&dst.PartitionKey),
+			"explicit_hash_key":       d.str(&dst.ExplicitHashKey),
 			"aggregation": func(s scope, n *yaml.Node) {
 				d.mapping(s, n, fields{
 					"enabled":   d.bool(&dst.Aggregation.Enabled),
