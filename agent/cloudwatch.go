@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/kinetail/kinetail/config"
+	"github.com/kinetail/kinetail/internal/redact"
 	"github.com/kinetail/kinetail/metrics"
 )
 
@@ -11,6 +12,9 @@ import (
 // done. A configuration the SDK cannot resolve (no region) is logged: the
 // lines are shipped all the same.
 func (m *monitor) cloudWatch(ctx context.Context, cw config.CloudWatch) {
+	if cw.AllowInsecureEndpoint {
+		m.a.log.Warn(insecureWarning, "cloudwatch", cw.Namespace, "endpoint", redact.URLs(cw.Endpoint))
+	}
 	c, err := metrics.NewCloudWatch(ctx, metrics.CloudWatchOptions{
 		Namespace: cw.Namespace, Interval: cw.Interval.D(), Region: cw.Region, Endpoint: cw.Endpoint,
 		Snapshot: m.Snapshot, Logger: m.a.log,

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kinetail/kinetail/config"
+	"github.com/kinetail/kinetail/internal/redact"
 	"github.com/kinetail/kinetail/sink"
 	"github.com/kinetail/kinetail/transform"
 )
@@ -70,9 +71,17 @@ type output struct {
 	done    chan struct{} // closed when the sink's Run returned
 }
 
+// insecureWarning is logged each time a destination with
+// allow_insecure_endpoint set is started: at every start, and at a reload
+// that opens it.
+const insecureWarning = "allow_insecure_endpoint is set: records and the access key id may travel in clear text to the endpoint"
+
 // newDestination builds destination d; its sinks run with a context
 // derived from sinkCtx once started.
 func newDestination(ctx, sinkCtx context.Context, d *config.Destination, log *slog.Logger, mem map[string]*sink.Memory, mon *monitor) (_ *destination, err error) {
+	if d.AllowInsecureEndpoint {
+		log.Warn(insecureWarning, "destination", d.Name, "endpoint", redact.URLs(d.Endpoint))
+	}
 	dest := &destination{name: d.Name, cfg: d, mem: mem[d.Name], log: log}
 	dest.ctx, dest.cancel = context.WithCancel(sinkCtx)
 	defer func() {

@@ -58,6 +58,9 @@ type CloudWatch struct {
 	Interval  Duration `yaml:"interval"`  // default 60s: one PutMetricData round per interval
 	Region    string   `yaml:"region"`    // default: the SDK's chain
 	Endpoint  string   `yaml:"endpoint"`  // optional absolute http(s) URL (VPC endpoint, tests)
+	// AllowInsecureEndpoint accepts an http:// Endpoint on another host
+	// (see Destination.AllowInsecureEndpoint).
+	AllowInsecureEndpoint bool `yaml:"allow_insecure_endpoint"`
 }
 
 // Destination is a named place records are sent to.
@@ -75,6 +78,11 @@ type Destination struct {
 	Region         string `yaml:"region"`          // default: the SDK's chain
 	Endpoint       string `yaml:"endpoint"`        // optional absolute http(s) URL (VPC endpoint, local server)
 	RoleARN        string `yaml:"role_arn"`        // optional assume-role
+	// AllowInsecureEndpoint accepts an http:// Endpoint on another host:
+	// records and the access key id then travel in clear text. Without
+	// it such an endpoint is an error; loopback addresses need no
+	// permission. A warning is logged at every start when it is set.
+	AllowInsecureEndpoint bool `yaml:"allow_insecure_endpoint"`
 	// PartitionKey is random (default), deterministic (a hash of the
 	// record) or a template of record fields, like %{user_id}.
 	PartitionKey string `yaml:"partition_key"`

@@ -15,10 +15,10 @@ type Error struct {
 }
 
 // Error formats e as "file:line:col: message", leaving out the parts that
-// are unknown.
+// are unknown. Bytes a terminal would not show as text are escaped.
 func (e *Error) Error() string {
 	var b strings.Builder
-	b.WriteString(e.File)
+	b.WriteString(printable(e.File))
 	if e.Line > 0 {
 		b.WriteByte(':')
 		b.WriteString(strconv.Itoa(e.Line))
@@ -30,7 +30,7 @@ func (e *Error) Error() string {
 	if b.Len() > 0 {
 		b.WriteString(": ")
 	}
-	b.WriteString(e.Msg)
+	b.WriteString(printable(e.Msg))
 	return b.String()
 }
 

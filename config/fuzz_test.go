@@ -1,14 +1,18 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
 // FuzzParse checks that any input either loads or fails with Errors, never
-// panics, and that a loaded config can be summarised.
+// panics, and that a loaded config can be summarised. Every error has a
+// line and a column and shows only printable characters, and a variable's
+// value never appears in an error.
 func FuzzParse(f *testing.F) {
 	for _, pattern := range []string{"testdata/good/*.yaml", "testdata/bad/*.yaml", "../config.example.yaml"} {
 		files, err := filepath.Glob(pattern)
@@ -26,9 +30,16 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("a: &a {<<: *a}\n"))
 	f.Add([]byte("destinations: {d: &d {<<: [*d, *d]}}\n"))
 	f.Add([]byte("flows: [&f {transforms: [*f]}]\n"))
+	f.Add([]byte("agent: {log_level: '${SECRET}'}\nflows:\n  - name: ${SECRET}\n"))
+	f.Add([]byte("a: \xff\x01\n*b\n"))
+	// The secret is one no message could hold by chance.
+	const secret = "Zq9SECRETvalue"
 	env := func(k string) (string, bool) {
-		if k == "SET" {
+		switch k {
+		case "SET":
 			return "value", true
+		case "SECRET":
+			return secret, true
 		}
 		return "", false
 	}
@@ -41,6 +52,10 @@ func FuzzParse(f *testing.F) {
 			}
 			if c != nil {
 				t.Fatal("config returned with an error")
+			}
+			checkErrors(t, err)
+			if strings.Contains(err.Error(), secret) && !bytes.Contains(data, []byte(secret)) {
+				t.Fatalf("an error shows the value of a variable:\n%v", err)
 			}
 			return
 		}

@@ -26,8 +26,8 @@ func Load(path string) (*Config, error) {
 	return Parse(path, data)
 }
 
-// Parse expands environment variables in data, decodes it strictly, applies
-// defaults and validates the result. file names the source in messages. On
+// Parse decodes data strictly, expands environment variables in its values,
+// applies defaults and validates the result. file names the source in messages. On
 // failure the error is Errors, holding every problem found, in file order.
 func Parse(file string, data []byte) (*Config, error) {
 	return parse(file, data, os.LookupEnv)
@@ -35,20 +35,26 @@ func Parse(file string, data []byte) (*Config, error) {
 
 func parse(file string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
 	d := &decoder{
-		file:   file,
-		pos:    make(map[any]*yaml.Node),
-		elems:  make(map[*[]string][]*yaml.Node),
-		failed: make(map[any]bool),
-		typos:  make(map[scope]bool),
-		merged: make(map[*yaml.Node][]pair),
+		file:     file,
+		src:      data,
+		pos:      make(map[any]*yaml.Node),
+		elems:    make(map[*[]string][]*yaml.Node),
+		failed:   make(map[any]bool),
+		typos:    make(map[scope]bool),
+		merged:   make(map[*yaml.Node][]pair),
+		expanded: make(map[*yaml.Node]string),
 	}
-	text := d.expandEnv(data, lookup)
-	if len(d.errs) > 0 {
-		// Values are unknown now; checking the rest would only add noise.
+	if !d.checkText(data) {
 		return nil, d.finish()
 	}
-	root := d.parseYAML(text)
+	root := d.parseYAML(data)
 	if root == nil {
+		return nil, d.finish()
+	}
+	before := len(d.errs)
+	d.expandEnv(root, lookup)
+	if len(d.errs) > before {
+		// Values are unknown now; checking the rest would only add noise.
 		return nil, d.finish()
 	}
 	c, ok := d.config(root)
@@ -66,7 +72,10 @@ func parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 // that validation can point at the offending value.
 type decoder struct {
 	file string
-	errs Errors
+	src  []byte
+	// lines holds the offset of each line of src, once needed.
+	lines []int
+	errs  Errors
 	// pos maps the address of a field (or a *Destination or *Flow) to the
 	// node it was decoded from. A field absent here kept its default.
 	pos map[any]*yaml.Node
@@ -82,6 +91,9 @@ type decoder struct {
 	// while it is being computed), so that shared anchors are expanded
 	// once, however often they are merged.
 	merged map[*yaml.Node][]pair
+	// expanded holds the text, as written, of each scalar whose
+	// environment variables were expanded.
+	expanded map[*yaml.Node]string
 }
 
 func (d *decoder) finish() Errors {
@@ -91,7 +103,8 @@ func (d *decoder) finish() Errors {
 
 // errorf records a problem at n, prefixed with where it is.
 func (d *decoder) errorf(n *yaml.Node, s scope, format string, args ...any) {
-	e := &Error{File: d.file, Msg: s.prefix() + fmt.Sprintf(format, args...)}
+	msg := d.hideValues(n, s.prefix()+fmt.Sprintf(format, d.hideArgs(n, args)...))
+	e := &Error{File: d.file, Msg: msg}
 	if n != nil {
 		e.Line, e.Col = n.Line, n.Column
 	}
@@ -125,7 +138,7 @@ func (d *decoder) parseYAML(text []byte) (root *yaml.Node) {
 		// The parser is not ours; a bug in it must not take down the
 		// agent with a config it could have rejected.
 		if r := recover(); r != nil {
-			d.errs = append(d.errs, &Error{File: d.file, Msg: fmt.Sprintf("cannot parse YAML: %v", r)})
+			d.errs = append(d.errs, &Error{File: d.file, Line: 1, Col: 1, Msg: fmt.Sprintf("cannot parse YAML: %v", r)})
 			root = nil
 		}
 	}()
@@ -151,16 +164,30 @@ func (d *decoder) parseYAML(text []byte) (root *yaml.Node) {
 }
 
 // yamlError turns a parser error like "yaml: line 3: did not find expected
-// key" into an Error at that line.
+// key" into an Error at that line. The parser names a line only, and none
+// for a problem on the first line; the column is where that line's content
+// starts. An unknown anchor is reported where it is first referred to.
 func (d *decoder) yamlError(err error) {
-	e := &Error{File: d.file}
+	e := &Error{File: d.file, Line: 1}
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	if rest, ok := strings.CutPrefix(msg, "line "); ok {
 		if num, after, ok := strings.Cut(rest, ": "); ok {
-			if line, err := strconv.Atoi(num); err == nil {
+			if line, err := strconv.Atoi(num); err == nil && line > 0 {
 				e.Line, msg = line, after
 			}
 		}
+	}
+	e.Col = d.lineStart(e.Line)
+	if name, ok := strings.CutPrefix(msg, "unknown anchor '"); ok {
+		if name, ok := strings.CutSuffix(name, "' referenced"); ok {
+			e.Line, e.Col = d.aliasPos(name)
+			msg = "unknown anchor " + strconv.Quote(name) + " (an alias *" + name + " needs an anchor &" + name + " before it)"
+		}
+	}
+	if strings.HasPrefix(msg, "did not find expected ',' or") && bytes.Contains(d.src, []byte("${")) {
+		// Variables are expanded after parsing, and { } end a plain
+		// value inside [ ] and { }.
+		msg += " (inside [...] or {...}, quote a value with ${VAR}: ['${VAR}/x.log'])"
 	}
 	e.Msg = "invalid YAML: " + msg
 	d.errs = append(d.errs, e)
@@ -508,11 +535,12 @@ func (d *decoder) agent(s scope, n *yaml.Node, a *Agent) {
 		},
 		"cloudwatch": func(s scope, n *yaml.Node) {
 			d.mapping(s, n, fields{
-				"enabled":   d.bool(&a.CloudWatch.Enabled),
-				"namespace": d.str(&a.CloudWatch.Namespace),
-				"interval":  d.duration(&a.CloudWatch.Interval),
-				"region":    d.str(&a.CloudWatch.Region),
-				"endpoint":  d.str(&a.CloudWatch.Endpoint),
+				"enabled":                 d.bool(&a.CloudWatch.Enabled),
+				"namespace":               d.str(&a.CloudWatch.Namespace),
+				"interval":                d.duration(&a.CloudWatch.Interval),
+				"region":                  d.str(&a.CloudWatch.Region),
+				"endpoint":                d.str(&a.CloudWatch.Endpoint),
+				"allow_insecure_endpoint": d.bool(&a.CloudWatch.AllowInsecureEndpoint),
 			})
 		},
 		"stats_interval": d.duration(&a.StatsInterval),
@@ -534,15 +562,16 @@ func (d *decoder) destinations(s scope, n *yaml.Node, c *Config) {
 		d.pos[dst] = p.key
 		ds := scope{ctx: "destination " + strconv.Quote(p.name)}
 		ok := d.mapping(ds, p.value, fields{
-			"type":              d.str(&dst.Type),
-			"stream":            d.str(&dst.Stream),
-			"delivery_stream":   d.str(&dst.DeliveryStream),
-			"fallback":          d.str(&dst.Fallback),
-			"region":            d.str(&dst.Region),
-			"endpoint":          d.str(&dst.Endpoint),
-			"role_arn":          d.str(&dst.RoleARN),
-			"partition_key":     d.str(&dst.PartitionKey),
-			"explicit_hash_key": d.str(&dst.ExplicitHashKey),
+			"type":                    d.str(&dst.Type),
+			"stream":                  d.str(&dst.Stream),
+			"delivery_stream":         d.str(&dst.DeliveryStream),
+			"fallback":                d.str(&dst.Fallback),
+			"region":                  d.str(&dst.Region),
+			"endpoint":                d.str(&dst.Endpoint),
+			"role_arn":                d.str(&dst.RoleARN),
+			"allow_insecure_endpoint": d.bool(&dst.AllowInsecureEndpoint),
+			"partition_key":           d.str(&dst.PartitionKey),
+			"explicit_hash_key":       d.str(&dst.ExplicitHashKey),
 			"aggregation": func(s scope, n *yaml.Node) {
 				d.mapping(s, n, fields{
 					"enabled":   d.bool(&dst.Aggregation.Enabled),
@@ -613,7 +642,7 @@ func (d *decoder) flows(s scope, n *yaml.Node, c *Config) {
 		f := newFlow()
 		f.Line = item.Line
 		d.pos[f] = item
-		fs := scope{ctx: flowLabel(item, i)}
+		fs := scope{ctx: d.flowLabel(item, i)}
 		ok := d.mapping(fs, item, fields{
 			"name":                 d.str(&f.Name),
 			"paths":                d.strings(&f.Paths),
@@ -650,13 +679,16 @@ func (d *decoder) flows(s scope, n *yaml.Node, c *Config) {
 }
 
 // flowLabel names a flow in messages by its name if it has a usable one,
-// else by its position ("flow #2").
-func flowLabel(n *yaml.Node, i int) string {
+// as written when it came from a variable, else by its position ("flow #2").
+func (d *decoder) flowLabel(n *yaml.Node, i int) string {
 	if n.Kind == yaml.MappingNode {
 		for j := 0; j+1 < len(n.Content); j += 2 {
 			k, v := resolve(n.Content[j]), resolve(n.Content[j+1])
 			if k.Kind == yaml.ScalarNode && k.Value == "name" &&
 				v.Kind == yaml.ScalarNode && v.Value != "" && !isNull(v) {
+				if raw, ok := d.expanded[v]; ok {
+					return "flow " + strconv.Quote(raw)
+				}
 				return "flow " + strconv.Quote(v.Value)
 			}
 		}

@@ -3,10 +3,11 @@ package config
 import (
 	"fmt"
 	"maps"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/kinetail/kinetail/internal/redact"
 )
 
 // Summary describes c for people, as "kinetail check" prints it: the agent
@@ -58,7 +59,10 @@ func (c *Config) Summary() string {
 		}
 		endpoint := "(AWS default)"
 		if d.Endpoint != "" {
-			endpoint = redactURL(d.Endpoint)
+			endpoint = redact.URLs(d.Endpoint)
+			if InsecureEndpoint(d.Endpoint) {
+				endpoint += " (plain http: allow_insecure_endpoint)"
+			}
 		}
 		fmt.Fprintf(&b, "    region: %s, endpoint: %s\n", region, endpoint)
 		if d.RoleARN != "" {
@@ -191,17 +195,6 @@ func (t *Transform) String() string {
 		return fmt.Sprintf("redact(patterns=[%s], custom=%d)", strings.Join(t.Redact.Patterns, " "), len(t.Redact.Custom))
 	}
 	return "(empty)"
-}
-
-// redactURL drops the user name and password from a URL. Something that
-// does not parse is not shown at all, as it may be a secret.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(invalid URL)"
-	}
-	u.User = nil
-	return u.String()
 }
 
 // String describes the test, as the summary shows it.

@@ -84,6 +84,8 @@ func (d *decoder) validateAgent(a *Agent, root *yaml.Node) {
 	}
 	if cw.Endpoint != "" && !validEndpoint(cw.Endpoint) {
 		d.errorf(d.at(&cw.Endpoint, root), cs.child("endpoint"), "must be an absolute http or https URL, like https://monitoring.us-east-1.amazonaws.com")
+	} else {
+		d.insecureEndpoint(cw.Endpoint, cw.AllowInsecureEndpoint, d.at(&cw.Endpoint, root), cs.child("endpoint"))
 	}
 }
 
@@ -155,7 +157,7 @@ func (d *decoder) validateDestination(dst *Destination, all map[string]*Destinat
 		key string
 	}{{&dst.Region, "region"}, {&dst.Endpoint, "endpoint"}, {&dst.RoleARN, "role_arn"}, {&dst.Aggregation.Enabled, "aggregation"},
 		{&dst.Compression, "compression"}, {&dst.Fallback, "fallback"}, {&dst.MaxInFlight, "max_in_flight"},
-		{&dst.Protocol, "protocol"}, {&dst.HTTP.Version, "http"}} {
+		{&dst.Protocol, "protocol"}, {&dst.HTTP.Version, "http"}, {&dst.AllowInsecureEndpoint, "allow_insecure_endpoint"}} {
 		only(p.p, p.key, "kinesis", "firehose")
 	}
 
@@ -202,6 +204,8 @@ func (d *decoder) validateDestination(dst *Destination, all map[string]*Destinat
 	}
 	if dst.Endpoint != "" && !validEndpoint(dst.Endpoint) {
 		d.errorf(d.at(&dst.Endpoint, at), s.child("endpoint"), "must be an absolute http or https URL, like https://kinesis.us-east-1.amazonaws.com")
+	} else {
+		d.insecureEndpoint(dst.Endpoint, dst.AllowInsecureEndpoint, d.at(&dst.Endpoint, at), s.child("endpoint"))
 	}
 	if dst.RoleARN != "" && (!strings.HasPrefix(dst.RoleARN, "arn:") || !strings.Contains(dst.RoleARN, ":role/")) {
 		d.errorf(d.at(&dst.RoleARN, at), s.child("role_arn"), "must be an IAM role ARN, like arn:aws:iam::123456789012:role/kinetail")
@@ -357,7 +361,7 @@ func ValidHashKey(s string) bool {
 
 func (d *decoder) validateFlow(c *Config, f *Flow, i int, seen map[string]*Flow, destinations []string) {
 	at := d.pos[f]
-	s := scope{ctx: flowLabel(at, i)}
+	s := scope{ctx: d.flowLabel(at, i)}
 	if d.failed[f] {
 		return
 	}

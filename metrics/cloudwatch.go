@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
 	"github.com/kinetail/kinetail/internal/awslog"
+	"github.com/kinetail/kinetail/internal/redact"
 )
 
 // maxDatums is PutMetricData's limit of metric data per call.
@@ -180,7 +181,7 @@ func (c *CloudWatch) Send(ctx context.Context) bool {
 		if err != nil {
 			ok = false
 			if !c.failing {
-				c.o.Logger.Warn("cannot send metrics to CloudWatch; counts are kept for the next round", "namespace", c.o.Namespace, "err", err)
+				c.o.Logger.Warn("cannot send metrics to CloudWatch; counts are kept for the next round", "namespace", c.o.Namespace, "err", redact.Error(err))
 			}
 			c.failing = true
 			continue

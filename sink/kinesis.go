@@ -27,6 +27,7 @@ import (
 
 	"github.com/kinetail/kinetail/config"
 	"github.com/kinetail/kinetail/internal/awslog"
+	"github.com/kinetail/kinetail/internal/redact"
 )
 
 // Limits of the Kinesis PutRecords API.
@@ -211,7 +212,7 @@ func newSettings(d *config.Destination, region string) settings {
 	s.maxRecordBytes = min(s.maxRecordBytes, s.maxBytes)
 	s.maxBackoff = max(s.maxBackoff, s.initialBackoff)
 	if d.Endpoint != "" {
-		s.where += " at " + d.Endpoint
+		s.where += " at " + redact.URLs(d.Endpoint)
 	}
 	return s
 }
@@ -427,7 +428,9 @@ func newStream(ctx context.Context, d *config.Destination, opts Options) (*Strea
 // Check makes sure the stream can be written to: credentials resolve, the
 // endpoint answers, and the stream exists and is ACTIVE or UPDATING. Its
 // errors say which of these failed.
-func (k *Stream) Check(ctx context.Context) error {
+func (k *Stream) Check(ctx context.Context) (err error) {
+	// The SDK's errors quote the endpoint's URL, user name included.
+	defer func() { err = redact.Error(err) }()
 	if k.set.firehose {
 		return k.checkFirehose(ctx)
 	}

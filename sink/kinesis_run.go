@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kinetail/kinetail/internal/ack"
+	"github.com/kinetail/kinetail/internal/redact"
 )
 
 // request is one PutRecords (or PutRecordBatch) call and its outcome.
@@ -84,7 +85,8 @@ func (k *Stream) send(ctx context.Context, ks *keySource, b *putBuffers, r *requ
 		err = errors.New("answered with a different number of records than sent")
 	}
 	if err != nil {
-		r.err = fmt.Errorf("%s to %s: %w", k.put.operation(), k.put.endpoint(), err)
+		// The HTTP client's errors quote the URL, user name included.
+		r.err = fmt.Errorf("%s to %s: %w", k.put.operation(), k.put.endpoint(), redact.Error(err))
 		return
 	}
 	r.answered = true

@@ -21,6 +21,8 @@ import (
 	smithyauth "github.com/aws/smithy-go/auth"
 	smithyendpoints "github.com/aws/smithy-go/endpoints"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/kinetail/kinetail/internal/redact"
 )
 
 // protocol is one of the put APIs the sink speaks. Kinesis PutRecords and
@@ -207,8 +209,8 @@ func newPutClientAt(proto protocol, ep smithyendpoints.Endpoint, httpClient aws.
 	return c
 }
 
-// endpoint is the URL requests go to, for messages.
-func (c *putClient) endpoint() string { return c.url.String() }
+// endpoint is the URL requests go to, for messages, without credentials.
+func (c *putClient) endpoint() string { return redact.URLs(c.url.String()) }
 
 // operation names the call the client makes, for messages.
 func (c *putClient) operation() string { return c.proto.operation() }

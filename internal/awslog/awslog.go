@@ -14,6 +14,8 @@ import (
 	"log/slog"
 
 	"github.com/aws/smithy-go/logging"
+
+	"github.com/kinetail/kinetail/internal/redact"
 )
 
 // Logger is a smithy logging.Logger writing to a slog.Logger.
@@ -36,7 +38,8 @@ func (l *Logger) Logf(c logging.Classification, format string, v ...any) {
 	if !l.log.Enabled(l.ctx, level) {
 		return
 	}
-	l.log.Log(l.ctx, level, fmt.Sprintf(format, v...))
+	// A warning may quote an endpoint's URL.
+	l.log.Log(l.ctx, level, redact.URLs(fmt.Sprintf(format, v...)))
 }
 
 // WithContext returns a Logger that passes ctx to the handler.
