@@ -121,7 +121,7 @@ func (m *monitor) Snapshot(files bool) *metrics.Status {
 		ts, cs := f.tail.Stats(), f.chain.Stats()
 		fs := metrics.Flow{
 			Name: f.name, Running: f.running.Load(),
-			LinesRead: ts.LinesRead, BytesRead: ts.BytesRead, Truncated: ts.Truncated, PartialLines: ts.PartialLines,
+			LinesRead: ts.LinesRead, BytesRead: ts.BytesRead, Truncated: ts.Truncated, PartialLines: ts.PartialLines, MultilineRecords: ts.MultilineRecords,
 			Rotations: ts.Rotations, Truncations: ts.Truncations,
 			OpenErrors: ts.OpenErrors, ScanErrors: ts.ScanErrors, ReadErrors: ts.ReadErrors,
 			CopyTruncateLostBytes: ts.CopyTruncateLost, ClosedUnreadBytes: ts.ClosedUnread,

@@ -20,7 +20,8 @@ type collector struct {
 	now      func() time.Time
 
 	// Flows.
-	linesRead, bytesRead, truncated, partial, rotations, truncations *prometheus.Desc
+	linesRead, bytesRead, truncated, partial, multiline, rotations   *prometheus.Desc
+	truncations                                                      *prometheus.Desc
 	fileErrors, ctLost, closedUnread, gensLost, lostBytes, recovered *prometheus.Desc
 	records, filtered, header, parseFailures                         *prometheus.Desc
 	filesOpen, filesFollowed, behind, behindMax, inFlight, oldestAge *prometheus.Desc
@@ -50,6 +51,7 @@ func newCollector(snapshot SnapshotFunc, perFile bool, now func() time.Time) *co
 		bytesRead:     flow("read_bytes_total", "Bytes read from followed files."),
 		truncated:     flow("lines_truncated_total", "Lines cut to max_line_bytes."),
 		partial:       flow("partial_lines_total", "Unterminated last lines sent after partial_line_timeout or a rotation."),
+		multiline:     flow("multiline_records_total", "Records made of more than one line (multiline flows)."),
 		rotations:     flow("rotations_total", "Followed files renamed, moved out of the globs or deleted."),
 		truncations:   flow("truncations_total", "Followed files truncated (copytruncate)."),
 		fileErrors:    flow("file_errors_total", "Errors opening, scanning for or reading files.", "op"),
@@ -99,7 +101,7 @@ func newCollector(snapshot SnapshotFunc, perFile bool, now func() time.Time) *co
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		c.linesRead, c.bytesRead, c.truncated, c.partial, c.rotations, c.truncations,
+		c.linesRead, c.bytesRead, c.truncated, c.partial, c.multiline, c.rotations, c.truncations,
 		c.fileErrors, c.ctLost, c.closedUnread, c.gensLost, c.lostBytes, c.recovered,
 		c.records, c.filtered, c.header, c.parseFailures,
 		c.filesOpen, c.filesFollowed, c.behind, c.behindMax, c.inFlight, c.oldestAge, c.flowUp, c.fileBehind,
@@ -129,6 +131,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.bytesRead, f.BytesRead, n)
 		counter(c.truncated, f.Truncated, n)
 		counter(c.partial, f.PartialLines, n)
+		counter(c.multiline, f.MultilineRecords, n)
 		counter(c.rotations, f.Rotations, n)
 		counter(c.truncations, f.Truncations, n)
 		counter(c.fileErrors, f.OpenErrors, n, "open")

@@ -41,11 +41,13 @@ type Flow struct {
 	BytesRead    int64 `json:"bytes_read"`
 	Truncated    int64 `json:"lines_truncated"`
 	PartialLines int64 `json:"partial_lines"`
-	Rotations    int64 `json:"rotations"`
-	Truncations  int64 `json:"truncations"`
-	OpenErrors   int64 `json:"open_errors"`
-	ScanErrors   int64 `json:"scan_errors"`
-	ReadErrors   int64 `json:"read_errors"`
+	// Records made of more than one line (multiline flows).
+	MultilineRecords int64 `json:"multiline_records"`
+	Rotations        int64 `json:"rotations"`
+	Truncations      int64 `json:"truncations"`
+	OpenErrors       int64 `json:"open_errors"`
+	ScanErrors       int64 `json:"scan_errors"`
+	ReadErrors       int64 `json:"read_errors"`
 	// What is known to be lost or skipped: bytes written between a
 	// copytruncate's copy and its truncation, bytes of files closed by
 	// close_removed_after before they were drained, generations (and

@@ -230,6 +230,9 @@ func (r *reader) send(ctx context.Context, b Batch) error {
 	r.stats.batches.Add(1)
 	r.stats.linesRead.Add(int64(n))
 	r.stats.truncated.Add(int64(trunc))
+	if r.group != nil {
+		r.stats.multiline.Add(r.group.takeJoined())
+	}
 	if trunc > 0 && time.Since(r.truncLogged) > 10*time.Second {
 		// At most one line per file every 10s: a file of huge lines must
 		// not flood the log.

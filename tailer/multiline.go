@@ -72,6 +72,10 @@ type grouper struct {
 	first     int64 // Start of the first line
 	end       int64 // End of the last line
 	truncated bool
+
+	// joined counts the records finished with more than one line since
+	// the last takeJoined.
+	joined int64
 }
 
 func newGrouper(c MultilineConfig) *grouper {
@@ -127,6 +131,14 @@ func (g *grouper) Pending() bool {
 	return g.lines > 0
 }
 
+// takeJoined returns how many records of several lines were finished
+// since its last call.
+func (g *grouper) takeJoined() int64 {
+	n := g.joined
+	g.joined = 0
+	return n
+}
+
 // PendingStart is the Start of the unfinished record; valid when Pending.
 func (g *grouper) PendingStart() int64 { return g.first }
 
@@ -165,6 +177,9 @@ func (g *grouper) full() bool {
 func (g *grouper) finish(out []Line) []Line {
 	buf := g.bufs[g.cur]
 	out = append(out, Line{Start: g.first, End: g.end, Bytes: buf, Truncated: g.truncated})
+	if g.lines > 1 {
+		g.joined++
+	}
 	g.cur ^= 1
 	g.bufs[g.cur] = g.bufs[g.cur][:0]
 	g.lines = 0

@@ -34,6 +34,10 @@ func TestReaderMultiline(t *testing.T) {
 	if got[2] != "2026-01-01 three\n  at c" {
 		t.Fatalf("record after rotation = %q", got[2])
 	}
+	// "one" and "three" were made of several lines; "two" of one.
+	if st := h.tl.Stats(); st.MultilineRecords != 2 || st.LinesRead != 3 {
+		t.Errorf("stats: %d multiline records of %d, want 2 of 3", st.MultilineRecords, st.LinesRead)
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, b := range h.batches {

@@ -17,6 +17,7 @@ func (s Stats) LogValue() slog.Value {
 	add("batches", s.Batches)
 	add("lines_truncated", s.Truncated)
 	add("partial_lines", s.PartialLines)
+	add("multiline_records", s.MultilineRecords)
 	add("rotations", s.Rotations)
 	add("truncations", s.Truncations)
 	add("open_errors", s.OpenErrors)

@@ -165,17 +165,20 @@ type Hooks struct {
 type Stats struct {
 	Files        int64
 	Idle         int64
-	LinesRead    int64 // lines sent, including truncated and partial ones
+	LinesRead    int64 // lines sent, including truncated and partial ones (records, for a multiline flow)
 	BytesRead    int64
 	Batches      int64
 	Truncated    int64 // lines cut to MaxLineBytes
 	PartialLines int64 // unterminated lines sent after the timeout or rotation
-	Rotations    int64 // followed files renamed, moved out of the globs or deleted
-	Truncations  int64
-	OpenErrors   int64
-	ScanErrors   int64
-	ReadErrors   int64
-	Panics       int64
+	// MultilineRecords counts the records made of more than one line
+	// (multiline flows).
+	MultilineRecords int64
+	Rotations        int64 // followed files renamed, moved out of the globs or deleted
+	Truncations      int64
+	OpenErrors       int64
+	ScanErrors       int64
+	ReadErrors       int64
+	Panics           int64
 	// CopyTruncateLost is the number of bytes written between a
 	// copytruncate's copy and its truncation (in neither file), or not
 	// read before a truncation when no copy was found.
@@ -202,10 +205,10 @@ type Stats struct {
 }
 
 type counters struct {
-	files, idle, linesRead, bytesRead, batches, truncated, partialLines atomic.Int64
-	rotations, truncations, openErrors, scanErrors, readErrors          atomic.Int64
-	panics, copyTruncateLost, closedUnread, recovered, missed           atomic.Int64
-	lost, lostBytes, scans                                              atomic.Int64
+	files, idle, linesRead, bytesRead, batches, truncated, partialLines, multiline atomic.Int64
+	rotations, truncations, openErrors, scanErrors, readErrors                     atomic.Int64
+	panics, copyTruncateLost, closedUnread, recovered, missed                      atomic.Int64
+	lost, lostBytes, scans                                                         atomic.Int64
 }
 
 // Tailer follows the files of one flow.
@@ -355,19 +358,20 @@ func New(cfg Config) (*Tailer, error) {
 func (t *Tailer) Stats() Stats {
 	c := &t.stats
 	return Stats{
-		Files:        c.files.Load(),
-		Idle:         c.idle.Load(),
-		LinesRead:    c.linesRead.Load(),
-		BytesRead:    c.bytesRead.Load(),
-		Batches:      c.batches.Load(),
-		Truncated:    c.truncated.Load(),
-		PartialLines: c.partialLines.Load(),
-		Rotations:    c.rotations.Load(),
-		Truncations:  c.truncations.Load(),
-		OpenErrors:   c.openErrors.Load(),
-		ScanErrors:   c.scanErrors.Load(),
-		ReadErrors:   c.readErrors.Load(),
-		Panics:       c.panics.Load(),
+		Files:            c.files.Load(),
+		Idle:             c.idle.Load(),
+		LinesRead:        c.linesRead.Load(),
+		BytesRead:        c.bytesRead.Load(),
+		Batches:          c.batches.Load(),
+		Truncated:        c.truncated.Load(),
+		PartialLines:     c.partialLines.Load(),
+		MultilineRecords: c.multiline.Load(),
+		Rotations:        c.rotations.Load(),
+		Truncations:      c.truncations.Load(),
+		OpenErrors:       c.openErrors.Load(),
+		ScanErrors:       c.scanErrors.Load(),
+		ReadErrors:       c.readErrors.Load(),
+		Panics:           c.panics.Load(),
 
 		CopyTruncateLost: c.copyTruncateLost.Load(),
 		ClosedUnread:     c.closedUnread.Load(),
