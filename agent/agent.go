@@ -117,6 +117,10 @@ type Agent struct {
 	sinks   sync.WaitGroup
 	sinkCtx context.Context
 	closing bool // set once the flows stopped: no output may start after
+	// failed receives the error of the first sink that stopped on its
+	// own (a closed stdout pipe): the agent then shuts down, as records
+	// for that destination could only wait forever.
+	failed chan error
 
 	saver *checkpoint.Saver
 	// saved is when the loaded checkpoint was saved; zero on a first start.
@@ -152,7 +156,7 @@ func (a *Agent) Alive() bool {
 // configuration problems surface before anything is read. It takes the
 // checkpoint's lock, which Run releases when it returns.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Agent, err error) {
-	a := &Agent{cfg: cfg, log: log, openFiles: semaphore.NewWeighted(int64(cfg.Agent.MaxOpenFiles))}
+	a := &Agent{cfg: cfg, log: log, openFiles: semaphore.NewWeighted(int64(cfg.Agent.MaxOpenFiles)), failed: make(chan error, 1)}
 	if a.flowMemory, err = flowMemory(cfg); err != nil {
 		return nil, err
 	}
@@ -213,10 +217,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Agent, e
 	return a, nil
 }
 
-// Run follows the files until ctx is cancelled, then shuts down in order.
-// It returns an error only if the pipeline could not be started or the
-// final checkpoint could not be saved; records left unacknowledged at the
-// shutdown deadline are reported in the log and resent after restart.
+// Run follows the files until ctx is cancelled or a destination fails for
+// good (its sink stopped with an error, like a write to a closed stdout
+// pipe), then shuts down in order. It returns an error if the pipeline
+// could not be started, a destination failed (after the shutdown: what was
+// acknowledged is checkpointed, nothing else), or the final checkpoint
+// could not be saved; records left unacknowledged at the shutdown deadline
+// are reported in the log and resent after restart.
 func (a *Agent) Run(ctx context.Context) error {
 	defer a.store.Close() // after the final save below
 	a.checkDestinations(ctx)
@@ -239,12 +246,14 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.saver.Run(saverCtx)
 	}()
 
+	flowCtx, stopFlows := context.WithCancel(ctx)
+	defer stopFlows()
 	var flows sync.WaitGroup
 	for _, f := range a.flows {
 		flows.Add(1)
 		go func() {
 			defer flows.Done()
-			f.run(ctx)
+			f.run(flowCtx)
 		}()
 	}
 	a.log.Info("kinetail started", "flows", len(a.flows), "destinations", len(a.dests), "checkpoint", a.store.Path())
@@ -253,10 +262,16 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	defer a.mon.start(ctx)() // stopped after the final save
 
-	<-ctx.Done()
+	var failure error
+	select {
+	case <-ctx.Done():
+	case failure = <-a.failed:
+		a.log.Error("a destination failed; shutting down", "err", failure)
+	}
 	a.log.Info("stopping: no more reading, delivering what is in flight", "timeout", a.cfg.Agent.ShutdownTimeout.D().String())
 	deadline := time.AfterFunc(a.cfg.Agent.ShutdownTimeout.D(), cancelSinks)
 	defer deadline.Stop()
+	stopFlows()
 	flows.Wait()
 	a.outMu.Lock()
 	a.closing = true
@@ -278,6 +293,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.logStats()
 	if err := a.saver.Save(); err != nil {
 		return fmt.Errorf("final checkpoint: %w", err)
+	}
+	if failure != nil {
+		return failure
 	}
 	a.log.Info("kinetail stopped")
 	return nil
@@ -316,6 +334,10 @@ func (a *Agent) start(o *output) bool {
 		err := o.sink.Run(a.sinkCtx, o.in)
 		if err != nil && !errors.Is(err, context.Canceled) {
 			a.log.Error("destination stopped", "destination", o.name, "err", err)
+			select {
+			case a.failed <- fmt.Errorf("destination %q: %w", o.name, err):
+			default: // the agent is stopping already
+			}
 		}
 	}()
 	return true
