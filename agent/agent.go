@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -131,6 +132,8 @@ type Agent struct {
 	flowMemory int64
 	// mon serves metrics and status, and logs stats (monitor.go).
 	mon *monitor
+	// now is the clock of templated streams' idle times; a test seam.
+	now func() time.Time
 
 	// Version is the running version, shown by metrics and status; set
 	// it before Run.
@@ -156,7 +159,7 @@ func (a *Agent) Alive() bool {
 // configuration problems surface before anything is read. It takes the
 // checkpoint's lock, which Run releases when it returns.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Agent, err error) {
-	a := &Agent{cfg: cfg, log: log, openFiles: semaphore.NewWeighted(int64(cfg.Agent.MaxOpenFiles)), failed: make(chan error, 1)}
+	a := &Agent{cfg: cfg, log: log, openFiles: semaphore.NewWeighted(int64(cfg.Agent.MaxOpenFiles)), failed: make(chan error, 1), now: time.Now}
 	if a.flowMemory, err = flowMemory(cfg); err != nil {
 		return nil, err
 	}
@@ -345,8 +348,10 @@ func (a *Agent) start(o *output) bool {
 
 // outputFor returns where a record for destination i goes, and that
 // destination (the fallback when i's template cannot name a stream), or
-// nil when the record cannot be sent anywhere (it is counted).
-func (a *Agent) outputFor(i int, rec *transform.Record, scratch *[]byte) (*output, *destination) {
+// nil when the record cannot be sent anywhere (it is counted). now is the
+// time of the batch, for the streams' idle times. A templated output
+// returned is held (output.holds) until the flow releases it.
+func (a *Agent) outputFor(i int, rec *transform.Record, scratch *[]byte, now time.Time) (*output, *destination) {
 	for {
 		d := a.dests[i]
 		if d.fixed != nil {
@@ -355,7 +360,7 @@ func (a *Agent) outputFor(i int, rec *transform.Record, scratch *[]byte) (*outpu
 		name, err := d.stream.Append((*scratch)[:0], rec)
 		*scratch = name
 		if err == nil && config.ValidStreamName(string(name)) {
-			if o := a.templated(d, name); o != nil {
+			if o := a.templated(d, name, now); o != nil {
 				return o, d
 			}
 		}
@@ -370,30 +375,48 @@ func (a *Agent) outputFor(i int, rec *transform.Record, scratch *[]byte) (*outpu
 }
 
 // templated returns the output of d for stream name, starting it on first
-// use. It returns nil when the stream does not exist (looked for again
-// after recheckMissing), when d already has maxStreamsPerTemplate streams,
-// or during shutdown.
-func (a *Agent) templated(d *destination, name []byte) *output {
+// use, and holds it for the caller. It returns nil when the name is not
+// allowed, when the stream does not exist (looked for again after
+// recheckMissing), when d already uses max_streams names none of which has
+// been idle for stream_idle_timeout, or during shutdown. Names chosen by
+// records are logged at DEBUG only: they are whatever the logs say.
+func (a *Agent) templated(d *destination, name []byte, now time.Time) *output {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if o := d.outputs[string(name)]; o != nil {
-		return o
+	if st := d.streams[string(name)]; st != nil {
+		st.used = now
+		if st.out != nil {
+			st.out.holds++
+			return st.out
+		}
+		if now.Sub(st.missingAt) < recheckMissing {
+			return nil
+		}
+	} else {
+		if !d.allows(name) {
+			d.notAllowed++
+			a.log.Debug("templated stream name not allowed; using the fallback", "destination", d.name, "stream", string(name))
+			return nil
+		}
+		if len(d.streams) >= d.cfg.MaxStreams {
+			a.retireIdle(d, now)
+		}
+		if len(d.streams) >= d.cfg.MaxStreams {
+			d.overLimit++
+			if !d.warnedTooMany {
+				a.log.Error("too many stream names for one templated destination; new ones go to its fallback until names unused for stream_idle_timeout are let go",
+					"destination", d.name, "max_streams", d.cfg.MaxStreams, "stream_idle_timeout", d.cfg.StreamIdleTimeout.D().String())
+				d.warnedTooMany = true
+			}
+			a.log.Debug("templated stream over max_streams; using the fallback", "destination", d.name, "stream", string(name))
+			return nil
+		}
 	}
 	stream := string(name)
-	if t, ok := d.missing[stream]; ok && time.Since(t) < recheckMissing {
-		return nil
-	}
-	if len(d.outputs) >= maxStreamsPerTemplate {
-		if !d.warnedTooMany {
-			a.log.Error("too many streams for one templated destination; using its fallback", "destination", d.name, "limit", maxStreamsPerTemplate, "stream", stream)
-			d.warnedTooMany = true
-		}
-		return nil
-	}
 	o, err := newOutput(a.sinkCtx, withStream(d.cfg, stream), d.name+"/"+stream, a.log, d.dead, d.mem, a.mon.observer(d.name, stream))
 	if err != nil {
-		a.log.Error("cannot start a destination for a templated stream; using its fallback", "destination", d.name, "stream", stream, "err", err)
-		d.missing[stream] = time.Now()
+		a.log.Error("cannot start a destination for a templated stream; using its fallback", "destination", d.name, "err", err)
+		d.streams[stream] = &streamUse{missingAt: now, used: now}
 		return nil
 	}
 	if o.checker != nil {
@@ -401,21 +424,65 @@ func (a *Agent) templated(d *destination, name []byte) *output {
 		err := o.checker.Check(ctx)
 		cancel()
 		if errors.Is(err, sink.ErrStreamNotFound) {
-			a.log.Warn("templated stream does not exist; its records go to the fallback", "destination", d.name, "stream", stream, "recheck_after", recheckMissing.String())
-			d.missing[stream] = time.Now()
+			a.log.Debug("templated stream does not exist; its records go to the fallback", "destination", d.name, "stream", stream, "recheck_after", recheckMissing.String())
+			d.streams[stream] = &streamUse{missingAt: now, used: now}
 			return nil
 		}
 		if err != nil {
-			a.log.Error("destination check failed; records will wait and be retried", "destination", d.name, "stream", stream, "err", err)
+			a.log.Error("destination check failed; records will wait and be retried", "destination", d.name, "err", err)
 		}
 	}
 	if !a.start(o) {
 		return nil
 	}
-	delete(d.missing, stream)
-	d.outputs[stream] = o
-	a.log.Info("started a destination for a templated stream", "destination", d.name, "stream", stream)
+	o.dest, o.holds = d, 1
+	d.streams[stream] = &streamUse{out: o, used: now}
+	a.log.Debug("started a destination for a templated stream", "destination", d.name, "stream", stream)
 	return o
+}
+
+// retireIdle lets go of d's stream names unused for stream_idle_timeout:
+// a missing one is forgotten, a running one's sink is stopped after it
+// delivered what it has (unless a flow holds it). The caller holds d.mu.
+func (a *Agent) retireIdle(d *destination, now time.Time) {
+	for name, st := range d.streams {
+		if now.Sub(st.used) < d.cfg.StreamIdleTimeout.D() {
+			continue
+		}
+		if st.out != nil && (st.out.holds > 0 || !a.stop(st.out)) {
+			continue
+		}
+		delete(d.streams, name)
+		d.warnedTooMany = false
+	}
+}
+
+// stop closes o's input: its sink delivers what it was given and returns.
+// It returns false once the agent is shutting down (Run closes every
+// input then).
+func (a *Agent) stop(o *output) bool {
+	a.outMu.Lock()
+	defer a.outMu.Unlock()
+	if a.closing {
+		return false
+	}
+	i := slices.Index(a.outputs, o)
+	if i < 0 {
+		return false
+	}
+	a.outputs = slices.Delete(a.outputs, i, i+1)
+	close(o.in)
+	return true
+}
+
+// release gives back n holds on o taken by outputFor.
+func (o *output) release(n int) {
+	if o.dest == nil || n == 0 {
+		return
+	}
+	o.dest.mu.Lock()
+	o.holds -= n
+	o.dest.mu.Unlock()
 }
 
 // logStats reports what each stage did, once at shutdown.

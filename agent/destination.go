@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"regexp"
 	"sync"
 	"time"
 
@@ -12,10 +13,6 @@ import (
 	"github.com/kinetail/kinetail/sink"
 	"github.com/kinetail/kinetail/transform"
 )
-
-// maxStreamsPerTemplate bounds the streams one templated destination may
-// send to, so a field with unbounded values cannot start unbounded sinks.
-const maxStreamsPerTemplate = 64
 
 // recheckMissing is how long a stream found missing is sent to the
 // fallback before it is looked for again.
@@ -39,20 +36,58 @@ type destination struct {
 
 	mem *sink.Memory // shared by the destination's sinks; nil for unbounded
 
-	mu      sync.Mutex
-	outputs map[string]*output // templated: by stream name
-	missing map[string]time.Time
-	// warnedTooMany is set once maxStreamsPerTemplate was reported.
+	// Templated: the patterns a stream name must match (none: any valid
+	// name), how many names are kept at most (cfg.MaxStreams), and how
+	// long an unused one is kept (cfg.StreamIdleTimeout). The cap bounds
+	// the sinks a field with unbounded values can start; letting unused
+	// names go means a burst of junk values cannot keep real streams out
+	// for longer than that.
+	allowed []*regexp.Regexp
+
+	mu sync.Mutex
+	// streams are the names in use: with a running sink, or found
+	// missing. Both count against the cap.
+	streams map[string]*streamUse
+	// warnedTooMany is set while the cap is reached, once reported.
 	warnedTooMany bool
 	// Dropped counts records that could not be sent anywhere: no stream
-	// name and no fallback.
-	dropped int64
+	// name and no fallback. notAllowed and overLimit count records whose
+	// name was refused (sent to the fallback, or dropped and counted in
+	// dropped too).
+	dropped, notAllowed, overLimit int64
+}
+
+// streamUse is one name a templated destination uses.
+type streamUse struct {
+	out       *output   // nil while the stream is missing
+	missingAt time.Time // when it was found missing
+	used      time.Time // last record for it
+}
+
+// allows reports whether name matches one of d's allowed patterns, or d
+// has none.
+func (d *destination) allows(name []byte) bool {
+	if len(d.allowed) == 0 {
+		return true
+	}
+	for _, re := range d.allowed {
+		if re.Match(name) {
+			return true
+		}
+	}
+	return false
 }
 
 // output is one running sink.
 type output struct {
 	name string // destination name, and the stream for templated ones
-	sink sink.Sink
+	// dest is the templated destination the output is one stream of, nil
+	// for a fixed one. holds (under dest.mu) counts records handed out
+	// for it and not yet passed to its input: an idle output is retired
+	// only when none is, so no flow sends on its closed input.
+	dest  *destination
+	holds int
+	sink  sink.Sink
 	// checker is the sink's start-up probe, when it has one.
 	checker interface{ Check(context.Context) error }
 	in      chan sink.Batch
@@ -82,8 +117,15 @@ func newDestination(ctx context.Context, d *config.Destination, log *slog.Logger
 		if dest.stream, err = transform.NewTemplate(name); err != nil {
 			return nil, fmt.Errorf("destination %q: %w", d.Name, err)
 		}
-		dest.outputs = make(map[string]*output)
-		dest.missing = make(map[string]time.Time)
+		for _, p := range d.Allowed {
+			// Anchored: the pattern must cover the whole name.
+			re, err := regexp.Compile(`^(?:` + p + `)$`)
+			if err != nil {
+				return nil, fmt.Errorf("destination %q: allowed: %w", d.Name, err)
+			}
+			dest.allowed = append(dest.allowed, re)
+		}
+		dest.streams = make(map[string]*streamUse)
 		return dest, nil
 	}
 	dest.fixed, err = newOutput(ctx, d, d.Name, log, dest.dead, dest.mem, mon.observer(d.Name, streamOf(d)))

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"regexp"
 	"sync/atomic"
+	"time"
 
 	"github.com/kinetail/kinetail/config"
 	"github.com/kinetail/kinetail/route"
@@ -35,6 +36,8 @@ type flow struct {
 	scratch []byte           // a templated stream name or key
 	items   []item           // this batch's deliveries
 	outs    []*output        // this batch's outputs, in order of first use
+	held    []int            // records routed to each of outs: holds to release
+	now     time.Time        // when the batch was routed
 }
 
 // item is one record for one output.
@@ -54,6 +57,10 @@ func newFlow(fc *config.Flow, a *Agent, index map[string]int, firstStart bool) (
 	}
 	if f.router, err = route.New(fc, index); err != nil {
 		return nil, fmt.Errorf("flow %q: %w", fc.Name, err)
+	}
+	links, err := tailer.ParseSymlinks(fc.Symlinks)
+	if err != nil {
+		return nil, fmt.Errorf("flow %q: %w", fc.Name, err) // validated by config: not expected
 	}
 	var multiline *tailer.MultilineConfig
 	if m := fc.Multiline; m != nil {
@@ -80,6 +87,8 @@ func newFlow(fc *config.Flow, a *Agent, index map[string]int, firstStart bool) (
 		CloseRemovedAfter:  fc.CloseRemovedAfter.D(),
 		SkipHeaderLines:    fc.SkipHeaderLines,
 		Multiline:          multiline,
+		Symlinks:           links,
+		AllowedRoots:       a.cfg.Agent.AllowedRoots,
 		OpenFiles:          a.openFiles,
 		Budget:             f.budget,
 		Recycle:            flowRecycle(a.flowMemory, int64(fc.MaxLineBytes)),
@@ -133,7 +142,9 @@ func (f *flow) process(b tailer.Batch) {
 	})
 	defer g.Done(1) // release the creator's hold once every record is handed out
 
-	f.items, f.outs = f.items[:0], f.outs[:0]
+	f.items, f.outs, f.held = f.items[:0], f.outs[:0], f.held[:0]
+	f.now = f.agent.now()
+	defer f.release()
 	f.router.SetPath(b.Source.Path)
 	var arena []byte
 	if identity {
@@ -213,7 +224,7 @@ func (f *flow) route(line, rec []byte, start int) {
 	f.rec.Reset(rec)
 	f.dst = f.router.Route(f.dst[:0], line, &f.rec)
 	for _, di := range f.dst {
-		o, d := f.agent.outputFor(di, &f.rec, &f.scratch)
+		o, d := f.agent.outputFor(di, &f.rec, &f.scratch, f.now)
 		if o == nil {
 			continue
 		}
@@ -230,7 +241,9 @@ func (f *flow) route(line, rec []byte, start int) {
 		if it.out < 0 {
 			it.out = len(f.outs)
 			f.outs = append(f.outs, o)
+			f.held = append(f.held, 0)
 		}
+		f.held[it.out]++
 		// A key template that cannot be filled leaves the key to the
 		// sink (random): the record is still sent.
 		if d.key != nil {
@@ -246,6 +259,14 @@ func (f *flow) route(line, rec []byte, start int) {
 			}
 		}
 		f.items = append(f.items, it)
+	}
+}
+
+// release gives back the holds this batch took on templated outputs, once
+// its records were handed to them (or the batch was given up).
+func (f *flow) release() {
+	for k, o := range f.outs {
+		o.release(f.held[k])
 	}
 }
 
