@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -41,6 +40,10 @@ type Agent struct {
 	// them and are cut off only by the shutdown deadline (cancelSinks).
 	sinkCtx     context.Context
 	cancelSinks context.CancelFunc
+	// failed receives the error of the first sink that stopped on its
+	// own (a closed stdout pipe): the agent then shuts down, as records
+	// for that destination could only wait forever.
+	failed chan error
 
 	saver *checkpoint.Saver
 	// saved is when the loaded checkpoint was saved; zero on a first start.
@@ -49,6 +52,8 @@ type Agent struct {
 	openFiles *semaphore.Weighted
 	// mon serves metrics and status, and logs stats (monitor.go).
 	mon *monitor
+	// now is the clock of templated streams' idle times; a test seam.
+	now func() time.Time
 
 	// Version is the running version, shown by metrics and status; set
 	// it before Run.
@@ -82,7 +87,8 @@ func (a *Agent) Alive() bool {
 // configuration problems surface before anything is read. It takes the
 // checkpoint's lock, which Run releases when it returns.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Agent, err error) {
-	a := &Agent{cfg: cfg, log: log, openFiles: semaphore.NewWeighted(int64(cfg.Agent.MaxOpenFiles)), started: make(chan struct{})}
+	a := &Agent{cfg: cfg, log: log, openFiles: semaphore.NewWeighted(int64(cfg.Agent.MaxOpenFiles)),
+		started: make(chan struct{}), failed: make(chan error, 1), now: time.Now}
 	a.sinkCtx, a.cancelSinks = context.WithCancel(context.WithoutCancel(ctx))
 	shares, err := newShares(cfg)
 	if err != nil {
@@ -122,10 +128,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Agent, e
 	return a, nil
 }
 
-// Run follows the files until ctx is cancelled, then shuts down in order.
-// It returns an error only if the pipeline could not be started or the
-// final checkpoint could not be saved; records left unacknowledged at the
-// shutdown deadline are reported in the log and resent after restart.
+// Run follows the files until ctx is cancelled or a destination fails for
+// good (its sink stopped with an error, like a write to a closed stdout
+// pipe), then shuts down in order. It returns an error if the pipeline
+// could not be started, a destination failed (after the shutdown: what was
+// acknowledged is checkpointed, nothing else), or the final checkpoint
+// could not be saved; records left unacknowledged at the shutdown deadline
+// are reported in the log and resent after restart.
 func (a *Agent) Run(ctx context.Context) error {
 	defer a.store.Close() // after the final save below
 	defer a.cancelSinks()
@@ -155,7 +164,12 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	defer a.mon.start(ctx)() // stopped after the final save
 
-	<-ctx.Done()
+	var failure error
+	select {
+	case <-ctx.Done():
+	case failure = <-a.failed:
+		a.log.Error("a destination failed; shutting down", "err", failure)
+	}
 	a.log.Info("stopping: no more reading, delivering what is in flight", "timeout", a.cfg.Agent.ShutdownTimeout.D().String())
 	deadline, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.Agent.ShutdownTimeout.D())
 	defer cancel()
@@ -177,6 +191,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.logStats()
 	if err := a.saver.Save(); err != nil {
 		return fmt.Errorf("final checkpoint: %w", err)
+	}
+	if failure != nil {
+		return failure
 	}
 	a.log.Info("kinetail stopped")
 	return nil
@@ -215,55 +232,6 @@ func (a *Agent) checkDestinations(ctx context.Context) {
 			a.log.Error("destination check failed; records will wait and be retried", "destination", d.name, "err", err)
 		}
 	}
-}
-
-// templated returns the output of d for stream name, starting it on first
-// use. It returns nil when the stream does not exist (looked for again
-// after recheckMissing), when d already has maxStreamsPerTemplate streams,
-// or during shutdown.
-func (a *Agent) templated(d *destination, name []byte) *output {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if o := d.outputs[string(name)]; o != nil {
-		return o
-	}
-	stream := string(name)
-	if t, ok := d.missing[stream]; ok && time.Since(t) < recheckMissing {
-		return nil
-	}
-	if len(d.outputs) >= maxStreamsPerTemplate {
-		if !d.warnedTooMany {
-			a.log.Error("too many streams for one templated destination; using its fallback", "destination", d.name, "limit", maxStreamsPerTemplate, "stream", stream)
-			d.warnedTooMany = true
-		}
-		return nil
-	}
-	o, err := newOutput(d.ctx, withStream(d.cfg, stream), d.name+"/"+stream, a.log, d.dead, d.mem, a.mon.observer(d.name, stream))
-	if err != nil {
-		a.log.Error("cannot start a destination for a templated stream; using its fallback", "destination", d.name, "stream", stream, "err", err)
-		d.missing[stream] = time.Now()
-		return nil
-	}
-	if o.checker != nil {
-		ctx, cancel := context.WithTimeout(d.ctx, 15*time.Second)
-		err := o.checker.Check(ctx)
-		cancel()
-		if errors.Is(err, sink.ErrStreamNotFound) {
-			a.log.Warn("templated stream does not exist; its records go to the fallback", "destination", d.name, "stream", stream, "recheck_after", recheckMissing.String())
-			d.missing[stream] = time.Now()
-			return nil
-		}
-		if err != nil {
-			a.log.Error("destination check failed; records will wait and be retried", "destination", d.name, "stream", stream, "err", err)
-		}
-	}
-	if !d.startLocked(o) {
-		return nil
-	}
-	delete(d.missing, stream)
-	d.outputs[stream] = o
-	a.log.Info("started a destination for a templated stream", "destination", d.name, "stream", stream)
-	return o
 }
 
 // logStats reports what each stage did, once at shutdown.

@@ -143,6 +143,7 @@ func (a *Agent) build(ctx context.Context, cfg *config.Config, sh shares, reuse 
 				b.discard()
 				return nil, err
 			}
+			d.failed = a.failed
 			b.newDests = append(b.newDests, d)
 		}
 		byName[name] = d

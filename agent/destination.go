@@ -6,23 +6,15 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"regexp"
 	"slices"
 	"sync"
-	"time"
 
 	"github.com/kinetail/kinetail/config"
 	"github.com/kinetail/kinetail/internal/redact"
 	"github.com/kinetail/kinetail/sink"
 	"github.com/kinetail/kinetail/transform"
 )
-
-// maxStreamsPerTemplate bounds the streams one templated destination may
-// send to, so a field with unbounded values cannot start unbounded sinks.
-const maxStreamsPerTemplate = 64
-
-// recheckMissing is how long a stream found missing is sent to the
-// fallback before it is looked for again.
-const recheckMissing = 5 * time.Minute
 
 // destination is one configured destination. A fixed one has one sink; a
 // templated one (stream: app-%{service}) starts a sink per stream name on
@@ -42,6 +34,14 @@ type destination struct {
 
 	mem *sink.Memory // shared by the destination's sinks; nil for unbounded
 	log *slog.Logger
+	// failed receives the error of a sink that stopped on its own (a
+	// closed stdout pipe): the agent then shuts down, as records for it
+	// could only wait forever.
+	failed chan<- error
+
+	// allowed are the patterns a templated one's stream names must
+	// match (none: any valid name).
+	allowed []*regexp.Regexp
 
 	// The sinks run with ctx, which the shutdown deadline cancels (for
 	// every destination) or a reload that drops this one.
@@ -52,19 +52,29 @@ type destination struct {
 	mu      sync.Mutex
 	running []*output          // every started sink, fixed or templated
 	closing bool               // set by close: no sink may start after
-	outputs map[string]*output // templated: by stream name
-	missing map[string]time.Time
-	// warnedTooMany is set once maxStreamsPerTemplate was reported.
+	// streams are the names a templated one uses (streams.go): with a
+	// running sink, being created, or found missing. All count against
+	// max_streams.
+	streams map[string]*streamUse
+	// warnedTooMany is set while the cap is reached, once reported.
 	warnedTooMany bool
-	// Dropped counts records that could not be sent anywhere: no stream
-	// name and no fallback.
-	dropped int64
+	// dropped counts records that could not be sent anywhere: no stream
+	// name and no fallback. notAllowed and overLimit count records whose
+	// name was refused (sent to the fallback, or dropped and counted in
+	// dropped too).
+	dropped, notAllowed, overLimit int64
 }
 
 // output is one running sink.
 type output struct {
 	name string // destination name, and the stream for templated ones
-	sink sink.Sink
+	// dest is the templated destination the output is one stream of, nil
+	// for a fixed one. holds (under dest.mu) counts records handed out
+	// for it and not yet passed to its input: an idle output is retired
+	// only when none is, so no flow sends on its closed input.
+	dest  *destination
+	holds int
+	sink  sink.Sink
 	// checker is the sink's start-up probe, when it has one.
 	checker interface{ Check(context.Context) error }
 	in      chan sink.Batch
@@ -112,8 +122,10 @@ func newDestination(ctx, sinkCtx context.Context, d *config.Destination, log *sl
 		if dest.stream, err = transform.NewTemplate(name); err != nil {
 			return nil, fmt.Errorf("destination %q: %w", d.Name, err)
 		}
-		dest.outputs = make(map[string]*output)
-		dest.missing = make(map[string]time.Time)
+		if dest.allowed, err = compileAllowed(d.Allowed); err != nil {
+			return nil, fmt.Errorf("destination %q: allowed: %w", d.Name, err)
+		}
+		dest.streams = make(map[string]*streamUse)
 		return dest, nil
 	}
 	dest.fixed, err = newOutput(ctx, d, d.Name, log, dest.dead, dest.mem, mon.observer(d.Name, streamOf(d)))
@@ -147,6 +159,10 @@ func (d *destination) startLocked(o *output) bool {
 		err := o.sink.Run(d.ctx, o.in)
 		if err != nil && !errors.Is(err, context.Canceled) {
 			d.log.Error("destination stopped", "destination", o.name, "err", err)
+			select {
+			case d.failed <- fmt.Errorf("destination %q: %w", o.name, err):
+			default: // the agent is stopping already
+			}
 		}
 	}()
 	return true

@@ -47,6 +47,8 @@ type flow struct {
 	scratch []byte           // a templated stream name or key
 	items   []item           // this batch's deliveries
 	outs    []*output        // this batch's outputs, in order of first use
+	held    []int            // records routed to each of outs: holds to release
+	now     time.Time        // when the batch was routed
 }
 
 // item is one record for one output.
@@ -77,6 +79,10 @@ func newFlow(fc *config.Flow, a *Agent, byName map[string]*destination, share in
 	if f.router, err = route.New(fc, index); err != nil {
 		return nil, fmt.Errorf("flow %q: %w", fc.Name, err)
 	}
+	links, err := tailer.ParseSymlinks(fc.Symlinks)
+	if err != nil {
+		return nil, fmt.Errorf("flow %q: %w", fc.Name, err) // validated by config: not expected
+	}
 	var multiline *tailer.MultilineConfig
 	if m := fc.Multiline; m != nil {
 		multiline = &tailer.MultilineConfig{MaxLines: m.MaxLines, MaxBytes: int(m.MaxBytes), Timeout: m.Timeout.D()}
@@ -102,6 +108,8 @@ func newFlow(fc *config.Flow, a *Agent, byName map[string]*destination, share in
 		CloseRemovedAfter:  fc.CloseRemovedAfter.D(),
 		SkipHeaderLines:    fc.SkipHeaderLines,
 		Multiline:          multiline,
+		Symlinks:           links,
+		AllowedRoots:       a.cfg.Agent.AllowedRoots,
 		OpenFiles:          a.openFiles,
 		Budget:             f.budget,
 		Recycle:            recycle,
@@ -188,7 +196,9 @@ func (f *flow) process(b tailer.Batch) {
 	})
 	defer g.Done(1) // release the creator's hold once every record is handed out
 
-	f.items, f.outs = f.items[:0], f.outs[:0]
+	f.items, f.outs, f.held = f.items[:0], f.outs[:0], f.held[:0]
+	f.now = f.agent.now()
+	defer f.release()
 	f.router.SetPath(b.Source.Path)
 	var arena []byte
 	if identity {
@@ -285,7 +295,9 @@ func (f *flow) route(line, rec []byte, start int) {
 		if it.out < 0 {
 			it.out = len(f.outs)
 			f.outs = append(f.outs, o)
+			f.held = append(f.held, 0)
 		}
+		f.held[it.out]++
 		// A key template that cannot be filled leaves the key to the
 		// sink (random): the record is still sent.
 		if d.key != nil {
@@ -306,7 +318,8 @@ func (f *flow) route(line, rec []byte, start int) {
 
 // outputFor returns where a record for destination i goes, and that
 // destination (the fallback when i's template cannot name a stream), or
-// nil when the record cannot be sent anywhere (it is counted).
+// nil when the record cannot be sent anywhere (it is counted). A templated
+// output returned is held (output.holds) until the batch releases it.
 func (f *flow) outputFor(i int, rec *transform.Record, scratch *[]byte) (*output, *destination) {
 	for d := f.dests[i]; ; {
 		if d.fixed != nil {
@@ -315,7 +328,7 @@ func (f *flow) outputFor(i int, rec *transform.Record, scratch *[]byte) (*output
 		name, err := d.stream.Append((*scratch)[:0], rec)
 		*scratch = name
 		if err == nil && config.ValidStreamName(string(name)) {
-			if o := f.agent.templated(d, name); o != nil {
+			if o := f.agent.templated(d, name, f.now); o != nil {
 				return o, d
 			}
 		}
@@ -326,6 +339,14 @@ func (f *flow) outputFor(i int, rec *transform.Record, scratch *[]byte) (*output
 			return nil, nil
 		}
 		d = d.fallback // never templated itself: validated by config
+	}
+}
+
+// release gives back the holds this batch took on templated outputs, once
+// its records were handed to them (or the batch was given up).
+func (f *flow) release() {
+	for k, o := range f.outs {
+		o.release(f.held[k])
 	}
 }
 

@@ -183,19 +183,22 @@ func addFiles(f *metrics.Flow, progress []checkpoint.Progress) {
 // templated one could not name a stream for.
 func (d *destination) status() []metrics.Destination {
 	d.mu.Lock()
-	dropped := d.dropped
-	outs := make([]*output, 0, len(d.outputs)+1)
+	dropped, notAllowed, overLimit := d.dropped, d.notAllowed, d.overLimit
+	outs := make([]*output, 0, len(d.streams)+1)
 	streams := make([]string, 0, cap(outs))
 	if d.fixed != nil {
 		outs, streams = append(outs, d.fixed), append(streams, streamOf(d.cfg))
 	}
-	for stream, o := range d.outputs {
-		outs, streams = append(outs, o), append(streams, stream)
+	for stream, st := range d.streams {
+		if st.out != nil {
+			outs, streams = append(outs, st.out), append(streams, stream)
+		}
 	}
 	d.mu.Unlock()
 	var out []metrics.Destination
 	if d.fixed == nil {
-		out = append(out, metrics.Destination{Name: d.name, Type: d.cfg.Type, Stream: streamOf(d.cfg), Template: true, DroppedNoStream: dropped})
+		out = append(out, metrics.Destination{Name: d.name, Type: d.cfg.Type, Stream: streamOf(d.cfg), Template: true,
+			DroppedNoStream: dropped, StreamNotAllowed: notAllowed, StreamOverLimit: overLimit})
 	}
 	for i, o := range outs {
 		out = append(out, sinkStatus(d.name, d.cfg.Type, streams[i], o.sink))

@@ -103,7 +103,8 @@ flows:
 
 	var logs testfs.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := New(ctx, cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+	// Names chosen by records are logged at DEBUG only.
+	a, err := New(ctx, cfg, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/kinetail/kinetail/internal/fsutil"
@@ -50,10 +51,23 @@ func Open(path string, log *slog.Logger) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, p := range []string{path, path + ".prev"} {
+		if fi, err := os.Lstat(p); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			lock.Close()
+			return nil, fmt.Errorf("checkpoint: %s: %w", p, ErrSymlink)
+		}
+	}
 	s := &Store{path: path, log: log, lock: lock}
 	s.removeTemps()
 	return s, nil
 }
+
+// ErrSymlink is wrapped by Open when the checkpoint file or its previous
+// copy is a symbolic link. Whoever can write the state directory could
+// otherwise make kinetail read its positions from another file; Save
+// itself never writes through a link (the temporary file is created new,
+// and renames replace a link instead of following it).
+var ErrSymlink = errors.New("is a symbolic link; kinetail does not use links as its checkpoint (move it away, or point checkpoint_file at the file itself)")
 
 // Path returns the checkpoint file's path.
 func (s *Store) Path() string { return s.path }
@@ -136,7 +150,11 @@ func (s *Store) Load() (LoadResult, error) {
 // readFile decodes the checkpoint file at path. A version 1 file does not
 // record when it was saved; its modification time tells.
 func readFile(path string) ([]Entry, time.Time, error) {
-	f, err := os.Open(path)
+	// O_NOFOLLOW: a link planted after Open is not read either.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, time.Time{}, ErrSymlink
+	}
 	if err != nil {
 		return nil, time.Time{}, err
 	}

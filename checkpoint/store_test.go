@@ -385,3 +385,50 @@ func replaceOnce(s, old, new string) string {
 	}
 	return strings.Replace(s, old, new, 1)
 }
+
+// A symbolic link at the checkpoint's path (or its previous copy's) is
+// refused by Open with a clear error; one planted after Open is not read
+// by Load and is replaced, not written through, by Save.
+func TestStoreRefusesSymlink(t *testing.T) {
+	for _, at := range []string{"", ".prev"} {
+		t.Run("link at checkpoints.json"+at, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "checkpoints.json")
+			other := filepath.Join(dir, "other")
+			os.WriteFile(other, []byte("not a checkpoint"), 0o600)
+			if err := os.Symlink(other, path+at); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Open(path, nil)
+			if !errors.Is(err, ErrSymlink) || !strings.Contains(err.Error(), path+at+":") {
+				t.Fatalf("Open: err = %v, want ErrSymlink naming %s", err, path+at)
+			}
+			// The lock was given back: once the link is gone, Open works.
+			os.Remove(path + at)
+			open(t, path)
+		})
+	}
+	t.Run("link planted after Open", func(t *testing.T) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "checkpoints.json")
+		s := open(t, path)
+		other := filepath.Join(dir, "other")
+		os.WriteFile(other, []byte("keep"), 0o600)
+		if err := os.Symlink(other, path); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Load(); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+			t.Errorf("Load: err = %v, want the link refused", err)
+		}
+		save(t, s, withOffset(7))
+		if b, _ := os.ReadFile(other); string(b) != "keep" {
+			t.Errorf("the link's target was written: %q", b)
+		}
+		if fi, err := os.Lstat(path); err != nil || !fi.Mode().IsRegular() {
+			t.Errorf("after Save, %s is %v (err %v), want a regular file", path, fi.Mode(), err)
+		}
+		if got := load(t, path).Entries[0].Offset; got != 7 {
+			t.Errorf("saved offset %d, want 7", got)
+		}
+	})
+}

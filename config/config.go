@@ -32,6 +32,10 @@ type Agent struct {
 	// StatsInterval is how often totals since the last report are logged
 	// at INFO; 0 turns the report off.
 	StatsInterval Duration `yaml:"stats_interval"` // default 60s
+	// AllowedRoots are directories that a symbolic link matched by a
+	// flow's globs may point into under symlinks: within (Kubernetes'
+	// /var/log/containers links point into /var/log/pods).
+	AllowedRoots []string `yaml:"allowed_roots"` // absolute directories; default none
 }
 
 // Metrics configures the listener serving /metrics (Prometheus and
@@ -75,9 +79,18 @@ type Destination struct {
 	Stream         string `yaml:"stream"`          // required for kinesis
 	DeliveryStream string `yaml:"delivery_stream"` // required for firehose
 	Fallback       string `yaml:"fallback"`        // destination for records a template cannot name a stream for; default: dropped and counted
-	Region         string `yaml:"region"`          // default: the SDK's chain
-	Endpoint       string `yaml:"endpoint"`        // optional absolute http(s) URL (VPC endpoint, local server)
-	RoleARN        string `yaml:"role_arn"`        // optional assume-role
+	// Allowed are regular expressions a templated stream name must match
+	// (one of them, the whole name); a name outside them goes to Fallback
+	// and is counted. Empty: every valid name.
+	Allowed []string `yaml:"allowed"`
+	// MaxStreams bounds the stream names a templated destination keeps
+	// (with a running sink, or known to be missing); a new name beyond it
+	// goes to Fallback. Names unused for StreamIdleTimeout are let go.
+	MaxStreams        int      `yaml:"max_streams"`         // default 64
+	StreamIdleTimeout Duration `yaml:"stream_idle_timeout"` // default 15m
+	Region            string   `yaml:"region"`              // default: the SDK's chain
+	Endpoint          string   `yaml:"endpoint"`            // optional absolute http(s) URL (VPC endpoint, local server)
+	RoleARN           string   `yaml:"role_arn"`            // optional assume-role
 	// AllowInsecureEndpoint accepts an http:// Endpoint on another host:
 	// records and the access key id then travel in clear text. Without
 	// it such an endpoint is an error; loopback addresses need no
@@ -186,6 +199,11 @@ type Flow struct {
 	// Destination or routes is required.
 	Destination string   `yaml:"destination"`
 	Routes      []*Route `yaml:"routes"` // checked in order; the first match wins unless it says continue
+	// Symlinks says which symbolic links the globs match are followed:
+	// within (default) only those whose target's real path matches one of
+	// the flow's globs or lies under one of agent.allowed_roots; follow,
+	// every link; skip, none.
+	Symlinks string `yaml:"symlinks"`
 }
 
 // Route sends the records it matches to its destinations.
@@ -408,9 +426,11 @@ func newDestination(name string) *Destination {
 			Connect: Duration(2 * time.Second),
 			Request: Duration(10 * time.Second),
 		},
-		MaxInFlight:  4,
-		MaxFileBytes: 100 * MiB,
-		MaxFiles:     5,
+		MaxInFlight:       4,
+		MaxFileBytes:      100 * MiB,
+		MaxFiles:          5,
+		MaxStreams:        64,
+		StreamIdleTimeout: Duration(15 * time.Minute),
 	}
 }
 
@@ -421,6 +441,7 @@ func newFlow() *Flow {
 		InitialPosition:    "end_of_file",
 		PartialLineTimeout: Duration(5 * time.Second),
 		RescanInterval:     Duration(10 * time.Second),
+		Symlinks:           "within",
 	}
 }
 

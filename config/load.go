@@ -544,6 +544,7 @@ func (d *decoder) agent(s scope, n *yaml.Node, a *Agent) {
 			})
 		},
 		"stats_interval": d.duration(&a.StatsInterval),
+		"allowed_roots":  d.strings(&a.AllowedRoots),
 	})
 }
 
@@ -566,6 +567,9 @@ func (d *decoder) destinations(s scope, n *yaml.Node, c *Config) {
 			"stream":                  d.str(&dst.Stream),
 			"delivery_stream":         d.str(&dst.DeliveryStream),
 			"fallback":                d.str(&dst.Fallback),
+			"allowed":                 d.strings(&dst.Allowed),
+			"max_streams":             d.int(&dst.MaxStreams),
+			"stream_idle_timeout":     d.duration(&dst.StreamIdleTimeout),
 			"region":                  d.str(&dst.Region),
 			"endpoint":                d.str(&dst.Endpoint),
 			"role_arn":                d.str(&dst.RoleARN),
@@ -670,6 +674,7 @@ func (d *decoder) flows(s scope, n *yaml.Node, c *Config) {
 			"transforms":  func(s scope, n *yaml.Node) { f.Transforms = d.transforms(s, n) },
 			"destination": d.str(&f.Destination),
 			"routes":      func(s scope, n *yaml.Node) { f.Routes = d.routes(s, n) },
+			"symlinks":    d.str(&f.Symlinks),
 		})
 		if !ok {
 			d.failed[f] = true

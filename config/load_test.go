@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -68,7 +69,7 @@ func TestGood(t *testing.T) {
 	checks := map[string]func(t *testing.T, c *Config){
 		"minimal.yaml": func(t *testing.T, c *Config) {
 			want := defaultAgent()
-			if c.Agent != want {
+			if !reflect.DeepEqual(c.Agent, want) {
 				t.Errorf("agent = %+v, want defaults %+v", c.Agent, want)
 			}
 			d := c.Destination("events")

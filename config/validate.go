@@ -82,6 +82,11 @@ func (d *decoder) validateAgent(a *Agent, root *yaml.Node) {
 	if cw.Interval < Duration(time.Second) && !d.failed[&cw.Interval] {
 		d.errorf(d.at(&cw.Interval, root), cs.child("interval"), "must be at least 1s, got %v", cw.Interval)
 	}
+	for j, r := range a.AllowedRoots {
+		if !filepath.IsAbs(r) {
+			d.errorf(d.elems[&a.AllowedRoots][j], s.child("allowed_roots").index(j), "%q is not an absolute path", r)
+		}
+	}
 	if cw.Endpoint != "" && !validEndpoint(cw.Endpoint) {
 		d.errorf(d.at(&cw.Endpoint, root), cs.child("endpoint"), "must be an absolute http or https URL, like https://monitoring.us-east-1.amazonaws.com")
 	} else {
@@ -240,6 +245,16 @@ func (d *decoder) validateDestination(dst *Destination, all map[string]*Destinat
 	case fb.templated():
 		d.errorf(d.at(&dst.Fallback, at), s.child("fallback"), "destination %q has a templated stream itself; a fallback must always have a stream", dst.Fallback)
 	}
+	if _, set := d.pos[&dst.Allowed]; set && !dst.templated() {
+		d.errorf(d.at(&dst.Allowed, at), s.child("allowed"), "applies only when the stream is a template like app-%%{service}")
+	}
+	for j, p := range dst.Allowed {
+		if _, err := regexp.Compile(p); err != nil {
+			d.errorf(d.elems[&dst.Allowed][j], s.child("allowed").index(j), "invalid regular expression: %v", err)
+		}
+	}
+	d.intRange(&dst.MaxStreams, 1, 10000, at, s.child("max_streams"))
+	d.positive(&dst.StreamIdleTimeout, at, s.child("stream_idle_timeout"))
 	if dst.DeadLetterFile != "" && !filepath.IsAbs(dst.DeadLetterFile) {
 		d.errorf(d.at(&dst.DeadLetterFile, at), s.child("dead_letter_file"), "%q is not an absolute path", dst.DeadLetterFile)
 	}
@@ -387,7 +402,14 @@ func (d *decoder) validateFlow(c *Config, f *Flow, i int, seen map[string]*Flow,
 			d.errorf(n, s.child("paths").index(j), "%s", msg)
 		} else if !filepath.IsAbs(p) {
 			d.errorf(n, s.child("paths").index(j), "%q is not an absolute path", p)
+		} else if root := specialRoot(p); root != "" {
+			d.errorf(n, s.child("paths").index(j), "%q can match files under %s (devices, pipes, kernel files), which are never logs to follow", p, root)
 		}
+	}
+	switch f.Symlinks {
+	case "within", "follow", "skip":
+	default:
+		d.errorf(d.at(&f.Symlinks, at), s.child("symlinks"), "unknown value %q (use within, follow or skip)", f.Symlinks)
 	}
 	for j, p := range f.Exclude {
 		if msg := globProblem(p); msg != "" {
@@ -687,6 +709,18 @@ func globProblem(pattern string) string {
 		}
 		if _, err := filepath.Match(seg, ""); err != nil {
 			return strconv.Quote(pattern) + ": invalid glob: " + err.Error()
+		}
+	}
+	return ""
+}
+
+// specialRoot returns the first of /dev, /proc and /sys that the absolute
+// glob pattern can match files under, or "".
+func specialRoot(pattern string) string {
+	first, _, _ := strings.Cut(strings.TrimPrefix(filepath.Clean(pattern), "/"), "/")
+	for _, root := range []string{"dev", "proc", "sys"} {
+		if ok, _ := filepath.Match(first, root); ok || first == "**" {
+			return "/" + root
 		}
 	}
 	return ""

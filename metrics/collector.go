@@ -29,6 +29,7 @@ type collector struct {
 	// Destinations.
 	attempts, sent, serviceSent, sentBytes, failedEntries, throttles *prometheus.Desc
 	retries, units, aggregates, aggregated, dropped, deadLettered    *prometheus.Desc
+	refusedStreams                                                   *prometheus.Desc
 	writeErrors, queued, reqInFlight, shards, requestErrors          *prometheus.Desc
 	// Agent.
 	cpAge, cpFailing, cpFailures, healthy, info *prometheus.Desc
@@ -73,23 +74,24 @@ func newCollector(snapshot SnapshotFunc, perFile bool, now func() time.Time) *co
 		flowUp:        flow("flow_running", "1 while the flow's reading loop runs."),
 		fileBehind:    flow("file_bytes_behind", "Bytes behind, per file (agent.metrics.per_file).", "path"),
 
-		attempts:      dest("record_send_attempts_total", "Records (service records: an aggregate counts once) put in requests, retries included."),
-		sent:          dest("records_sent_total", "User records stored by the destination."),
-		serviceSent:   dest("service_records_sent_total", "Service records stored: an aggregate counts once."),
-		sentBytes:     dest("sent_bytes_total", "Bytes of user records stored."),
-		failedEntries: dest("failed_entries_total", "Entries the service answered with an error code."),
-		throttles:     dest("throttles_total", "Throttled entries and requests."),
-		retries:       dest("retries_total", "Entries queued again after a failure."),
-		units:         dest("put_payload_units_total", "Kinesis PUT payload units (25 KiB each) of the stored records."),
-		aggregates:    dest("aggregates_sent_total", "KPL aggregates (or packed Firehose records) stored."),
-		aggregated:    dest("aggregated_records_total", "User records stored inside aggregates."),
-		dropped:       dest("records_dropped_total", "Records given up: too_large, retries_exhausted (retry limits), no_stream (no stream name and no fallback).", "reason"),
-		deadLettered:  dest("dead_lettered_records_total", "Records given up and written to the dead-letter file."),
-		writeErrors:   dest("write_errors_total", "Failed writes of file and stdout destinations (retried)."),
-		requestErrors: dest("request_errors_total", "Requests that failed as a whole."),
-		queued:        dest("queued_records", "Records waiting to be sent."),
-		reqInFlight:   dest("requests_in_flight", "Requests sent and not answered yet."),
-		shards:        dest("stream_shards", "Open shards known (shard_aware destinations)."),
+		attempts:       dest("record_send_attempts_total", "Records (service records: an aggregate counts once) put in requests, retries included."),
+		sent:           dest("records_sent_total", "User records stored by the destination."),
+		serviceSent:    dest("service_records_sent_total", "Service records stored: an aggregate counts once."),
+		sentBytes:      dest("sent_bytes_total", "Bytes of user records stored."),
+		failedEntries:  dest("failed_entries_total", "Entries the service answered with an error code."),
+		throttles:      dest("throttles_total", "Throttled entries and requests."),
+		retries:        dest("retries_total", "Entries queued again after a failure."),
+		units:          dest("put_payload_units_total", "Kinesis PUT payload units (25 KiB each) of the stored records."),
+		aggregates:     dest("aggregates_sent_total", "KPL aggregates (or packed Firehose records) stored."),
+		aggregated:     dest("aggregated_records_total", "User records stored inside aggregates."),
+		dropped:        dest("records_dropped_total", "Records given up: too_large, retries_exhausted (retry limits), no_stream (no stream name and no fallback).", "reason"),
+		refusedStreams: dest("stream_names_refused_total", "Records of a templated destination whose stream name was refused, sent to its fallback (dropped without one): not_allowed (outside allowed), over_limit (max_streams names in use).", "reason"),
+		deadLettered:   dest("dead_lettered_records_total", "Records given up and written to the dead-letter file."),
+		writeErrors:    dest("write_errors_total", "Failed writes of file and stdout destinations (retried)."),
+		requestErrors:  dest("request_errors_total", "Requests that failed as a whole."),
+		queued:         dest("queued_records", "Records waiting to be sent."),
+		reqInFlight:    dest("requests_in_flight", "Requests sent and not answered yet."),
+		shards:         dest("stream_shards", "Open shards known (shard_aware destinations)."),
 
 		cpAge:      agent("checkpoint_age_seconds", "Time since the checkpoint file was last known to be current."),
 		cpFailing:  agent("checkpoint_last_save_failed", "1 when the last checkpoint save failed."),
@@ -106,7 +108,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		c.records, c.filtered, c.header, c.parseFailures,
 		c.filesOpen, c.filesFollowed, c.behind, c.behindMax, c.inFlight, c.oldestAge, c.flowUp, c.fileBehind,
 		c.attempts, c.sent, c.serviceSent, c.sentBytes, c.failedEntries, c.throttles,
-		c.retries, c.units, c.aggregates, c.aggregated, c.dropped, c.deadLettered,
+		c.retries, c.units, c.aggregates, c.aggregated, c.dropped, c.deadLettered, c.refusedStreams,
 		c.writeErrors, c.queued, c.reqInFlight, c.shards, c.requestErrors,
 		c.cpAge, c.cpFailing, c.cpFailures, c.healthy, c.info,
 	} {
@@ -188,6 +190,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.dropped, d.RejectedTooLarge, d.Name, d.Stream, "too_large")
 		counter(c.dropped, d.DroppedRetries, d.Name, d.Stream, "retries_exhausted")
 		counter(c.dropped, d.DroppedNoStream, d.Name, d.Stream, "no_stream")
+		counter(c.refusedStreams, d.StreamNotAllowed, d.Name, d.Stream, "not_allowed")
+		counter(c.refusedStreams, d.StreamOverLimit, d.Name, d.Stream, "over_limit")
 		counter(c.deadLettered, d.DeadLettered, l...)
 		counter(c.writeErrors, d.WriteErrors, l...)
 		counter(c.requestErrors, d.RequestErrors, l...)

@@ -127,9 +127,15 @@ type Destination struct {
 	// Given up: too large to send, out of retries, no stream could be
 	// named (templated destination without fallback), written to the
 	// dead-letter file.
-	RejectedTooLarge int64     `json:"rejected_too_large"`
-	DroppedRetries   int64     `json:"dropped_retries"`
-	DroppedNoStream  int64     `json:"dropped_no_stream"`
+	RejectedTooLarge int64 `json:"rejected_too_large"`
+	DroppedRetries   int64 `json:"dropped_retries"`
+	DroppedNoStream  int64 `json:"dropped_no_stream"`
+	// Records of a templated destination whose stream name was refused:
+	// outside its allowed patterns, or new while max_streams names were
+	// in use. They went to the fallback (counted in DroppedNoStream too
+	// without one).
+	StreamNotAllowed int64     `json:"stream_not_allowed,omitempty"`
+	StreamOverLimit  int64     `json:"stream_over_limit,omitempty"`
 	DeadLettered     int64     `json:"dead_lettered"`
 	WriteErrors      int64     `json:"write_errors"` // file and stdout destinations
 	Queued           int64     `json:"queued"`

@@ -114,14 +114,14 @@ func (h *host) check(ctx context.Context, cfg *config.Config, o Options) []Findi
 		}
 	}
 	for _, fc := range cfg.Flows {
-		out = append(out, h.flow(fc)...)
+		out = append(out, h.flow(fc, cfg.Agent.AllowedRoots)...)
 	}
 	slices.SortStableFunc(out, func(a, b Finding) int { return int(b.Level - a.Level) })
 	return out
 }
 
 // flow checks one flow's globs and the files they match now.
-func (h *host) flow(fc *config.Flow) []Finding {
+func (h *host) flow(fc *config.Flow, roots []string) []Finding {
 	var out []Finding
 	warn := func(format string, args ...any) {
 		out = append(out, Finding{slog.LevelWarn, fmt.Sprintf("flow %q: ", fc.Name) + fmt.Sprintf(format, args...)})
@@ -143,6 +143,12 @@ func (h *host) flow(fc *config.Flow) []Finding {
 		warn("%v", err) // validated by config: not expected
 		return out
 	}
+	links, err := tailer.ParseSymlinks(fc.Symlinks)
+	if err != nil {
+		warn("%v", err) // validated by config: not expected
+		return out
+	}
+	sc.SetLinks(links, roots)
 	snap := sc.Scan()
 	for _, e := range snap.Errors {
 		warn("%v", e)

@@ -66,7 +66,7 @@ type DeadLetter struct {
 // directory must exist. A torn last line left by a crash is cut off: its
 // records were not acknowledged, so they are sent again.
 func OpenDeadLetter(path string) (*DeadLetter, error) {
-	f, _, err := openAppend(path)
+	f, _, err := openAppend(path, isDeadLine)
 	if err != nil {
 		return nil, fmt.Errorf("dead letter file: %w", err)
 	}
@@ -124,7 +124,7 @@ func (d *DeadLetter) cutBack(size int64) {
 		return
 	}
 	d.f.Close()
-	f, _, err := openAppend(d.path)
+	f, _, err := openAppend(d.path, isDeadLine)
 	if err != nil {
 		// Keep a closed descriptor: every Write fails until the next one
 		// manages to reopen the file in follow.
@@ -137,11 +137,11 @@ func (d *DeadLetter) cutBack(size int64) {
 func (d *DeadLetter) follow() error {
 	cur, err := d.f.Stat()
 	if err == nil {
-		if st, err := os.Stat(d.path); err == nil && os.SameFile(st, cur) {
+		if st, err := os.Lstat(d.path); err == nil && os.SameFile(st, cur) {
 			return nil
 		}
 	}
-	f, _, err := openAppend(d.path)
+	f, _, err := openAppend(d.path, isDeadLine)
 	if err != nil {
 		return err
 	}
@@ -242,28 +242,43 @@ func ReadDeadLetters(r io.Reader, fn func(line int, rec DeadRecord) error) error
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		var j deadJSON
-		if err := json.Unmarshal(line, &j); err != nil {
+		rec, err := decodeDeadLine(line)
+		if err != nil {
 			return fmt.Errorf("line %d: %w", n, err)
-		}
-		if j.Destination == "" {
-			return fmt.Errorf("line %d: no destination", n)
-		}
-		if j.Data == nil {
-			return fmt.Errorf("line %d: no data", n)
-		}
-		rec := DeadRecord{
-			Time:            j.Time,
-			Destination:     j.Destination,
-			Stream:          j.Stream,
-			PartitionKey:    j.PartitionKey,
-			ExplicitHashKey: j.ExplicitHashKey,
-			Data:            *j.Data,
-			Error:           j.Error,
-			Attempts:        j.Attempts,
 		}
 		if err := fn(n, rec); err != nil {
 			return err
 		}
 	}
+}
+
+// decodeDeadLine decodes one line of a dead-letter file.
+func decodeDeadLine(line []byte) (DeadRecord, error) {
+	var j deadJSON
+	if err := json.Unmarshal(line, &j); err != nil {
+		return DeadRecord{}, err
+	}
+	if j.Destination == "" {
+		return DeadRecord{}, errors.New("no destination")
+	}
+	if j.Data == nil {
+		return DeadRecord{}, errors.New("no data")
+	}
+	return DeadRecord{
+		Time:            j.Time,
+		Destination:     j.Destination,
+		Stream:          j.Stream,
+		PartitionKey:    j.PartitionKey,
+		ExplicitHashKey: j.ExplicitHashKey,
+		Data:            *j.Data,
+		Error:           j.Error,
+		Attempts:        j.Attempts,
+	}, nil
+}
+
+// isDeadLine reports whether a file's first line is a dead record: only
+// then is the file kinetail's own, and a torn last line cut off.
+func isDeadLine(first []byte) bool {
+	_, err := decodeDeadLine(first)
+	return err == nil
 }

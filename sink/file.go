@@ -1,7 +1,10 @@
 package sink
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/kinetail/kinetail/internal/fsutil"
@@ -50,7 +54,10 @@ type FileOptions struct {
 // keeps half a batch. After a crash, a write cut short is cut off at the
 // last newline when the file is reopened (its records were not
 // acknowledged, so they come again); a record with newlines of its own (a
-// raw multi-line record) may then leave a fragment.
+// raw multi-line record) may then leave a fragment. Only a file whose first
+// line is a JSON record is cut: in any other file kinetail did not create
+// the unterminated line is ended with a newline instead. A symbolic link at
+// Path is refused (ErrSymlink), never written through.
 type File struct {
 	o     FileOptions
 	f     *os.File // the open file; nil until opened, and after an error
@@ -160,7 +167,7 @@ func (f *File) writeBatch(ctx context.Context, recs []Record) error {
 // many it wrote.
 func (f *File) writeSome(recs []Record) (int, error) {
 	if f.f == nil {
-		file, size, err := openAppend(f.o.Path)
+		file, size, err := openAppend(f.o.Path, ownLine)
 		if err != nil {
 			return 0, err
 		}
@@ -240,7 +247,7 @@ func (f *File) rotate() error {
 			return fmt.Errorf("rotate: %w", err)
 		}
 	}
-	file, size, err := openAppend(f.o.Path)
+	file, size, err := openAppend(f.o.Path, ownLine)
 	if err != nil {
 		return err
 	}
@@ -248,6 +255,12 @@ func (f *File) rotate() error {
 	f.stats.rotations.Add(1)
 	return nil
 }
+
+// ownLine reports whether a file's first line may be one of the File
+// sink's records: a JSON value, which is what its records are unless a flow
+// sends raw lines. A file whose first line is not (a log, a configuration
+// file the path was pointed at by mistake) is never cut.
+func ownLine(first []byte) bool { return json.Valid(first) }
 
 func (f *File) closeFile() error {
 	if f.f == nil {
@@ -261,15 +274,30 @@ func (f *File) closeFile() error {
 	return nil
 }
 
+// ErrSymlink is wrapped by the errors of opening a file kinetail writes
+// whose path ends in a symbolic link: following it would let whoever can
+// write the directory make kinetail append to (and cut) any file.
+var ErrSymlink = errors.New("is a symbolic link; kinetail does not write through links (point the path at the file itself)")
+
 // openAppend opens path for appending, creating it with mode 0600 (and
-// then syncing its directory, so the new name survives a crash), and cuts
-// a torn last line off. It returns the file and its size.
-func openAppend(path string) (*os.File, int64, error) {
+// then syncing its directory, so the new name survives a crash), and
+// returns the file and its size. A symbolic link at path is refused
+// (ErrSymlink), never followed. A torn last line, left by a crash, is cut
+// off only when own accepts the file's first line: kinetail cuts only
+// files that hold its own records. In another file, the unterminated line
+// is ended with a newline instead, so the records start on a line of their
+// own and nothing of the file is lost.
+func openAppend(path string, own func(first []byte) bool) (*os.File, int64, error) {
 	created := true
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE|os.O_EXCL, 0o600)
+	// O_EXCL: a new file is kinetail's own; if the name exists (even as
+	// a link) the create fails and the name is opened as it is below.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
 	if errors.Is(err, os.ErrExist) {
 		created = false
-		f, err = os.OpenFile(path, os.O_RDWR|os.O_APPEND, 0)
+		f, err = os.OpenFile(path, os.O_RDWR|os.O_APPEND|syscall.O_NOFOLLOW, 0)
+	}
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, 0, fmt.Errorf("%s %w", path, ErrSymlink)
 	}
 	if err != nil {
 		return nil, 0, err
@@ -281,7 +309,7 @@ func openAppend(path string) (*os.File, int64, error) {
 		}
 		return f, 0, nil
 	}
-	size, err := cutTornLine(f)
+	size, err := cutTornLine(f, own)
 	if err != nil {
 		f.Close()
 		return nil, 0, fmt.Errorf("%s: %w", path, err)
@@ -289,10 +317,29 @@ func openAppend(path string) (*os.File, int64, error) {
 	return f, size, nil
 }
 
-// cutTornLine truncates f after its last newline, removing what a write
-// cut short by a crash left behind, and returns the new size. Such records
-// were never acknowledged, so they are written again.
-func cutTornLine(f *os.File) (int64, error) {
+// maxFirstLine is how much of a file's start is read to find its first
+// line for openAppend's own: more than any record kinetail writes.
+const maxFirstLine = 32 << 20
+
+// firstLine returns f's first line without its newline, and false when
+// the file holds no complete line within maxFirstLine bytes.
+func firstLine(f *os.File) ([]byte, bool, error) {
+	line, err := bufio.NewReader(io.NewSectionReader(f, 0, maxFirstLine)).ReadBytes('\n')
+	if errors.Is(err, io.EOF) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("read first line: %w", err)
+	}
+	return line[:len(line)-1], true, nil
+}
+
+// cutTornLine ends f at a newline and returns its new size. In a file of
+// kinetail's own (own accepts its first line) it truncates f after its
+// last newline, removing what a write cut short by a crash left behind:
+// such records were never acknowledged, so they are written again. In any
+// other file it appends a newline instead.
+func cutTornLine(f *os.File, own func(first []byte) bool) (int64, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return 0, err
@@ -303,24 +350,32 @@ func cutTornLine(f *os.File) (int64, error) {
 	}
 	var chunk [64 << 10]byte
 	end := size
-	for end > 0 {
+	keep := int64(0)
+	for end > 0 && keep == 0 {
 		start := max(end-int64(len(chunk)), 0)
 		b := chunk[:end-start]
 		if _, err := f.ReadAt(b, start); err != nil && !errors.Is(err, io.EOF) {
 			return 0, fmt.Errorf("read: %w", err)
 		}
-		for i := len(b) - 1; i >= 0; i-- {
-			if b[i] == '\n' {
-				keep := start + int64(i) + 1
-				if keep == size {
-					return size, nil
-				}
-				return keep, truncate(f, keep)
-			}
+		if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+			keep = start + int64(i) + 1
 		}
 		end = start
 	}
-	return 0, truncate(f, 0)
+	if keep == size {
+		return size, nil
+	}
+	first, ok, err := firstLine(f)
+	if err != nil {
+		return 0, err
+	}
+	if ok && own(first) {
+		return keep, truncate(f, keep)
+	}
+	if _, err := f.Write([]byte{'\n'}); err != nil {
+		return 0, fmt.Errorf("end the unterminated last line: %w", err)
+	}
+	return size + 1, f.Sync()
 }
 
 func truncate(f *os.File, size int64) error {

@@ -84,9 +84,15 @@ func TestFileWritesAndRotates(t *testing.T) {
 		},
 		{
 			name:     "a torn last line is cut before appending",
+			existing: "{\"old\":1}\n{\"to",
+			batches:  [][]string{{"new"}},
+			files:    []string{"{\"old\":1}\nnew\n"},
+		},
+		{
+			name:     "a file of other lines is not cut: its last line is ended",
 			existing: "old\ntor",
 			batches:  [][]string{{"new"}},
-			files:    []string{"old\nnew\n"},
+			files:    []string{"old\ntor\nnew\n"},
 		},
 		{
 			name:     "rotation keeps max_files, the oldest is dropped",
@@ -275,23 +281,78 @@ func TestCutTornLine(t *testing.T) {
 		name, in, want string
 	}{
 		{"empty", "", ""},
-		{"whole lines", "a\nb\n", "a\nb\n"},
-		{"torn", "a\nb", "a\n"},
-		{"only a torn line", "abc", ""},
-		{"a long torn line", "a\n" + string(big), "a\n"},
-		{"a long whole line", string(big) + "\n" + string(big), string(big) + "\n"},
+		{"whole lines", "{}\n[]\n", "{}\n[]\n"},
+		{"torn", "{}\n[", "{}\n"},
+		{"a long torn line", "{}\n" + string(big), "{}\n"},
+		{"a long whole line", `"` + string(big) + "\"\n" + string(big), `"` + string(big) + "\"\n"},
+		// Not kinetail's records: nothing is cut, the line is ended.
+		{"a torn line in a foreign file", "root:x:0:0\nbin:x", "root:x:0:0\nbin:x\n"},
+		{"only a torn line", "abc", "abc\n"},
+		{"a whole foreign file", "root:x:0:0\n", "root:x:0:0\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "f")
 			os.WriteFile(path, []byte(tt.in), 0o600)
-			f, size, err := openAppend(path)
+			f, size, err := openAppend(path, ownLine)
 			if err != nil {
 				t.Fatal(err)
 			}
 			f.Close()
 			if got := readLocal(t, path); got != tt.want || size != int64(len(tt.want)) {
-				t.Errorf("file is %d bytes (size %d), want %d", len(got), size, len(tt.want))
+				t.Errorf("file is %q (size %d), want %q", tail(got), size, tail(tt.want))
+			}
+		})
+	}
+}
+
+// tail shortens s for a message.
+func tail(s string) string {
+	if len(s) > 40 {
+		return "…" + s[len(s)-40:]
+	}
+	return s
+}
+
+// A symbolic link at a path kinetail writes is refused, for the file sink
+// and for dead letters, and the file it points to is left as it was
+// (before, records were appended to it and its last line cut).
+func TestWritersRefuseSymlink(t *testing.T) {
+	open := map[string]func(path string) error{
+		"file sink": func(path string) error {
+			s, err := NewFile(FileOptions{Path: path})
+			if err != nil {
+				return err
+			}
+			_, err = s.writeSome([]Record{{Data: []byte(`{"a":1}`)}})
+			return err
+		},
+		"dead letters": func(path string) error {
+			d, err := OpenDeadLetter(path)
+			if err == nil {
+				d.Close()
+			}
+			return err
+		},
+	}
+	for name, open := range open {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			victim := filepath.Join(dir, "victim")
+			const content = "secret: keep\nno newline"
+			if err := os.WriteFile(victim, []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, "out.jsonl")
+			if err := os.Symlink(victim, path); err != nil {
+				t.Fatal(err)
+			}
+			err := open(path)
+			if !errors.Is(err, ErrSymlink) || !strings.Contains(err.Error(), path) {
+				t.Fatalf("err = %v, want ErrSymlink naming %s", err, path)
+			}
+			if got := readLocal(t, victim); got != content {
+				t.Errorf("the link's target changed to %q", got)
 			}
 		})
 	}

@@ -212,7 +212,7 @@ func TestTailerEdgeCases(t *testing.T) {
 		d := testfs.New(t)
 		d.Write("real/app.log", "one\n")
 		d.Symlink(d.Path("real/app.log"), "app.log")
-		h := start(t, Config{Paths: []string{d.Path("app.log")}})
+		h := start(t, Config{Paths: []string{d.Path("app.log")}, Symlinks: LinksFollow})
 		h.waitTexts(1)
 		h.stop()
 		order, _ := h.sources()

@@ -27,6 +27,7 @@ func (t *Tailer) rescan(ctx context.Context, wg *sync.WaitGroup) {
 	t.lastScan = snap
 	t.watcher.setDirs(snap.Dirs)
 	t.noteProblems(snap.Errors)
+	t.noteRefused(snap.Refused, snap.Skipped)
 	now := time.Now()
 	t.collectEnded()
 	t.known.expire(now, t.cfg.KnownTTL)
@@ -390,6 +391,30 @@ func (t *Tailer) noteProblems(errs []PathError) {
 			}
 		}
 	}
+}
+
+// noteRefused logs each link the policy refused (at WARN: a link out of
+// the globs may be an attempt to make the agent ship another file) and
+// each matched path that is not a regular file (at DEBUG), once while it
+// lasts: not at every scan.
+func (t *Tailer) noteRefused(refused []Refusal, skipped []Skip) {
+	links := make(map[string]string, len(refused))
+	for _, r := range refused {
+		links[r.Path] = r.Target
+		if old, ok := t.refused[r.Path]; !ok || old != r.Target {
+			t.log.Warn("symbolic link not followed, by the flow's symlinks policy (within: only to files its globs or agent.allowed_roots cover)",
+				"path", r.Path, "target", r.Target)
+		}
+	}
+	t.refused = links
+	others := make(map[string]struct{}, len(skipped))
+	for _, s := range skipped {
+		others[s.Path] = struct{}{}
+		if _, ok := t.skipped[s.Path]; !ok {
+			t.log.Debug("not a regular file; skipped", "path", s.Path, "type", s.Type.String())
+		}
+	}
+	t.skipped = others
 }
 
 // warnOnce logs a problem opening path once, until the path opens.

@@ -19,9 +19,58 @@ import (
 // followed, but never into a directory that is already an ancestor on the
 // current walk, so link loops end. Symbolic links to files are followed: the
 // FileInfo is the target's.
+//
+// Which links are followed is the Scanner's Symlinks policy: a path reached
+// through a link (its last component, or a directory a wildcard or ** went
+// into) is a link's. Links in the literal directories a glob starts with
+// (/var/log being a link to /data/log) are the operator's own and always
+// followed. A refused path is reported in Snapshot.Refused, not in Files.
+// Only regular files are matched; the rest are reported in
+// Snapshot.Skipped.
 type Scanner struct {
 	include [][]string
 	exclude [][]string
+	links   Symlinks
+	roots   []string
+}
+
+// Symlinks says which symbolic links a Scanner follows.
+type Symlinks int
+
+const (
+	// LinksWithin follows a link only when its target's real path matches
+	// an include glob or lies under one of the allowed roots: links
+	// within what the flow reads anyway, or into a place named for them
+	// (Kubernetes' /var/log/containers into /var/log/pods). Whoever can
+	// write a watched directory cannot make the flow read any other file.
+	LinksWithin Symlinks = iota
+	// LinksFollow follows every link.
+	LinksFollow
+	// LinksSkip follows none.
+	LinksSkip
+)
+
+// ParseSymlinks returns the policy named within, follow or skip.
+func ParseSymlinks(name string) (Symlinks, error) {
+	switch name {
+	case "within", "":
+		return LinksWithin, nil
+	case "follow":
+		return LinksFollow, nil
+	case "skip":
+		return LinksSkip, nil
+	}
+	return 0, fmt.Errorf("symlinks: unknown policy %q", name)
+}
+
+// SetLinks sets the link policy and, for LinksWithin, the absolute
+// directories links may point into besides the globs.
+func (s *Scanner) SetLinks(policy Symlinks, roots []string) {
+	s.links = policy
+	s.roots = nil
+	for _, r := range roots {
+		s.roots = append(s.roots, filepath.Clean(r))
+	}
 }
 
 // NewScanner checks the globs and returns a Scanner for them. Exclude
@@ -79,6 +128,22 @@ type Snapshot struct {
 	// Errors are per-path problems: unreadable directories and matched
 	// names whose target cannot be stat'ed (dangling links).
 	Errors []PathError
+	// Refused are matched paths reached through a symbolic link the
+	// policy does not follow.
+	Refused []Refusal
+	// Skipped are matched paths that are not regular files: directories,
+	// FIFOs, sockets, devices.
+	Skipped []Skip
+}
+
+// Refusal is a matched path the link policy refused, and the real path it
+// leads to.
+type Refusal struct{ Path, Target string }
+
+// Skip is a matched path that is not a regular file, and its type.
+type Skip struct {
+	Path string
+	Type fs.FileMode
 }
 
 // PathError is a problem with one path found while scanning.
@@ -96,8 +161,11 @@ func (s *Scanner) Scan() Snapshot {
 		snap: Snapshot{Files: make(map[string]os.FileInfo)},
 		dirs: make(map[string]struct{}),
 	}
+	if s.links == LinksWithin {
+		w.realGlobs, w.realRoots = s.realGlobs(), realPaths(s.roots)
+	}
 	for _, segs := range s.include {
-		w.expand("/", segs, nil)
+		w.expand("/", segs, nil, false)
 	}
 	for d := range w.dirs {
 		w.snap.Dirs = append(w.snap.Dirs, d)
@@ -110,18 +178,62 @@ type walk struct {
 	s    *Scanner
 	snap Snapshot
 	dirs map[string]struct{}
+	// For LinksWithin: the include globs also with their literal leading
+	// directories resolved, and the allowed roots resolved, as they are
+	// at this scan: a link's target is compared with them by real path.
+	realGlobs [][]string
+	realRoots []string
+}
+
+// realGlobs returns the include globs, and for each glob whose literal
+// leading directories resolve elsewhere (/var/log a link to /data/log)
+// that glob again with them resolved.
+func (s *Scanner) realGlobs() [][]string {
+	out := slices.Clone(s.include)
+	for _, segs := range s.include {
+		n := 0
+		for n < len(segs)-1 && !hasMeta(segs[n]) {
+			n++
+		}
+		lit := "/" + strings.Join(segs[:n], "/")
+		real, err := filepath.EvalSymlinks(lit)
+		if err != nil || real == lit {
+			continue
+		}
+		rs := strings.Split(strings.TrimPrefix(real, "/"), "/")
+		if real == "/" {
+			rs = nil
+		}
+		out = append(out, append(rs, segs[n:]...))
+	}
+	return out
+}
+
+// realPaths resolves the links in each path; one that cannot be resolved
+// (missing) is kept as it is.
+func realPaths(paths []string) []string {
+	out := make([]string, 0, len(paths))
+	for _, p := range paths {
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			p = r
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 func hasMeta(seg string) bool { return strings.ContainsAny(seg, `*?[\`) }
 
 // expand matches segs below the existing directory base. ancestors holds the
 // identities of the directories a ** has descended through, to stop loops.
-func (w *walk) expand(base string, segs []string, ancestors []devIno) {
+// viaLink is set once a wildcard or ** went through a symbolic link to get
+// to base.
+func (w *walk) expand(base string, segs []string, ancestors []devIno, viaLink bool) {
 	seg, rest := segs[0], segs[1:]
 	switch {
 	case seg == "**":
 		// Zero directories, then one more level and ** again.
-		w.expand(base, rest, ancestors)
+		w.expand(base, rest, ancestors, viaLink)
 		w.dirs[base] = struct{}{}
 		if len(ancestors) == 0 {
 			// Count the directory ** starts in, so a link back to it
@@ -143,22 +255,27 @@ func (w *walk) expand(base string, segs []string, ancestors []devIno) {
 			if !ok || slices.Contains(ancestors, k) {
 				continue
 			}
-			w.expand(p, segs, append(ancestors[:len(ancestors):len(ancestors)], k))
+			w.expand(p, segs, append(ancestors[:len(ancestors):len(ancestors)], k), viaLink || isLink(e))
 		}
 	case !hasMeta(seg):
 		p := filepath.Join(base, seg)
 		if len(rest) == 0 {
 			w.dirs[base] = struct{}{}
-			fi, err := os.Stat(p)
+			lfi, err := os.Lstat(p)
 			if err != nil {
 				if !errors.Is(err, fs.ErrNotExist) {
 					w.fileErr(p, err)
-				} else if _, lerr := os.Lstat(p); lerr == nil {
-					w.fileErr(p, err) // a dangling link
 				}
 				return
 			}
-			w.add(p, fi)
+			fi, link := lfi, lfi.Mode()&fs.ModeSymlink != 0
+			if link {
+				if fi, err = os.Stat(p); err != nil {
+					w.fileErr(p, err) // a dangling link, or one that cannot be followed
+					return
+				}
+			}
+			w.add(p, fi, viaLink || link)
 			return
 		}
 		fi, err := os.Stat(p)
@@ -167,7 +284,15 @@ func (w *walk) expand(base string, segs []string, ancestors []devIno) {
 			w.dirs[base] = struct{}{}
 			return
 		}
-		w.expand(p, rest, ancestors)
+		if viaLink || w.s.links == LinksFollow || !w.pastWildcard(base) {
+			w.expand(p, rest, ancestors, viaLink)
+			return
+		}
+		// A literal directory below a wildcard (logs in
+		// /srv/*/logs/*.log) may be a link made by whoever can write
+		// the directory the wildcard matched in.
+		lfi, err := os.Lstat(p)
+		w.expand(p, rest, ancestors, err != nil || lfi.Mode()&fs.ModeSymlink != 0)
 	default:
 		w.dirs[base] = struct{}{}
 		ents, err := os.ReadDir(base)
@@ -186,11 +311,11 @@ func (w *walk) expand(base string, segs []string, ancestors []devIno) {
 					w.fileErr(p, err)
 					continue
 				}
-				w.add(p, fi)
+				w.add(p, fi, viaLink || isLink(e))
 				continue
 			}
 			if _, ok := w.dirKey(p, e); ok {
-				w.expand(p, rest, ancestors)
+				w.expand(p, rest, ancestors, viaLink || isLink(e))
 			}
 		}
 	}
@@ -217,11 +342,79 @@ func (w *walk) dirKey(p string, e fs.DirEntry) (devIno, bool) {
 	return keyOf(fi)
 }
 
-func (w *walk) add(p string, fi os.FileInfo) {
-	if !fi.Mode().IsRegular() || w.s.excluded(p) {
+func isLink(e fs.DirEntry) bool { return e.Type()&fs.ModeSymlink != 0 }
+
+// pastWildcard reports whether dir was reached by a wildcard or **: it is
+// not one of the literal directories some include glob starts with.
+func (w *walk) pastWildcard(dir string) bool {
+	segs := strings.Split(strings.TrimPrefix(dir, "/"), "/")
+	for _, inc := range w.s.include {
+		n := 0
+		for n < len(inc) && n < len(segs) && !hasMeta(inc[n]) && inc[n] == segs[n] {
+			n++
+		}
+		if n == len(segs) {
+			return false
+		}
+	}
+	return true
+}
+
+// add records a matched path with the FileInfo of what it leads to.
+// viaLink says a symbolic link was followed to get there: the policy
+// decides.
+func (w *walk) add(p string, fi os.FileInfo, viaLink bool) {
+	if w.s.excluded(p) {
+		return
+	}
+	if viaLink && w.s.links != LinksFollow {
+		target, ok := w.linkTarget(p, fi)
+		if !ok {
+			return // changed while it was looked at: the next scan sees it
+		}
+		if w.s.links == LinksSkip || !w.within(target) {
+			w.snap.Refused = append(w.snap.Refused, Refusal{Path: p, Target: target})
+			return
+		}
+	}
+	if !fi.Mode().IsRegular() {
+		w.snap.Skipped = append(w.snap.Skipped, Skip{Path: p, Type: fi.Mode().Type()})
 		return
 	}
 	w.snap.Files[p] = fi
+}
+
+// linkTarget returns the real path p leads to, and false when that is not
+// the file fi describes any more (a link swapped after p was stat'ed).
+// The Tailer opens p only as the file of fi's device and inode, so a link
+// swapped after this check cannot make it read another file either.
+func (w *walk) linkTarget(p string, fi os.FileInfo) (string, bool) {
+	real, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return "", false
+	}
+	rfi, err := os.Lstat(real)
+	if err != nil || !os.SameFile(rfi, fi) {
+		return "", false
+	}
+	return real, true
+}
+
+// within reports whether the real path target matches an include glob (by
+// real path) or lies under an allowed root.
+func (w *walk) within(target string) bool {
+	for _, r := range w.realRoots {
+		if strings.HasPrefix(target, strings.TrimSuffix(r, "/")+"/") {
+			return true
+		}
+	}
+	segs := strings.Split(strings.TrimPrefix(target, "/"), "/")
+	for _, inc := range w.realGlobs {
+		if matchSegs(inc, segs) {
+			return true
+		}
+	}
+	return false
 }
 
 func (w *walk) fileErr(p string, err error) {

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"maps"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -115,6 +116,124 @@ func TestScannerSymlinkTargetIdentity(t *testing.T) {
 	b, _ := keyOf(snap.Files[d.Path("links/app.log")])
 	if len(snap.Files) != 2 || a != b {
 		t.Fatalf("link and target should both be found with the target's identity: %v %v %v", snap.Files, a, b)
+	}
+}
+
+// A link to a file outside the globs (/etc/shadow, say) is followed only by
+// follow; within follows links to files the globs match anyway or that lie
+// under an allowed root; skip follows none. Refused links are reported
+// with their targets.
+func TestScannerSymlinkPolicies(t *testing.T) {
+	d := testfs.New(t)
+	d.Write("logs/app.log", "x\n")
+	d.Write("secret/shadow", "root:x\n")
+	d.Write("pods/ns_pod/app/0.log", "x\n")
+	d.Write("elsewhere/deep/x.log", "x\n")
+	d.Symlink(d.Path("secret/shadow"), "logs/evil.log")
+	d.Symlink("app.log", "logs/alias.log")
+	d.Symlink(d.Path("pods/ns_pod/app/0.log"), "logs/pod.log")
+	d.Symlink(d.Path("elsewhere/deep"), "logs/sub")           // a directory link ** goes into
+	d.Symlink(d.Path("secret"), "srv/evil")                   // a directory link a wildcard goes into
+	d.Symlink(d.Path("secret/shadow"), "literal/current.log") // a link at a literal path
+	p := d.Path
+	globs := []string{p("logs/**/*.log"), p("srv/*/shadow"), p("literal/current.log")}
+	outside := []Refusal{
+		{p("literal/current.log"), p("secret/shadow")},
+		{p("logs/evil.log"), p("secret/shadow")},
+		{p("logs/sub/x.log"), p("elsewhere/deep/x.log")},
+		{p("srv/evil/shadow"), p("secret/shadow")},
+	}
+	tests := []struct {
+		name        string
+		links       Symlinks
+		roots       []string
+		want        []string
+		wantRefused []Refusal
+	}{
+		{
+			name:  "follow reads every link",
+			links: LinksFollow,
+			want: []string{p("literal/current.log"), p("logs/alias.log"), p("logs/app.log"), p("logs/evil.log"),
+				p("logs/pod.log"), p("logs/sub/x.log"), p("srv/evil/shadow")},
+		},
+		{
+			name:        "within reads links to files the globs match",
+			links:       LinksWithin,
+			want:        []string{p("logs/alias.log"), p("logs/app.log")},
+			wantRefused: append([]Refusal{{p("logs/pod.log"), p("pods/ns_pod/app/0.log")}}, outside...),
+		},
+		{
+			name:        "within reads links into an allowed root",
+			links:       LinksWithin,
+			roots:       []string{p("pods")},
+			want:        []string{p("logs/alias.log"), p("logs/app.log"), p("logs/pod.log")},
+			wantRefused: outside,
+		},
+		{
+			name:  "skip reads no link",
+			links: LinksSkip,
+			roots: []string{p("pods")},
+			want:  []string{p("logs/app.log")},
+			wantRefused: append([]Refusal{{p("logs/alias.log"), p("logs/app.log")},
+				{p("logs/pod.log"), p("pods/ns_pod/app/0.log")}}, outside...),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := NewScanner(globs, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.SetLinks(tt.links, tt.roots)
+			snap := s.Scan()
+			if got := slices.Sorted(maps.Keys(snap.Files)); !slices.Equal(got, tt.want) {
+				t.Errorf("files:\n got %q\nwant %q", got, tt.want)
+			}
+			got := slices.SortedFunc(slices.Values(snap.Refused), func(a, b Refusal) int { return strings.Compare(a.Path, b.Path) })
+			want := slices.SortedFunc(slices.Values(tt.wantRefused), func(a, b Refusal) int { return strings.Compare(a.Path, b.Path) })
+			if !slices.Equal(got, want) {
+				t.Errorf("refused:\n got %q\nwant %q", got, want)
+			}
+		})
+	}
+}
+
+// Links in the literal directories a glob starts with are the operator's
+// layout: a flow on /var/log/app/*.log where /var/log is a link reads its
+// files, and a link among them to another file of the glob, by real path.
+func TestScannerLinkedLiteralDirectory(t *testing.T) {
+	d := testfs.New(t)
+	d.Write("data/log/app/a.log", "x\n")
+	d.Symlink("a.log", "data/log/app/current.log")
+	d.Symlink(d.Path("data/log"), "var/log")
+	s, err := NewScanner([]string{d.Path("var/log/app/*.log")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := s.Scan()
+	want := []string{d.Path("var/log/app/a.log"), d.Path("var/log/app/current.log")}
+	if got := slices.Sorted(maps.Keys(snap.Files)); !slices.Equal(got, want) || len(snap.Refused) != 0 {
+		t.Errorf("files %q, refused %q; want %q and none refused", got, snap.Refused, want)
+	}
+}
+
+// Matched paths that are not regular files are reported as skipped.
+func TestScannerSkipsSpecialFiles(t *testing.T) {
+	d := testfs.New(t)
+	d.Write("logs/app.log", "x\n")
+	d.Mkdir("logs/dir.log")
+	if err := syscall.Mkfifo(d.Path("logs/fifo.log"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewScanner([]string{d.Path("logs/*.log")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := s.Scan()
+	want := []Skip{{d.Path("logs/dir.log"), fs.ModeDir}, {d.Path("logs/fifo.log"), fs.ModeNamedPipe}}
+	got := slices.SortedFunc(slices.Values(snap.Skipped), func(a, b Skip) int { return strings.Compare(a.Path, b.Path) })
+	if !slices.Equal(got, want) || len(snap.Files) != 1 {
+		t.Errorf("skipped %v (files %d), want %v and 1 file", got, len(snap.Files), want)
 	}
 }
 

@@ -117,6 +117,11 @@ type Config struct {
 	SkipHeaderLines int
 	// Multiline groups lines into records; nil sends every line as one.
 	Multiline *MultilineConfig
+	// Symlinks is the policy for symbolic links the globs match (see
+	// Scanner), AllowedRoots the directories LinksWithin lets them point
+	// into. A refused link is logged once at WARN, with its target.
+	Symlinks     Symlinks
+	AllowedRoots []string
 
 	// Test seams.
 	pollInterval time.Duration
@@ -234,6 +239,8 @@ type Tailer struct {
 	known        *registry
 	warned       map[string]struct{}  // paths that failed to open, logged
 	scanWarned   map[string]struct{}  // paths the scan could not read, logged
+	refused      map[string]string    // links refused by the policy, logged: their targets
+	skipped      map[string]struct{}  // matched paths that are not regular files, logged
 	queue        []*opening           // decided starts waiting for a descriptor, in order
 	lookFor      []*gen               // saved generations not found yet
 	replan       map[string]time.Time // followed paths whose families the next scan looks at
@@ -262,6 +269,7 @@ func New(cfg Config) (*Tailer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tailer: %w", err)
 	}
+	sc.SetLinks(cfg.Symlinks, cfg.AllowedRoots)
 	if cfg.MaxLineBytes <= 0 {
 		cfg.MaxLineBytes = DefaultMaxLineBytes
 	}
@@ -320,6 +328,8 @@ func New(cfg Config) (*Tailer, error) {
 		known:      newRegistry(),
 		warned:     make(map[string]struct{}),
 		scanWarned: make(map[string]struct{}),
+		refused:    make(map[string]string),
+		skipped:    make(map[string]struct{}),
 		replan:     make(map[string]time.Time),
 		dirs:       make(map[string]map[string]struct{}),
 		readers:    make(map[devIno]*reader),

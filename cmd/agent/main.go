@@ -125,6 +125,15 @@ func cmdRun(args []string, stderr io.Writer) int {
 	}
 	reload, stopHangups := hangups()
 	defer stopHangups()
+	// A Go program that does not handle SIGPIPE dies of it, silently (exit
+	// 141), when it writes to a closed pipe on stdout or stderr: the stdout
+	// destination piped into `head -1`. Handled, the write fails with
+	// EPIPE instead, the destination reports it and the agent shuts down
+	// in order, saving only what was written. Notify is what os/signal
+	// documents for this; the signals themselves need no handling.
+	pipe := make(chan os.Signal, 1)
+	signal.Notify(pipe, syscall.SIGPIPE)
+	defer signal.Stop(pipe)
 	cfg, aj, err := loadValidated(path)
 	if err != nil {
 		fmt.Fprintf(stderr, "kinetail: %v\n", err)
