@@ -49,6 +49,7 @@ func TestRoutingAndAggregation(t *testing.T) {
   checkpoint_file: %[1]s/state/checkpoints.json
   checkpoint_interval: 200ms
   shutdown_timeout: 20s
+  log_level: debug # record-chosen stream names are logged at debug only
   metrics: {listen: "127.0.0.1:0"}
 destinations:
   events:
