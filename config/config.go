@@ -225,6 +225,7 @@ type Transform struct {
 	// Steps on the JSON object made by the steps before.
 	AddMetadata    *AddMetadata    `yaml:"add_metadata"`
 	AddEC2Metadata *AddEC2Metadata `yaml:"add_ec2_metadata"`
+	AddBrackets    *AddBrackets    `yaml:"add_brackets"`
 	Fields         *Fields         `yaml:"fields"`
 	Filter         *Filter         `yaml:"filter"`
 	Redact         *Redact         `yaml:"redact"`
@@ -236,6 +237,10 @@ type AddMetadata struct {
 	Timestamp bool              `yaml:"timestamp"` // default true: add "ts"
 	Metadata  map[string]string `yaml:"metadata"`  // static values, in key order
 }
+
+// AddBrackets encloses the record in { and }, as the Kinesis Agent's
+// ADDBRACKETS does: the record a b is sent as {a b}. It has no settings.
+type AddBrackets struct{}
 
 // AddEC2Metadata adds the instance's identity (IMDSv2), like the Kinesis
 // Agent's ADDEC2METADATA.

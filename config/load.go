@@ -697,7 +697,7 @@ func (d *decoder) flowLabel(n *yaml.Node, i int) string {
 }
 
 // transformNames lists the transforms a flow may use, for messages.
-var transformNames = []string{"add_ec2_metadata", "add_metadata", "csv_to_json", "fields", "filter", "json",
+var transformNames = []string{"add_brackets", "add_ec2_metadata", "add_metadata", "csv_to_json", "fields", "filter", "json",
 	"log_to_json", "logfmt", "redact", "regex", "singleline"}
 
 func (d *decoder) transforms(s scope, n *yaml.Node) []*Transform {
@@ -792,6 +792,9 @@ func (d *decoder) transform(s scope, n *yaml.Node) *Transform {
 			"timestamp": d.bool(&t.AddMetadata.Timestamp),
 			"metadata":  d.stringMap(&t.AddMetadata.Metadata),
 		})
+	case "add_brackets":
+		t.AddBrackets = &AddBrackets{}
+		d.mapping(s, body, fields{})
 	case "add_ec2_metadata":
 		t.AddEC2Metadata = &AddEC2Metadata{Refresh: Duration(time.Hour)}
 		d.mapping(s, body, fields{

@@ -184,6 +184,8 @@ func (t *Transform) String() string {
 		return fmt.Sprintf("logfmt(on_error=%s)", t.Logfmt.OnError)
 	case t.AddMetadata != nil:
 		return fmt.Sprintf("add_metadata(timestamp=%t, metadata=%d values)", t.AddMetadata.Timestamp, len(t.AddMetadata.Metadata))
+	case t.AddBrackets != nil:
+		return "add_brackets"
 	case t.AddEC2Metadata != nil:
 		return fmt.Sprintf("add_ec2_metadata(tags=%t, refresh=%v)", t.AddEC2Metadata.Tags, t.AddEC2Metadata.Refresh)
 	case t.Fields != nil:

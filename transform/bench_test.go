@@ -38,6 +38,7 @@ func BenchmarkChain(b *testing.B) {
 		{"syslog", []*config.Transform{{LogToJSON: &config.LogToJSON{Format: "syslog"}}}, benchSyslogLine, ""},
 		{"rfc5424", []*config.Transform{{LogToJSON: &config.LogToJSON{Format: "rfc5424_syslog"}}}, benchRFC5424Line, ""},
 		{"logfmt", []*config.Transform{{Logfmt: &config.Logfmt{}}}, benchLogfmtLine, ""},
+		{"add_brackets", []*config.Transform{{AddBrackets: &config.AddBrackets{}}}, benchCSVLine, ""},
 		{"regex", []*config.Transform{{Regex: &config.Regex{
 			Pattern: `^(?P<host>\S+) \S+ (?P<user>\S+) \[(?P<time>[^\]]+)\] "(?P<request>[^"]*)" (?P<status>\d+) (?P<bytes>\d+|-)`}}},
 			benchCombinedLine, ""},

@@ -184,8 +184,8 @@ func (l *loader) step(o *Node, s string, name value[string]) *entry {
 			re.note("metadataTTL: the agent's default")
 		}
 	case "ADDBRACKETS":
-		l.errorf(name.pos, "%soptionName ADDBRACKETS: kinetail cannot honour it yet: it has no transform that wraps a record in { and }", s)
-		return nil
+		item.add("add_brackets", "{}")
+		l.info(name.pos, "%sADDBRACKETS: the agent's records end with a newline, which its brackets enclose ({line\\n}); kinetail's records have none, so it sends {line}", s)
 	case "USINGPLUGGIN":
 		l.errorf(name.pos, "%soptionName USINGPLUGGIN: kinetail cannot honour it: it cannot load Java classes; a regex, fields or filter transform may do what the plugin did", s)
 		return nil
