@@ -78,6 +78,9 @@ type Destination struct {
 	Region         string `yaml:"region"`          // default: the SDK's chain
 	Endpoint       string `yaml:"endpoint"`        // optional absolute http(s) URL (VPC endpoint, local server)
 	RoleARN        string `yaml:"role_arn"`        // optional assume-role
+	// RoleExternalID is given when assuming RoleARN, for a role whose
+	// trust policy asks for sts:ExternalId. Optional; needs RoleARN.
+	RoleExternalID string `yaml:"role_external_id"`
 	// AllowInsecureEndpoint accepts an http:// Endpoint on another host:
 	// records and the access key id then travel in clear text. Without
 	// it such an endpoint is an error; loopback addresses need no

@@ -569,6 +569,7 @@ func (d *decoder) destinations(s scope, n *yaml.Node, c *Config) {
 			"region":                  d.str(&dst.Region),
 			"endpoint":                d.str(&dst.Endpoint),
 			"role_arn":                d.str(&dst.RoleARN),
+			"role_external_id":        d.str(&dst.RoleExternalID),
 			"allow_insecure_endpoint": d.bool(&dst.AllowInsecureEndpoint),
 			"partition_key":           d.str(&dst.PartitionKey),
 			"explicit_hash_key":       d.str(&dst.ExplicitHashKey),

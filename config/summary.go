@@ -66,7 +66,11 @@ func (c *Config) Summary() string {
 		}
 		fmt.Fprintf(&b, "    region: %s, endpoint: %s\n", region, endpoint)
 		if d.RoleARN != "" {
-			fmt.Fprintf(&b, "    role_arn: %s\n", d.RoleARN)
+			fmt.Fprintf(&b, "    role_arn: %s", d.RoleARN)
+			if d.RoleExternalID != "" {
+				fmt.Fprintf(&b, ", role_external_id: %s", d.RoleExternalID)
+			}
+			b.WriteString("\n")
 		}
 		if d.Type == "kinesis" {
 			fmt.Fprintf(&b, "    partition_key: %s", d.PartitionKey)
