@@ -237,8 +237,13 @@ type Transform struct {
 // AddMetadata wraps the record as the Kinesis Agent's ADDMETADATA does:
 // {"ts":…,"metadata":{…},"data":<record>}.
 type AddMetadata struct {
-	Timestamp bool              `yaml:"timestamp"` // default true: add "ts"
-	Metadata  map[string]string `yaml:"metadata"`  // static values, in key order
+	Timestamp bool `yaml:"timestamp"` // default true: add "ts"
+	// Metadata holds static values, written in key order at every level.
+	// A value is any JSON value, as YAML gives it: a string, a
+	// json.Number (a YAML number, as written when that is JSON's syntax),
+	// a bool, nil, []any or map[string]any. `7` is a number, `"7"` a
+	// string.
+	Metadata map[string]any `yaml:"metadata"`
 }
 
 // AddBrackets encloses the record in { and }, as the Kinesis Agent's

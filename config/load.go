@@ -791,7 +791,7 @@ func (d *decoder) transform(s scope, n *yaml.Node) *Transform {
 		t.AddMetadata = &AddMetadata{Timestamp: true}
 		d.mapping(s, body, fields{
 			"timestamp": d.bool(&t.AddMetadata.Timestamp),
-			"metadata":  d.stringMap(&t.AddMetadata.Metadata),
+			"metadata":  d.jsonObject(&t.AddMetadata.Metadata),
 		})
 	case "add_brackets":
 		t.AddBrackets = &AddBrackets{}

@@ -52,7 +52,7 @@ func BenchmarkChain(b *testing.B) {
 		{"wrap", []*config.Transform{{CSVToJSON: &config.CSVToJSON{Fields: benchFields}}}, benchCSVLine + `,"unterminated`, ""},
 		{"wrap_annotated", []*config.Transform{{CSVToJSON: &config.CSVToJSON{Fields: benchFields}},
 			{Fields: &config.Fields{RecordID: "id", Path: "path", Offset: "offset", Add: map[string]string{"env": "prod"}}},
-			{AddMetadata: &config.AddMetadata{Metadata: map[string]string{"app": "web"}}}}, benchCSVLine + `,"unterminated`, ""},
+			{AddMetadata: &config.AddMetadata{Metadata: map[string]any{"app": "web"}}}}, benchCSVLine + `,"unterminated`, ""},
 	}
 	for _, bb := range benches {
 		b.Run(bb.name, func(b *testing.B) {

@@ -236,7 +236,10 @@ func newStep(t *config.Transform, ctx *Context, o Options) (step, error) {
 		return step{p: &logfmtToJSON{}, onError: pol}, nil
 	case t.AddMetadata != nil:
 		// add_metadata accepts every input, so it has no on_error policy.
-		p := newAddMetadata(t.AddMetadata)
+		p, err := newAddMetadata(t.AddMetadata)
+		if err != nil {
+			return step{}, fmt.Errorf("add_metadata: %w", err)
+		}
 		return step{p: p, onWrapped: p}, nil
 	case t.AddBrackets != nil:
 		// add_brackets accepts every input. A wrapped record is enclosed

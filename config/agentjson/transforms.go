@@ -157,11 +157,7 @@ func (l *loader) step(o *Node, s string, name value[string]) *entry {
 				m.value = "{}"
 			}
 			for _, mm := range n.Members {
-				if mm.Value.Kind != String {
-					l.errorf(mm.Value.Pos, "%smetadata: %s: kinetail cannot honour %v here: add_metadata holds string values (write %q)", s, mm.Key, mm.Value.Kind, mm.Value.Text)
-					continue
-				}
-				m.add(quote(mm.Key), quote(mm.Value.Text)).at(mm.Value.Pos, "metadata")
+				m.add(quote(mm.Key), flowValue(mm.Value)).at(mm.Value.Pos, "metadata")
 			}
 		}
 	case "ADDEC2METADATA":
@@ -237,4 +233,29 @@ func csvDelimiter(d string) (string, string) {
 		return d, ""
 	}
 	return "", fmt.Sprintf("%q: kinetail splits on one character, like \",\" or \"\\t\"", d)
+}
+
+// flowValue returns a JSON value as a YAML scalar or flow collection that
+// reads back as the same value: numbers as written, strings quoted where
+// YAML would read them as something else.
+func flowValue(n *Node) string {
+	switch n.Kind {
+	case String:
+		return quote(n.Text)
+	case Null:
+		return "null"
+	case Array:
+		elems := make([]string, len(n.Elems))
+		for i, e := range n.Elems {
+			elems[i] = flowValue(e)
+		}
+		return "[" + strings.Join(elems, ", ") + "]"
+	case Object:
+		members := make([]string, len(n.Members))
+		for i, m := range n.Members {
+			members[i] = quote(m.Key) + ": " + flowValue(m.Value)
+		}
+		return "{" + strings.Join(members, ", ") + "}"
+	}
+	return n.Text // a number or boolean, the same in YAML
 }
