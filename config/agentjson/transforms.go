@@ -159,6 +159,9 @@ func (l *loader) step(o *Node, s string, name value[string]) *entry {
 			for _, mm := range n.Members {
 				m.add(quote(mm.Key), flowValue(mm.Value)).at(mm.Value.Pos, "metadata")
 			}
+			if !keysSorted(n) {
+				l.info(n.Pos, "%smetadata: kinetail writes the keys of its objects in sorted order; the agent keeps this file's order", s)
+			}
 		}
 	case "ADDEC2METADATA":
 		read("metadataTTL", "logFormat")
@@ -258,4 +261,20 @@ func flowValue(n *Node) string {
 		return "{" + strings.Join(members, ", ") + "}"
 	}
 	return n.Text // a number or boolean, the same in YAML
+}
+
+// keysSorted reports whether the keys of every object in n are in the
+// order kinetail writes them.
+func keysSorted(n *Node) bool {
+	for i, m := range n.Members {
+		if i > 0 && n.Members[i-1].Key > m.Key || !keysSorted(m.Value) {
+			return false
+		}
+	}
+	for _, e := range n.Elems {
+		if !keysSorted(e) {
+			return false
+		}
+	}
+	return true
 }
