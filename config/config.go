@@ -91,6 +91,9 @@ type Destination struct {
 	Region            string   `yaml:"region"`              // default: the SDK's chain
 	Endpoint          string   `yaml:"endpoint"`            // optional absolute http(s) URL (VPC endpoint, local server)
 	RoleARN           string   `yaml:"role_arn"`            // optional assume-role
+	// RoleExternalID is given when assuming RoleARN, for a role whose
+	// trust policy asks for sts:ExternalId. Optional; needs RoleARN.
+	RoleExternalID string `yaml:"role_external_id"`
 	// AllowInsecureEndpoint accepts an http:// Endpoint on another host:
 	// records and the access key id then travel in clear text. Without
 	// it such an endpoint is an error; loopback addresses need no
@@ -243,6 +246,7 @@ type Transform struct {
 	// Steps on the JSON object made by the steps before.
 	AddMetadata    *AddMetadata    `yaml:"add_metadata"`
 	AddEC2Metadata *AddEC2Metadata `yaml:"add_ec2_metadata"`
+	AddBrackets    *AddBrackets    `yaml:"add_brackets"`
 	Fields         *Fields         `yaml:"fields"`
 	Filter         *Filter         `yaml:"filter"`
 	Redact         *Redact         `yaml:"redact"`
@@ -251,9 +255,18 @@ type Transform struct {
 // AddMetadata wraps the record as the Kinesis Agent's ADDMETADATA does:
 // {"ts":…,"metadata":{…},"data":<record>}.
 type AddMetadata struct {
-	Timestamp bool              `yaml:"timestamp"` // default true: add "ts"
-	Metadata  map[string]string `yaml:"metadata"`  // static values, in key order
+	Timestamp bool `yaml:"timestamp"` // default true: add "ts"
+	// Metadata holds static values, written in key order at every level.
+	// A value is any JSON value, as YAML gives it: a string, a
+	// json.Number (a YAML number, as written when that is JSON's syntax),
+	// a bool, nil, []any or map[string]any. `7` is a number, `"7"` a
+	// string.
+	Metadata map[string]any `yaml:"metadata"`
 }
+
+// AddBrackets encloses the record in { and }, as the Kinesis Agent's
+// ADDBRACKETS does: the record a b is sent as {a b}. It has no settings.
+type AddBrackets struct{}
 
 // AddEC2Metadata adds the instance's identity (IMDSv2), like the Kinesis
 // Agent's ADDEC2METADATA.

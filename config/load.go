@@ -573,6 +573,7 @@ func (d *decoder) destinations(s scope, n *yaml.Node, c *Config) {
 			"region":                  d.str(&dst.Region),
 			"endpoint":                d.str(&dst.Endpoint),
 			"role_arn":                d.str(&dst.RoleARN),
+			"role_external_id":        d.str(&dst.RoleExternalID),
 			"allow_insecure_endpoint": d.bool(&dst.AllowInsecureEndpoint),
 			"partition_key":           d.str(&dst.PartitionKey),
 			"explicit_hash_key":       d.str(&dst.ExplicitHashKey),
@@ -702,7 +703,7 @@ func (d *decoder) flowLabel(n *yaml.Node, i int) string {
 }
 
 // transformNames lists the transforms a flow may use, for messages.
-var transformNames = []string{"add_ec2_metadata", "add_metadata", "csv_to_json", "fields", "filter", "json",
+var transformNames = []string{"add_brackets", "add_ec2_metadata", "add_metadata", "csv_to_json", "fields", "filter", "json",
 	"log_to_json", "logfmt", "redact", "regex", "singleline"}
 
 func (d *decoder) transforms(s scope, n *yaml.Node) []*Transform {
@@ -795,8 +796,11 @@ func (d *decoder) transform(s scope, n *yaml.Node) *Transform {
 		t.AddMetadata = &AddMetadata{Timestamp: true}
 		d.mapping(s, body, fields{
 			"timestamp": d.bool(&t.AddMetadata.Timestamp),
-			"metadata":  d.stringMap(&t.AddMetadata.Metadata),
+			"metadata":  d.jsonObject(&t.AddMetadata.Metadata),
 		})
+	case "add_brackets":
+		t.AddBrackets = &AddBrackets{}
+		d.mapping(s, body, fields{})
 	case "add_ec2_metadata":
 		t.AddEC2Metadata = &AddEC2Metadata{Refresh: Duration(time.Hour)}
 		d.mapping(s, body, fields{

@@ -137,6 +137,14 @@ func TestGood(t *testing.T) {
 				t.Errorf("path = %q, want $$ turned into $", p)
 			}
 		},
+		"assume_role.yaml": func(t *testing.T, c *Config) {
+			if d := c.Destination("events"); d.RoleExternalID != "tenant=7,eu@example.com/logs:a_b+c.d-e" {
+				t.Errorf("role_external_id = %q", d.RoleExternalID)
+			}
+			if d := c.Destination("copy"); d.RoleExternalID != "" {
+				t.Errorf("role_external_id = %q, want none", d.RoleExternalID)
+			}
+		},
 		"anchors.yaml": func(t *testing.T, c *Config) {
 			cp := c.Destination("copy")
 			if cp.Stream != "copy" || cp.Type != "kinesis" || cp.Batch.MaxRecords != 250 || cp.Batch.MaxAge.D() != 2*time.Second {

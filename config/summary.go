@@ -66,7 +66,11 @@ func (c *Config) Summary() string {
 		}
 		fmt.Fprintf(&b, "    region: %s, endpoint: %s\n", region, endpoint)
 		if d.RoleARN != "" {
-			fmt.Fprintf(&b, "    role_arn: %s\n", d.RoleARN)
+			fmt.Fprintf(&b, "    role_arn: %s", d.RoleARN)
+			if d.RoleExternalID != "" {
+				fmt.Fprintf(&b, ", role_external_id: %s", d.RoleExternalID)
+			}
+			b.WriteString("\n")
 		}
 		if d.Type == "kinesis" {
 			fmt.Fprintf(&b, "    partition_key: %s", d.PartitionKey)
@@ -184,6 +188,8 @@ func (t *Transform) String() string {
 		return fmt.Sprintf("logfmt(on_error=%s)", t.Logfmt.OnError)
 	case t.AddMetadata != nil:
 		return fmt.Sprintf("add_metadata(timestamp=%t, metadata=%d values)", t.AddMetadata.Timestamp, len(t.AddMetadata.Metadata))
+	case t.AddBrackets != nil:
+		return "add_brackets"
 	case t.AddEC2Metadata != nil:
 		return fmt.Sprintf("add_ec2_metadata(tags=%t, refresh=%v)", t.AddEC2Metadata.Tags, t.AddEC2Metadata.Refresh)
 	case t.Fields != nil:

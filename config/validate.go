@@ -160,7 +160,7 @@ func (d *decoder) validateDestination(dst *Destination, all map[string]*Destinat
 	for _, p := range []struct {
 		p   any
 		key string
-	}{{&dst.Region, "region"}, {&dst.Endpoint, "endpoint"}, {&dst.RoleARN, "role_arn"}, {&dst.Aggregation.Enabled, "aggregation"},
+	}{{&dst.Region, "region"}, {&dst.Endpoint, "endpoint"}, {&dst.RoleARN, "role_arn"}, {&dst.RoleExternalID, "role_external_id"}, {&dst.Aggregation.Enabled, "aggregation"},
 		{&dst.Compression, "compression"}, {&dst.Fallback, "fallback"}, {&dst.MaxInFlight, "max_in_flight"},
 		{&dst.Protocol, "protocol"}, {&dst.HTTP.Version, "http"}, {&dst.AllowInsecureEndpoint, "allow_insecure_endpoint"}} {
 		only(p.p, p.key, "kinesis", "firehose")
@@ -214,6 +214,16 @@ func (d *decoder) validateDestination(dst *Destination, all map[string]*Destinat
 	}
 	if dst.RoleARN != "" && (!strings.HasPrefix(dst.RoleARN, "arn:") || !strings.Contains(dst.RoleARN, ":role/")) {
 		d.errorf(d.at(&dst.RoleARN, at), s.child("role_arn"), "must be an IAM role ARN, like arn:aws:iam::123456789012:role/kinetail")
+	}
+	switch id := dst.RoleExternalID; {
+	case id == "", dst.Type != "kinesis" && dst.Type != "firehose":
+	case dst.RoleARN == "" && !d.failed[&dst.RoleARN]:
+		d.errorf(d.at(&dst.RoleExternalID, at), s.child("role_external_id"), "needs role_arn: it is given when assuming that role")
+	case len(id) < 2 || len(id) > 1224:
+		d.errorf(d.at(&dst.RoleExternalID, at), s.child("role_external_id"), "must be 2 to 1224 characters long, got %d", len(id))
+	case strings.Trim(id, externalIDChars) != "":
+		bad, _ := utf8.DecodeRuneInString(id[strings.IndexFunc(id, func(r rune) bool { return !strings.ContainsRune(externalIDChars, r) }):])
+		d.errorf(d.at(&dst.RoleExternalID, at), s.child("role_external_id"), "may hold only letters, digits and _+=,.@:/- (as STS asks), not %q", bad)
 	}
 	switch dst.Compression {
 	case "none", "gzip", "zstd":
@@ -687,6 +697,10 @@ func validName(s string) bool {
 	}
 	return s != ""
 }
+
+// externalIDChars are the characters STS accepts in an external id
+// ([\w+=,.@:/-]).
+const externalIDChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+=,.@:/-"
 
 func validEndpoint(s string) bool {
 	u, err := url.Parse(s)

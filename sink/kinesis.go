@@ -378,6 +378,9 @@ func newStream(ctx context.Context, d *config.Destination, opts Options) (*Strea
 		// endpoint override is for the stream only.
 		provider := stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), d.RoleARN, func(o *stscreds.AssumeRoleOptions) {
 			o.RoleSessionName = "kinetail-" + d.Name
+			if d.RoleExternalID != "" {
+				o.ExternalID = aws.String(d.RoleExternalID)
+			}
 		})
 		cfg.Credentials = aws.NewCredentialsCache(provider)
 	}

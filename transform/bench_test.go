@@ -38,6 +38,7 @@ func BenchmarkChain(b *testing.B) {
 		{"syslog", []*config.Transform{{LogToJSON: &config.LogToJSON{Format: "syslog"}}}, benchSyslogLine, ""},
 		{"rfc5424", []*config.Transform{{LogToJSON: &config.LogToJSON{Format: "rfc5424_syslog"}}}, benchRFC5424Line, ""},
 		{"logfmt", []*config.Transform{{Logfmt: &config.Logfmt{}}}, benchLogfmtLine, ""},
+		{"add_brackets", []*config.Transform{{AddBrackets: &config.AddBrackets{}}}, benchCSVLine, ""},
 		{"regex", []*config.Transform{{Regex: &config.Regex{
 			Pattern: `^(?P<host>\S+) \S+ (?P<user>\S+) \[(?P<time>[^\]]+)\] "(?P<request>[^"]*)" (?P<status>\d+) (?P<bytes>\d+|-)`}}},
 			benchCombinedLine, ""},
@@ -51,7 +52,7 @@ func BenchmarkChain(b *testing.B) {
 		{"wrap", []*config.Transform{{CSVToJSON: &config.CSVToJSON{Fields: benchFields}}}, benchCSVLine + `,"unterminated`, ""},
 		{"wrap_annotated", []*config.Transform{{CSVToJSON: &config.CSVToJSON{Fields: benchFields}},
 			{Fields: &config.Fields{RecordID: "id", Path: "path", Offset: "offset", Add: map[string]string{"env": "prod"}}},
-			{AddMetadata: &config.AddMetadata{Metadata: map[string]string{"app": "web"}}}}, benchCSVLine + `,"unterminated`, ""},
+			{AddMetadata: &config.AddMetadata{Metadata: map[string]any{"app": "web"}}}}, benchCSVLine + `,"unterminated`, ""},
 	}
 	for _, bb := range benches {
 		b.Run(bb.name, func(b *testing.B) {

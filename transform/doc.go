@@ -15,11 +15,11 @@
 // it is in the file. A wrapped line, {"raw":"<line>","error":"<reason>"},
 // goes on through the steps that annotate records, so it carries the same
 // record id, path, offset and metadata as a valid line would: fields (only
-// its added fields), add_metadata, add_ec2_metadata, and redact, whose
-// steps before the failing one are applied to the raw line. Parsers
-// (singleline, csv_to_json, json, log_to_json, regex, logfmt) skip it, and
-// so do filters: a wrapped record is how an operator learns that lines fail
-// to parse, and is never filtered away. A wrapped record is wrapped only
+// its added fields), add_metadata, add_ec2_metadata, add_brackets, and
+// redact, whose steps before the failing one are applied to the raw line.
+// Parsers (singleline, csv_to_json, json, log_to_json, regex, logfmt) skip
+// it, and so do filters: a wrapped record is how an operator learns that
+// lines fail to parse, and is never filtered away. A wrapped record is wrapped only
 // once: a later step that rejects it is skipped. Chain.wrap has the
 // details.
 //

@@ -179,7 +179,7 @@ func newStep(t *config.Transform, ctx *Context, o Options) (step, error) {
 	n := 0
 	for _, set := range []bool{t.Singleline != nil, t.CSVToJSON != nil, t.JSON != nil,
 		t.LogToJSON != nil, t.Regex != nil, t.Logfmt != nil,
-		t.AddMetadata != nil, t.AddEC2Metadata != nil,
+		t.AddMetadata != nil, t.AddEC2Metadata != nil, t.AddBrackets != nil,
 		t.Fields != nil, t.Filter != nil, t.Redact != nil} {
 		if set {
 			n++
@@ -236,8 +236,15 @@ func newStep(t *config.Transform, ctx *Context, o Options) (step, error) {
 		return step{p: &logfmtToJSON{}, onError: pol}, nil
 	case t.AddMetadata != nil:
 		// add_metadata accepts every input, so it has no on_error policy.
-		p := newAddMetadata(t.AddMetadata)
+		p, err := newAddMetadata(t.AddMetadata)
+		if err != nil {
+			return step{}, fmt.Errorf("add_metadata: %w", err)
+		}
 		return step{p: p, onWrapped: p}, nil
+	case t.AddBrackets != nil:
+		// add_brackets accepts every input. A wrapped record is enclosed
+		// too: consumers strip the braces from every record.
+		return step{p: addBrackets{}, onWrapped: addBrackets{}}, nil
 	case t.AddEC2Metadata != nil:
 		// A record that is not a JSON object is wrapped (the default
 		// policy): the step has no on_error setting.

@@ -232,7 +232,7 @@ func TestNoAllocs(t *testing.T) {
 		{"wrap annotated", []*config.Transform{{JSON: &config.JSON{}}, {Filter: &config.Filter{Condition: config.Condition{LineMatches: "x"}}},
 			{Redact: &config.Redact{Patterns: config.RedactPatterns}},
 			{Fields: &config.Fields{RecordID: "id", Path: "path", Offset: "offset", Host: "host", Add: map[string]string{"env": "prod"}}},
-			{AddMetadata: &config.AddMetadata{Timestamp: true, Metadata: map[string]string{"app": "web"}}}}, "not json 192.168.1.1"},
+			{AddMetadata: &config.AddMetadata{Timestamp: true, Metadata: map[string]any{"app": "web"}}}}, "not json 192.168.1.1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -23,7 +23,8 @@ const (
 //     and types are not applied (they describe the parsed record, and keep
 //     would remove raw and error), and an added field named raw or error
 //     is left out.
-//   - add_metadata and add_ec2_metadata run as on any record.
+//   - add_metadata, add_ec2_metadata and add_brackets run as on any
+//     record.
 //   - redact runs on the wrapped record, so the raw line is masked like any
 //     string value. Redact steps before step i masked what the steps
 //     before them made, not the line itself, so they are applied again to

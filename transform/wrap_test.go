@@ -31,7 +31,7 @@ func TestWrapAnnotated(t *testing.T) {
 	csvWrap := &config.Transform{CSVToJSON: &config.CSVToJSON{Fields: []string{"a", "b"}}}
 	annotate := &config.Transform{Fields: &config.Fields{RecordID: "id", Path: "path", Offset: "offset", Host: "host",
 		Add: map[string]string{"env": "prod"}}}
-	addMeta := &config.Transform{AddMetadata: &config.AddMetadata{Metadata: map[string]string{"app": "web"}}}
+	addMeta := &config.Transform{AddMetadata: &config.AddMetadata{Metadata: map[string]any{"app": "web"}}}
 	dropAll := &config.Transform{Filter: &config.Filter{Condition: config.Condition{LineMatches: "."}}}
 	keepErrors := &config.Transform{Filter: &config.Filter{Action: "keep", Condition: config.Condition{Field: "level", Equals: "error"}}}
 	redactEmail := &config.Transform{Redact: &config.Redact{Patterns: []string{"email"}}}

@@ -1,6 +1,8 @@
 package agentjson
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"os"
@@ -11,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/kinetail/kinetail/config"
+	"github.com/kinetail/kinetail/transform"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata")
@@ -318,4 +321,55 @@ func TestDollarsStayLiteral(t *testing.T) {
 	if f.Paths[0] != "/var/log/${APP}/$$x.log" || f.Multiline.StartPattern != "^a$" {
 		t.Errorf("paths %q, start_pattern %q: changed on the way", f.Paths[0], f.Multiline.StartPattern)
 	}
+}
+
+// TestMetadataRecords runs the transforms an ADDMETADATA option becomes and
+// checks that the record carries the metadata exactly as the agent.json
+// gives it (the agent writes that JSON value as it is): strings YAML would
+// read as something else stay strings, numbers keep their text, and nested
+// objects and lists keep their values.
+func TestMetadataRecords(t *testing.T) {
+	tests := []struct{ name, metadata string }{
+		{"strings that look like other things", `{"a": "yes", "b": "8080", "c": "null", "d": "true", "e": "2024-01-02", "f": "",
+			"g": "a: b", "h": "#x", "i": "${HOME} $$", "j": "'q' \"dq\"", "k": "two\nlines\u2028", "l": "{x}", "m": "[x]", "n": "~", "o": "0x10"}`},
+		{"numbers keep their text", `{"a": 1042, "b": 0.50, "c": -1e-3, "d": 123456789012345678901234567890, "e": -0, "f": 1E+3}`},
+		{"booleans and null", `{"on": true, "off": false, "none": null}`},
+		{"nested", `{"owner": {"name": "payments", "oncall": ["alice", {"n": 2, "tags": []}], "escalate": {"pager": true, "after": null}}, "empty": {}}`},
+		{"keys YAML would read as other things", `{"yes": 1, "null": 2, "1": 3, "": 4, "a: b": {"#c": [5]}}`},
+		{"empty", `{}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc := `{"flows": [{"filePattern": "/a.log", "kinesisStream": "s", "dataProcessingOptions": [
+				{"optionName": "ADDMETADATA", "timestamp": "false", "metadata": ` + tt.metadata + `}]}]}`
+			res, err := Parse("agent.json", []byte(doc), nil, nil)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, res.YAML)
+			}
+			chain, err := transform.New(res.Config.Flows[0].Transforms)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec, keep := chain.Append(nil, []byte("line"))
+			if !keep {
+				t.Fatalf("line dropped: %v", chain.LastError())
+			}
+			got, want := decodeNumbers(t, rec), decodeNumbers(t, []byte(`{"metadata": `+tt.metadata+`, "data": "line"}`))
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("record %s\nwant the metadata of %s", rec, tt.metadata)
+			}
+		})
+	}
+}
+
+// decodeNumbers decodes JSON with numbers as their text.
+func decodeNumbers(t *testing.T, data []byte) any {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		t.Fatalf("%s: %v", data, err)
+	}
+	return v
 }

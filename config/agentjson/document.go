@@ -222,6 +222,9 @@ func (l *loader) destination(d *dest) *entry {
 	}
 	if g.roleARN.v != "" {
 		e.add("role_arn", quote(g.roleARN.v)).at(g.roleARN.pos, "assumeRoleARN").note("assumeRoleARN")
+		if g.roleExternalID.v != "" {
+			e.add("role_external_id", quote(g.roleExternalID.v)).at(g.roleExternalID.pos, "assumeRoleExternalId").note("assumeRoleExternalId")
+		}
 	}
 	if !d.firehose {
 		e.add("partition_key", strings.ToLower(d.set.partitionKey)).

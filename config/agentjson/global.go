@@ -11,7 +11,7 @@ import (
 // defaults.
 type globals struct {
 	accessKey, secretKey                        value[string]
-	roleARN                                     value[string]
+	roleARN, roleExternalID                     value[string]
 	kinesisEndpoint, kinesisRegion              value[string]
 	firehoseEndpoint, cloudwatchEndpoint        value[string]
 	emitMetrics                                 value[bool]
@@ -82,8 +82,9 @@ func (l *loader) global(root *Node) {
 		l.errorf(g.secretKey.pos, "awsSecretAccessKey: needs awsAccessKeyId too")
 	}
 	g.roleARN = l.str(root, "assumeRoleARN", "", "")
-	if n := root.Get("assumeRoleExternalId"); n != nil && n.Kind != Null && n.Text != "" {
-		l.errorf(n.Pos, "assumeRoleExternalId: kinetail cannot honour it: its role_arn assumes the role without an external id (remove the key if the role's trust policy does not ask for one)")
+	g.roleExternalID = l.str(root, "assumeRoleExternalId", "", "")
+	if g.roleExternalID.v != "" && g.roleARN.v == "" {
+		l.debug(g.roleExternalID.pos, "assumeRoleExternalId: ignored without assumeRoleARN, as the agent does")
 	}
 	if sts := l.str(root, "sts.endpoint", "", ""); sts.v != "" {
 		// The AWS SDK for Go reads a service's endpoint from this

@@ -157,11 +157,10 @@ func (l *loader) step(o *Node, s string, name value[string]) *entry {
 				m.value = "{}"
 			}
 			for _, mm := range n.Members {
-				if mm.Value.Kind != String {
-					l.errorf(mm.Value.Pos, "%smetadata: %s: kinetail cannot honour %v here: add_metadata holds string values (write %q)", s, mm.Key, mm.Value.Kind, mm.Value.Text)
-					continue
-				}
-				m.add(quote(mm.Key), quote(mm.Value.Text)).at(mm.Value.Pos, "metadata")
+				m.add(quote(mm.Key), flowValue(mm.Value)).at(mm.Value.Pos, "metadata")
+			}
+			if !keysSorted(n) {
+				l.info(n.Pos, "%smetadata: kinetail writes the keys of its objects in sorted order; the agent keeps this file's order", s)
 			}
 		}
 	case "ADDEC2METADATA":
@@ -184,8 +183,8 @@ func (l *loader) step(o *Node, s string, name value[string]) *entry {
 			re.note("metadataTTL: the agent's default")
 		}
 	case "ADDBRACKETS":
-		l.errorf(name.pos, "%soptionName ADDBRACKETS: kinetail cannot honour it yet: it has no transform that wraps a record in { and }", s)
-		return nil
+		item.add("add_brackets", "{}")
+		l.info(name.pos, "%sADDBRACKETS: the agent's records end with a newline, which its brackets enclose ({line\\n}); kinetail's records have none, so it sends {line}", s)
 	case "USINGPLUGGIN":
 		l.errorf(name.pos, "%soptionName USINGPLUGGIN: kinetail cannot honour it: it cannot load Java classes; a regex, fields or filter transform may do what the plugin did", s)
 		return nil
@@ -237,4 +236,45 @@ func csvDelimiter(d string) (string, string) {
 		return d, ""
 	}
 	return "", fmt.Sprintf("%q: kinetail splits on one character, like \",\" or \"\\t\"", d)
+}
+
+// flowValue returns a JSON value as a YAML scalar or flow collection that
+// reads back as the same value: numbers as written, strings quoted where
+// YAML would read them as something else.
+func flowValue(n *Node) string {
+	switch n.Kind {
+	case String:
+		return quote(n.Text)
+	case Null:
+		return "null"
+	case Array:
+		elems := make([]string, len(n.Elems))
+		for i, e := range n.Elems {
+			elems[i] = flowValue(e)
+		}
+		return "[" + strings.Join(elems, ", ") + "]"
+	case Object:
+		members := make([]string, len(n.Members))
+		for i, m := range n.Members {
+			members[i] = quote(m.Key) + ": " + flowValue(m.Value)
+		}
+		return "{" + strings.Join(members, ", ") + "}"
+	}
+	return n.Text // a number or boolean, the same in YAML
+}
+
+// keysSorted reports whether the keys of every object in n are in the
+// order kinetail writes them.
+func keysSorted(n *Node) bool {
+	for i, m := range n.Members {
+		if i > 0 && n.Members[i-1].Key > m.Key || !keysSorted(m.Value) {
+			return false
+		}
+	}
+	for _, e := range n.Elems {
+		if !keysSorted(e) {
+			return false
+		}
+	}
+	return true
 }

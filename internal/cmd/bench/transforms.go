@@ -72,7 +72,7 @@ func transformCases() []transformCase {
 			Condition: config.Condition{Field: "path", Matches: `^/health`}}}), gen: genJSON},
 		{name: "redact (email)", cfgs: one(config.Transform{Redact: &config.Redact{Patterns: []string{"email"}}}), gen: genJSON},
 		{name: "add_metadata", cfgs: one(config.Transform{AddMetadata: &config.AddMetadata{
-			Timestamp: true, Metadata: map[string]string{"env": "prod", "team": "web"}}}), gen: genCombined},
+			Timestamp: true, Metadata: map[string]any{"env": "prod", "team": "web"}}}), gen: genCombined},
 	}
 }
 
