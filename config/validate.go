@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"net"
@@ -14,6 +15,8 @@ import (
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/kinetail/kinetail/internal/glob"
 )
 
 // Limits of the Kinesis PutRecords API and of this agent.
@@ -671,25 +674,17 @@ func validEndpoint(s string) bool {
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.Opaque == ""
 }
 
-// globProblem says what is wrong with a path pattern, or "". Each segment
-// uses filepath.Match syntax; "**" (any number of directories) must be a
-// whole segment.
+// globProblem says what is wrong with a path pattern, or "". It parses with
+// the parser of the tailer and route, so what passes here the agent can follow.
 func globProblem(pattern string) string {
-	if pattern == "" {
-		return "must not be empty"
+	switch _, err := glob.Split(pattern); {
+	case err == nil:
+		return ""
+	case errors.Is(err, glob.ErrEmpty):
+		return err.Error()
+	default:
+		return strconv.Quote(pattern) + ": " + err.Error()
 	}
-	for seg := range strings.SplitSeq(pattern, "/") {
-		if seg == "**" {
-			continue
-		}
-		if strings.Contains(seg, "**") {
-			return strconv.Quote(pattern) + `: "**" must be a whole path segment, like /var/log/**/*.log`
-		}
-		if _, err := filepath.Match(seg, ""); err != nil {
-			return strconv.Quote(pattern) + ": invalid glob: " + err.Error()
-		}
-	}
-	return ""
 }
 
 // validateCondition checks a filter's or a route's condition. A route's may
