@@ -16,15 +16,13 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/kinetail/kinetail/internal/awslimits"
 	"github.com/kinetail/kinetail/internal/glob"
 )
 
-// Limits of the Kinesis PutRecords API and of this agent.
+// Limits of this agent; the services' own are in awslimits.
 const (
-	maxBatchRecords   = 500
-	maxBatchBytes     = 10 * MiB
-	maxRecordBytes    = 10 * MiB
-	maxAggregateBytes = 1 * MiB
+	maxAggregateBytes = 1 * MiB // the KPL's ceiling for an aggregate
 	maxInFlight       = 64
 )
 
@@ -125,12 +123,6 @@ func Loopback(addr string) bool {
 // Destination types and what each supports.
 var destinationTypes = []string{"kinesis", "firehose", "file", "stdout"}
 
-// Limits of Firehose PutRecordBatch.
-const (
-	firehoseMaxBatchBytes  = 4 * MiB
-	firehoseMaxRecordBytes = 1000 * KiB
-)
-
 func (d *decoder) validateDestination(dst *Destination, all map[string]*Destination) {
 	at := d.pos[dst]
 	s := scope{ctx: "destination " + strconv.Quote(dst.Name)}
@@ -183,13 +175,13 @@ func (d *decoder) validateDestination(dst *Destination, all map[string]*Destinat
 		// Firehose's own limits are the defaults, and the ceiling.
 		b := &dst.Batch
 		if _, set := d.pos[&b.MaxBytes]; !set {
-			b.MaxBytes = firehoseMaxBatchBytes
+			b.MaxBytes = awslimits.FirehoseMaxRequestBytes
 		}
 		if _, set := d.pos[&b.MaxRecordBytes]; !set {
-			b.MaxRecordBytes = firehoseMaxRecordBytes
+			b.MaxRecordBytes = awslimits.FirehoseMaxRecordBytes
 		}
-		d.sizeRange(&b.MaxBytes, 1, firehoseMaxBatchBytes, at, s.child("batch.max_bytes"))
-		d.sizeRange(&b.MaxRecordBytes, 1, firehoseMaxRecordBytes, at, s.child("batch.max_record_bytes"))
+		d.sizeRange(&b.MaxBytes, 1, awslimits.FirehoseMaxRequestBytes, at, s.child("batch.max_bytes"))
+		d.sizeRange(&b.MaxRecordBytes, 1, awslimits.FirehoseMaxRecordBytes, at, s.child("batch.max_record_bytes"))
 	case "file":
 		switch {
 		case dst.Path == "":
@@ -249,15 +241,17 @@ func (d *decoder) validateDestination(dst *Destination, all map[string]*Destinat
 
 	a, b := &dst.Aggregation, &dst.Batch
 	if _, set := d.pos[&a.MaxBytes]; !set {
-		a.MaxBytes = 51200
+		a.MaxBytes = DefaultAggregationMaxBytes
 		if dst.Type == "firehose" {
 			a.MaxBytes = b.MaxRecordBytes
 		}
 	}
 	d.sizeRange(&a.MaxBytes, 1, maxAggregateBytes, at, s.child("aggregation.max_bytes"))
-	d.intRange(&b.MaxRecords, 1, maxBatchRecords, at, s.child("batch.max_records"))
-	d.sizeRange(&b.MaxBytes, 1, maxBatchBytes, at, s.child("batch.max_bytes"))
-	if d.sizeRange(&b.MaxRecordBytes, 1, maxRecordBytes, at, s.child("batch.max_record_bytes")) &&
+	// Firehose's record limit is Kinesis's; its byte limits, lower, were
+	// checked above.
+	d.intRange(&b.MaxRecords, 1, awslimits.KinesisMaxRecords, at, s.child("batch.max_records"))
+	d.sizeRange(&b.MaxBytes, 1, awslimits.KinesisMaxRequestBytes, at, s.child("batch.max_bytes"))
+	if d.sizeRange(&b.MaxRecordBytes, 1, awslimits.KinesisMaxRecordBytes, at, s.child("batch.max_record_bytes")) &&
 		b.MaxRecordBytes > b.MaxBytes {
 		d.errorf(d.at(&b.MaxRecordBytes, at), s.child("batch.max_record_bytes"),
 			"must not exceed batch.max_bytes (%v), got %v", b.MaxBytes, b.MaxRecordBytes)
