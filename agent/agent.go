@@ -238,7 +238,7 @@ func (a *Agent) templated(d *destination, name []byte) *output {
 		}
 		return nil
 	}
-	o, err := newOutput(d.ctx, withStream(d.cfg, stream), d.name+"/"+stream, a.log, d.dead, d.mem, a.mon.observer(d.name, stream))
+	o, err := newOutput(d.ctx, d.cfg.WithStream(stream), d.name+"/"+stream, a.log, d.dead, d.mem, a.mon.observer(d.name, stream))
 	if err != nil {
 		a.log.Error("cannot start a destination for a templated stream; using its fallback", "destination", d.name, "stream", stream, "err", err)
 		d.missing[stream] = time.Now()

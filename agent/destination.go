@@ -108,7 +108,7 @@ func newDestination(ctx, sinkCtx context.Context, d *config.Destination, log *sl
 			return nil, fmt.Errorf("destination %q: explicit_hash_key: %w", d.Name, err)
 		}
 	}
-	if name := streamOf(d); config.IsTemplate(name) {
+	if name := d.StreamName(); config.IsTemplate(name) {
 		if dest.stream, err = transform.NewTemplate(name); err != nil {
 			return nil, fmt.Errorf("destination %q: %w", d.Name, err)
 		}
@@ -116,7 +116,7 @@ func newDestination(ctx, sinkCtx context.Context, d *config.Destination, log *sl
 		dest.missing = make(map[string]time.Time)
 		return dest, nil
 	}
-	dest.fixed, err = newOutput(ctx, d, d.Name, log, dest.dead, dest.mem, mon.observer(d.Name, streamOf(d)))
+	dest.fixed, err = newOutput(ctx, d, d.Name, log, dest.dead, dest.mem, mon.observer(d.Name, d.StreamName()))
 	if err != nil {
 		return nil, err
 	}
@@ -186,13 +186,6 @@ func (d *destination) started() []*output {
 	return slices.Clone(d.running)
 }
 
-func streamOf(d *config.Destination) string {
-	if d.Type == "firehose" {
-		return d.DeliveryStream
-	}
-	return d.Stream
-}
-
 func newOutput(ctx context.Context, d *config.Destination, name string, log *slog.Logger, dl *sink.DeadLetter, mem *sink.Memory, obs sink.RequestObserver) (*output, error) {
 	s, err := newSink(ctx, d, log, dl, mem, obs)
 	if err != nil {
@@ -237,15 +230,4 @@ func newSink(ctx context.Context, d *config.Destination, log *slog.Logger, dl *s
 	default:
 		return nil, fmt.Errorf("destination %q: type %q is not supported", d.Name, d.Type)
 	}
-}
-
-// withStream returns a copy of d sending to stream.
-func withStream(d *config.Destination, stream string) *config.Destination {
-	c := *d
-	if c.Type == "firehose" {
-		c.DeliveryStream = stream
-	} else {
-		c.Stream = stream
-	}
-	return &c
 }

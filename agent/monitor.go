@@ -187,7 +187,7 @@ func (d *destination) status() []metrics.Destination {
 	outs := make([]*output, 0, len(d.outputs)+1)
 	streams := make([]string, 0, cap(outs))
 	if d.fixed != nil {
-		outs, streams = append(outs, d.fixed), append(streams, streamOf(d.cfg))
+		outs, streams = append(outs, d.fixed), append(streams, d.cfg.StreamName())
 	}
 	for stream, o := range d.outputs {
 		outs, streams = append(outs, o), append(streams, stream)
@@ -195,7 +195,7 @@ func (d *destination) status() []metrics.Destination {
 	d.mu.Unlock()
 	var out []metrics.Destination
 	if d.fixed == nil {
-		out = append(out, metrics.Destination{Name: d.name, Type: d.cfg.Type, Stream: streamOf(d.cfg), Template: true, DroppedNoStream: dropped})
+		out = append(out, metrics.Destination{Name: d.name, Type: d.cfg.Type, Stream: d.cfg.StreamName(), Template: true, DroppedNoStream: dropped})
 	}
 	for i, o := range outs {
 		out = append(out, sinkStatus(d.name, d.cfg.Type, streams[i], o.sink))

@@ -497,6 +497,27 @@ func newTransform(name string) *Transform {
 	return t
 }
 
+// StreamName returns the stream d sends to, a template or not: the delivery
+// stream of a firehose destination, the stream of any other.
+func (d *Destination) StreamName() string {
+	if d.Type == "firehose" {
+		return d.DeliveryStream
+	}
+	return d.Stream
+}
+
+// WithStream returns a copy of d sending to stream, as the stream a
+// template named or replay picked.
+func (d *Destination) WithStream(stream string) *Destination {
+	c := *d
+	if c.Type == "firehose" {
+		c.DeliveryStream = stream
+	} else {
+		c.Stream = stream
+	}
+	return &c
+}
+
 // Destination returns the destination called name, or nil.
 func (c *Config) Destination(name string) *Destination {
 	return c.Destinations[name]
