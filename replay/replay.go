@@ -188,8 +188,8 @@ func (r *replayer) scan(path string) (*deadFile, error) {
 	return f, nil
 }
 
-// adapt adapts a copy of d for replay: to stream, retried
-// until stored, never dead-lettered. Keys come with the records, so key
+// adapt returns a copy of d for replay: to stream, retried until stored,
+// never dead-lettered. Keys come with the records, so key
 // templates, which only the agent can fill in, are dropped. Data is
 // written to dead letters as it was sent, already compressed.
 func adapt(d *config.Destination, stream string) *config.Destination {
