@@ -50,8 +50,8 @@ type destination struct {
 	sinks  sync.WaitGroup
 
 	mu      sync.Mutex
-	running []*output          // every started sink, fixed or templated
-	closing bool               // set by close: no sink may start after
+	running []*output // every started sink, fixed or templated
+	closing bool      // set by close: no sink may start after
 	// streams are the names a templated one uses (streams.go): with a
 	// running sink, being created, or found missing. All count against
 	// max_streams.
@@ -118,7 +118,7 @@ func newDestination(ctx, sinkCtx context.Context, d *config.Destination, log *sl
 			return nil, fmt.Errorf("destination %q: explicit_hash_key: %w", d.Name, err)
 		}
 	}
-	if name := streamOf(d); config.IsTemplate(name) {
+	if name := d.StreamName(); config.IsTemplate(name) {
 		if dest.stream, err = transform.NewTemplate(name); err != nil {
 			return nil, fmt.Errorf("destination %q: %w", d.Name, err)
 		}
@@ -128,7 +128,7 @@ func newDestination(ctx, sinkCtx context.Context, d *config.Destination, log *sl
 		dest.streams = make(map[string]*streamUse)
 		return dest, nil
 	}
-	dest.fixed, err = newOutput(ctx, d, d.Name, log, dest.dead, dest.mem, mon.observer(d.Name, streamOf(d)))
+	dest.fixed, err = newOutput(ctx, d, d.Name, log, dest.dead, dest.mem, mon.observer(d.Name, d.StreamName()))
 	if err != nil {
 		return nil, err
 	}
@@ -202,13 +202,6 @@ func (d *destination) started() []*output {
 	return slices.Clone(d.running)
 }
 
-func streamOf(d *config.Destination) string {
-	if d.Type == "firehose" {
-		return d.DeliveryStream
-	}
-	return d.Stream
-}
-
 func newOutput(ctx context.Context, d *config.Destination, name string, log *slog.Logger, dl *sink.DeadLetter, mem *sink.Memory, obs sink.RequestObserver) (*output, error) {
 	s, err := newSink(ctx, d, log, dl, mem, obs)
 	if err != nil {
@@ -253,15 +246,4 @@ func newSink(ctx context.Context, d *config.Destination, log *slog.Logger, dl *s
 	default:
 		return nil, fmt.Errorf("destination %q: type %q is not supported", d.Name, d.Type)
 	}
-}
-
-// withStream returns a copy of d sending to stream.
-func withStream(d *config.Destination, stream string) *config.Destination {
-	c := *d
-	if c.Type == "firehose" {
-		c.DeliveryStream = stream
-	} else {
-		c.Stream = stream
-	}
-	return &c
 }

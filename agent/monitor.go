@@ -187,7 +187,7 @@ func (d *destination) status() []metrics.Destination {
 	outs := make([]*output, 0, len(d.streams)+1)
 	streams := make([]string, 0, cap(outs))
 	if d.fixed != nil {
-		outs, streams = append(outs, d.fixed), append(streams, streamOf(d.cfg))
+		outs, streams = append(outs, d.fixed), append(streams, d.cfg.StreamName())
 	}
 	for stream, st := range d.streams {
 		if st.out != nil {
@@ -197,7 +197,7 @@ func (d *destination) status() []metrics.Destination {
 	d.mu.Unlock()
 	var out []metrics.Destination
 	if d.fixed == nil {
-		out = append(out, metrics.Destination{Name: d.name, Type: d.cfg.Type, Stream: streamOf(d.cfg), Template: true,
+		out = append(out, metrics.Destination{Name: d.name, Type: d.cfg.Type, Stream: d.cfg.StreamName(), Template: true,
 			DroppedNoStream: dropped, StreamNotAllowed: notAllowed, StreamOverLimit: overLimit})
 	}
 	for i, o := range outs {

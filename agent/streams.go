@@ -154,7 +154,7 @@ func (a *Agent) templated(d *destination, name []byte, now time.Time) *output {
 // newStream builds the sink of d for stream and checks that the stream
 // exists. It returns nil when it cannot be built or the stream is missing.
 func (a *Agent) newStream(d *destination, stream string) *output {
-	o, err := newOutput(d.ctx, withStream(d.cfg, stream), d.name+"/"+stream, a.log, d.dead, d.mem, a.mon.observer(d.name, stream))
+	o, err := newOutput(d.ctx, d.cfg.WithStream(stream), d.name+"/"+stream, a.log, d.dead, d.mem, a.mon.observer(d.name, stream))
 	if err != nil {
 		a.log.Error("cannot start a destination for a templated stream; using its fallback", "destination", d.name, "err", err)
 		return nil

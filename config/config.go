@@ -1,6 +1,10 @@
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/kinetail/kinetail/internal/awslimits"
+)
 
 // Config is one agent's whole configuration, with defaults applied.
 type Config struct {
@@ -389,10 +393,37 @@ const (
 	GiB Size = 1 << 30
 )
 
-// Defaults. Decoding starts from these values and overwrites what the file
-// sets, so a value written explicitly (even 0) is validated, not replaced.
+// Defaults. Decoding starts from the values the functions below return and
+// overwrites what the file sets, so a value written explicitly (even 0) is
+// validated, not replaced. Defaults that depend on other values are filled
+// in by validation, from the constants here.
+//
+// The constants are the defaults that code outside this package needs: the
+// sink and the tailer treat a zero field of a Destination or Config built in
+// code as its default.
 const (
 	DefaultCheckpointFile = "/var/lib/kinetail/checkpoints.json"
+	DefaultCheckpointTTL  = Duration(168 * time.Hour)
+
+	DefaultBatchMaxRecords     = awslimits.KinesisMaxRecords
+	DefaultBatchMaxBytes       = 5 * MiB
+	DefaultBatchMaxRecordBytes = 1 * MiB
+	DefaultBatchMaxAge         = Duration(time.Second)
+	DefaultInitialBackoff      = Duration(100 * time.Millisecond)
+	DefaultMaxBackoff          = Duration(10 * time.Second)
+	DefaultConnectTimeout      = Duration(2 * time.Second)
+	DefaultRequestTimeout      = Duration(10 * time.Second)
+	DefaultMaxInFlight         = 4
+	// DefaultAggregationMaxBytes is a kinesis destination's (the KPL's
+	// default); a firehose destination's is its batch.max_record_bytes.
+	DefaultAggregationMaxBytes   Size = 51200
+	DefaultShardRefresh               = Duration(time.Minute)
+	DefaultShardBytesPerSecond        = 1 * MiB
+	DefaultShardRecordsPerSecond      = 1000
+
+	DefaultPartialLineTimeout = Duration(5 * time.Second)
+	DefaultRescanInterval     = Duration(10 * time.Second)
+
 	// lineOverhead is what max_line_bytes leaves of max_record_bytes by
 	// default, for the partition key and any metadata a transform adds.
 	lineOverhead = 1 * KiB
@@ -402,7 +433,7 @@ func defaultAgent() Agent {
 	return Agent{
 		CheckpointFile:     DefaultCheckpointFile,
 		CheckpointInterval: Duration(time.Second),
-		CheckpointTTL:      Duration(168 * time.Hour),
+		CheckpointTTL:      DefaultCheckpointTTL,
 		LogLevel:           "info",
 		ShutdownTimeout:    Duration(10 * time.Second),
 		MaxOpenFiles:       1024,
@@ -413,6 +444,9 @@ func defaultAgent() Agent {
 	}
 }
 
+// newDestination leaves Aggregation.MaxBytes 0: its default depends on the
+// type and is filled in by validation, as are a firehose destination's
+// batch limits.
 func newDestination(name string) *Destination {
 	return &Destination{
 		Name:         name,
@@ -421,25 +455,25 @@ func newDestination(name string) *Destination {
 		Protocol:     "json",
 		HTTP:         HTTP{Version: "1.1"},
 		ShardAware: ShardAware{
-			Refresh:          Duration(time.Minute),
-			BytesPerSecond:   1 * MiB,
-			RecordsPerSecond: 1000,
+			Refresh:          DefaultShardRefresh,
+			BytesPerSecond:   DefaultShardBytesPerSecond,
+			RecordsPerSecond: DefaultShardRecordsPerSecond,
 		},
 		Batch: Batch{
-			MaxRecords:     500,
-			MaxBytes:       5 * MiB,
-			MaxRecordBytes: 1 * MiB,
-			MaxAge:         Duration(time.Second),
+			MaxRecords:     DefaultBatchMaxRecords,
+			MaxBytes:       DefaultBatchMaxBytes,
+			MaxRecordBytes: DefaultBatchMaxRecordBytes,
+			MaxAge:         DefaultBatchMaxAge,
 		},
 		Retry: Retry{
-			InitialBackoff: Duration(100 * time.Millisecond),
-			MaxBackoff:     Duration(10 * time.Second),
+			InitialBackoff: DefaultInitialBackoff,
+			MaxBackoff:     DefaultMaxBackoff,
 		},
 		Timeouts: Timeouts{
-			Connect: Duration(2 * time.Second),
-			Request: Duration(10 * time.Second),
+			Connect: DefaultConnectTimeout,
+			Request: DefaultRequestTimeout,
 		},
-		MaxInFlight:       4,
+		MaxInFlight:       DefaultMaxInFlight,
 		MaxFileBytes:      100 * MiB,
 		MaxFiles:          5,
 		MaxStreams:        64,
@@ -452,10 +486,72 @@ func newDestination(name string) *Destination {
 func newFlow() *Flow {
 	return &Flow{
 		InitialPosition:    "end_of_file",
-		PartialLineTimeout: Duration(5 * time.Second),
-		RescanInterval:     Duration(10 * time.Second),
+		PartialLineTimeout: DefaultPartialLineTimeout,
+		RescanInterval:     DefaultRescanInterval,
 		Symlinks:           "within",
 	}
+}
+
+// newMultiline leaves MaxBytes 0: its default is the flow's max_line_bytes,
+// filled in by validation.
+func newMultiline() *Multiline {
+	return &Multiline{MaxLines: 500, Timeout: Duration(time.Second)}
+}
+
+// newTransform returns the transform step called name (a key of the
+// transforms list) with its defaults, or nil if there is no such step.
+func newTransform(name string) *Transform {
+	t := &Transform{}
+	switch name {
+	case "singleline":
+		t.Singleline = &Singleline{}
+	case "csv_to_json":
+		t.CSVToJSON = &CSVToJSON{Delimiter: ",", OnError: OnErrorWrap}
+	case "json":
+		t.JSON = &JSON{OnError: OnErrorWrap}
+	case "log_to_json":
+		t.LogToJSON = &LogToJSON{OnError: OnErrorWrap}
+	case "regex":
+		t.Regex = &Regex{OnError: OnErrorWrap}
+	case "logfmt":
+		t.Logfmt = &Logfmt{OnError: OnErrorWrap}
+	case "add_metadata":
+		t.AddMetadata = &AddMetadata{Timestamp: true}
+	case "add_brackets":
+		t.AddBrackets = &AddBrackets{}
+	case "add_ec2_metadata":
+		t.AddEC2Metadata = &AddEC2Metadata{Refresh: Duration(time.Hour)}
+	case "fields":
+		t.Fields = &Fields{}
+	case "filter":
+		t.Filter = &Filter{Action: "drop"}
+	case "redact":
+		t.Redact = &Redact{Mask: "****"}
+	default:
+		return nil
+	}
+	return t
+}
+
+// StreamName returns the stream d sends to, a template or not: the delivery
+// stream of a firehose destination, the stream of any other.
+func (d *Destination) StreamName() string {
+	if d.Type == "firehose" {
+		return d.DeliveryStream
+	}
+	return d.Stream
+}
+
+// WithStream returns a copy of d sending to stream, as the stream a
+// template named or replay picked.
+func (d *Destination) WithStream(stream string) *Destination {
+	c := *d
+	if c.Type == "firehose" {
+		c.DeliveryStream = stream
+	} else {
+		c.Stream = stream
+	}
+	return &c
 }
 
 // Destination returns the destination called name, or nil.

@@ -14,6 +14,11 @@
 //  3. Defaults (documented on each field) and validation of values and of
 //     references between destinations and flows.
 //
+// Every default lives in config.go: the values decoding starts from, and
+// the constants behind the defaults that depend on other values, filled in
+// by validation. The services' own limits, which validation enforces and
+// the sink obeys, are in internal/awslimits.
+//
 // A Config returned without error is complete: every default is filled in,
 // and the rest of the agent never needs to check it again.
 package config

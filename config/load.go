@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -662,7 +661,7 @@ func (d *decoder) flows(s scope, n *yaml.Node, c *Config) {
 				if isNull(resolve(n)) {
 					return
 				}
-				f.Multiline = &Multiline{MaxLines: 500, Timeout: Duration(time.Second)}
+				f.Multiline = newMultiline()
 				d.pos[f.Multiline] = resolve(n)
 				d.mapping(s, n, fields{
 					"start_pattern":    d.str(&f.Multiline.StartPattern),
@@ -750,18 +749,25 @@ func (d *decoder) transform(s scope, n *yaml.Node) *Transform {
 		d.errorf(n, s, "expected a transform name or a mapping with one key, got %s; known transforms: %s", kindName(n), known)
 		return nil
 	}
-	t := &Transform{Line: n.Line}
+	t := newTransform(key.Value)
+	if t == nil {
+		msg := fmt.Sprintf("unknown transform %q", key.Value)
+		if hint := suggest(key.Value, transformNames); hint != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", hint)
+		}
+		d.errorf(key, s, "%s; known transforms: %s", msg, known)
+		return nil
+	}
+	t.Line = n.Line
 	d.pos[t] = n
-	item, s := s, s.child(key.Value)
+	s = s.child(key.Value)
 	switch key.Value {
 	case "singleline":
-		t.Singleline = &Singleline{}
 		d.mapping(s, body, fields{
 			"no_trim":         d.bool(&t.Singleline.NoTrim),
 			"escape_new_line": d.bool(&t.Singleline.EscapeNewLine),
 		})
 	case "csv_to_json":
-		t.CSVToJSON = &CSVToJSON{Delimiter: ",", OnError: OnErrorWrap}
 		d.mapping(s, body, fields{
 			"fields":    d.strings(&t.CSVToJSON.Fields),
 			"header":    d.bool(&t.CSVToJSON.Header),
@@ -769,12 +775,10 @@ func (d *decoder) transform(s scope, n *yaml.Node) *Transform {
 			"on_error":  d.str(&t.CSVToJSON.OnError),
 		})
 	case "json":
-		t.JSON = &JSON{OnError: OnErrorWrap}
 		d.mapping(s, body, fields{
 			"on_error": d.str(&t.JSON.OnError),
 		})
 	case "log_to_json":
-		t.LogToJSON = &LogToJSON{OnError: OnErrorWrap}
 		d.mapping(s, body, fields{
 			"format":             d.str(&t.LogToJSON.Format),
 			"match_pattern":      d.str(&t.LogToJSON.MatchPattern),
@@ -782,34 +786,28 @@ func (d *decoder) transform(s scope, n *yaml.Node) *Transform {
 			"on_error":           d.str(&t.LogToJSON.OnError),
 		})
 	case "regex":
-		t.Regex = &Regex{OnError: OnErrorWrap}
 		d.mapping(s, body, fields{
 			"pattern":  d.str(&t.Regex.Pattern),
 			"on_error": d.str(&t.Regex.OnError),
 		})
 	case "logfmt":
-		t.Logfmt = &Logfmt{OnError: OnErrorWrap}
 		d.mapping(s, body, fields{
 			"on_error": d.str(&t.Logfmt.OnError),
 		})
 	case "add_metadata":
-		t.AddMetadata = &AddMetadata{Timestamp: true}
 		d.mapping(s, body, fields{
 			"timestamp": d.bool(&t.AddMetadata.Timestamp),
 			"metadata":  d.jsonObject(&t.AddMetadata.Metadata),
 		})
 	case "add_brackets":
-		t.AddBrackets = &AddBrackets{}
 		d.mapping(s, body, fields{})
 	case "add_ec2_metadata":
-		t.AddEC2Metadata = &AddEC2Metadata{Refresh: Duration(time.Hour)}
 		d.mapping(s, body, fields{
 			"tags":    d.bool(&t.AddEC2Metadata.Tags),
 			"refresh": d.duration(&t.AddEC2Metadata.Refresh),
 		})
 	case "fields":
-		f := &Fields{}
-		t.Fields = f
+		f := t.Fields
 		d.mapping(s, body, fields{
 			"rename":    d.stringMap(&f.Rename),
 			"remove":    d.strings(&f.Remove),
@@ -822,26 +820,17 @@ func (d *decoder) transform(s scope, n *yaml.Node) *Transform {
 			"types":     d.stringMap(&f.Types),
 		})
 	case "filter":
-		f := &Filter{Action: "drop"}
-		t.Filter = f
+		f := t.Filter
 		fs := d.conditionFields(&f.Condition)
 		fs["action"] = d.str(&f.Action)
 		d.mapping(s, body, fs)
 	case "redact":
-		r := &Redact{Mask: "****"}
-		t.Redact = r
+		r := t.Redact
 		d.mapping(s, body, fields{
 			"patterns": d.strings(&r.Patterns),
 			"custom":   d.strings(&r.Custom),
 			"mask":     d.str(&r.Mask),
 		})
-	default:
-		msg := fmt.Sprintf("unknown transform %q", key.Value)
-		if hint := suggest(key.Value, transformNames); hint != "" {
-			msg += fmt.Sprintf(" (did you mean %q?)", hint)
-		}
-		d.errorf(key, item, "%s; known transforms: %s", msg, known)
-		return nil
 	}
 	return t
 }

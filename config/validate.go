@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"net"
@@ -14,14 +15,14 @@ import (
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/kinetail/kinetail/internal/awslimits"
+	"github.com/kinetail/kinetail/internal/glob"
 )
 
-// Limits of the Kinesis PutRecords API and of this agent.
+// Limits of this agent; the services' own are in awslimits.
 const (
-	maxBatchRecords   = 500
-	maxBatchBytes     = 10 * MiB
-	maxRecordBytes    = 10 * MiB
-	maxAggregateBytes = 1 * MiB
+	maxAggregateBytes = 1 * MiB // the KPL's ceiling for an aggregate
 	maxInFlight       = 64
 )
 
@@ -127,12 +128,6 @@ func Loopback(addr string) bool {
 // Destination types and what each supports.
 var destinationTypes = []string{"kinesis", "firehose", "file", "stdout"}
 
-// Limits of Firehose PutRecordBatch.
-const (
-	firehoseMaxBatchBytes  = 4 * MiB
-	firehoseMaxRecordBytes = 1000 * KiB
-)
-
 func (d *decoder) validateDestination(dst *Destination, all map[string]*Destination) {
 	at := d.pos[dst]
 	s := scope{ctx: "destination " + strconv.Quote(dst.Name)}
@@ -185,13 +180,13 @@ func (d *decoder) validateDestination(dst *Destination, all map[string]*Destinat
 		// Firehose's own limits are the defaults, and the ceiling.
 		b := &dst.Batch
 		if _, set := d.pos[&b.MaxBytes]; !set {
-			b.MaxBytes = firehoseMaxBatchBytes
+			b.MaxBytes = awslimits.FirehoseMaxRequestBytes
 		}
 		if _, set := d.pos[&b.MaxRecordBytes]; !set {
-			b.MaxRecordBytes = firehoseMaxRecordBytes
+			b.MaxRecordBytes = awslimits.FirehoseMaxRecordBytes
 		}
-		d.sizeRange(&b.MaxBytes, 1, firehoseMaxBatchBytes, at, s.child("batch.max_bytes"))
-		d.sizeRange(&b.MaxRecordBytes, 1, firehoseMaxRecordBytes, at, s.child("batch.max_record_bytes"))
+		d.sizeRange(&b.MaxBytes, 1, awslimits.FirehoseMaxRequestBytes, at, s.child("batch.max_bytes"))
+		d.sizeRange(&b.MaxRecordBytes, 1, awslimits.FirehoseMaxRecordBytes, at, s.child("batch.max_record_bytes"))
 	case "file":
 		switch {
 		case dst.Path == "":
@@ -271,15 +266,17 @@ func (d *decoder) validateDestination(dst *Destination, all map[string]*Destinat
 
 	a, b := &dst.Aggregation, &dst.Batch
 	if _, set := d.pos[&a.MaxBytes]; !set {
-		a.MaxBytes = 51200
+		a.MaxBytes = DefaultAggregationMaxBytes
 		if dst.Type == "firehose" {
 			a.MaxBytes = b.MaxRecordBytes
 		}
 	}
 	d.sizeRange(&a.MaxBytes, 1, maxAggregateBytes, at, s.child("aggregation.max_bytes"))
-	d.intRange(&b.MaxRecords, 1, maxBatchRecords, at, s.child("batch.max_records"))
-	d.sizeRange(&b.MaxBytes, 1, maxBatchBytes, at, s.child("batch.max_bytes"))
-	if d.sizeRange(&b.MaxRecordBytes, 1, maxRecordBytes, at, s.child("batch.max_record_bytes")) &&
+	// Firehose's record limit is Kinesis's; its byte limits, lower, were
+	// checked above.
+	d.intRange(&b.MaxRecords, 1, awslimits.KinesisMaxRecords, at, s.child("batch.max_records"))
+	d.sizeRange(&b.MaxBytes, 1, awslimits.KinesisMaxRequestBytes, at, s.child("batch.max_bytes"))
+	if d.sizeRange(&b.MaxRecordBytes, 1, awslimits.KinesisMaxRecordBytes, at, s.child("batch.max_record_bytes")) &&
 		b.MaxRecordBytes > b.MaxBytes {
 		d.errorf(d.at(&b.MaxRecordBytes, at), s.child("batch.max_record_bytes"),
 			"must not exceed batch.max_bytes (%v), got %v", b.MaxBytes, b.MaxRecordBytes)
@@ -707,25 +704,17 @@ func validEndpoint(s string) bool {
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.Opaque == ""
 }
 
-// globProblem says what is wrong with a path pattern, or "". Each segment
-// uses filepath.Match syntax; "**" (any number of directories) must be a
-// whole segment.
+// globProblem says what is wrong with a path pattern, or "". It parses with
+// the parser of the tailer and route, so what passes here the agent can follow.
 func globProblem(pattern string) string {
-	if pattern == "" {
-		return "must not be empty"
+	switch _, err := glob.Split(pattern); {
+	case err == nil:
+		return ""
+	case errors.Is(err, glob.ErrEmpty):
+		return err.Error()
+	default:
+		return strconv.Quote(pattern) + ": " + err.Error()
 	}
-	for seg := range strings.SplitSeq(pattern, "/") {
-		if seg == "**" {
-			continue
-		}
-		if strings.Contains(seg, "**") {
-			return strconv.Quote(pattern) + `: "**" must be a whole path segment, like /var/log/**/*.log`
-		}
-		if _, err := filepath.Match(seg, ""); err != nil {
-			return strconv.Quote(pattern) + ": invalid glob: " + err.Error()
-		}
-	}
-	return ""
 }
 
 // specialRoot returns the first of /dev, /proc and /sys that the absolute

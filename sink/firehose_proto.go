@@ -17,14 +17,9 @@ import (
 //
 //	{"DeliveryStreamName":"s","Records":[{"Data":"<base64>"},...]}
 //
-// Records have no partition key. The limits are 500 records and 4 MiB of
-// data per call, and 1,000 KiB of data per record.
+// Records have no partition key; the call's limits are in awslimits.
 const (
 	firehoseTarget = "Firehose_20150804.PutRecordBatch"
-
-	firehoseMaxRecords     = 500
-	firehoseMaxBatchBytes  = 4 << 20
-	firehoseMaxRecordBytes = 1000 << 10
 
 	fhBodyStart   = `{"DeliveryStreamName":`
 	fhBodyRecords = `,"Records":[`

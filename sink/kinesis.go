@@ -26,32 +26,14 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/kinetail/kinetail/config"
+	"github.com/kinetail/kinetail/internal/awslimits"
 	"github.com/kinetail/kinetail/internal/awslog"
 	"github.com/kinetail/kinetail/internal/redact"
 )
 
-// Limits of the Kinesis PutRecords API.
-const (
-	maxPutRecordsEntries = 500
-	maxPartitionKeyRunes = 256
-	payloadUnitBytes     = 25 << 10 // PUT payload units are billed per 25 KiB
-)
-
-// Defaults for settings left at zero, so a Destination built in code (not
-// loaded from YAML) still behaves.
-const (
-	defaultMaxRecords     = maxPutRecordsEntries
-	defaultMaxBytes       = 5 << 20
-	defaultMaxRecordBytes = 1 << 20
-	defaultMaxAge         = time.Second
-	defaultInitialBackoff = 100 * time.Millisecond
-	defaultMaxBackoff     = 10 * time.Second
-	defaultConnect        = 2 * time.Second
-	defaultRequest        = 10 * time.Second
-	defaultMaxInFlight    = 4
-	sdkMaxAttempts        = 2 // Check and STS get one quick retry; PutRecords is retried by the sink
-	defaultMaxPacked      = 51200
-)
+// sdkMaxAttempts bounds the SDK's own attempts: Check and STS get one quick
+// retry; PutRecords is retried by the sink.
+const sdkMaxAttempts = 2
 
 // Protocols a Kinesis destination can speak (protocol).
 const (
@@ -152,6 +134,8 @@ func (s *settings) limits() limits {
 	return lim
 }
 
+// newSettings gives a zero field config's default for it, so a Destination
+// built in code (not loaded from YAML) still behaves.
 func newSettings(d *config.Destination, region string) settings {
 	or := func(v, def time.Duration) time.Duration {
 		if v > 0 {
@@ -171,16 +155,16 @@ func newSettings(d *config.Destination, region string) settings {
 		firehose:       d.Type == "firehose",
 		where:          region,
 		keyMode:        d.PartitionKey,
-		maxRecords:     min(orInt(int64(d.Batch.MaxRecords), defaultMaxRecords), maxPutRecordsEntries),
-		maxBytes:       orInt(int64(d.Batch.MaxBytes), defaultMaxBytes),
-		maxRecordBytes: orInt(int64(d.Batch.MaxRecordBytes), defaultMaxRecordBytes),
-		maxAge:         or(d.Batch.MaxAge.D(), defaultMaxAge),
-		initialBackoff: or(d.Retry.InitialBackoff.D(), defaultInitialBackoff),
-		maxBackoff:     or(d.Retry.MaxBackoff.D(), defaultMaxBackoff),
+		maxRecords:     min(orInt(int64(d.Batch.MaxRecords), config.DefaultBatchMaxRecords), awslimits.KinesisMaxRecords),
+		maxBytes:       orInt(int64(d.Batch.MaxBytes), int(config.DefaultBatchMaxBytes)),
+		maxRecordBytes: orInt(int64(d.Batch.MaxRecordBytes), int(config.DefaultBatchMaxRecordBytes)),
+		maxAge:         or(d.Batch.MaxAge.D(), config.DefaultBatchMaxAge.D()),
+		initialBackoff: or(d.Retry.InitialBackoff.D(), config.DefaultInitialBackoff.D()),
+		maxBackoff:     or(d.Retry.MaxBackoff.D(), config.DefaultMaxBackoff.D()),
 		maxAttempts:    max(d.Retry.MaxAttempts, 0),
-		connect:        or(d.Timeouts.Connect.D(), defaultConnect),
-		request:        or(d.Timeouts.Request.D(), defaultRequest),
-		maxInFlight:    orInt(int64(d.MaxInFlight), defaultMaxInFlight),
+		connect:        or(d.Timeouts.Connect.D(), config.DefaultConnectTimeout.D()),
+		request:        or(d.Timeouts.Request.D(), config.DefaultRequestTimeout.D()),
+		maxInFlight:    orInt(int64(d.MaxInFlight), config.DefaultMaxInFlight),
 		maxRecordAge:   max(d.Retry.MaxRecordAge.D(), 0),
 		aggregate:      d.Aggregation.Enabled,
 		maxPacked:      int(d.Aggregation.MaxBytes),
@@ -189,20 +173,20 @@ func newSettings(d *config.Destination, region string) settings {
 		http2:          d.HTTP.Version == HTTP2,
 		deadLetter:     d.DeadLetterFile,
 		shardAware:     d.ShardAware.Enabled && d.Type != "firehose",
-		shardRefresh:   or(d.ShardAware.Refresh.D(), time.Minute),
-		shardBytes:     orInt(int64(d.ShardAware.BytesPerSecond), 1<<20),
-		shardRecords:   orInt(int64(d.ShardAware.RecordsPerSecond), 1000),
+		shardRefresh:   or(d.ShardAware.Refresh.D(), config.DefaultShardRefresh.D()),
+		shardBytes:     orInt(int64(d.ShardAware.BytesPerSecond), int(config.DefaultShardBytesPerSecond)),
+		shardRecords:   orInt(int64(d.ShardAware.RecordsPerSecond), config.DefaultShardRecordsPerSecond),
 	}
 	if s.firehose {
 		s.stream, s.streamARN = d.DeliveryStream, false
-		s.maxBytes = min(orInt(int64(d.Batch.MaxBytes), firehoseMaxBatchBytes), firehoseMaxBatchBytes)
-		s.maxRecordBytes = min(orInt(int64(d.Batch.MaxRecordBytes), firehoseMaxRecordBytes), firehoseMaxRecordBytes)
+		s.maxBytes = min(orInt(int64(d.Batch.MaxBytes), awslimits.FirehoseMaxRequestBytes), awslimits.FirehoseMaxRequestBytes)
+		s.maxRecordBytes = min(orInt(int64(d.Batch.MaxRecordBytes), awslimits.FirehoseMaxRecordBytes), awslimits.FirehoseMaxRecordBytes)
 		if d.Aggregation.MaxBytes <= 0 {
 			s.maxPacked = s.maxRecordBytes
 		}
 	}
 	if s.maxPacked <= 0 {
-		s.maxPacked = defaultMaxPacked
+		s.maxPacked = int(config.DefaultAggregationMaxBytes)
 	}
 	s.maxPacked = min(s.maxPacked, s.maxRecordBytes)
 	if s.keyMode == "" {

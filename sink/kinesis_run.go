@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kinetail/kinetail/internal/ack"
+	"github.com/kinetail/kinetail/internal/awslimits"
 	"github.com/kinetail/kinetail/internal/redact"
 )
 
@@ -119,7 +120,7 @@ func (k *Stream) send(ctx context.Context, ks *keySource, b *putBuffers, r *requ
 		// e.size is the data plus the partition key sent. Firehose bills
 		// ingested bytes instead.
 		if !k.set.firehose {
-			units += int64((e.size + payloadUnitBytes - 1) / payloadUnitBytes)
+			units += int64((e.size + awslimits.KinesisPayloadUnitBytes - 1) / awslimits.KinesisPayloadUnitBytes)
 		}
 		if e.parts == nil {
 			records++

@@ -4,6 +4,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/kinetail/kinetail/internal/awslimits"
 )
 
 // derivedKeyLen is the length of a partition key the sink makes up: 64 bits
@@ -46,7 +48,7 @@ func explicitKey(key string) string {
 	if !utf8.ValidString(key) {
 		key = strings.ToValidUTF8(key, "\uFFFD")
 	}
-	if len(key) <= maxPartitionKeyRunes || utf8.RuneCountInString(key) <= maxPartitionKeyRunes {
+	if len(key) <= awslimits.KinesisMaxPartitionKeyRunes || utf8.RuneCountInString(key) <= awslimits.KinesisMaxPartitionKeyRunes {
 		return key
 	}
 	var b [derivedKeyLen]byte

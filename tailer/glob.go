@@ -1,6 +1,10 @@
 package tailer
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/kinetail/kinetail/internal/glob"
+)
 
 // Glob is a compiled path pattern with the syntax of a flow's paths:
 // filepath.Match in each segment, and ** for any number of directories.
@@ -17,5 +21,5 @@ func CompileGlob(pattern string) (Glob, error) {
 
 // Match reports whether path matches the pattern.
 func (g Glob) Match(path string) bool {
-	return matchSegs(g.segs, strings.Split(strings.TrimPrefix(path, "/"), "/"))
+	return glob.Match(g.segs, strings.Split(strings.TrimPrefix(path, "/"), "/"))
 }

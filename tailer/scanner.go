@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/kinetail/kinetail/internal/glob"
 )
 
 // Scanner expands a flow's include globs into the regular files they match,
@@ -101,17 +103,12 @@ func NewScanner(include, exclude []string) (*Scanner, error) {
 	return s, nil
 }
 
+// splitGlob parses p with the parser config's checks use too, so a flow
+// that passes `kinetail check` never fails here.
 func splitGlob(p string) ([]string, error) {
-	p = filepath.Clean(p)
-	var segs []string
-	for seg := range strings.SplitSeq(strings.TrimPrefix(p, "/"), "/") {
-		if _, err := filepath.Match(seg, ""); err != nil {
-			return nil, fmt.Errorf("path %q: %w", p, err)
-		}
-		segs = append(segs, seg)
-	}
-	if len(segs) == 0 || (len(segs) == 1 && segs[0] == "") {
-		return nil, fmt.Errorf("path %q: matches no file", p)
+	segs, err := glob.Split(p)
+	if err != nil {
+		return nil, fmt.Errorf("path %q: %w", p, err)
 	}
 	return segs, nil
 }
@@ -410,7 +407,7 @@ func (w *walk) within(target string) bool {
 	}
 	segs := strings.Split(strings.TrimPrefix(target, "/"), "/")
 	for _, inc := range w.realGlobs {
-		if matchSegs(inc, segs) {
+		if glob.Match(inc, segs) {
 			return true
 		}
 	}
@@ -437,7 +434,7 @@ func (w *walk) dirErr(p string, err error) {
 func (s *Scanner) Match(path string) bool {
 	segs := strings.Split(strings.TrimPrefix(filepath.Clean(path), "/"), "/")
 	for _, inc := range s.include {
-		if matchSegs(inc, segs) {
+		if glob.Match(inc, segs) {
 			return !s.excluded(path)
 		}
 	}
@@ -459,34 +456,9 @@ func (s *Scanner) excluded(p string) bool {
 		if segs == nil {
 			segs = strings.Split(strings.TrimPrefix(p, "/"), "/")
 		}
-		if matchSegs(ex, segs) {
+		if glob.Match(ex, segs) {
 			return true
 		}
 	}
 	return false
-}
-
-// matchSegs matches path segments against glob segments with **.
-func matchSegs(pat, name []string) bool {
-	for len(pat) > 0 {
-		if pat[0] == "**" {
-			if len(pat) == 1 {
-				return true
-			}
-			for i := 0; i <= len(name); i++ {
-				if matchSegs(pat[1:], name[i:]) {
-					return true
-				}
-			}
-			return false
-		}
-		if len(name) == 0 {
-			return false
-		}
-		if ok, _ := filepath.Match(pat[0], name[0]); !ok {
-			return false
-		}
-		pat, name = pat[1:], name[1:]
-	}
-	return len(name) == 0
 }

@@ -264,6 +264,7 @@ func TestNewScannerErrors(t *testing.T) {
 		{"bad pattern", []string{"/logs/[.log"}, nil},
 		{"bad exclude", []string{"/logs/*.log"}, []string{"[z"}},
 		{"root only", []string{"/"}, nil},
+		{"** inside a segment", []string{"/logs/**.log"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/semaphore"
+
+	"github.com/kinetail/kinetail/config"
 )
 
 // Defaults for zero Config fields.
@@ -19,9 +21,9 @@ const (
 	DefaultBatchLines         = 4096
 	DefaultBatchBytes         = 1 << 20
 	DefaultMaxLineBytes       = 1 << 20
-	DefaultPartialLineTimeout = 5 * time.Second
-	DefaultRescanInterval     = 10 * time.Second
-	DefaultKnownTTL           = 7 * 24 * time.Hour
+	DefaultPartialLineTimeout = time.Duration(config.DefaultPartialLineTimeout)
+	DefaultRescanInterval     = time.Duration(config.DefaultRescanInterval)
+	DefaultKnownTTL           = time.Duration(config.DefaultCheckpointTTL)
 
 	defaultReadBuf   = 64 << 10
 	defaultPoll      = 250 * time.Millisecond

@@ -1,27 +1,19 @@
 package main
 
+// This file parses the flags of `kinetail replay`; package replay does the
+// work.
+
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"math"
-	"os"
 	"os/signal"
-	"path/filepath"
-	"sync/atomic"
 	"syscall"
-	"text/tabwriter"
-	"time"
 
-	"golang.org/x/sync/semaphore"
-
-	"github.com/kinetail/kinetail/agent"
-	"github.com/kinetail/kinetail/config"
-	"github.com/kinetail/kinetail/internal/ack"
-	"github.com/kinetail/kinetail/sink"
+	"github.com/kinetail/kinetail/replay"
 )
 
 const replaySummary = `Sends the records of dead-letter files (destinations' dead_letter_file)
@@ -39,20 +31,13 @@ they are, and sending them again repeats the records already sent.
 
 Exits 0 when every file was replayed, 1 otherwise.`
 
-// Bounds of what replay hands to sinks at once.
-const (
-	replayBatchRecords = 500
-	replayBatchBytes   = 4 << 20
-	replayInFlight     = 32 << 20 // bytes handed out but not yet acknowledged
-)
-
 func cmdReplay(args []string, stdout, stderr io.Writer) int {
-	var o replayOptions
+	var o replay.Options
 	var path string
 	files, code, ok := flagsArgs("replay", "-c FILE [--destination NAME] [--keep] DEADLETTER...", replaySummary, args, math.MaxInt, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&path, "c", "/etc/kinetail/kinetail.yaml", "configuration `file`")
-		fs.StringVar(&o.destination, "destination", "", "send every record to the destination called `name`")
-		fs.BoolVar(&o.keep, "keep", false, "do not rename replayed files")
+		fs.StringVar(&o.Destination, "destination", "", "send every record to the destination called `name`")
+		fs.BoolVar(&o.Keep, "keep", false, "do not rename replayed files")
 	})
 	if !ok {
 		return code
@@ -61,7 +46,7 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "kinetail replay: no DEADLETTER file given")
 		return 2
 	}
-	o.files = files
+	o.Files = files
 	cfg, _, err := loadConfig(path)
 	if err != nil {
 		fmt.Fprintf(stderr, "%v\n", err)
@@ -69,352 +54,10 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return replay(ctx, cfg, o, log, stdout, stderr)
-}
-
-type replayOptions struct {
-	destination string // send everything there; empty: where each record says
-	keep        bool
-	files       []string
-}
-
-// replayFile is one dead-letter file. Only the size it had when it was
-// checked is read, so records appended meanwhile are left for next time.
-type replayFile struct {
-	path    string
-	size    int64
-	records int
-	acked   atomic.Int64
-}
-
-// replayKey names one sink: a destination and a stream.
-type replayKey struct{ dest, stream string }
-
-// replayOut is one running sink.
-type replayOut struct {
-	key     replayKey
-	cfg     *config.Destination // a copy, adapted for replay
-	sink    sink.Sink
-	in      chan sink.Batch
-	done    chan struct{} // closed when Run returned
-	err     error         // Run's result, once done is closed
-	pending sink.Batch    // records of the current file not yet handed out
-	records int
-	sent    atomic.Int64
-}
-
-// replayer holds the state of one replay.
-type replayer struct {
-	cfg    *config.Config
-	o      replayOptions
-	log    *slog.Logger
-	stderr io.Writer
-	files  []*replayFile
-	outs   map[replayKey]*replayOut
-	order  []*replayOut // in order of first use
-	sem    *semaphore.Weighted
-}
-
-func replay(ctx context.Context, cfg *config.Config, o replayOptions, log *slog.Logger, stdout, stderr io.Writer) int {
-	r := &replayer{cfg: cfg, o: o, log: log, stderr: stderr,
-		outs: make(map[replayKey]*replayOut), sem: semaphore.NewWeighted(replayInFlight)}
-	if o.destination != "" && cfg.Destinations[o.destination] == nil {
-		fmt.Fprintf(stderr, "kinetail replay: --destination: destination %q is not defined\n", o.destination)
+	o.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	o.Stdout, o.Stderr = stdout, stderr
+	if !replay.Run(ctx, cfg, o) {
 		return 1
 	}
-	seen := make(map[string]bool)
-	for _, path := range o.files {
-		if seen[filepath.Clean(path)] {
-			continue
-		}
-		seen[filepath.Clean(path)] = true
-		f, err := r.scan(path)
-		if err != nil {
-			fmt.Fprintf(stderr, "kinetail replay: %v\n", err)
-			return 1
-		}
-		r.files = append(r.files, f)
-	}
-	if err := r.start(ctx); err != nil {
-		fmt.Fprintf(stderr, "kinetail replay: %v\n", err)
-		r.stop()
-		return 1
-	}
-	sendErr := r.send(ctx)
-	r.stop()
-	return r.finish(ctx, sendErr, stdout, stderr)
-}
-
-// target returns where rec goes.
-func (r *replayer) target(rec *sink.DeadRecord) (replayKey, *config.Destination, error) {
-	name := rec.Destination
-	if r.o.destination != "" {
-		name = r.o.destination
-	}
-	d := r.cfg.Destinations[name]
-	if d == nil {
-		return replayKey{}, nil, fmt.Errorf("destination %q is not defined", name)
-	}
-	stream := streamOf(d)
-	if rec.Stream != "" && (r.o.destination == "" || config.IsTemplate(stream)) {
-		stream = rec.Stream
-	}
-	if config.IsTemplate(stream) {
-		return replayKey{}, nil, fmt.Errorf("no stream in the record, and destination %q's stream is a template", name)
-	}
-	return replayKey{name, stream}, d, nil
-}
-
-// scan checks every record of a file before anything is sent, and sets up
-// a sink for each destination and stream.
-func (r *replayer) scan(path string) (*replayFile, error) {
-	file, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer file.Close()
-	st, err := file.Stat()
-	if err != nil {
-		return nil, err
-	}
-	f := &replayFile{path: path, size: st.Size()}
-	err = sink.ReadDeadLetters(io.LimitReader(file, f.size), func(line int, rec sink.DeadRecord) error {
-		key, d, err := r.target(&rec)
-		if err != nil {
-			return fmt.Errorf("line %d: %w", line, err)
-		}
-		out := r.outs[key]
-		if out == nil {
-			out = &replayOut{key: key, cfg: replayDestination(d, key.stream)}
-			r.outs[key] = out
-			r.order = append(r.order, out)
-		}
-		out.records++
-		f.records++
-		return nil
-	})
-	if errors.Is(err, sink.ErrIncompleteLastLine) {
-		// A write cut short: its records were never acknowledged, so the
-		// agent sends their lines again; there is nothing to replay.
-		fmt.Fprintf(r.stderr, "kinetail replay: %s: %v; skipping it\n", path, err)
-		err = nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return f, nil
-}
-
-// replayDestination adapts a copy of d for replay: to stream, retried
-// until stored, never dead-lettered. Keys come with the records, so key
-// templates, which only the agent can fill in, are dropped. Data is
-// written to dead letters as it was sent, already compressed.
-func replayDestination(d *config.Destination, stream string) *config.Destination {
-	c := *d
-	c.DeadLetterFile = ""
-	c.Compression = "none"
-	c.Retry.MaxAttempts = 0
-	c.Retry.MaxRecordAge = 0
-	if config.IsTemplate(c.PartitionKey) {
-		c.PartitionKey = sink.KeyRandom
-	}
-	if config.IsTemplate(c.ExplicitHashKey) {
-		c.ExplicitHashKey = ""
-	}
-	if c.Type == "firehose" {
-		c.DeliveryStream = stream
-	} else {
-		c.Stream = stream
-	}
-	return &c
-}
-
-func streamOf(d *config.Destination) string {
-	if d.Type == "firehose" {
-		return d.DeliveryStream
-	}
-	return d.Stream
-}
-
-// start builds and checks every sink, then runs them. A stream that does
-// not exist stops the replay; other check failures are reported and the
-// records retried.
-func (r *replayer) start(ctx context.Context) error {
-	for _, out := range r.order {
-		s, err := agent.NewSink(ctx, out.cfg, r.log)
-		if err != nil {
-			return err
-		}
-		out.sink = s
-		if c, ok := s.(interface{ Check(context.Context) error }); ok {
-			cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-			err := c.Check(cctx)
-			cancel()
-			if errors.Is(err, sink.ErrStreamNotFound) {
-				return fmt.Errorf("destination %q: %w", out.key.dest, err)
-			}
-			if err != nil {
-				fmt.Fprintf(r.stderr, "kinetail replay: destination %q: %v; retrying until sent\n", out.key.dest, err)
-			}
-		}
-	}
-	for _, out := range r.order {
-		out.in = make(chan sink.Batch, 2)
-		out.done = make(chan struct{})
-		go func() {
-			defer close(out.done)
-			out.err = out.sink.Run(ctx, out.in)
-		}()
-	}
-	return nil
-}
-
-// stop closes the sinks' inputs and waits until they return: at once when
-// ctx is cancelled, else once they stored everything.
-func (r *replayer) stop() {
-	for _, out := range r.order {
-		if out.in != nil {
-			close(out.in)
-		}
-	}
-	for _, out := range r.order {
-		if out.done != nil {
-			<-out.done
-		}
-	}
-}
-
-// send hands every record to its sink, one file after another.
-func (r *replayer) send(ctx context.Context) error {
-	for _, f := range r.files {
-		if err := r.sendFile(ctx, f); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (r *replayer) sendFile(ctx context.Context, f *replayFile) error {
-	file, err := os.Open(f.path)
-	if err != nil {
-		return err
-	}
-	defer file.Close()
-	err = sink.ReadDeadLetters(io.LimitReader(file, f.size), func(line int, rec sink.DeadRecord) error {
-		key, _, err := r.target(&rec)
-		out := r.outs[key]
-		if err != nil || out == nil {
-			return fmt.Errorf("%s: line %d: changed since it was checked", f.path, line)
-		}
-		out.pending.Records = append(out.pending.Records, sink.Record{
-			Data: rec.Data, PartitionKey: rec.PartitionKey, ExplicitHashKey: rec.ExplicitHashKey,
-		})
-		out.pending.Bytes += len(rec.Data)
-		if len(out.pending.Records) >= replayBatchRecords || out.pending.Bytes >= replayBatchBytes {
-			return r.flush(ctx, out, f)
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, sink.ErrIncompleteLastLine) {
-		return err
-	}
-	for _, out := range r.order {
-		if err := r.flush(ctx, out, f); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// flush hands out's pending records, all from file f, to its sink, within
-// the in-flight bound.
-func (r *replayer) flush(ctx context.Context, out *replayOut, f *replayFile) error {
-	b := out.pending
-	out.pending = sink.Batch{}
-	n := len(b.Records)
-	if n == 0 {
-		return nil
-	}
-	weight := min(int64(b.Bytes)+1, replayInFlight)
-	if err := r.sem.Acquire(ctx, weight); err != nil {
-		return err
-	}
-	g := ack.New(func() {
-		r.sem.Release(weight)
-		f.acked.Add(int64(n))
-		out.sent.Add(int64(n))
-	})
-	g.Add(n)
-	for i := range b.Records {
-		b.Records[i].Ack = g
-	}
-	select {
-	case out.in <- b:
-	case <-out.done:
-		return fmt.Errorf("destination %q stream %q stopped: %w", out.key.dest, out.key.stream, out.err)
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	g.Done(1)
-	return nil
-}
-
-// finish prints the summary and renames the files whose records were all
-// stored.
-func (r *replayer) finish(ctx context.Context, sendErr error, stdout, stderr io.Writer) int {
-	code := 0
-	if ctx.Err() != nil {
-		fmt.Fprintln(stderr, "kinetail replay: interrupted")
-		code = 1
-	} else if sendErr != nil {
-		fmt.Fprintf(stderr, "kinetail replay: %v\n", sendErr)
-		code = 1
-	}
-	// Records a sink acknowledged without storing them (too large for
-	// the destination) are not replayed.
-	var lost int64
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "DESTINATION\tSTREAM\tRECORDS\tSENT")
-	for _, out := range r.order {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\n", out.key.dest, out.key.stream, out.records, out.sent.Load())
-		if out.err != nil && !errors.Is(out.err, context.Canceled) && sendErr == nil {
-			fmt.Fprintf(stderr, "kinetail replay: destination %q stream %q: %v\n", out.key.dest, out.key.stream, out.err)
-			code = 1
-		}
-		if k, ok := out.sink.(*sink.Stream); ok {
-			st := k.Stats()
-			if n := st.Rejected + st.Dropped; n > 0 {
-				fmt.Fprintf(stderr, "kinetail replay: destination %q stream %q: %d records could not be stored (too large)\n", out.key.dest, out.key.stream, n)
-				lost += n
-			}
-		}
-	}
-	tw.Flush()
-	for _, f := range r.files {
-		if sent := f.acked.Load(); sent < int64(f.records) || lost > 0 {
-			fmt.Fprintf(stdout, "%s: %d of %d records sent; left in place\n", f.path, sent, f.records)
-			code = 1
-			continue
-		}
-		if r.o.keep {
-			fmt.Fprintf(stdout, "%s: %d records sent; kept (--keep)\n", f.path, f.records)
-			continue
-		}
-		// An agent appending to the file meanwhile starts a new file
-		// once this one is renamed; records it added before then were
-		// not read, so the file is left for another replay.
-		if st, err := os.Stat(f.path); err != nil || st.Size() != f.size {
-			fmt.Fprintf(stdout, "%s: %d records sent; the file changed meanwhile, left in place (replaying it again repeats them)\n", f.path, f.records)
-			code = 1
-			continue
-		}
-		if err := os.Rename(f.path, f.path+".replayed"); err != nil {
-			fmt.Fprintf(stderr, "kinetail replay: %v\n", err)
-			code = 1
-			continue
-		}
-		fmt.Fprintf(stdout, "%s: %d records sent; renamed to %s.replayed\n", f.path, f.records, f.path)
-	}
-	return code
+	return 0
 }
