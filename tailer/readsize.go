@@ -1,0 +1,129 @@
+// How much a reader reads at once, and the memory budget it holds for it:
+// every byte is inside the flow's budget before it is read, sized to what
+// the file holds, and the stage grows once per batch.
+
+package tailer
+
+import (
+	"context"
+	"os"
+)
+
+// readSize is how much to read next: a full read buffer while the file has
+// more than that, else what it is known to hold, so a small file never
+// reserves a batch's worth of budget; and no more than the batch has room
+// for, so a batch's buffer is about BatchBytes. more is false when the file
+// is known to hold nothing past the offset: a reader woken with nothing
+// new (most wakes of a quiet file) then reserves and reads nothing.
+func (r *reader) readSize() (want int, more bool) {
+	const least = 4 << 10
+	want = min(r.o.readBuf, r.o.batchBytes)
+	if !r.readFull {
+		left := r.lastSize - r.off
+		if fi, err := r.f.Stat(); err == nil {
+			left = fi.Size() - r.off
+			// A compressed copy's size is what was decompressed so
+			// far: only reading on tells whether there is more.
+			if _, plain := r.f.(*os.File); plain && left <= 0 {
+				return 0, false
+			}
+		}
+		want = int(min(max(left, least), int64(want)))
+	}
+	if room := r.o.batchBytes - len(r.stage); room >= least {
+		want = min(want, room)
+	}
+	return want, true
+}
+
+// reserve makes room in the stage for want more bytes, taking them from the
+// budget before they are read (waiting while there is none). In a backlog
+// the room for the whole batch is taken at once, so the stage is allocated
+// once per batch.
+func (r *reader) reserve(ctx context.Context, want int) error {
+	if cap(r.stage)-len(r.stage) >= want && r.owed == 0 {
+		return nil
+	}
+	// The room covers the index of the lines it will hold too (see
+	// addLine), sized by the lines the file had so far.
+	var index int
+	room := func() (target int, need int64) {
+		target = max(cap(r.stage), len(r.stage)+want)
+		if r.readFull && target < r.o.batchBytes {
+			target = r.o.batchBytes
+		}
+		index = min(r.o.batchLines, len(r.lines)+(target-len(r.stage))/r.lineLen+1)
+		need = int64(target-cap(r.stage)) + r.owed
+		if index > cap(r.lines) {
+			need += int64(index-cap(r.lines)) * lineBytes
+		}
+		return target, need
+	}
+	target, need := room()
+	if need > 0 && r.o.budget != nil && !r.o.budget.TryAcquire(need) {
+		// Lines staged are what frees budget once acknowledged: hand
+		// them on before waiting, never wait holding them (nor the
+		// read buffer).
+		r.putBuf()
+		if r.doneLen > 0 {
+			if err := r.flush(ctx); err != nil {
+				return err
+			}
+			target, need = room()
+		}
+		if err := r.o.budget.Acquire(ctx, need); err != nil {
+			return err
+		}
+		r.flushed = true // it waited: check the file before reading on
+	}
+	r.held += max(need, 0)
+	r.owed = 0
+	r.resize(target)
+	if index > cap(r.lines) {
+		r.lines = append(make([]stagedLine, 0, index), r.lines...)
+	}
+	return nil
+}
+
+// grow makes room for n more bytes in the stage while splitting, when
+// reserve's room is not enough (a multi-line record finished from lines
+// of earlier reads). It does not wait: what the budget cannot give now is
+// owed, and taken before the next read.
+func (r *reader) grow(n int) {
+	if cap(r.stage)-len(r.stage) >= n {
+		return
+	}
+	target := max(len(r.stage)+n, 2*cap(r.stage))
+	r.charge(int64(target - cap(r.stage)))
+	r.resize(target)
+}
+
+// charge takes n bytes of budget without waiting: what the budget cannot
+// give now is owed, and taken before the next read.
+func (r *reader) charge(n int64) {
+	if r.o.budget == nil || r.o.budget.TryAcquire(n) {
+		r.held += n
+	} else {
+		r.owed += n
+	}
+}
+
+// resize gives the stage capacity c (at least its length), keeping what it
+// holds.
+func (r *reader) resize(c int) {
+	if c == cap(r.stage) {
+		return
+	}
+	if c == 0 {
+		r.stage = nil
+		return
+	}
+	var s []byte
+	if r.o.recycle != nil {
+		s = r.o.recycle.buffer(len(r.stage), c)
+	} else {
+		s = make([]byte, len(r.stage), c)
+	}
+	copy(s, r.stage)
+	r.stage = s
+}
