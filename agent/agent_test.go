@@ -14,6 +14,7 @@ import (
 	"github.com/kinetail/kinetail/checkpoint"
 	"github.com/kinetail/kinetail/config"
 	"github.com/kinetail/kinetail/internal/kinesistest"
+	"github.com/kinetail/kinetail/internal/testfs"
 )
 
 func TestMain(m *testing.M) {
@@ -90,13 +91,7 @@ func runAgent(t *testing.T, cfg *config.Config) (_ *Agent, stop func()) {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testfs.Wait(t, 20*time.Second, what, cond)
 }
 
 // Every line is stored once, the checkpoint ends at each file's size, and a

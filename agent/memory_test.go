@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kinetail/kinetail/internal/kinesistest"
+	"github.com/kinetail/kinetail/internal/testfs"
 )
 
 // A thousand files with a backlog and a destination that is down: the heap
@@ -125,11 +126,5 @@ func TestMemoryBoundedByLimitWithManyFilesAndOutage(t *testing.T) {
 // waitLong is waitFor for the long waits of a test that moves 64 MB.
 func waitLong(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testfs.Wait(t, 3*time.Minute, what, cond)
 }

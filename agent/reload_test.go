@@ -12,6 +12,7 @@ import (
 
 	"github.com/kinetail/kinetail/config"
 	"github.com/kinetail/kinetail/internal/kinesistest"
+	"github.com/kinetail/kinetail/internal/testfs"
 )
 
 // reloadConfig is a stream destination and a file one, a flow to each, and
@@ -52,13 +53,8 @@ flows:
 
 func appendLines(t *testing.T, path, prefix string, from, to int) {
 	t.Helper()
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
+	if err := testfs.AppendFile(path, testfs.Lines(prefix, from, to), true); err != nil {
 		t.Fatal(err)
-	}
-	defer f.Close()
-	for i := from; i < to; i++ {
-		fmt.Fprintf(f, "%s-%d\n", prefix, i)
 	}
 }
 

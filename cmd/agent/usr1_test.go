@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kinetail/kinetail/internal/testfs"
 	"github.com/kinetail/kinetail/metrics"
 )
 
@@ -58,17 +59,6 @@ func (f *fixedStatus) count() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.calls
-}
-
-// waitFor waits until cond holds, or fails after a few seconds.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // A real SIGUSR1 sent to the test process logs the table, once per signal,
@@ -120,7 +110,7 @@ func TestSIGUSR1LogsStatusTable(t *testing.T) {
 			if err := syscall.Kill(os.Getpid(), syscall.SIGUSR1); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, "the table in the log", func() bool { return strings.Contains(out.String(), "DESTINATION") })
+			testfs.Wait(t, 5*time.Second, "the table in the log", func() bool { return strings.Contains(out.String(), "DESTINATION") })
 			stop()
 			if n := src.count(); n != 1 {
 				t.Errorf("status read %d times for one signal", n)

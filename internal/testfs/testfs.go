@@ -5,7 +5,7 @@
 package testfs
 
 import (
-	"io"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -56,10 +56,42 @@ func (d *Dir) Write(name, s string) {
 // Append appends s to name with one write, creating the file if needed.
 func (d *Dir) Append(name, s string) {
 	d.t.Helper()
-	f := d.OpenAppend(name)
-	_, err := io.WriteString(f, s)
-	d.check("append", name, err)
-	d.check("close", name, f.Close())
+	d.mkParent(name)
+	d.check("append", name, AppendFile(d.Path(name), []byte(s), true))
+}
+
+// AppendFile appends b to the file at path with one write, as a logging
+// application does. With create, a missing file is created (mode 0644);
+// without, appending to a missing file fails with fs.ErrNotExist, as it
+// would for a writer whose file was just rotated away. It does not fail
+// the test, so writers on other goroutines can use it.
+func AppendFile(path string, b []byte, create bool) error {
+	flags := os.O_WRONLY | os.O_APPEND
+	if create {
+		flags |= os.O_CREATE
+	}
+	f, err := os.OpenFile(path, flags, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("append to %s: %w", path, err)
+	}
+	return nil
+}
+
+// Lines returns the lines "<prefix>-<i>\n" for i in [from, to): numbered
+// lines whose loss or duplication a test can tell.
+func Lines(prefix string, from, to int) []byte {
+	var b []byte
+	for i := from; i < to; i++ {
+		b = fmt.Appendf(b, "%s-%d\n", prefix, i)
+	}
+	return b
 }
 
 // OpenAppend opens name for appending, like a logging application holding
@@ -129,11 +161,18 @@ func (d *Dir) Read(name string) string {
 // the test if that does not happen within timeout.
 func Wait(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
+	WaitEvery(t, timeout, 5*time.Millisecond, what, cond)
+}
+
+// WaitEvery is Wait polling every interval: for a condition that is costly
+// to evaluate (reading back every record stored).
+func WaitEvery(t testing.TB, timeout, interval time.Duration, what string, cond func() bool) {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("testfs: timed out after %v waiting for %s", timeout, what)
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(interval)
 	}
 }

@@ -6,7 +6,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -195,31 +194,23 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// eventually polls cond until it holds or the timeout passes.
+// eventually polls cond until it holds or the timeout passes; the
+// conditions read back what was stored, so not too often.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testfs.WaitEvery(t, timeout, 50*time.Millisecond, what, cond)
 }
 
 // appendLines writes lines "<prefix>-<i>" for i in [from, to) to path.
 func appendLines(t *testing.T, path, prefix string, from, to int) {
 	t.Helper()
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var b bytes.Buffer
-	for i := from; i < to; i++ {
-		fmt.Fprintf(&b, "%s-%d\n", prefix, i)
-	}
-	if _, err := f.Write(b.Bytes()); err != nil {
+	mustAppend(t, path, testfs.Lines(prefix, from, to))
+}
+
+// mustAppend appends b to path (created if needed) with one write.
+func mustAppend(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := testfs.AppendFile(path, b, true); err != nil {
 		t.Fatal(err)
 	}
 }

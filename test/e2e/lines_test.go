@@ -22,6 +22,7 @@ import (
 
 	"github.com/kinetail/kinetail/internal/kinesistest"
 	"github.com/kinetail/kinetail/internal/kpl"
+	"github.com/kinetail/kinetail/internal/testfs"
 )
 
 // linePad makes lines about as long as a short access-log line, so files
@@ -282,7 +283,7 @@ func (w *lineWriter) run(tick time.Duration) {
 			for j := 0; j < w.perTick; j++ {
 				buf = appendLine(buf, w.names[i], w.written[i]+j)
 			}
-			if err := appendFile(p, buf); err != nil {
+			if err := testfs.AppendFile(p, buf, false); err != nil {
 				if !errors.Is(err, fs.ErrNotExist) && len(w.errs) < 10 {
 					w.errs = append(w.errs, err)
 				}
@@ -292,21 +293,6 @@ func (w *lineWriter) run(tick time.Duration) {
 		}
 		w.mu.Unlock()
 	}
-}
-
-func appendFile(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("append to %s: %w", path, err)
-	}
-	return nil
 }
 
 // pause stops writing after the batch in progress; resume continues.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/kinetail/kinetail/internal/kinesistest"
+	"github.com/kinetail/kinetail/internal/testfs"
 )
 
 // 10,000 files in 1,000 directories followed with max_open_files 256:
@@ -136,7 +137,7 @@ flows:
 		for _, i := range rng.Perm(len(paths))[:len(paths)/10] {
 			name := lineName(paths[i])
 			buf = appendLine(buf[:0], name, written[name])
-			if err := appendFile(paths[i], buf); err != nil {
+			if err := testfs.AppendFile(paths[i], buf, false); err != nil {
 				t.Fatal(err)
 			}
 			written[name]++

@@ -122,7 +122,7 @@ func testRotationsWhileStopped(t *testing.T, cases []rotationCase) {
 						for i := range 10 {
 							b = appendLine(b, "old", i)
 						}
-						appendTo(s.t, p, b)
+						mustAppend(s.t, p, b)
 						at := time.Now().Add(time.Duration(i-3) * time.Hour)
 						if err := os.Chtimes(p, at, at); err != nil {
 							s.t.Fatal(err)

@@ -255,11 +255,11 @@ func (w *transformFiles) write(n int) {
 		fmt.Fprintf(&csv, "%s,\"Doe, Jane\",%d\n", ckey, 200+i%3)
 		w.want[ckey] = map[string]any{"id": ckey, "user": "Doe, Jane", "status": fmt.Sprint(200 + i%3)}
 	}
-	appendTo(t, web, webLines.Bytes())
+	mustAppend(t, web, webLines.Bytes())
 	w.web = append(w.web, webLines.Bytes()...)
-	appendTo(t, filepath.Join(w.dir, "sys", "syslog.log"), sys.Bytes())
-	appendTo(t, filepath.Join(w.dir, "app", "app.log"), app.Bytes())
-	appendTo(t, filepath.Join(w.dir, "csv", "orders.csv"), csv.Bytes())
+	mustAppend(t, filepath.Join(w.dir, "sys", "syslog.log"), sys.Bytes())
+	mustAppend(t, filepath.Join(w.dir, "app", "app.log"), app.Bytes())
+	mustAppend(t, filepath.Join(w.dir, "csv", "orders.csv"), csv.Bytes())
 
 	// Record ids: the hash of device, inode and the FNV-1a hash of the
 	// file's first min(end, 1 KiB) bytes, then the start offset.
@@ -283,18 +283,6 @@ func (w *transformFiles) write(n int) {
 
 // pendingID is a record id to work out once the line is in the file.
 type pendingID struct{ start, end int64 }
-
-func appendTo(t *testing.T, path string, b []byte) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.Write(b); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // recordKey finds the line a record came from: the req-, sys-, app- or
 // csv- key it carries.
