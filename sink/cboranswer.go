@@ -301,7 +301,7 @@ func (a *putAnswer) cborEntry(r *cborReader) error {
 	if err != nil {
 		return err
 	}
-	st := entryStored
+	st := noFailure
 	if code != nil {
 		var str string
 		str, st = a.classify(code)

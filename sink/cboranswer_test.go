@@ -38,28 +38,28 @@ const (
 )
 
 func TestPutAnswerParseCBOR(t *testing.T) {
-	S, T, R, F := entryStored, entryThrottled, entryRetry, entryFatal
+	S, T, R, F := noFailure, failThrottled, failTransient, failRefused
 	tests := []struct {
 		name      string
 		body      []byte
-		want      []entryStatus
+		want      []failure
 		code, msg string
 	}{
 		{"all stored", cbor(obj{"FailedRecordCount": 0, "Records": []any{cborOK, cborOK}, "EncryptionType": "NONE"}),
-			[]entryStatus{S, S}, "", ""},
+			[]failure{S, S}, "", ""},
 		{"partial failures", cbor(obj{"FailedRecordCount": 3, "Records": []any{
 			cborOK, cborThrottled, obj{"ErrorCode": "InternalFailure", "ErrorMessage": "oops"}, cborOKNulls,
 			obj{"ErrorCode": "KMSAccessDeniedException", "ErrorMessage": "denied"},
-		}}), []entryStatus{S, T, R, S, F}, "ProvisionedThroughputExceededException", cborThrottled["ErrorMessage"].(string)},
+		}}), []failure{S, T, R, S, F}, "ProvisionedThroughputExceededException", cborThrottled["ErrorMessage"].(string)},
 		{"throttling codes", cbor(obj{"FailedRecordCount": 3, "Records": []any{
 			obj{"ErrorCode": "KMSThrottlingException"}, obj{"ErrorCode": "LimitExceededException"}, cborThrottled,
-		}}), []entryStatus{T, T, T}, "KMSThrottlingException", ""},
-		{"null members are absent", cbor(obj{"FailedRecordCount": 0, "Records": []any{cborOKNulls}}), []entryStatus{S}, "", ""},
+		}}), []failure{T, T, T}, "KMSThrottlingException", ""},
+		{"null members are absent", cbor(obj{"FailedRecordCount": 0, "Records": []any{cborOKNulls}}), []failure{S}, "", ""},
 		{"an unknown code needs the operator", cbor(obj{"FailedRecordCount": 1, "Records": []any{obj{"ErrorCode": "NewException"}}}),
-			[]entryStatus{F}, "NewException", ""},
-		{"indefinite lengths and chunked text", []byte(cborIndefiniteAnswer), []entryStatus{R, S}, "InternalFailure", "m"},
-		{"odd members are skipped", []byte(cborOddMembers), []entryStatus{T}, "LimitExceededException", ""},
-		{"no records", cbor(obj{"FailedRecordCount": 0, "Records": []any{}}), []entryStatus{}, "", ""},
+			[]failure{F}, "NewException", ""},
+		{"indefinite lengths and chunked text", []byte(cborIndefiniteAnswer), []failure{R, S}, "InternalFailure", "m"},
+		{"odd members are skipped", []byte(cborOddMembers), []failure{T}, "LimitExceededException", ""},
+		{"no records", cbor(obj{"FailedRecordCount": 0, "Records": []any{}}), []failure{}, "", ""},
 	}
 	var a putAnswer // reused, as a worker does
 	for _, tt := range tests {
@@ -204,7 +204,7 @@ func FuzzPutAnswerCBOR(f *testing.F) {
 			m, _ := r.(map[string]any)
 			code, failed := m["ErrorCode"]
 			failed = failed && code != nil
-			if failed != (a.status[i] != entryStored) {
+			if failed != (a.status[i] != noFailure) {
 				t.Fatalf("entry %d: status %v, the decoder sees ErrorCode %v in %x", i, a.status[i], code, body)
 			}
 		}

@@ -94,32 +94,32 @@ func appendPutRecordBatchBody(dst []byte, stream string, entries []entry, b *bui
 	return append(dst, fhBodyEnd...)
 }
 
-// firehoseEntryStatus is the status of a PutRecordBatch entry that failed
+// firehoseEntryFailure is the failure of a PutRecordBatch entry answered
 // with code. Firehose answers ServiceUnavailableException when a stream
 // takes more than its quota, so that is throttling; InternalFailure is
 // transient. KMS.* codes (the key is denied, disabled, missing...) need the
 // operator, except KMS throttling.
-func firehoseEntryStatus(code string) entryStatus {
+func firehoseEntryFailure(code string) failure {
 	switch code {
 	case "ServiceUnavailableException", "KMS.ThrottlingException":
-		return entryThrottled
+		return failThrottled
 	case "InternalFailure":
-		return entryRetry
+		return failTransient
 	}
-	return kinesisProtocol.entryStatus(code)
+	return kinesisEntryFailure(code)
 }
 
 // classifyFirehose is classify for a failed PutRecordBatch request.
 // Firehose rejects a whole request with ServiceUnavailableException when
 // the stream is over its quota: that is throttling, not an outage.
-func classifyFirehose(err error) (retryable, throttled bool) {
+func classifyFirehose(err error) failure {
 	var ae *apiError
 	if errors.As(err, &ae) {
 		switch ae.code {
 		case "ServiceUnavailableException":
-			return true, true
+			return failThrottled
 		case "InvalidKMSResourceException":
-			return false, false
+			return failRefused
 		}
 	}
 	return classify(err)

@@ -98,29 +98,29 @@ func TestPutRecordBatchBodyAllocations(t *testing.T) {
 }
 
 func TestFirehoseAnswerParse(t *testing.T) {
-	S, T, R, F := entryStored, entryThrottled, entryRetry, entryFatal
+	S, T, R, F := noFailure, failThrottled, failTransient, failRefused
 	tests := []struct {
 		name      string
 		body      string
-		want      []entryStatus
+		want      []failure
 		code, msg string
 	}{
 		{"all stored", `{"FailedPutCount":0,"Encrypted":false,"RequestResponses":[` + fhOKEntry + `,` + fhOKEntry + `]}`,
-			[]entryStatus{S, S}, "", ""},
+			[]failure{S, S}, "", ""},
 		{"a partial failure", `{"FailedPutCount":1,"Encrypted":true,"RequestResponses":[` + fhOKEntry + `,` + fhSlowDown + `,` + fhOKEntry + `]}`,
-			[]entryStatus{S, T, S}, "ServiceUnavailableException", "Slow down."},
+			[]failure{S, T, S}, "ServiceUnavailableException", "Slow down."},
 		{"codes are classified", `{"FailedPutCount":6,"RequestResponses":[` +
 			`{"ErrorCode":"InternalFailure","ErrorMessage":"oops"},` + fhSlowDown + `,` +
 			`{"ErrorCode":"KMS.AccessDeniedException","ErrorMessage":"denied"},` +
 			`{"ErrorCode":"KMS.DisabledException","ErrorMessage":"disabled"},` +
 			`{"ErrorCode":"KMS.ThrottlingException","ErrorMessage":"kms busy"},` +
 			`{"ErrorCode":"SomethingNew"},` + fhOKEntry + `]}`,
-			[]entryStatus{R, T, F, F, T, F, S}, "InternalFailure", "oops"},
+			[]failure{R, T, F, F, T, F, S}, "InternalFailure", "oops"},
 		{"members in any order, unknown ones skipped", `{"RequestResponses":[{"ErrorMessage":"m","RecordId":null,"ErrorCode":"ServiceUnavailableException","X":[1]}],"Unknown":{"a":"]"},"FailedPutCount":1,"Encrypted":null}`,
-			[]entryStatus{T}, "ServiceUnavailableException", "m"},
+			[]failure{T}, "ServiceUnavailableException", "m"},
 		{"Kinesis members are not Firehose's", `{"FailedPutCount":0,"Records":[` + fhSlowDown + `],"RequestResponses":[` + fhOKEntry + `]}`,
-			[]entryStatus{S}, "", ""},
-		{"no records", `{"FailedPutCount":0,"Encrypted":false,"RequestResponses":[]}`, []entryStatus{}, "", ""},
+			[]failure{S}, "", ""},
+		{"no records", `{"FailedPutCount":0,"Encrypted":false,"RequestResponses":[]}`, []failure{}, "", ""},
 	}
 	var a putAnswer // reused, as a worker does
 	for _, tt := range tests {
@@ -174,11 +174,11 @@ func TestPutAnswerCodesPerProtocol(t *testing.T) {
 	for _, step := range []struct {
 		p    protocol
 		body []byte
-		want entryStatus
+		want failure
 	}{
-		{kinesisProtocol, kinesisBody, entryRetry},
-		{firehoseProtocol, firehoseBody, entryThrottled},
-		{kinesisProtocol, kinesisBody, entryRetry},
+		{kinesisProtocol, kinesisBody, failTransient},
+		{firehoseProtocol, firehoseBody, failThrottled},
+		{kinesisProtocol, kinesisBody, failTransient},
 	} {
 		if err := a.parse(step.p, step.body); err != nil {
 			t.Fatalf("parse %s answer: %v", step.p.operation(), err)
@@ -332,7 +332,7 @@ func TestFirehosePutSendsRequest(t *testing.T) {
 			t.Errorf("header %s = %q, want %q", h, got, v)
 		}
 	}
-	if want := []entryStatus{entryStored, entryThrottled}; !reflect.DeepEqual(b.res.status, want) {
+	if want := []failure{noFailure, failThrottled}; !reflect.DeepEqual(b.res.status, want) {
 		t.Errorf("statuses %v, want %v", b.res.status, want)
 	}
 	if b.res.failed != 1 || b.res.code != "ServiceUnavailableException" || b.res.msg != "Slow down." {
@@ -379,24 +379,23 @@ func TestFirehosePutEndpoint(t *testing.T) {
 
 func TestFirehosePutErrors(t *testing.T) {
 	tests := []struct {
-		name      string
-		status    int
-		answer    string
-		code      string
-		retryable bool
-		throttled bool
+		name   string
+		status int
+		answer string
+		code   string
+		want   failure
 	}{
 		{"a missing delivery stream", 400, `{"__type":"ResourceNotFoundException","message":"Firehose events under account 123456789012 not found."}`,
-			"ResourceNotFoundException", false, false},
+			"ResourceNotFoundException", failRefused},
 		{"over the stream's quota", 400, `{"__type":"ServiceUnavailableException","message":"Slow down."}`,
-			"ServiceUnavailableException", true, true},
+			"ServiceUnavailableException", failThrottled},
 		{"a bad argument", 400, `{"__type":"InvalidArgumentException","message":"Records size exceeds 4 MB limit"}`,
-			"InvalidArgumentException", false, false},
+			"InvalidArgumentException", failRefused},
 		{"a KMS key that cannot be used", 400, `{"__type":"InvalidKMSResourceException","code":"KMS.DisabledException","message":"disabled"}`,
-			"InvalidKMSResourceException", false, false},
+			"InvalidKMSResourceException", failRefused},
 		{"too many requests", 400, `{"__type":"LimitExceededException","message":"limit"}`,
-			"LimitExceededException", true, true},
-		{"an internal error", 500, `{"__type":"InternalFailure","message":"x"}`, "InternalFailure", true, false},
+			"LimitExceededException", failThrottled},
+		{"an internal error", 500, `{"__type":"InternalFailure","message":"x"}`, "InternalFailure", failTransient},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -412,13 +411,13 @@ func TestFirehosePutErrors(t *testing.T) {
 			if ae.status != tt.status || ae.code != tt.code {
 				t.Errorf("API error %+v, want status %d code %s", *ae, tt.status, tt.code)
 			}
-			if r, th := c.classify(err); r != tt.retryable || th != tt.throttled {
-				t.Errorf("classify(%v) = (%v, %v), want (%v, %v)", err, r, th, tt.retryable, tt.throttled)
+			if got := c.classify(err); got != tt.want {
+				t.Errorf("classify(%v) = %v, want %v", err, got, tt.want)
 			}
 		})
 	}
 	// Not an answer at all: transient, as for Kinesis.
-	if r, th := firehoseProtocol.classify(errors.New("connection reset")); !r || th {
-		t.Errorf("a transport error classified (%v, %v), want retryable, not throttled", r, th)
+	if got := firehoseProtocol.classify(errors.New("connection reset")); got != failTransient {
+		t.Errorf("a transport error classified %v, want %v", got, failTransient)
 	}
 }

@@ -22,7 +22,7 @@ func TestDispatcherBacksOffOnlyWhenNothingGetsThrough(t *testing.T) {
 		{"partly throttled", request{answered: true, stored: 9, throttled: 1}, false},
 		{"partly failed, transient", request{answered: true, stored: 5}, false},
 		{"all throttled", request{answered: true, stored: 0, throttled: 1}, true},
-		{"partly refused for the operator", request{answered: true, stored: 9, fatal: 1}, true},
+		{"partly refused for the operator", request{answered: true, stored: 9, refused: 1}, true},
 		{"request failed", request{err: errors.New("connection reset")}, true},
 	}
 	for _, tt := range tests {

@@ -31,7 +31,7 @@ type request struct {
 	answered  bool // the service answered; entries are the failed ones
 	stored    int
 	throttled int    // failed entries that were throttled
-	fatal     int    // failed entries that need the operator (KMS access...)
+	refused   int    // failed entries that need the operator (KMS access...)
 	code, msg string // of the first failed entry, for the log
 }
 
@@ -40,7 +40,7 @@ func (r *request) reset() {
 	clear(r.entries)
 	r.entries = r.entries[:0]
 	r.err, r.answered = nil, false
-	r.stored, r.throttled, r.fatal = 0, 0, 0
+	r.stored, r.throttled, r.refused = 0, 0, 0
 	r.code, r.msg = "", ""
 }
 
@@ -104,12 +104,12 @@ func (k *Stream) send(ctx context.Context, ks *keySource, b *putBuffers, r *requ
 	)
 	for i, st := range res.status {
 		e := r.entries[i]
-		if st != entryStored {
+		if st != noFailure {
 			switch st {
-			case entryThrottled:
+			case failThrottled:
 				r.throttled++
-			case entryFatal:
-				r.fatal++
+			case failRefused:
+				r.refused++
 			}
 			r.entries[failed] = e
 			failed++
@@ -424,19 +424,18 @@ func (d *dispatcher) handle(r *request, now time.Time) {
 	set := &d.k.set
 	switch {
 	case r.err != nil:
-		retryable, throttled := d.k.put.classify(r.err)
+		f := d.k.put.classify(r.err)
 		d.k.stats.requestErrors.Add(1)
-		if throttled {
+		if f == failThrottled {
 			d.k.stats.throttled.Add(1)
 		}
+		attempt := d.failed(r, now)
 		delay := set.maxBackoff
-		if retryable {
-			delay = backoff(d.k.rng, d.failed(r, now), set.initialBackoff, set.maxBackoff)
-		} else {
-			d.failed(r, now)
+		if f != failRefused {
+			delay = backoff(d.k.rng, attempt, set.initialBackoff, set.maxBackoff)
 		}
 		d.delay(now, delay)
-		d.logRequestError(r.err, retryable, throttled, len(r.entries), now)
+		d.logRequestError(r.err, f, len(r.entries), now)
 	case len(r.entries) == 0:
 		d.succeeded(now)
 		return
@@ -447,12 +446,12 @@ func (d *dispatcher) handle(r *request, now time.Time) {
 		// Nothing got through: as bad as a failed request.
 		attempt := d.failed(r, now)
 		delay := backoff(d.k.rng, attempt, set.initialBackoff, set.maxBackoff)
-		if r.fatal == len(r.entries) {
+		if r.refused == len(r.entries) {
 			delay = set.maxBackoff
 		}
 		d.delay(now, delay)
 		d.logEntryErrors(r, now)
-	case r.fatal > 0:
+	case r.refused > 0:
 		// Some entries were stored, and some refused for a reason only the
 		// operator can fix (a KMS key): not at full speed.
 		d.succeeded(now)
@@ -589,12 +588,12 @@ func (d *dispatcher) giveUp(es []entry, reason string, now time.Time, counter *a
 	acks.flush()
 }
 
-func (d *dispatcher) logRequestError(err error, retryable, throttled bool, records int, now time.Time) {
+func (d *dispatcher) logRequestError(err error, f failure, records int, now time.Time) {
 	kind, level, msg := logRequestError, slog.LevelWarn, "request failed, retrying"
-	switch {
-	case throttled:
+	switch f {
+	case failThrottled:
 		kind, msg = logThrottled, "request throttled, backing off"
-	case !retryable:
+	case failRefused:
 		kind, level, msg = logNeedsOperator, slog.LevelError,
 			"request refused; retrying at max backoff until fixed (nothing is dropped)"
 	}
@@ -607,7 +606,7 @@ func (d *dispatcher) logRequestError(err error, retryable, throttled bool, recor
 func (d *dispatcher) logEntryErrors(r *request, now time.Time) {
 	kind, level, msg := logEntryError, slog.LevelWarn, "entries failed, retrying them"
 	switch {
-	case r.fatal > 0:
+	case r.refused > 0:
 		kind, level, msg = logNeedsOperator, slog.LevelError,
 			"entries refused; retrying at max backoff until fixed (nothing is dropped)"
 	case r.throttled == len(r.entries):

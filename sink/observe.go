@@ -58,12 +58,12 @@ func (k *Stream) observe(r *request, now time.Time) {
 	*res = RequestResult{Latency: r.took, Bytes: len(r.bufs.body), Err: r.err}
 	if r.err != nil {
 		res.Records = len(r.entries)
-		_, res.Throttled = k.put.classify(r.err)
+		res.Throttled = k.put.classify(r.err) == failThrottled
 	} else {
 		// An answered request's entries are the ones that failed.
 		res.Records = r.stored + len(r.entries)
-		res.Stored, res.ThrottledEntries, res.Refused = r.stored, r.throttled, r.fatal
-		res.Failed = len(r.entries) - r.throttled - r.fatal
+		res.Stored, res.ThrottledEntries, res.Refused = r.stored, r.throttled, r.refused
+		res.Failed = len(r.entries) - r.throttled - r.refused
 	}
 	switch {
 	case r.err != nil:

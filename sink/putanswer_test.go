@@ -14,37 +14,37 @@ const (
 )
 
 func TestPutAnswerParse(t *testing.T) {
-	S, T, R, F := entryStored, entryThrottled, entryRetry, entryFatal
+	S, T, R, F := noFailure, failThrottled, failTransient, failRefused
 	tests := []struct {
 		name      string
 		body      string
-		want      []entryStatus
+		want      []failure
 		code, msg string
 	}{
 		{"all stored", `{"FailedRecordCount":0,"Records":[` + okEntry + `,` + okEntry + `],"EncryptionType":"NONE"}`,
-			[]entryStatus{S, S}, "", ""},
+			[]failure{S, S}, "", ""},
 		{"mixed failures", `{"FailedRecordCount":3,"Records":[` + okEntry + `,` + throttledEntry + `,` +
 			`{"ErrorCode":"InternalFailure","ErrorMessage":"oops"},` + okEntry + `,` +
 			`{"ErrorCode":"KMSAccessDeniedException","ErrorMessage":"denied"}]}`,
-			[]entryStatus{S, T, R, S, F}, "ProvisionedThroughputExceededException",
+			[]failure{S, T, R, S, F}, "ProvisionedThroughputExceededException",
 			"Rate exceeded for shard shardId-000000000000 in stream s under account 123456789012."},
 		{"an unknown code needs the operator", `{"FailedRecordCount":1,"Records":[{"ErrorCode":"NewException","ErrorMessage":null}]}`,
-			[]entryStatus{F}, "NewException", ""},
+			[]failure{F}, "NewException", ""},
 		{"an empty code is a failure", `{"FailedRecordCount":1,"Records":[{"ErrorCode":""}]}`,
-			[]entryStatus{F}, "", ""},
+			[]failure{F}, "", ""},
 		{"null members are absent", `{"FailedRecordCount":0,"Records":[{"ErrorCode":null,"ErrorMessage":null,"SequenceNumber":"1"}]}`,
-			[]entryStatus{S}, "", ""},
+			[]failure{S}, "", ""},
 		{"escaped strings are decoded", `{"Failed\u0052ecordCount":1,"Records":[{"Error\u0043ode":"Provisioned\u0054hroughputExceededException","ErrorMessage":"tab\tquote\" \u00e9 \ud83c\udf89 \ud800 \/"}]}`,
-			[]entryStatus{T}, "ProvisionedThroughputExceededException", "tab\tquote\" é 🎉 \uFFFD /"},
+			[]failure{T}, "ProvisionedThroughputExceededException", "tab\tquote\" é 🎉 \uFFFD /"},
 		{"escaped values that are skipped", `{"FailedRecordCount":0,"Records":[{"SequenceNumber":"a\"b\\","ShardId":"\u0041"}]}`,
-			[]entryStatus{S}, "", ""},
+			[]failure{S}, "", ""},
 		{"members in any order, unknown ones skipped", `{"EncryptionType":"KMS","Unknown":{"a":[1,2,{"b":"]}"}],"c":null},"Records":[` +
 			`{"ShardId":"s","Extra":[true,false,null,-1.5e3],"ErrorMessage":"m","ErrorCode":"LimitExceededException","SequenceNumber":"1"}` +
 			`],"More":[[]],"FailedRecordCount":1}`,
-			[]entryStatus{T}, "LimitExceededException", "m"},
+			[]failure{T}, "LimitExceededException", "m"},
 		{"white space everywhere", " \n{ \"FailedRecordCount\" :\t1 ,\r\n \"Records\" : [ { \"ErrorCode\" : \"InternalFailure\" } , { } ] } \n",
-			[]entryStatus{R, S}, "InternalFailure", ""},
-		{"no records", `{"FailedRecordCount":0,"Records":[]}`, []entryStatus{}, "", ""},
+			[]failure{R, S}, "InternalFailure", ""},
+		{"no records", `{"FailedRecordCount":0,"Records":[]}`, []failure{}, "", ""},
 	}
 	var a putAnswer // reused, as a worker does
 	for _, tt := range tests {
@@ -212,7 +212,7 @@ func FuzzPutAnswer(f *testing.F) {
 		for i, rec := range doc.Records {
 			code, failed := rec["ErrorCode"]
 			failed = failed && code != nil
-			if failed != (a.status[i] != entryStored) {
+			if failed != (a.status[i] != noFailure) {
 				t.Fatalf("entry %d: status %v, encoding/json sees ErrorCode %v in %s", i, a.status[i], code, body)
 			}
 			if s, ok := code.(string); ok && s != "" && a.code == "" {

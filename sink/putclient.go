@@ -77,22 +77,16 @@ func (p protocol) countMember() string {
 	return "FailedRecordCount"
 }
 
-// entryStatus is the status of an entry that failed with code.
-func (p protocol) entryStatus(code string) entryStatus {
+// entryFailure is the failure of an entry answered with code.
+func (p protocol) entryFailure(code string) failure {
 	if p == firehoseProtocol {
-		return firehoseEntryStatus(code)
+		return firehoseEntryFailure(code)
 	}
-	switch retryable, throttled, _ := classifyCode(code); {
-	case throttled:
-		return entryThrottled
-	case retryable:
-		return entryRetry
-	}
-	return entryFatal
+	return kinesisEntryFailure(code)
 }
 
 // classify is classify for a failed request of this protocol.
-func (p protocol) classify(err error) (retryable, throttled bool) {
+func (p protocol) classify(err error) failure {
 	if p == firehoseProtocol {
 		return classifyFirehose(err)
 	}
@@ -217,7 +211,7 @@ func (c *putClient) operation() string { return c.proto.operation() }
 
 // classify decides how to retry after err, a failure of put: the meaning
 // of some error codes depends on the service.
-func (c *putClient) classify(err error) (retryable, throttled bool) { return c.proto.classify(err) }
+func (c *putClient) classify(err error) failure { return c.proto.classify(err) }
 
 // putBuffers are one worker's reusable buffers.
 type putBuffers struct {

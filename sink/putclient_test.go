@@ -171,7 +171,7 @@ func TestPutSendsSignedRequest(t *testing.T) {
 			t.Errorf("header %s = %q, want %q", h, got, v)
 		}
 	}
-	if len(b.res.status) != 1 || b.res.status[0] != entryStored {
+	if len(b.res.status) != 1 || b.res.status[0] != noFailure {
 		t.Errorf("answer statuses %v, want one stored", b.res.status)
 	}
 
@@ -237,22 +237,21 @@ func TestPutEndpoint(t *testing.T) {
 
 func TestPutErrors(t *testing.T) {
 	tests := []struct {
-		name      string
-		status    int
-		header    http.Header
-		answer    string
-		apiErr    *apiError // nil: not an API error
-		retryable bool
-		throttled bool
+		name   string
+		status int
+		header http.Header
+		answer string
+		apiErr *apiError // nil: not an API error
+		want   failure
 	}{
 		{"a missing stream", 400, nil, `{"__type":"ResourceNotFoundException","message":"Stream events under account 1 not found."}`,
-			&apiError{status: 400, code: "ResourceNotFoundException", msg: "Stream events under account 1 not found."}, false, false},
+			&apiError{status: 400, code: "ResourceNotFoundException", msg: "Stream events under account 1 not found."}, failRefused},
 		{"the error type header", 400, http.Header{"X-Amzn-Errortype": {"ExpiredTokenException:http://internal.amazon.com/"}}, `{"message":"expired"}`,
-			&apiError{status: 400, code: "ExpiredTokenException", msg: "expired"}, false, false},
+			&apiError{status: 400, code: "ExpiredTokenException", msg: "expired"}, failRefused},
 		{"throttling", 400, nil, `{"__type":"ProvisionedThroughputExceededException","message":"Rate exceeded"}`,
-			&apiError{status: 400, code: "ProvisionedThroughputExceededException", msg: "Rate exceeded"}, true, true},
-		{"a gateway error page", 502, nil, `<html>bad gateway</html>`, &apiError{status: 502}, true, false},
-		{"a 200 that is not an answer", 200, nil, `{"FailedRecordCount":0,"Records":[`, nil, true, false},
+			&apiError{status: 400, code: "ProvisionedThroughputExceededException", msg: "Rate exceeded"}, failThrottled},
+		{"a gateway error page", 502, nil, `<html>bad gateway</html>`, &apiError{status: 502}, failTransient},
+		{"a 200 that is not an answer", 200, nil, `{"FailedRecordCount":0,"Records":[`, nil, failTransient},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -272,8 +271,8 @@ func TestPutErrors(t *testing.T) {
 			if tt.apiErr != nil && *ae != *tt.apiErr {
 				t.Errorf("API error %+v, want %+v", *ae, *tt.apiErr)
 			}
-			if r, th := classify(err); r != tt.retryable || th != tt.throttled {
-				t.Errorf("classify(%v) = (%v, %v), want (%v, %v)", err, r, th, tt.retryable, tt.throttled)
+			if got := classify(err); got != tt.want {
+				t.Errorf("classify(%v) = %v, want %v", err, got, tt.want)
 			}
 		})
 	}
@@ -328,8 +327,8 @@ func TestPutTransportErrorsAreRetryable(t *testing.T) {
 			if errors.As(err, &ae) {
 				t.Errorf("put error %v is an API error", err)
 			}
-			if r, th := classify(err); !r || th {
-				t.Errorf("classify(%v) = (%v, %v), want retryable, not throttled", err, r, th)
+			if got := classify(err); got != failTransient {
+				t.Errorf("classify(%v) = %v, want %v", err, got, failTransient)
 			}
 		})
 	}
