@@ -257,8 +257,8 @@ func (r *cborReader) skip(depth int) error {
 }
 
 // parseCBOR is parse for an answer in CBOR.
-func (a *putAnswer) parseCBOR(p protocol, b []byte) error {
-	count, records := p.countMember(), p.recordsMember()
+func (a *putAnswer) parseCBOR(p *protocol, b []byte) error {
+	count, records := p.countMember, p.recordsMember
 	r := cborReader{b: b}
 	sawCount := false
 	err := r.mapOf(func(key []byte) error {

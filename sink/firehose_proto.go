@@ -36,8 +36,8 @@ const (
 // newFirehosePutClient resolves the PutRecordBatch endpoint for o the way
 // the SDK's Firehose client would: the endpoint override, FIPS and
 // dual-stack settings go into the SDK's endpoint rules, which also name the
-// signing service and region.
-func newFirehosePutClient(ctx context.Context, o firehose.Options, httpClient aws.HTTPClient, creds aws.CredentialsProvider, userAgent string) (*putClient, error) {
+// signing service and region. p is the Firehose protocol.
+func newFirehosePutClient(ctx context.Context, p *protocol, o firehose.Options, httpClient aws.HTTPClient, creds aws.CredentialsProvider, userAgent string) (*putClient, error) {
 	params := firehose.EndpointParameters{
 		Region:       regionParam(o.Region),
 		UseDualStack: aws.Bool(o.EndpointOptions.UseDualStackEndpoint == aws.DualStackEndpointStateEnabled),
@@ -52,7 +52,7 @@ func newFirehosePutClient(ctx context.Context, o firehose.Options, httpClient aw
 	if err != nil {
 		return nil, fmt.Errorf("resolve the Firehose endpoint: %w", err)
 	}
-	c := newPutClientAt(firehoseProtocol, ep, httpClient, creds, o.Region, userAgent)
+	c := newPutClientAt(p, ep, httpClient, creds, o.Region, userAgent)
 	if o.EndpointOptions.DisableHTTPS && o.BaseEndpoint == nil {
 		c.url.Scheme = "http"
 	}
@@ -88,7 +88,7 @@ func appendPutRecordBatchBody(dst []byte, stream string, entries []entry, b *bui
 			dst = append(dst, ',')
 		}
 		dst = append(dst, fhBodyData...)
-		dst = base64.StdEncoding.AppendEncode(dst, b.data(&entries[i], true))
+		dst = base64.StdEncoding.AppendEncode(dst, b.lines(&entries[i]))
 		dst = append(dst, fhBodyDataEnd...)
 	}
 	return append(dst, fhBodyEnd...)

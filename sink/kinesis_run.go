@@ -62,14 +62,8 @@ func (k *Stream) worker(ctx context.Context, ks *keySource, work <-chan *request
 // send makes one call, acknowledges what was stored, and leaves the
 // entries to retry in r.entries.
 func (k *Stream) send(ctx context.Context, ks *keySource, b *putBuffers, r *request) {
-	switch {
-	case k.set.firehose:
-		b.body = appendPutRecordBatchBody(b.body[:0], k.set.stream, r.entries, &b.packed)
-	case k.set.cbor:
-		b.body = appendPutRecordsCBOR(b.body[:0], k.set.stream, k.set.streamARN, r.entries, ks, &b.packed)
-	default:
-		b.body = appendPutRecordsBody(b.body[:0], k.set.stream, k.set.streamARN, r.entries, ks, &b.packed)
-	}
+	proto := k.set.proto
+	b.body = proto.appendBody(b.body[:0], k.set.stream, k.set.streamARN, r.entries, ks, &b.packed)
 	k.stats.requests.Add(1)
 	k.stats.recordsSent.Add(int64(len(r.entries)))
 
@@ -86,7 +80,7 @@ func (k *Stream) send(ctx context.Context, ks *keySource, b *putBuffers, r *requ
 	}
 	if err != nil {
 		// The HTTP client's errors quote the URL, user name included.
-		r.err = fmt.Errorf("%s to %s: %w", k.put.operation(), k.put.endpoint(), redact.Error(err))
+		r.err = fmt.Errorf("%s to %s: %w", proto.operation, k.put.endpoint(), redact.Error(err))
 		return
 	}
 	r.answered = true
@@ -118,8 +112,8 @@ func (k *Stream) send(ctx context.Context, ks *keySource, b *putBuffers, r *requ
 		stored++
 		// e.size is the data plus the partition key sent. Firehose bills
 		// ingested bytes instead.
-		if !k.set.firehose {
-			units += int64((e.size + payloadUnitBytes - 1) / payloadUnitBytes)
+		if unit := proto.payloadUnit; unit > 0 {
+			units += int64((e.size + unit - 1) / unit)
 		}
 		if e.parts == nil {
 			records++
@@ -201,9 +195,9 @@ func (k *Stream) Run(ctx context.Context, in <-chan Batch) error {
 
 	d := &dispatcher{k: k, start: time.Now(), work: work, free: make([]*request, 0, n), peak: k.set.fullCost()}
 	d.ks = &keySource{deterministic: k.set.keyMode == KeyDeterministic, rng: rand.NewPCG(k.rng.Uint64(), k.rng.Uint64())}
-	d.q = newQueue(k.set.limits(), k.newPacker(d.ks))
+	d.q = newQueue(k.set.limits(), k.set.proto.newPacker(k.set.aggregate, d.ks))
 	d.comp = newCompressor(k.set.compression)
-	if k.set.aggregate && !k.set.firehose {
+	if k.set.aggregate && k.set.proto.keyed {
 		d.keyLanes = make(map[string]int)
 	}
 	var maps <-chan *shardMap
@@ -230,17 +224,6 @@ func (k *Stream) Run(ctx context.Context, in <-chan Batch) error {
 		maps = ch
 	}
 	return d.loop(ctx, in, done, maps)
-}
-
-// newPacker returns how new records are packed into service records.
-func (k *Stream) newPacker(ks *keySource) packer {
-	switch {
-	case k.set.firehose:
-		return &linePacker{aggregate: k.set.aggregate}
-	case k.set.aggregate:
-		return &kplPacker{ks: ks}
-	}
-	return nil
 }
 
 // dispatcher is the state of Run's goroutine: the queue of waiting entries,
@@ -393,16 +376,14 @@ func (d *dispatcher) enqueue(b Batch, now time.Time) {
 			e.key = explicitKey(rec.PartitionKey)
 			keyLen = len(e.key)
 		}
-		if set.firehose {
-			keyLen = 1 // no key; the newline every record gets
+		e.size = len(e.data)
+		if set.proto.keyed {
+			e.size += keyLen
 		}
-		e.size = len(e.data) + keyLen
-		if e.size > set.maxRecordBytes {
-			d.giveUp([]entry{e}, fmt.Sprintf("record of %d bytes exceeds max_record_bytes %d", e.size, set.maxRecordBytes), now, &d.k.stats.rejected)
+		// The packer counts its suffix itself, when it packs.
+		if n := e.size + set.proto.recordSuffix; n > set.maxRecordBytes {
+			d.giveUp([]entry{e}, fmt.Sprintf("record of %d bytes exceeds max_record_bytes %d", n, set.maxRecordBytes), now, &d.k.stats.rejected)
 			continue
-		}
-		if set.firehose {
-			e.size-- // counted again by the packer
 		}
 		d.q.pushFresh(d.laneFor(&e), e)
 	}
@@ -424,7 +405,7 @@ func (d *dispatcher) handle(r *request, now time.Time) {
 	set := &d.k.set
 	switch {
 	case r.err != nil:
-		f := d.k.put.classify(r.err)
+		f := set.proto.classify(r.err)
 		d.k.stats.requestErrors.Add(1)
 		if f == failThrottled {
 			d.k.stats.throttled.Add(1)

@@ -58,7 +58,7 @@ func (k *Stream) observe(r *request, now time.Time) {
 	*res = RequestResult{Latency: r.took, Bytes: len(r.bufs.body), Err: r.err}
 	if r.err != nil {
 		res.Records = len(r.entries)
-		res.Throttled = k.put.classify(r.err) == failThrottled
+		res.Throttled = k.set.proto.classify(r.err) == failThrottled
 	} else {
 		// An answered request's entries are the ones that failed.
 		res.Records = r.stored + len(r.entries)
@@ -115,4 +115,4 @@ func (k *Stream) State() StreamState {
 func (k *Stream) Stream() string { return k.set.stream }
 
 // Firehose reports whether the sink sends to a Firehose delivery stream.
-func (k *Stream) Firehose() bool { return k.set.firehose }
+func (k *Stream) Firehose() bool { return k.set.proto.service == serviceFirehose }

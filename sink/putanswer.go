@@ -25,7 +25,7 @@ type putAnswer struct {
 	// repeated in every failed entry becomes a string only once.
 	codes    [4]codeStatus
 	nextCode int
-	proto    protocol // the protocol codes were classified for
+	proto    *protocol // the protocol codes were classified for
 }
 
 type codeStatus struct {
@@ -53,7 +53,7 @@ var errMalformed = errors.New("malformed JSON")
 // Only the count and each entry's ErrorCode and ErrorMessage are decoded;
 // SequenceNumber, RecordId and unknown members are skipped without being
 // copied.
-func (a *putAnswer) parse(p protocol, b []byte) error {
+func (a *putAnswer) parse(p *protocol, b []byte) error {
 	a.reset()
 	if a.proto != p {
 		// A code may mean something else to the other service.
@@ -62,7 +62,7 @@ func (a *putAnswer) parse(p protocol, b []byte) error {
 	if isCBOR(b) {
 		return a.parseCBOR(p, b)
 	}
-	count, records := p.countMember(), p.recordsMember()
+	count, records := p.countMember, p.recordsMember
 	s := scanner{b: b}
 	sawCount := false
 	err := s.object(func(key []byte) error {

@@ -14,6 +14,7 @@ const (
 )
 
 func TestPutAnswerParse(t *testing.T) {
+	kinesisJSON := kinesisProtocol(false)
 	S, T, R, F := noFailure, failThrottled, failTransient, failRefused
 	tests := []struct {
 		name      string
@@ -52,7 +53,7 @@ func TestPutAnswerParse(t *testing.T) {
 			if !json.Valid([]byte(tt.body)) {
 				t.Fatalf("test body is not JSON: %s", tt.body)
 			}
-			if err := a.parse(kinesisProtocol, []byte(tt.body)); err != nil {
+			if err := a.parse(kinesisJSON, []byte(tt.body)); err != nil {
 				t.Fatalf("parse: %v", err)
 			}
 			if !reflect.DeepEqual(a.status, tt.want) && len(a.status)+len(tt.want) > 0 {
@@ -66,6 +67,7 @@ func TestPutAnswerParse(t *testing.T) {
 }
 
 func TestPutAnswerParseRejectsMalformed(t *testing.T) {
+	kinesisJSON := kinesisProtocol(false)
 	for _, body := range []string{
 		``,
 		`null`,
@@ -95,13 +97,14 @@ func TestPutAnswerParseRejectsMalformed(t *testing.T) {
 		`{"FailedRecordCount":0,"Records":[` + throttledEntry + `]}`,
 	} {
 		var a putAnswer
-		if err := a.parse(kinesisProtocol, []byte(body)); err == nil {
+		if err := a.parse(kinesisJSON, []byte(body)); err == nil {
 			t.Errorf("parse(%s) succeeded with %v, want an error", body, a.status)
 		}
 	}
 }
 
 func TestPutAnswerParseAllocations(t *testing.T) {
+	kinesisJSON := kinesisProtocol(false)
 	var all, mixed strings.Builder
 	all.WriteString(`{"FailedRecordCount":0,"Records":[`)
 	mixed.WriteString(`{"FailedRecordCount":250,"Records":[`)
@@ -131,11 +134,11 @@ func TestPutAnswerParseAllocations(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var a putAnswer
-			if err := a.parse(kinesisProtocol, tt.body); err != nil || len(a.status) != 500 {
+			if err := a.parse(kinesisJSON, tt.body); err != nil || len(a.status) != 500 {
 				t.Fatalf("parse: %v, %d statuses", err, len(a.status))
 			}
 			allocs := testing.AllocsPerRun(20, func() {
-				if err := a.parse(kinesisProtocol, tt.body); err != nil {
+				if err := a.parse(kinesisJSON, tt.body); err != nil {
 					t.Fatal(err)
 				}
 			})
@@ -179,6 +182,8 @@ func TestParseErrorAnswer(t *testing.T) {
 // panic, and whenever it accepts a document that encoding/json also
 // accepts, both must agree on which entries failed.
 func FuzzPutAnswer(f *testing.F) {
+	kinesisJSON := kinesisProtocol(false)
+	firehoseJSON := firehoseProtocol()
 	f.Add(`{"FailedRecordCount":0,"Records":[` + okEntry + `]}`)
 	f.Add(`{"FailedRecordCount":1,"Records":[` + okEntry + `,` + throttledEntry + `],"EncryptionType":"NONE"}`)
 	f.Add(`{"Failed\u0052ecordCount":1,"Records":[{"ErrorCode":"\ud83c\udf89","ErrorMessage":"\u00e9\n"}]}`)
@@ -188,10 +193,10 @@ func FuzzPutAnswer(f *testing.F) {
 	f.Add(`{"FailedPutCount":1,"Encrypted":false,"RequestResponses":[{"RecordId":"r"},{"ErrorCode":"ServiceUnavailableException","ErrorMessage":"Slow down."}]}`)
 	f.Fuzz(func(t *testing.T, body string) {
 		var a putAnswer
-		err := a.parse(kinesisProtocol, []byte(body))
+		err := a.parse(kinesisJSON, []byte(body))
 		parseErrorAnswer("", []byte(body))
 		var fh putAnswer // the other shape must not panic either
-		_ = fh.parse(firehoseProtocol, []byte(body))
+		_ = fh.parse(firehoseJSON, []byte(body))
 		if err != nil || !json.Valid([]byte(body)) {
 			return
 		}
@@ -226,6 +231,7 @@ func FuzzPutAnswer(f *testing.F) {
 }
 
 func BenchmarkPutAnswerParse(b *testing.B) {
+	kinesisJSON := kinesisProtocol(false)
 	var body strings.Builder
 	body.WriteString(`{"FailedRecordCount":0,"Records":[`)
 	for i := range 500 {
@@ -239,7 +245,7 @@ func BenchmarkPutAnswerParse(b *testing.B) {
 	var a putAnswer
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
-		if err := a.parse(kinesisProtocol, data); err != nil {
+		if err := a.parse(kinesisJSON, data); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -68,7 +68,7 @@ func appendPutRecordsBody(dst []byte, stream string, byARN bool, entries []entry
 			dst = append(dst, ',')
 		}
 		dst = append(dst, bodyData...)
-		dst = base64.StdEncoding.AppendEncode(dst, b.data(e, false))
+		dst = base64.StdEncoding.AppendEncode(dst, b.aggregate(e))
 		dst = append(dst, bodyPartitionKey...)
 		if e.key == "" {
 			dst = append(dst, `"0123456789abcdef"`...)

@@ -67,7 +67,7 @@ var testCreds = aws.Credentials{AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "wJ
 func testPutClient(t *testing.T, endpoint string) *putClient {
 	t.Helper()
 	o := kinesis.New(kinesis.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint)}).Options()
-	c, err := newPutClient(context.Background(), o, http.DefaultClient,
+	c, err := newPutClient(context.Background(), kinesisProtocol(false), o, http.DefaultClient,
 		credentials.StaticCredentialsProvider{Value: testCreds}, testStream, false, "kinetail/test")
 	if err != nil {
 		t.Fatal(err)
@@ -215,7 +215,7 @@ func TestPutEndpoint(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := newPutClient(context.Background(), kinesis.New(tt.o).Options(), http.DefaultClient, nil, tt.stream, strings.HasPrefix(tt.stream, "arn:"), "ua")
+			c, err := newPutClient(context.Background(), kinesisProtocol(false), kinesis.New(tt.o).Options(), http.DefaultClient, nil, tt.stream, strings.HasPrefix(tt.stream, "arn:"), "ua")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -227,10 +227,10 @@ func TestPutEndpoint(t *testing.T) {
 			}
 		})
 	}
-	if _, err := newPutClient(context.Background(), kinesis.New(kinesis.Options{Region: "cn-north-1"}).Options(), http.DefaultClient, nil, arn, true, "ua"); err == nil {
+	if _, err := newPutClient(context.Background(), kinesisProtocol(false), kinesis.New(kinesis.Options{Region: "cn-north-1"}).Options(), http.DefaultClient, nil, arn, true, "ua"); err == nil {
 		t.Error("an ARN of another partition was accepted")
 	}
-	if _, err := newPutClient(context.Background(), kinesis.Options{}, http.DefaultClient, nil, "s", false, "ua"); err == nil {
+	if _, err := newPutClient(context.Background(), kinesisProtocol(false), kinesis.Options{}, http.DefaultClient, nil, "s", false, "ua"); err == nil {
 		t.Error("no region and no endpoint was accepted")
 	}
 }
