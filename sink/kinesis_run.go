@@ -115,18 +115,14 @@ func (k *Stream) send(ctx context.Context, ks *keySource, b *putBuffers, r *requ
 		if unit := proto.payloadUnit; unit > 0 {
 			units += int64((e.size + unit - 1) / unit)
 		}
-		if e.parts == nil {
-			records++
-			bytes += int64(len(e.data))
-			acks.add(e.ack)
-			continue
+		if e.parts != nil {
+			aggs++
+			packed += len(e.parts)
 		}
-		aggs++
-		packed += len(e.parts)
-		for j := range e.parts {
+		for u := range e.users {
 			records++
-			bytes += int64(len(e.parts[j].data))
-			acks.add(e.parts[j].ack)
+			bytes += int64(len(u.data))
+			acks.add(u.ack)
 		}
 	}
 	acks.flush()
@@ -521,11 +517,7 @@ func (d *dispatcher) giveUp(es []entry, reason string, now time.Time, counter *a
 		recs := make([]DeadRecord, 0, len(es))
 		for i := range es {
 			e := &es[i]
-			parts := e.parts
-			if parts == nil {
-				parts = es[i : i+1]
-			}
-			for _, p := range parts {
+			for p := range e.users {
 				recs = append(recs, DeadRecord{
 					Time: now, Destination: k.name, Stream: k.set.stream, PartitionKey: p.key,
 					ExplicitHashKey: p.hash, Data: p.data, Error: reason, Attempts: e.attempts,
@@ -557,13 +549,8 @@ func (d *dispatcher) giveUp(es []entry, reason string, now time.Time, counter *a
 	}
 	var acks acker
 	for i := range es {
-		e := &es[i]
-		if e.parts == nil {
-			acks.add(e.ack)
-			continue
-		}
-		for j := range e.parts {
-			acks.add(e.parts[j].ack)
+		for u := range es[i].users {
+			acks.add(u.ack)
 		}
 	}
 	acks.flush()
