@@ -214,7 +214,7 @@ type Stream struct {
 	set   settings
 	sdk   *kinesis.Client  // Kinesis streams
 	fh    *firehose.Client // Firehose delivery streams
-	put   *putClient
+	put   putter           // a *putClient
 	creds aws.CredentialsProvider
 	dead  *DeadLetter // nil without a dead-letter file
 	log   *slog.Logger

@@ -14,6 +14,17 @@ import (
 	"github.com/kinetail/kinetail/internal/redact"
 )
 
+// putter is what the workers need of the put client (putClient, or a fake
+// in tests): one call, and where calls go, for messages.
+type putter interface {
+	// put sends the body in b.body and reads a 200 answer into b.res. Any
+	// other answer is an *apiError; a failure to get one is returned as
+	// is. It is called by several workers at once, each with its own b.
+	put(ctx context.Context, b *putBuffers) error
+	// endpoint is the URL calls go to, without credentials.
+	endpoint() string
+}
+
 // request is one PutRecords (or PutRecordBatch) call and its outcome.
 // Requests are reused: the slices keep their capacity from one call to the
 // next.
