@@ -1,3 +1,5 @@
+// Reading put answers and error answers in CBOR, without building values.
+
 package sink
 
 import (

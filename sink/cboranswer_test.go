@@ -1,3 +1,6 @@
+// Tests of reading CBOR answers: statuses, malformed input, allocations,
+// fuzzing.
+
 package sink
 
 import (

@@ -1,3 +1,6 @@
+// Writing PutRecords request bodies in CBOR, with their exact length known
+// first.
+
 package sink
 
 import (

@@ -1,3 +1,6 @@
+// Firehose PutRecordBatch: its endpoint, request body, limits, and what its
+// error codes mean.
+
 package sink
 
 import (

@@ -1,3 +1,6 @@
+// Tests of Firehose PutRecordBatch: body, answers, signature, endpoint,
+// errors.
+
 package sink
 
 import (

@@ -1,3 +1,6 @@
+// Stream, the Kinesis and Firehose sink: its settings and defaults, its
+// counters, and building one.
+
 package sink
 
 import (

@@ -1,3 +1,5 @@
+// The memory budget sinks share, and what a request costs in it.
+
 package sink
 
 import (

@@ -1,3 +1,6 @@
+// What a Stream shows about itself: the request observer for metrics,
+// gauges, the last error.
+
 package sink
 
 import (

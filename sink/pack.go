@@ -1,3 +1,6 @@
+// Packing user records into service records: KPL aggregates for Kinesis,
+// lines for Firehose.
+
 package sink
 
 import (

@@ -1,3 +1,6 @@
+// Reading put answers and error answers in JSON: per-entry failures, without
+// building values.
+
 package sink
 
 import (

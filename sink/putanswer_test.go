@@ -1,3 +1,6 @@
+// Tests of reading JSON answers: statuses, malformed input, allocations,
+// fuzzing.
+
 package sink
 
 import (

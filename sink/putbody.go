@@ -1,3 +1,6 @@
+// Writing PutRecords request bodies in JSON, with their exact length known
+// first.
+
 package sink
 
 import (

@@ -1,3 +1,6 @@
+// putClient: signing and sending one put call over HTTP, and reading its
+// answer into reused buffers.
+
 package sink
 
 import (

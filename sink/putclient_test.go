@@ -1,3 +1,6 @@
+// Tests of putClient against local HTTP servers: signatures as the SDK's,
+// endpoints, errors, clock skew.
+
 package sink
 
 import (

@@ -1,3 +1,6 @@
+// The queue of entries waiting to be sent, in lanes, and taking a request's
+// worth from it.
+
 package sink
 
 import (

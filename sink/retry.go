@@ -1,3 +1,6 @@
+// The failure vocabulary (what to do about a failed request or entry),
+// backoff, and rate-limited logs.
+
 package sink
 
 import (

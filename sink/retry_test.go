@@ -1,3 +1,5 @@
+// Tests of classifying failures, backoff and rate-limited logs.
+
 package sink
 
 import (

@@ -1,3 +1,6 @@
+// Tests of what goes on the wire: CBOR, HTTP versions, one write per request
+// head and body, buffers given up.
+
 package sink
 
 import (
