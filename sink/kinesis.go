@@ -30,7 +30,9 @@ import (
 
 // Limits of the Kinesis PutRecords API.
 const (
-	maxPutRecordsEntries  = 500
+	maxPutRecordsEntries = 500
+	// A stream's limits can be raised to 10 MiB per call and per record
+	// (batch.max_bytes allows no more).
 	kinesisMaxBatchBytes  = 10 << 20
 	kinesisMaxRecordBytes = 10 << 20
 	maxPartitionKeyRunes  = 256

@@ -94,8 +94,12 @@ type builder struct {
 // call.
 func (b *builder) aggregate(e *entry) []byte {
 	if e.parts == nil {
-		return e.data
+		return e.data // inlined: most entries are not packed
 	}
+	return b.buildAggregate(e)
+}
+
+func (b *builder) buildAggregate(e *entry) []byte {
 	b.buf = b.buf[:0]
 	b.kpl.Reset(e.key, e.hash)
 	for _, p := range e.parts {

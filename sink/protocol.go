@@ -17,9 +17,12 @@ const (
 
 // protocol is what differs between the put APIs a sink speaks: the body it
 // writes, how it reads answers and failures, how records are sized and
-// packed, and the service's limits. One is chosen when a sink is built
-// (protocolOf) and never changes; the code that sends, reads and retries
-// asks it instead of asking which service it talks to.
+// packed, and the service's limits. Kinesis PutRecords and Firehose
+// PutRecordBatch are the same JSON 1.1 exchange under other names (and
+// PutRecords also in CBOR); they differ in what some error codes mean. One
+// is chosen when a sink is built (protocolOf) and never changes: the code
+// that sends, reads and retries asks it instead of asking which service it
+// talks to.
 type protocol struct {
 	service string // serviceKinesis or serviceFirehose: which SDK client, in newStream
 	kind    string // the stream's kind, in messages
