@@ -1,3 +1,5 @@
+// Tests that the AWS SDK's own log output reaches the sink's slog handler.
+
 package sink
 
 import (

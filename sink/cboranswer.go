@@ -1,3 +1,5 @@
+// Reading put answers and error answers in CBOR, without building values.
+
 package sink
 
 import (
@@ -257,8 +259,8 @@ func (r *cborReader) skip(depth int) error {
 }
 
 // parseCBOR is parse for an answer in CBOR.
-func (a *putAnswer) parseCBOR(p protocol, b []byte) error {
-	count, records := p.countMember(), p.recordsMember()
+func (a *putAnswer) parseCBOR(p *protocol, b []byte) error {
+	count, records := p.countMember, p.recordsMember
 	r := cborReader{b: b}
 	sawCount := false
 	err := r.mapOf(func(key []byte) error {
@@ -301,7 +303,7 @@ func (a *putAnswer) cborEntry(r *cborReader) error {
 	if err != nil {
 		return err
 	}
-	st := entryStored
+	st := noFailure
 	if code != nil {
 		var str string
 		str, st = a.classify(code)

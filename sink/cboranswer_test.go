@@ -1,3 +1,6 @@
+// Tests of reading CBOR answers: statuses, malformed input, allocations,
+// fuzzing.
+
 package sink
 
 import (
@@ -38,28 +41,29 @@ const (
 )
 
 func TestPutAnswerParseCBOR(t *testing.T) {
-	S, T, R, F := entryStored, entryThrottled, entryRetry, entryFatal
+	kinesisJSON := kinesisProtocol(false)
+	S, T, R, F := noFailure, failThrottled, failTransient, failRefused
 	tests := []struct {
 		name      string
 		body      []byte
-		want      []entryStatus
+		want      []failure
 		code, msg string
 	}{
 		{"all stored", cbor(obj{"FailedRecordCount": 0, "Records": []any{cborOK, cborOK}, "EncryptionType": "NONE"}),
-			[]entryStatus{S, S}, "", ""},
+			[]failure{S, S}, "", ""},
 		{"partial failures", cbor(obj{"FailedRecordCount": 3, "Records": []any{
 			cborOK, cborThrottled, obj{"ErrorCode": "InternalFailure", "ErrorMessage": "oops"}, cborOKNulls,
 			obj{"ErrorCode": "KMSAccessDeniedException", "ErrorMessage": "denied"},
-		}}), []entryStatus{S, T, R, S, F}, "ProvisionedThroughputExceededException", cborThrottled["ErrorMessage"].(string)},
+		}}), []failure{S, T, R, S, F}, "ProvisionedThroughputExceededException", cborThrottled["ErrorMessage"].(string)},
 		{"throttling codes", cbor(obj{"FailedRecordCount": 3, "Records": []any{
 			obj{"ErrorCode": "KMSThrottlingException"}, obj{"ErrorCode": "LimitExceededException"}, cborThrottled,
-		}}), []entryStatus{T, T, T}, "KMSThrottlingException", ""},
-		{"null members are absent", cbor(obj{"FailedRecordCount": 0, "Records": []any{cborOKNulls}}), []entryStatus{S}, "", ""},
+		}}), []failure{T, T, T}, "KMSThrottlingException", ""},
+		{"null members are absent", cbor(obj{"FailedRecordCount": 0, "Records": []any{cborOKNulls}}), []failure{S}, "", ""},
 		{"an unknown code needs the operator", cbor(obj{"FailedRecordCount": 1, "Records": []any{obj{"ErrorCode": "NewException"}}}),
-			[]entryStatus{F}, "NewException", ""},
-		{"indefinite lengths and chunked text", []byte(cborIndefiniteAnswer), []entryStatus{R, S}, "InternalFailure", "m"},
-		{"odd members are skipped", []byte(cborOddMembers), []entryStatus{T}, "LimitExceededException", ""},
-		{"no records", cbor(obj{"FailedRecordCount": 0, "Records": []any{}}), []entryStatus{}, "", ""},
+			[]failure{F}, "NewException", ""},
+		{"indefinite lengths and chunked text", []byte(cborIndefiniteAnswer), []failure{R, S}, "InternalFailure", "m"},
+		{"odd members are skipped", []byte(cborOddMembers), []failure{T}, "LimitExceededException", ""},
+		{"no records", cbor(obj{"FailedRecordCount": 0, "Records": []any{}}), []failure{}, "", ""},
 	}
 	var a putAnswer // reused, as a worker does
 	for _, tt := range tests {
@@ -67,7 +71,7 @@ func TestPutAnswerParseCBOR(t *testing.T) {
 			if _, err := kinesistest.DecodeCBOR(tt.body); err != nil {
 				t.Fatalf("test body is not CBOR: %v", err)
 			}
-			if err := a.parse(kinesisProtocol, tt.body); err != nil {
+			if err := a.parse(kinesisJSON, tt.body); err != nil {
 				t.Fatalf("parse: %v", err)
 			}
 			if !reflect.DeepEqual(a.status, tt.want) && len(a.status)+len(tt.want) > 0 {
@@ -81,6 +85,7 @@ func TestPutAnswerParseCBOR(t *testing.T) {
 }
 
 func TestPutAnswerParseCBORRejectsMalformed(t *testing.T) {
+	kinesisJSON := kinesisProtocol(false)
 	good := cbor(obj{"FailedRecordCount": 0, "Records": []any{cborOK}})
 	deep := []byte{0xa2, 0x71}
 	deep = append(deep, "FailedRecordCount\x00\x65Other"...)
@@ -108,7 +113,7 @@ func TestPutAnswerParseCBORRejectsMalformed(t *testing.T) {
 		"a count too low":             cbor(obj{"FailedRecordCount": 0, "Records": []any{cborThrottled}}),
 	} {
 		var a putAnswer
-		if err := a.parse(kinesisProtocol, body); err == nil {
+		if err := a.parse(kinesisJSON, body); err == nil {
 			t.Errorf("%s: parse(%x) succeeded with %v, want an error", name, body, a.status)
 		}
 	}
@@ -142,6 +147,7 @@ func TestParseErrorAnswerCBOR(t *testing.T) {
 }
 
 func TestPutAnswerParseCBORAllocations(t *testing.T) {
+	kinesisJSON := kinesisProtocol(false)
 	all, mixed := make([]any, 500), make([]any, 500)
 	for i := range all {
 		all[i], mixed[i] = cborOKNulls, cborOK
@@ -161,11 +167,11 @@ func TestPutAnswerParseCBORAllocations(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var a putAnswer
-			if err := a.parse(kinesisProtocol, tt.body); err != nil || len(a.status) != 500 {
+			if err := a.parse(kinesisJSON, tt.body); err != nil || len(a.status) != 500 {
 				t.Fatalf("parse: %v, %d statuses", err, len(a.status))
 			}
 			allocs := testing.AllocsPerRun(20, func() {
-				if err := a.parse(kinesisProtocol, tt.body); err != nil {
+				if err := a.parse(kinesisJSON, tt.body); err != nil {
 					t.Fatal(err)
 				}
 			})
@@ -180,6 +186,7 @@ func TestPutAnswerParseCBORAllocations(t *testing.T) {
 // panic, and whenever it accepts an answer that the test server's decoder
 // also reads, both must agree on which entries failed.
 func FuzzPutAnswerCBOR(f *testing.F) {
+	kinesisJSON := kinesisProtocol(false)
 	f.Add(cbor(obj{"FailedRecordCount": 1, "Records": []any{cborOK, cborThrottled}, "EncryptionType": "NONE"}))
 	f.Add(cbor(obj{"FailedRecordCount": 0, "Records": []any{cborOKNulls}}))
 	f.Add([]byte(cborIndefiniteAnswer))
@@ -187,7 +194,7 @@ func FuzzPutAnswerCBOR(f *testing.F) {
 	f.Add(cbor(obj{"__type": "InternalFailure", "message": "x"}))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var a putAnswer
-		err := a.parse(kinesisProtocol, body)
+		err := a.parse(kinesisJSON, body)
 		parseErrorAnswer("", body)
 		if err != nil || !isCBOR(body) {
 			return
@@ -204,7 +211,7 @@ func FuzzPutAnswerCBOR(f *testing.F) {
 			m, _ := r.(map[string]any)
 			code, failed := m["ErrorCode"]
 			failed = failed && code != nil
-			if failed != (a.status[i] != entryStored) {
+			if failed != (a.status[i] != noFailure) {
 				t.Fatalf("entry %d: status %v, the decoder sees ErrorCode %v in %x", i, a.status[i], code, body)
 			}
 		}
@@ -212,6 +219,7 @@ func FuzzPutAnswerCBOR(f *testing.F) {
 }
 
 func BenchmarkPutAnswerParseCBOR(b *testing.B) {
+	kinesisJSON := kinesisProtocol(false)
 	recs := make([]any, 500)
 	for i := range recs {
 		recs[i] = cborOK
@@ -220,7 +228,7 @@ func BenchmarkPutAnswerParseCBOR(b *testing.B) {
 	var a putAnswer
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
-		if err := a.parse(kinesisProtocol, data); err != nil {
+		if err := a.parse(kinesisJSON, data); err != nil {
 			b.Fatal(err)
 		}
 	}

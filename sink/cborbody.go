@@ -1,3 +1,6 @@
+// Writing PutRecords request bodies in CBOR, with their exact length known
+// first.
+
 package sink
 
 import (
@@ -171,7 +174,7 @@ func appendPutRecordsCBOR(dst []byte, stream string, byARN bool, entries []entry
 			dst = append(dst, cborMap|3)
 		}
 		dst = append(dst, cborData...)
-		data := b.data(e, false)
+		data := b.aggregate(e)
 		dst = appendCBORHead(dst, cborBytes, len(data))
 		dst = append(dst, data...)
 		dst = append(dst, cborPartitionKey...)

@@ -1,3 +1,6 @@
+// Tests of the CBOR PutRecords body: same content as the JSON one, exact
+// bytes, allocations.
+
 package sink
 
 import (

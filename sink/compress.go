@@ -1,3 +1,6 @@
+// Compressing each record's data on its own before it is queued
+// (compression: gzip or zstd).
+
 package sink
 
 import (

@@ -1,3 +1,6 @@
+// The dead-letter file: appending given-up records as JSON lines, and
+// reading them back for replay.
+
 package sink
 
 import (

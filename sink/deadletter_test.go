@@ -1,3 +1,6 @@
+// Tests of the dead-letter file: round trip, mode, concurrent writers, torn
+// lines, renames.
+
 package sink
 
 import (

@@ -1,3 +1,6 @@
+// The File sink: records written as lines to a local, rotated file,
+// acknowledged once fsynced.
+
 package sink
 
 import (

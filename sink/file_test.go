@@ -1,3 +1,6 @@
+// Tests of the File sink: writing, rotation, retrying a failing disk,
+// cancelling.
+
 package sink
 
 import (

@@ -1,3 +1,6 @@
+// Firehose PutRecordBatch: its endpoint, request body, limits, and what its
+// error codes mean.
+
 package sink
 
 import (
@@ -31,8 +34,8 @@ const (
 // newFirehosePutClient resolves the PutRecordBatch endpoint for o the way
 // the SDK's Firehose client would: the endpoint override, FIPS and
 // dual-stack settings go into the SDK's endpoint rules, which also name the
-// signing service and region.
-func newFirehosePutClient(ctx context.Context, o firehose.Options, httpClient aws.HTTPClient, creds aws.CredentialsProvider, userAgent string) (*putClient, error) {
+// signing service and region. p is the Firehose protocol.
+func newFirehosePutClient(ctx context.Context, p *protocol, o firehose.Options, httpClient aws.HTTPClient, creds aws.CredentialsProvider, userAgent string) (*putClient, error) {
 	params := firehose.EndpointParameters{
 		Region:       regionParam(o.Region),
 		UseDualStack: aws.Bool(o.EndpointOptions.UseDualStackEndpoint == aws.DualStackEndpointStateEnabled),
@@ -47,7 +50,7 @@ func newFirehosePutClient(ctx context.Context, o firehose.Options, httpClient aw
 	if err != nil {
 		return nil, fmt.Errorf("resolve the Firehose endpoint: %w", err)
 	}
-	c := newPutClientAt(firehoseProtocol, ep, httpClient, creds, o.Region, userAgent)
+	c := newPutClientAt(p, ep, httpClient, creds, o.Region, userAgent)
 	if o.EndpointOptions.DisableHTTPS && o.BaseEndpoint == nil {
 		c.url.Scheme = "http"
 	}
@@ -83,38 +86,38 @@ func appendPutRecordBatchBody(dst []byte, stream string, entries []entry, b *bui
 			dst = append(dst, ',')
 		}
 		dst = append(dst, fhBodyData...)
-		dst = base64.StdEncoding.AppendEncode(dst, b.data(&entries[i], true))
+		dst = base64.StdEncoding.AppendEncode(dst, b.lines(&entries[i]))
 		dst = append(dst, fhBodyDataEnd...)
 	}
 	return append(dst, fhBodyEnd...)
 }
 
-// firehoseEntryStatus is the status of a PutRecordBatch entry that failed
+// firehoseEntryFailure is the failure of a PutRecordBatch entry answered
 // with code. Firehose answers ServiceUnavailableException when a stream
 // takes more than its quota, so that is throttling; InternalFailure is
 // transient. KMS.* codes (the key is denied, disabled, missing...) need the
 // operator, except KMS throttling.
-func firehoseEntryStatus(code string) entryStatus {
+func firehoseEntryFailure(code string) failure {
 	switch code {
 	case "ServiceUnavailableException", "KMS.ThrottlingException":
-		return entryThrottled
+		return failThrottled
 	case "InternalFailure":
-		return entryRetry
+		return failTransient
 	}
-	return kinesisProtocol.entryStatus(code)
+	return kinesisEntryFailure(code)
 }
 
 // classifyFirehose is classify for a failed PutRecordBatch request.
 // Firehose rejects a whole request with ServiceUnavailableException when
 // the stream is over its quota: that is throttling, not an outage.
-func classifyFirehose(err error) (retryable, throttled bool) {
+func classifyFirehose(err error) failure {
 	var ae *apiError
 	if errors.As(err, &ae) {
 		switch ae.code {
 		case "ServiceUnavailableException":
-			return true, true
+			return failThrottled
 		case "InvalidKMSResourceException":
-			return false, false
+			return failRefused
 		}
 	}
 	return classify(err)

@@ -1,3 +1,6 @@
+// Tests of Firehose PutRecordBatch: body, answers, signature, endpoint,
+// errors.
+
 package sink
 
 import (
@@ -98,29 +101,30 @@ func TestPutRecordBatchBodyAllocations(t *testing.T) {
 }
 
 func TestFirehoseAnswerParse(t *testing.T) {
-	S, T, R, F := entryStored, entryThrottled, entryRetry, entryFatal
+	fh := firehoseProtocol()
+	S, T, R, F := noFailure, failThrottled, failTransient, failRefused
 	tests := []struct {
 		name      string
 		body      string
-		want      []entryStatus
+		want      []failure
 		code, msg string
 	}{
 		{"all stored", `{"FailedPutCount":0,"Encrypted":false,"RequestResponses":[` + fhOKEntry + `,` + fhOKEntry + `]}`,
-			[]entryStatus{S, S}, "", ""},
+			[]failure{S, S}, "", ""},
 		{"a partial failure", `{"FailedPutCount":1,"Encrypted":true,"RequestResponses":[` + fhOKEntry + `,` + fhSlowDown + `,` + fhOKEntry + `]}`,
-			[]entryStatus{S, T, S}, "ServiceUnavailableException", "Slow down."},
+			[]failure{S, T, S}, "ServiceUnavailableException", "Slow down."},
 		{"codes are classified", `{"FailedPutCount":6,"RequestResponses":[` +
 			`{"ErrorCode":"InternalFailure","ErrorMessage":"oops"},` + fhSlowDown + `,` +
 			`{"ErrorCode":"KMS.AccessDeniedException","ErrorMessage":"denied"},` +
 			`{"ErrorCode":"KMS.DisabledException","ErrorMessage":"disabled"},` +
 			`{"ErrorCode":"KMS.ThrottlingException","ErrorMessage":"kms busy"},` +
 			`{"ErrorCode":"SomethingNew"},` + fhOKEntry + `]}`,
-			[]entryStatus{R, T, F, F, T, F, S}, "InternalFailure", "oops"},
+			[]failure{R, T, F, F, T, F, S}, "InternalFailure", "oops"},
 		{"members in any order, unknown ones skipped", `{"RequestResponses":[{"ErrorMessage":"m","RecordId":null,"ErrorCode":"ServiceUnavailableException","X":[1]}],"Unknown":{"a":"]"},"FailedPutCount":1,"Encrypted":null}`,
-			[]entryStatus{T}, "ServiceUnavailableException", "m"},
+			[]failure{T}, "ServiceUnavailableException", "m"},
 		{"Kinesis members are not Firehose's", `{"FailedPutCount":0,"Records":[` + fhSlowDown + `],"RequestResponses":[` + fhOKEntry + `]}`,
-			[]entryStatus{S}, "", ""},
-		{"no records", `{"FailedPutCount":0,"Encrypted":false,"RequestResponses":[]}`, []entryStatus{}, "", ""},
+			[]failure{S}, "", ""},
+		{"no records", `{"FailedPutCount":0,"Encrypted":false,"RequestResponses":[]}`, []failure{}, "", ""},
 	}
 	var a putAnswer // reused, as a worker does
 	for _, tt := range tests {
@@ -128,7 +132,7 @@ func TestFirehoseAnswerParse(t *testing.T) {
 			if !json.Valid([]byte(tt.body)) {
 				t.Fatalf("test body is not JSON: %s", tt.body)
 			}
-			if err := a.parse(firehoseProtocol, []byte(tt.body)); err != nil {
+			if err := a.parse(fh, []byte(tt.body)); err != nil {
 				t.Fatalf("parse: %v", err)
 			}
 			if !reflect.DeepEqual(a.status, tt.want) && len(a.status)+len(tt.want) > 0 {
@@ -142,6 +146,7 @@ func TestFirehoseAnswerParse(t *testing.T) {
 }
 
 func TestFirehoseAnswerParseRejectsMalformed(t *testing.T) {
+	fh := firehoseProtocol()
 	for _, body := range []string{
 		``,
 		`{}`,
@@ -158,7 +163,7 @@ func TestFirehoseAnswerParseRejectsMalformed(t *testing.T) {
 		`{"FailedPutCount":0,"RequestResponses":[` + fhSlowDown + `]}`,
 	} {
 		var a putAnswer
-		if err := a.parse(firehoseProtocol, []byte(body)); err == nil {
+		if err := a.parse(fh, []byte(body)); err == nil {
 			t.Errorf("parse(%s) succeeded with %v, want an error", body, a.status)
 		}
 	}
@@ -167,29 +172,32 @@ func TestFirehoseAnswerParseRejectsMalformed(t *testing.T) {
 // TestPutAnswerCodesPerProtocol reuses one answer for both protocols: a
 // code remembered for one must not be classified the other's way.
 func TestPutAnswerCodesPerProtocol(t *testing.T) {
+	kinesisJSON := kinesisProtocol(false)
+	fh := firehoseProtocol()
 	const entry = `{"ErrorCode":"ServiceUnavailableException","ErrorMessage":"x"}`
 	kinesisBody := []byte(`{"FailedRecordCount":1,"Records":[` + entry + `]}`)
 	firehoseBody := []byte(`{"FailedPutCount":1,"RequestResponses":[` + entry + `]}`)
 	var a putAnswer
 	for _, step := range []struct {
-		p    protocol
+		p    *protocol
 		body []byte
-		want entryStatus
+		want failure
 	}{
-		{kinesisProtocol, kinesisBody, entryRetry},
-		{firehoseProtocol, firehoseBody, entryThrottled},
-		{kinesisProtocol, kinesisBody, entryRetry},
+		{kinesisJSON, kinesisBody, failTransient},
+		{fh, firehoseBody, failThrottled},
+		{kinesisJSON, kinesisBody, failTransient},
 	} {
 		if err := a.parse(step.p, step.body); err != nil {
-			t.Fatalf("parse %s answer: %v", step.p.operation(), err)
+			t.Fatalf("parse %s answer: %v", step.p.operation, err)
 		}
 		if len(a.status) != 1 || a.status[0] != step.want {
-			t.Errorf("%s: statuses %v, want [%v]", step.p.operation(), a.status, step.want)
+			t.Errorf("%s: statuses %v, want [%v]", step.p.operation, a.status, step.want)
 		}
 	}
 }
 
 func TestFirehoseAnswerParseAllocations(t *testing.T) {
+	fh := firehoseProtocol()
 	var b strings.Builder
 	b.WriteString(`{"FailedPutCount":0,"Encrypted":false,"RequestResponses":[`)
 	for i := range 500 {
@@ -201,11 +209,11 @@ func TestFirehoseAnswerParseAllocations(t *testing.T) {
 	b.WriteString(`]}`)
 	body := []byte(b.String())
 	var a putAnswer
-	if err := a.parse(firehoseProtocol, body); err != nil || len(a.status) != 500 {
+	if err := a.parse(fh, body); err != nil || len(a.status) != 500 {
 		t.Fatalf("parse: %v, %d statuses", err, len(a.status))
 	}
 	allocs := testing.AllocsPerRun(20, func() {
-		if err := a.parse(firehoseProtocol, body); err != nil {
+		if err := a.parse(fh, body); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -217,7 +225,7 @@ func TestFirehoseAnswerParseAllocations(t *testing.T) {
 func testFirehosePutClient(t *testing.T, endpoint string) *putClient {
 	t.Helper()
 	o := firehose.New(firehose.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint)}).Options()
-	c, err := newFirehosePutClient(context.Background(), o, http.DefaultClient,
+	c, err := newFirehosePutClient(context.Background(), firehoseProtocol(), o, http.DefaultClient,
 		credentials.StaticCredentialsProvider{Value: testCreds}, "kinetail/test")
 	if err != nil {
 		t.Fatal(err)
@@ -311,8 +319,8 @@ func TestFirehosePutSignatureMatchesSDK(t *testing.T) {
 func TestFirehosePutSendsRequest(t *testing.T) {
 	srv := newCapture(t, http.StatusOK, `{"FailedPutCount":1,"Encrypted":false,"RequestResponses":[`+fhOKEntry+`,`+fhSlowDown+`]}`)
 	c := testFirehosePutClient(t, srv.srv.URL)
-	if c.operation() != "PutRecordBatch" {
-		t.Errorf("operation %q, want PutRecordBatch", c.operation())
+	if c.proto.operation != "PutRecordBatch" {
+		t.Errorf("operation %q, want PutRecordBatch", c.proto.operation)
 	}
 	var b putBuffers
 	b.body = appendPutRecordBatchBody(nil, testDeliveryID, []entry{{data: []byte("a")}, {data: []byte("b")}}, nil)
@@ -332,7 +340,7 @@ func TestFirehosePutSendsRequest(t *testing.T) {
 			t.Errorf("header %s = %q, want %q", h, got, v)
 		}
 	}
-	if want := []entryStatus{entryStored, entryThrottled}; !reflect.DeepEqual(b.res.status, want) {
+	if want := []failure{noFailure, failThrottled}; !reflect.DeepEqual(b.res.status, want) {
 		t.Errorf("statuses %v, want %v", b.res.status, want)
 	}
 	if b.res.failed != 1 || b.res.code != "ServiceUnavailableException" || b.res.msg != "Slow down." {
@@ -356,7 +364,7 @@ func TestFirehosePutEndpoint(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := newFirehosePutClient(context.Background(), firehose.New(tt.o).Options(), http.DefaultClient, nil, "ua")
+			c, err := newFirehosePutClient(context.Background(), firehoseProtocol(), firehose.New(tt.o).Options(), http.DefaultClient, nil, "ua")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -368,35 +376,35 @@ func TestFirehosePutEndpoint(t *testing.T) {
 			}
 		})
 	}
-	if _, err := newFirehosePutClient(context.Background(), firehose.Options{}, http.DefaultClient, nil, "ua"); err == nil {
+	if _, err := newFirehosePutClient(context.Background(), firehoseProtocol(), firehose.Options{}, http.DefaultClient, nil, "ua"); err == nil {
 		t.Error("no region and no endpoint was accepted")
 	}
-	if _, err := newFirehosePutClient(context.Background(), firehose.Options{Region: "us-east-1", EndpointOptions: firehose.EndpointResolverOptions{
+	if _, err := newFirehosePutClient(context.Background(), firehoseProtocol(), firehose.Options{Region: "us-east-1", EndpointOptions: firehose.EndpointResolverOptions{
 		UseFIPSEndpoint: aws.FIPSEndpointStateEnabled}, BaseEndpoint: aws.String("http://127.0.0.1:1")}, http.DefaultClient, nil, "ua"); err == nil {
 		t.Error("FIPS with an endpoint override was accepted")
 	}
 }
 
 func TestFirehosePutErrors(t *testing.T) {
+	fh := firehoseProtocol()
 	tests := []struct {
-		name      string
-		status    int
-		answer    string
-		code      string
-		retryable bool
-		throttled bool
+		name   string
+		status int
+		answer string
+		code   string
+		want   failure
 	}{
 		{"a missing delivery stream", 400, `{"__type":"ResourceNotFoundException","message":"Firehose events under account 123456789012 not found."}`,
-			"ResourceNotFoundException", false, false},
+			"ResourceNotFoundException", failRefused},
 		{"over the stream's quota", 400, `{"__type":"ServiceUnavailableException","message":"Slow down."}`,
-			"ServiceUnavailableException", true, true},
+			"ServiceUnavailableException", failThrottled},
 		{"a bad argument", 400, `{"__type":"InvalidArgumentException","message":"Records size exceeds 4 MB limit"}`,
-			"InvalidArgumentException", false, false},
+			"InvalidArgumentException", failRefused},
 		{"a KMS key that cannot be used", 400, `{"__type":"InvalidKMSResourceException","code":"KMS.DisabledException","message":"disabled"}`,
-			"InvalidKMSResourceException", false, false},
+			"InvalidKMSResourceException", failRefused},
 		{"too many requests", 400, `{"__type":"LimitExceededException","message":"limit"}`,
-			"LimitExceededException", true, true},
-		{"an internal error", 500, `{"__type":"InternalFailure","message":"x"}`, "InternalFailure", true, false},
+			"LimitExceededException", failThrottled},
+		{"an internal error", 500, `{"__type":"InternalFailure","message":"x"}`, "InternalFailure", failTransient},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -412,13 +420,13 @@ func TestFirehosePutErrors(t *testing.T) {
 			if ae.status != tt.status || ae.code != tt.code {
 				t.Errorf("API error %+v, want status %d code %s", *ae, tt.status, tt.code)
 			}
-			if r, th := c.classify(err); r != tt.retryable || th != tt.throttled {
-				t.Errorf("classify(%v) = (%v, %v), want (%v, %v)", err, r, th, tt.retryable, tt.throttled)
+			if got := c.proto.classify(err); got != tt.want {
+				t.Errorf("classify(%v) = %v, want %v", err, got, tt.want)
 			}
 		})
 	}
 	// Not an answer at all: transient, as for Kinesis.
-	if r, th := firehoseProtocol.classify(errors.New("connection reset")); !r || th {
-		t.Errorf("a transport error classified (%v, %v), want retryable, not throttled", r, th)
+	if got := fh.classify(errors.New("connection reset")); got != failTransient {
+		t.Errorf("a transport error classified %v, want %v", got, failTransient)
 	}
 }

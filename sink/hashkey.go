@@ -1,3 +1,6 @@
+// 128-bit hash keys: a partition key's MD5, and ExplicitHashKey in decimal,
+// for shard-aware mode.
+
 package sink
 
 import (

@@ -1,3 +1,5 @@
+// Tests of 128-bit hash keys: parsing, printing, ordering, lookups.
+
 package sink
 
 import (

@@ -1,3 +1,5 @@
+// The HTTP client built from a destination's timeouts and HTTP version.
+
 package sink
 
 import (

@@ -1,15 +1,16 @@
+// Stream, the Kinesis and Firehose sink: its settings and defaults, its
+// counters, and building one.
+
 package sink
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"runtime/debug"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -19,14 +20,10 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/firehose"
-	fhtypes "github.com/aws/aws-sdk-go-v2/service/firehose/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/aws/smithy-go"
 
 	"github.com/kinetail/kinetail/config"
-	"github.com/kinetail/kinetail/internal/awslimits"
 	"github.com/kinetail/kinetail/internal/awslog"
 	"github.com/kinetail/kinetail/internal/redact"
 )
@@ -85,9 +82,9 @@ type Options struct {
 
 // settings are a Destination's values with defaults applied.
 type settings struct {
+	proto          *protocol
 	stream         string
 	streamARN      bool // stream is an ARN, sent as StreamARN
-	firehose       bool // a Firehose delivery stream, not a Kinesis stream
 	where          string
 	keyMode        string
 	maxRecords     int
@@ -104,7 +101,6 @@ type settings struct {
 	aggregate      bool
 	maxPacked      int
 	compression    string
-	cbor           bool // PutRecords in CBOR instead of JSON
 	http2          bool // offer HTTP/2 over TLS
 	deadLetter     string
 	shardAware     bool
@@ -149,15 +145,14 @@ func newSettings(d *config.Destination, region string) settings {
 		}
 		return def
 	}
+	p := protocolOf(d)
 	s := settings{
-		stream:         d.Stream,
-		streamARN:      strings.HasPrefix(d.Stream, "arn:"),
-		firehose:       d.Type == "firehose",
+		proto:          p,
 		where:          region,
 		keyMode:        d.PartitionKey,
-		maxRecords:     min(orInt(int64(d.Batch.MaxRecords), config.DefaultBatchMaxRecords), awslimits.KinesisMaxRecords),
-		maxBytes:       orInt(int64(d.Batch.MaxBytes), int(config.DefaultBatchMaxBytes)),
-		maxRecordBytes: orInt(int64(d.Batch.MaxRecordBytes), int(config.DefaultBatchMaxRecordBytes)),
+		maxRecords:     min(orInt(int64(d.Batch.MaxRecords), p.maxRecords), p.maxRecords),
+		maxBytes:       min(orInt(int64(d.Batch.MaxBytes), p.batchBytes), p.maxBatchBytes),
+		maxRecordBytes: min(orInt(int64(d.Batch.MaxRecordBytes), p.recordBytes), p.maxRecordBytes),
 		maxAge:         or(d.Batch.MaxAge.D(), config.DefaultBatchMaxAge.D()),
 		initialBackoff: or(d.Retry.InitialBackoff.D(), config.DefaultInitialBackoff.D()),
 		maxBackoff:     or(d.Retry.MaxBackoff.D(), config.DefaultMaxBackoff.D()),
@@ -167,27 +162,16 @@ func newSettings(d *config.Destination, region string) settings {
 		maxInFlight:    orInt(int64(d.MaxInFlight), config.DefaultMaxInFlight),
 		maxRecordAge:   max(d.Retry.MaxRecordAge.D(), 0),
 		aggregate:      d.Aggregation.Enabled,
-		maxPacked:      int(d.Aggregation.MaxBytes),
+		maxPacked:      orInt(int64(d.Aggregation.MaxBytes), p.packedBytes),
 		compression:    d.Compression,
-		cbor:           d.Protocol == ProtocolCBOR && d.Type != "firehose",
 		http2:          d.HTTP.Version == HTTP2,
 		deadLetter:     d.DeadLetterFile,
-		shardAware:     d.ShardAware.Enabled && d.Type != "firehose",
+		shardAware:     d.ShardAware.Enabled && p.keyed,
 		shardRefresh:   or(d.ShardAware.Refresh.D(), config.DefaultShardRefresh.D()),
 		shardBytes:     orInt(int64(d.ShardAware.BytesPerSecond), int(config.DefaultShardBytesPerSecond)),
 		shardRecords:   orInt(int64(d.ShardAware.RecordsPerSecond), config.DefaultShardRecordsPerSecond),
 	}
-	if s.firehose {
-		s.stream, s.streamARN = d.DeliveryStream, false
-		s.maxBytes = min(orInt(int64(d.Batch.MaxBytes), awslimits.FirehoseMaxRequestBytes), awslimits.FirehoseMaxRequestBytes)
-		s.maxRecordBytes = min(orInt(int64(d.Batch.MaxRecordBytes), awslimits.FirehoseMaxRecordBytes), awslimits.FirehoseMaxRecordBytes)
-		if d.Aggregation.MaxBytes <= 0 {
-			s.maxPacked = s.maxRecordBytes
-		}
-	}
-	if s.maxPacked <= 0 {
-		s.maxPacked = int(config.DefaultAggregationMaxBytes)
-	}
+	s.stream, s.streamARN = p.streamOf(d)
 	s.maxPacked = min(s.maxPacked, s.maxRecordBytes)
 	if s.keyMode == "" {
 		s.keyMode = KeyRandom
@@ -215,7 +199,7 @@ type Stream struct {
 	set   settings
 	sdk   *kinesis.Client  // Kinesis streams
 	fh    *firehose.Client // Firehose delivery streams
-	put   *putClient
+	put   putter           // a *putClient
 	creds aws.CredentialsProvider
 	dead  *DeadLetter // nil without a dead-letter file
 	log   *slog.Logger
@@ -223,6 +207,9 @@ type Stream struct {
 	mem   *Memory // nil: unbounded
 	stats streamCounters
 	watch watch // for metrics and status (observe.go)
+
+	// describe is Check's look at the stream, with sdk or fh.
+	describe func(context.Context) error
 }
 
 // StreamStats is a snapshot of a sink's counters.
@@ -375,23 +362,25 @@ func newStream(ctx context.Context, d *config.Destination, opts Options) (*Strea
 	}
 	k := &Stream{name: d.Name, set: set, creds: cfg.Credentials, log: opts.Logger, rng: opts.Rand, mem: opts.Memory}
 	k.watch.obs = opts.Observer
-	if set.firehose {
+	// The one place the service matters beyond the protocol: which SDK
+	// client checks the stream and resolves the put endpoint.
+	switch set.proto.service {
+	case serviceFirehose:
 		k.fh = firehose.NewFromConfig(cfg, func(o *firehose.Options) {
 			if d.Endpoint != "" {
 				o.BaseEndpoint = aws.String(d.Endpoint)
 			}
 		})
-		k.put, err = newFirehosePutClient(ctx, k.fh.Options(), putHTTP, cfg.Credentials, ua)
-	} else {
+		k.describe = k.describeDeliveryStream
+		k.put, err = newFirehosePutClient(ctx, set.proto, k.fh.Options(), putHTTP, cfg.Credentials, ua)
+	default:
 		k.sdk = kinesis.NewFromConfig(cfg, func(o *kinesis.Options) {
 			if d.Endpoint != "" {
 				o.BaseEndpoint = aws.String(d.Endpoint)
 			}
 		})
-		k.put, err = newPutClient(ctx, k.sdk.Options(), putHTTP, cfg.Credentials, d.Stream, set.streamARN, ua)
-		if err == nil {
-			k.put.cbor = set.cbor
-		}
+		k.describe = k.describeStream
+		k.put, err = newPutClient(ctx, set.proto, k.sdk.Options(), putHTTP, cfg.Credentials, set.stream, set.streamARN, ua)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("destination %s: %w", d.Name, err)
@@ -410,107 +399,6 @@ func newStream(ctx context.Context, d *config.Destination, opts Options) (*Strea
 		k.rng = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
 	return k, nil
-}
-
-// Check makes sure the stream can be written to: credentials resolve, the
-// endpoint answers, and the stream exists and is ACTIVE or UPDATING. Its
-// errors say which of these failed.
-func (k *Stream) Check(ctx context.Context) (err error) {
-	// The SDK's errors quote the endpoint's URL, user name included.
-	defer func() { err = redact.Error(err) }()
-	if k.set.firehose {
-		return k.checkFirehose(ctx)
-	}
-	ctx, cancel := context.WithTimeout(ctx, k.set.request)
-	defer cancel()
-	if err := k.checkCredentials(ctx); err != nil {
-		return err
-	}
-	in := &kinesis.DescribeStreamSummaryInput{}
-	if k.set.streamARN {
-		in.StreamARN = aws.String(k.set.stream)
-	} else {
-		in.StreamName = aws.String(k.set.stream)
-	}
-	out, err := k.sdk.DescribeStreamSummary(ctx, in)
-	if err != nil {
-		return k.checkError(err)
-	}
-	if out.StreamDescriptionSummary == nil {
-		return fmt.Errorf("kinesis stream %q: empty DescribeStreamSummary answer from %s", k.set.stream, k.set.where)
-	}
-	switch st := out.StreamDescriptionSummary.StreamStatus; st {
-	case types.StreamStatusActive, types.StreamStatusUpdating:
-		return nil
-	default:
-		return fmt.Errorf("kinesis stream %q in %s is %s, want ACTIVE or UPDATING", k.set.stream, k.set.where, st)
-	}
-}
-
-// checkError turns a DescribeStreamSummary failure into a message an
-// operator can act on.
-func (k *Stream) checkError(err error) error {
-	var notFound *types.ResourceNotFoundException
-	var fhNotFound *fhtypes.ResourceNotFoundException
-	if errors.As(err, &notFound) || errors.As(err, &fhNotFound) {
-		return fmt.Errorf("%s %q %w in %s", k.kind(), k.set.stream, ErrStreamNotFound, k.set.where)
-	}
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		switch ae.ErrorCode() {
-		case "UnrecognizedClientException", "InvalidSignatureException", "IncompleteSignature",
-			"MissingAuthenticationToken", "MissingAuthenticationTokenException",
-			"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId":
-			return fmt.Errorf("%s %q: AWS credentials rejected by %s: %w", k.kind(), k.set.stream, k.set.where, err)
-		case "AccessDeniedException", "AccessDenied":
-			return fmt.Errorf("%s %q: access denied in %s (check the IAM policy): %w", k.kind(), k.set.stream, k.set.where, err)
-		}
-		return fmt.Errorf("%s %q: describe in %s: %w", k.kind(), k.set.stream, k.set.where, err)
-	}
-	// No answer from the service at all: connection refused, DNS, TLS,
-	// timeouts.
-	return fmt.Errorf("%s %q: cannot reach the service in %s: %w", k.kind(), k.set.stream, k.set.where, err)
-}
-
-// checkCredentials makes sure credentials can be had, for Check.
-func (k *Stream) checkCredentials(ctx context.Context) error {
-	if k.creds == nil {
-		return fmt.Errorf("%s %q: no AWS credentials found", k.kind(), k.set.stream)
-	}
-	if _, err := k.creds.Retrieve(ctx); err != nil {
-		return fmt.Errorf("%s %q: retrieve AWS credentials: %w", k.kind(), k.set.stream, err)
-	}
-	return nil
-}
-
-// kind names the stream's kind in messages.
-func (k *Stream) kind() string {
-	if k.set.firehose {
-		return "firehose delivery stream"
-	}
-	return "kinesis stream"
-}
-
-// checkFirehose is Check for a delivery stream.
-func (k *Stream) checkFirehose(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, k.set.request)
-	defer cancel()
-	if err := k.checkCredentials(ctx); err != nil {
-		return err
-	}
-	out, err := k.fh.DescribeDeliveryStream(ctx, &firehose.DescribeDeliveryStreamInput{DeliveryStreamName: aws.String(k.set.stream)})
-	if err != nil {
-		return k.checkError(err)
-	}
-	if out.DeliveryStreamDescription == nil {
-		return fmt.Errorf("firehose delivery stream %q: empty answer from %s", k.set.stream, k.set.where)
-	}
-	switch st := out.DeliveryStreamDescription.DeliveryStreamStatus; st {
-	case fhtypes.DeliveryStreamStatusActive:
-		return nil
-	default:
-		return fmt.Errorf("firehose delivery stream %q in %s is %s, want ACTIVE", k.set.stream, k.set.where, st)
-	}
 }
 
 // defaultUserAgent is "kinetail/" and the main module's version.

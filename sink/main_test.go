@@ -1,3 +1,6 @@
+// The package's TestMain: goroutine leak checks, and the fault server child
+// process of BenchmarkWire.
+
 package sink
 
 import (

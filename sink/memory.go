@@ -1,3 +1,5 @@
+// The memory budget sinks share, and what a request costs in it.
+
 package sink
 
 import (
@@ -28,11 +30,7 @@ func (s *settings) cost(entries []entry) int64 {
 	n := requestFixedBytes + int64(len(entries))*entryBytes
 	for i := range entries {
 		e := &entries[i]
-		data := int64(e.size)
-		if !s.cbor {
-			data = (data + 2) / 3 * 4
-		}
-		n += data + entryBodyBytes + int64(len(e.hash))
+		n += s.proto.bodyBytes(int64(e.size)) + entryBodyBytes + int64(len(e.hash))
 		n += int64(len(e.parts)) * entryBytes
 	}
 	return n
@@ -41,11 +39,7 @@ func (s *settings) cost(entries []entry) int64 {
 // fullCost is the cost of the largest request the settings allow, before
 // any is seen.
 func (s *settings) fullCost() int64 {
-	data := int64(s.maxBytes)
-	if !s.cbor {
-		data = (data + 2) / 3 * 4
-	}
-	return requestFixedBytes + data + int64(s.maxRecords)*(entryBytes+entryBodyBytes)
+	return requestFixedBytes + s.proto.bodyBytes(int64(s.maxBytes)) + int64(s.maxRecords)*(entryBytes+entryBodyBytes)
 }
 
 // fitMemory makes one request fit in memory bytes: a budget smaller than

@@ -1,3 +1,6 @@
+// Tests of the memory budget: requests stay within it, and a share too
+// small is refused.
+
 package sink
 
 import (

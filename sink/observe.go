@@ -1,3 +1,6 @@
+// What a Stream shows about itself: the request observer for metrics,
+// gauges, the last error.
+
 package sink
 
 import (
@@ -58,12 +61,12 @@ func (k *Stream) observe(r *request, now time.Time) {
 	*res = RequestResult{Latency: r.took, Bytes: len(r.bufs.body), Err: r.err}
 	if r.err != nil {
 		res.Records = len(r.entries)
-		_, res.Throttled = k.put.classify(r.err)
+		res.Throttled = k.set.proto.classify(r.err) == failThrottled
 	} else {
 		// An answered request's entries are the ones that failed.
 		res.Records = r.stored + len(r.entries)
-		res.Stored, res.ThrottledEntries, res.Refused = r.stored, r.throttled, r.fatal
-		res.Failed = len(r.entries) - r.throttled - r.fatal
+		res.Stored, res.ThrottledEntries, res.Refused = r.stored, r.throttled, r.refused
+		res.Failed = len(r.entries) - r.throttled - r.refused
 	}
 	switch {
 	case r.err != nil:
@@ -115,4 +118,4 @@ func (k *Stream) State() StreamState {
 func (k *Stream) Stream() string { return k.set.stream }
 
 // Firehose reports whether the sink sends to a Firehose delivery stream.
-func (k *Stream) Firehose() bool { return k.set.firehose }
+func (k *Stream) Firehose() bool { return k.set.proto.service == serviceFirehose }

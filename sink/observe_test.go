@@ -1,3 +1,5 @@
+// Tests of the request observer and the gauges.
+
 package sink
 
 import (

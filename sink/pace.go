@@ -1,3 +1,6 @@
+// Pacing one shard's lane within its bytes and records per second (shard-
+// aware mode).
+
 package sink
 
 import "time"

@@ -1,3 +1,6 @@
+// Packing user records into service records: KPL aggregates for Kinesis,
+// lines for Firehose.
+
 package sink
 
 import (
@@ -86,25 +89,38 @@ type builder struct {
 	buf []byte
 }
 
-// data returns what e sends: its own data, or for a packed entry its
-// bytes, built into b's buffer and valid until the next call.
-func (b *builder) data(e *entry, firehose bool) []byte {
+// aggregate returns what e sends to Kinesis: its own data, or for a packed
+// entry its KPL aggregate, built into b's buffer and valid until the next
+// call.
+func (b *builder) aggregate(e *entry) []byte {
 	if e.parts == nil {
-		return e.data
+		return e.data // inlined: most entries are not packed
 	}
+	return b.buildAggregate(e)
+}
+
+func (b *builder) buildAggregate(e *entry) []byte {
 	b.buf = b.buf[:0]
-	if firehose {
-		for _, p := range e.parts {
-			b.buf = append(b.buf, p.data...)
-			b.buf = append(b.buf, '\n')
-		}
-		return b.buf
-	}
 	b.kpl.Reset(e.key, e.hash)
 	for _, p := range e.parts {
 		b.kpl.Add(p.data)
 	}
 	b.buf = b.kpl.AppendTo(b.buf)
+	return b.buf
+}
+
+// lines returns what e sends to Firehose: its own data, or for a packed
+// entry its records' lines, built into b's buffer and valid until the next
+// call.
+func (b *builder) lines(e *entry) []byte {
+	if e.parts == nil {
+		return e.data
+	}
+	b.buf = b.buf[:0]
+	for _, p := range e.parts {
+		b.buf = append(b.buf, p.data...)
+		b.buf = append(b.buf, '\n')
+	}
 	return b.buf
 }
 

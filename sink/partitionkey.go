@@ -1,3 +1,6 @@
+// Partition keys: derived ones (random or from the data) and explicit ones,
+// made valid.
+
 package sink
 
 import (

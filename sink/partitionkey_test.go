@@ -1,3 +1,5 @@
+// Tests of derived and explicit partition keys.
+
 package sink
 
 import (

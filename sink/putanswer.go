@@ -1,3 +1,6 @@
+// Reading put answers and error answers in JSON: per-entry failures, without
+// building values.
+
 package sink
 
 import (
@@ -8,22 +11,13 @@ import (
 	"github.com/kinetail/kinetail/transform"
 )
 
-// entryStatus is the outcome of one entry of a put.
-type entryStatus uint8
-
-const (
-	entryStored    entryStatus = iota
-	entryThrottled             // the shard or KMS asked us to slow down
-	entryRetry                 // a transient failure
-	entryFatal                 // needs the operator (KMS access...), or an unknown code
-)
-
 // putAnswer is what a PutRecords or PutRecordBatch answer says. It is
 // reused from one call to the next, so reading an answer allocates nothing
 // unless entries failed.
 type putAnswer struct {
-	// status has one element per record of the answer, in order.
-	status []entryStatus
+	// status has one element per record of the answer, in order:
+	// noFailure for a stored one.
+	status []failure
 	// failed is the answer's FailedRecordCount (FailedPutCount).
 	failed int
 	// code and msg are those of the first failed entry, for the log.
@@ -34,12 +28,12 @@ type putAnswer struct {
 	// repeated in every failed entry becomes a string only once.
 	codes    [4]codeStatus
 	nextCode int
-	proto    protocol // the protocol codes were classified for
+	proto    *protocol // the protocol codes were classified for
 }
 
 type codeStatus struct {
 	code string
-	st   entryStatus
+	st   failure
 }
 
 func (a *putAnswer) reset() {
@@ -62,7 +56,7 @@ var errMalformed = errors.New("malformed JSON")
 // Only the count and each entry's ErrorCode and ErrorMessage are decoded;
 // SequenceNumber, RecordId and unknown members are skipped without being
 // copied.
-func (a *putAnswer) parse(p protocol, b []byte) error {
+func (a *putAnswer) parse(p *protocol, b []byte) error {
 	a.reset()
 	if a.proto != p {
 		// A code may mean something else to the other service.
@@ -71,7 +65,7 @@ func (a *putAnswer) parse(p protocol, b []byte) error {
 	if isCBOR(b) {
 		return a.parseCBOR(p, b)
 	}
-	count, records := p.countMember(), p.recordsMember()
+	count, records := p.countMember, p.recordsMember
 	s := scanner{b: b}
 	sawCount := false
 	err := s.object(func(key []byte) error {
@@ -103,7 +97,7 @@ func (a *putAnswer) check(sawCount bool, count string) error {
 	}
 	failed := 0
 	for _, st := range a.status {
-		if st != entryStored {
+		if st != noFailure {
 			failed++
 		}
 	}
@@ -118,10 +112,10 @@ func (a *putAnswer) check(sawCount bool, count string) error {
 // entry reads one element of Records (RequestResponses).
 func (a *putAnswer) entry(s *scanner) error {
 	if s.storedEntry() {
-		a.status = append(a.status, entryStored)
+		a.status = append(a.status, noFailure)
 		return nil
 	}
-	st := entryStored
+	st := noFailure
 	var code, msg []byte // raw, possibly escaped
 	codeEsc, msgEsc := false, false
 	err := s.object(func(key []byte) error {
@@ -162,14 +156,14 @@ func (a *putAnswer) entry(s *scanner) error {
 
 // classify returns code as a string and the status of an entry failed
 // with it.
-func (a *putAnswer) classify(code []byte) (string, entryStatus) {
+func (a *putAnswer) classify(code []byte) (string, failure) {
 	for _, c := range a.codes {
-		if c.code == string(code) && c.st != entryStored {
+		if c.code == string(code) && c.st != noFailure {
 			return c.code, c.st
 		}
 	}
 	c := codeStatus{code: string(code)}
-	c.st = a.proto.entryStatus(c.code)
+	c.st = a.proto.entryFailure(c.code)
 	a.codes[a.nextCode] = c
 	a.nextCode = (a.nextCode + 1) % len(a.codes)
 	return c.code, c.st

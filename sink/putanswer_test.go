@@ -1,3 +1,6 @@
+// Tests of reading JSON answers: statuses, malformed input, allocations,
+// fuzzing.
+
 package sink
 
 import (
@@ -14,37 +17,38 @@ const (
 )
 
 func TestPutAnswerParse(t *testing.T) {
-	S, T, R, F := entryStored, entryThrottled, entryRetry, entryFatal
+	kinesisJSON := kinesisProtocol(false)
+	S, T, R, F := noFailure, failThrottled, failTransient, failRefused
 	tests := []struct {
 		name      string
 		body      string
-		want      []entryStatus
+		want      []failure
 		code, msg string
 	}{
 		{"all stored", `{"FailedRecordCount":0,"Records":[` + okEntry + `,` + okEntry + `],"EncryptionType":"NONE"}`,
-			[]entryStatus{S, S}, "", ""},
+			[]failure{S, S}, "", ""},
 		{"mixed failures", `{"FailedRecordCount":3,"Records":[` + okEntry + `,` + throttledEntry + `,` +
 			`{"ErrorCode":"InternalFailure","ErrorMessage":"oops"},` + okEntry + `,` +
 			`{"ErrorCode":"KMSAccessDeniedException","ErrorMessage":"denied"}]}`,
-			[]entryStatus{S, T, R, S, F}, "ProvisionedThroughputExceededException",
+			[]failure{S, T, R, S, F}, "ProvisionedThroughputExceededException",
 			"Rate exceeded for shard shardId-000000000000 in stream s under account 123456789012."},
 		{"an unknown code needs the operator", `{"FailedRecordCount":1,"Records":[{"ErrorCode":"NewException","ErrorMessage":null}]}`,
-			[]entryStatus{F}, "NewException", ""},
+			[]failure{F}, "NewException", ""},
 		{"an empty code is a failure", `{"FailedRecordCount":1,"Records":[{"ErrorCode":""}]}`,
-			[]entryStatus{F}, "", ""},
+			[]failure{F}, "", ""},
 		{"null members are absent", `{"FailedRecordCount":0,"Records":[{"ErrorCode":null,"ErrorMessage":null,"SequenceNumber":"1"}]}`,
-			[]entryStatus{S}, "", ""},
+			[]failure{S}, "", ""},
 		{"escaped strings are decoded", `{"Failed\u0052ecordCount":1,"Records":[{"Error\u0043ode":"Provisioned\u0054hroughputExceededException","ErrorMessage":"tab\tquote\" \u00e9 \ud83c\udf89 \ud800 \/"}]}`,
-			[]entryStatus{T}, "ProvisionedThroughputExceededException", "tab\tquote\" é 🎉 \uFFFD /"},
+			[]failure{T}, "ProvisionedThroughputExceededException", "tab\tquote\" é 🎉 \uFFFD /"},
 		{"escaped values that are skipped", `{"FailedRecordCount":0,"Records":[{"SequenceNumber":"a\"b\\","ShardId":"\u0041"}]}`,
-			[]entryStatus{S}, "", ""},
+			[]failure{S}, "", ""},
 		{"members in any order, unknown ones skipped", `{"EncryptionType":"KMS","Unknown":{"a":[1,2,{"b":"]}"}],"c":null},"Records":[` +
 			`{"ShardId":"s","Extra":[true,false,null,-1.5e3],"ErrorMessage":"m","ErrorCode":"LimitExceededException","SequenceNumber":"1"}` +
 			`],"More":[[]],"FailedRecordCount":1}`,
-			[]entryStatus{T}, "LimitExceededException", "m"},
+			[]failure{T}, "LimitExceededException", "m"},
 		{"white space everywhere", " \n{ \"FailedRecordCount\" :\t1 ,\r\n \"Records\" : [ { \"ErrorCode\" : \"InternalFailure\" } , { } ] } \n",
-			[]entryStatus{R, S}, "InternalFailure", ""},
-		{"no records", `{"FailedRecordCount":0,"Records":[]}`, []entryStatus{}, "", ""},
+			[]failure{R, S}, "InternalFailure", ""},
+		{"no records", `{"FailedRecordCount":0,"Records":[]}`, []failure{}, "", ""},
 	}
 	var a putAnswer // reused, as a worker does
 	for _, tt := range tests {
@@ -52,7 +56,7 @@ func TestPutAnswerParse(t *testing.T) {
 			if !json.Valid([]byte(tt.body)) {
 				t.Fatalf("test body is not JSON: %s", tt.body)
 			}
-			if err := a.parse(kinesisProtocol, []byte(tt.body)); err != nil {
+			if err := a.parse(kinesisJSON, []byte(tt.body)); err != nil {
 				t.Fatalf("parse: %v", err)
 			}
 			if !reflect.DeepEqual(a.status, tt.want) && len(a.status)+len(tt.want) > 0 {
@@ -66,6 +70,7 @@ func TestPutAnswerParse(t *testing.T) {
 }
 
 func TestPutAnswerParseRejectsMalformed(t *testing.T) {
+	kinesisJSON := kinesisProtocol(false)
 	for _, body := range []string{
 		``,
 		`null`,
@@ -95,13 +100,14 @@ func TestPutAnswerParseRejectsMalformed(t *testing.T) {
 		`{"FailedRecordCount":0,"Records":[` + throttledEntry + `]}`,
 	} {
 		var a putAnswer
-		if err := a.parse(kinesisProtocol, []byte(body)); err == nil {
+		if err := a.parse(kinesisJSON, []byte(body)); err == nil {
 			t.Errorf("parse(%s) succeeded with %v, want an error", body, a.status)
 		}
 	}
 }
 
 func TestPutAnswerParseAllocations(t *testing.T) {
+	kinesisJSON := kinesisProtocol(false)
 	var all, mixed strings.Builder
 	all.WriteString(`{"FailedRecordCount":0,"Records":[`)
 	mixed.WriteString(`{"FailedRecordCount":250,"Records":[`)
@@ -131,11 +137,11 @@ func TestPutAnswerParseAllocations(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var a putAnswer
-			if err := a.parse(kinesisProtocol, tt.body); err != nil || len(a.status) != 500 {
+			if err := a.parse(kinesisJSON, tt.body); err != nil || len(a.status) != 500 {
 				t.Fatalf("parse: %v, %d statuses", err, len(a.status))
 			}
 			allocs := testing.AllocsPerRun(20, func() {
-				if err := a.parse(kinesisProtocol, tt.body); err != nil {
+				if err := a.parse(kinesisJSON, tt.body); err != nil {
 					t.Fatal(err)
 				}
 			})
@@ -179,6 +185,8 @@ func TestParseErrorAnswer(t *testing.T) {
 // panic, and whenever it accepts a document that encoding/json also
 // accepts, both must agree on which entries failed.
 func FuzzPutAnswer(f *testing.F) {
+	kinesisJSON := kinesisProtocol(false)
+	firehoseJSON := firehoseProtocol()
 	f.Add(`{"FailedRecordCount":0,"Records":[` + okEntry + `]}`)
 	f.Add(`{"FailedRecordCount":1,"Records":[` + okEntry + `,` + throttledEntry + `],"EncryptionType":"NONE"}`)
 	f.Add(`{"Failed\u0052ecordCount":1,"Records":[{"ErrorCode":"\ud83c\udf89","ErrorMessage":"\u00e9\n"}]}`)
@@ -188,10 +196,10 @@ func FuzzPutAnswer(f *testing.F) {
 	f.Add(`{"FailedPutCount":1,"Encrypted":false,"RequestResponses":[{"RecordId":"r"},{"ErrorCode":"ServiceUnavailableException","ErrorMessage":"Slow down."}]}`)
 	f.Fuzz(func(t *testing.T, body string) {
 		var a putAnswer
-		err := a.parse(kinesisProtocol, []byte(body))
+		err := a.parse(kinesisJSON, []byte(body))
 		parseErrorAnswer("", []byte(body))
 		var fh putAnswer // the other shape must not panic either
-		_ = fh.parse(firehoseProtocol, []byte(body))
+		_ = fh.parse(firehoseJSON, []byte(body))
 		if err != nil || !json.Valid([]byte(body)) {
 			return
 		}
@@ -212,7 +220,7 @@ func FuzzPutAnswer(f *testing.F) {
 		for i, rec := range doc.Records {
 			code, failed := rec["ErrorCode"]
 			failed = failed && code != nil
-			if failed != (a.status[i] != entryStored) {
+			if failed != (a.status[i] != noFailure) {
 				t.Fatalf("entry %d: status %v, encoding/json sees ErrorCode %v in %s", i, a.status[i], code, body)
 			}
 			if s, ok := code.(string); ok && s != "" && a.code == "" {
@@ -226,6 +234,7 @@ func FuzzPutAnswer(f *testing.F) {
 }
 
 func BenchmarkPutAnswerParse(b *testing.B) {
+	kinesisJSON := kinesisProtocol(false)
 	var body strings.Builder
 	body.WriteString(`{"FailedRecordCount":0,"Records":[`)
 	for i := range 500 {
@@ -239,7 +248,7 @@ func BenchmarkPutAnswerParse(b *testing.B) {
 	var a putAnswer
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
-		if err := a.parse(kinesisProtocol, data); err != nil {
+		if err := a.parse(kinesisJSON, data); err != nil {
 			b.Fatal(err)
 		}
 	}

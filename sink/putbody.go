@@ -1,3 +1,6 @@
+// Writing PutRecords request bodies in JSON, with their exact length known
+// first.
+
 package sink
 
 import (
@@ -68,7 +71,7 @@ func appendPutRecordsBody(dst []byte, stream string, byARN bool, entries []entry
 			dst = append(dst, ',')
 		}
 		dst = append(dst, bodyData...)
-		dst = base64.StdEncoding.AppendEncode(dst, b.data(e, false))
+		dst = base64.StdEncoding.AppendEncode(dst, b.aggregate(e))
 		dst = append(dst, bodyPartitionKey...)
 		if e.key == "" {
 			dst = append(dst, `"0123456789abcdef"`...)

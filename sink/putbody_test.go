@@ -1,3 +1,6 @@
+// Tests of the JSON PutRecords body: same as encoding/json's, keys,
+// allocations.
+
 package sink
 
 import (

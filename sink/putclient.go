@@ -1,3 +1,6 @@
+// putClient: signing and sending one put call over HTTP, and reading its
+// answer into reused buffers.
+
 package sink
 
 import (
@@ -25,80 +28,6 @@ import (
 	"github.com/kinetail/kinetail/internal/redact"
 )
 
-// protocol is one of the put APIs the sink speaks. Kinesis PutRecords and
-// Firehose PutRecordBatch are the same JSON 1.1 exchange under other names;
-// they differ in what some error codes mean. A protocol is a small constant
-// so the per-answer code asks a switch, not a table in memory.
-type protocol uint8
-
-const (
-	kinesisProtocol  protocol = iota // Kinesis Data Streams PutRecords
-	firehoseProtocol                 // Firehose PutRecordBatch
-)
-
-// operation names the call, for messages.
-func (p protocol) operation() string {
-	if p == firehoseProtocol {
-		return "PutRecordBatch"
-	}
-	return "PutRecords"
-}
-
-// target is the X-Amz-Target header of a put.
-func (p protocol) target() string {
-	if p == firehoseProtocol {
-		return firehoseTarget
-	}
-	return "Kinesis_20131202.PutRecords"
-}
-
-// signingName is the service name requests are signed for, unless the
-// endpoint rules say otherwise.
-func (p protocol) signingName() string {
-	if p == firehoseProtocol {
-		return "firehose"
-	}
-	return "kinesis"
-}
-
-// recordsMember is the answer's array of per-entry results.
-func (p protocol) recordsMember() string {
-	if p == firehoseProtocol {
-		return "RequestResponses"
-	}
-	return "Records"
-}
-
-// countMember is the answer's count of failed entries.
-func (p protocol) countMember() string {
-	if p == firehoseProtocol {
-		return "FailedPutCount"
-	}
-	return "FailedRecordCount"
-}
-
-// entryStatus is the status of an entry that failed with code.
-func (p protocol) entryStatus(code string) entryStatus {
-	if p == firehoseProtocol {
-		return firehoseEntryStatus(code)
-	}
-	switch retryable, throttled, _ := classifyCode(code); {
-	case throttled:
-		return entryThrottled
-	case retryable:
-		return entryRetry
-	}
-	return entryFatal
-}
-
-// classify is classify for a failed request of this protocol.
-func (p protocol) classify(err error) (retryable, throttled bool) {
-	if p == firehoseProtocol {
-		return classifyFirehose(err)
-	}
-	return classify(err)
-}
-
 const (
 	jsonContentType = "application/x-amz-json-1.1"
 	// maxAnswerBytes bounds what is read of an answer: a PutRecords answer
@@ -117,7 +46,7 @@ const (
 // middleware, retryer) is skipped: the sink's loop owns retries. It is safe
 // for concurrent use.
 type putClient struct {
-	proto     protocol
+	proto     *protocol
 	http      aws.HTTPClient
 	url       url.URL
 	extra     http.Header // headers the endpoint requires, rarely any
@@ -126,9 +55,6 @@ type putClient struct {
 	service   string // signing name
 	region    string // signing region
 	userAgent string
-	// cbor sends PutRecords bodies in CBOR (the worker writes them so);
-	// answers are read in whichever of JSON and CBOR they come in.
-	cbor bool
 	// skew is the service's clock minus ours, learned from rejected
 	// requests, so a host with a wrong clock still signs valid requests.
 	skew atomic.Int64
@@ -136,8 +62,8 @@ type putClient struct {
 
 // newPutClient resolves the PutRecords endpoint for o the way the SDK's
 // client would: the endpoint override, FIPS and dual-stack settings and the
-// stream ARN all go into the SDK's endpoint rules.
-func newPutClient(ctx context.Context, o kinesis.Options, httpClient aws.HTTPClient, creds aws.CredentialsProvider, stream string, byARN bool, userAgent string) (*putClient, error) {
+// stream ARN all go into the SDK's endpoint rules. p is a Kinesis protocol.
+func newPutClient(ctx context.Context, p *protocol, o kinesis.Options, httpClient aws.HTTPClient, creds aws.CredentialsProvider, stream string, byARN bool, userAgent string) (*putClient, error) {
 	params := kinesis.EndpointParameters{
 		Region:                regionParam(o.Region),
 		UseDualStack:          aws.Bool(o.EndpointOptions.UseDualStackEndpoint == aws.DualStackEndpointStateEnabled),
@@ -157,7 +83,7 @@ func newPutClient(ctx context.Context, o kinesis.Options, httpClient aws.HTTPCli
 	if err != nil {
 		return nil, fmt.Errorf("resolve the Kinesis endpoint: %w", err)
 	}
-	c := newPutClientAt(kinesisProtocol, ep, httpClient, creds, o.Region, userAgent)
+	c := newPutClientAt(p, ep, httpClient, creds, o.Region, userAgent)
 	if o.EndpointOptions.DisableHTTPS && o.BaseEndpoint == nil {
 		c.url.Scheme = "http"
 	}
@@ -177,7 +103,7 @@ func regionParam(region string) *string {
 // newPutClientAt returns a client for proto that sends to the resolved
 // endpoint ep, signing for region unless the endpoint's rules name another
 // signing name or region.
-func newPutClientAt(proto protocol, ep smithyendpoints.Endpoint, httpClient aws.HTTPClient, creds aws.CredentialsProvider, region, userAgent string) *putClient {
+func newPutClientAt(proto *protocol, ep smithyendpoints.Endpoint, httpClient aws.HTTPClient, creds aws.CredentialsProvider, region, userAgent string) *putClient {
 	c := &putClient{
 		proto:     proto,
 		http:      httpClient,
@@ -185,7 +111,7 @@ func newPutClientAt(proto protocol, ep smithyendpoints.Endpoint, httpClient aws.
 		extra:     ep.Headers,
 		creds:     creds,
 		signer:    v4.NewSigner(),
-		service:   proto.signingName(),
+		service:   proto.signingName,
 		region:    region,
 		userAgent: userAgent,
 	}
@@ -211,13 +137,6 @@ func newPutClientAt(proto protocol, ep smithyendpoints.Endpoint, httpClient aws.
 
 // endpoint is the URL requests go to, for messages, without credentials.
 func (c *putClient) endpoint() string { return redact.URLs(c.url.String()) }
-
-// operation names the call the client makes, for messages.
-func (c *putClient) operation() string { return c.proto.operation() }
-
-// classify decides how to retry after err, a failure of put: the meaning
-// of some error codes depends on the service.
-func (c *putClient) classify(err error) (retryable, throttled bool) { return c.proto.classify(err) }
 
 // putBuffers are one worker's reusable buffers.
 type putBuffers struct {
@@ -288,12 +207,9 @@ func (c *putClient) newRequest(ctx context.Context, body io.ReadCloser, n int) (
 	for k, v := range c.extra {
 		req.Header[k] = v
 	}
-	if c.cbor {
-		req.Header["Content-Type"] = []string{cborContentType}
-	} else {
-		req.Header["Content-Type"] = []string{jsonContentType}
-	}
-	req.Header["X-Amz-Target"] = []string{c.proto.target()}
+	// Answers are read in whichever of JSON and CBOR they come in.
+	req.Header["Content-Type"] = []string{c.proto.contentType}
+	req.Header["X-Amz-Target"] = []string{c.proto.target}
 	req.Header["User-Agent"] = []string{c.userAgent}
 	return req, nil
 }

@@ -1,3 +1,6 @@
+// Tests of putClient against local HTTP servers: signatures as the SDK's,
+// endpoints, errors, clock skew.
+
 package sink
 
 import (
@@ -67,7 +70,7 @@ var testCreds = aws.Credentials{AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "wJ
 func testPutClient(t *testing.T, endpoint string) *putClient {
 	t.Helper()
 	o := kinesis.New(kinesis.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint)}).Options()
-	c, err := newPutClient(context.Background(), o, http.DefaultClient,
+	c, err := newPutClient(context.Background(), kinesisProtocol(false), o, http.DefaultClient,
 		credentials.StaticCredentialsProvider{Value: testCreds}, testStream, false, "kinetail/test")
 	if err != nil {
 		t.Fatal(err)
@@ -171,7 +174,7 @@ func TestPutSendsSignedRequest(t *testing.T) {
 			t.Errorf("header %s = %q, want %q", h, got, v)
 		}
 	}
-	if len(b.res.status) != 1 || b.res.status[0] != entryStored {
+	if len(b.res.status) != 1 || b.res.status[0] != noFailure {
 		t.Errorf("answer statuses %v, want one stored", b.res.status)
 	}
 
@@ -215,7 +218,7 @@ func TestPutEndpoint(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := newPutClient(context.Background(), kinesis.New(tt.o).Options(), http.DefaultClient, nil, tt.stream, strings.HasPrefix(tt.stream, "arn:"), "ua")
+			c, err := newPutClient(context.Background(), kinesisProtocol(false), kinesis.New(tt.o).Options(), http.DefaultClient, nil, tt.stream, strings.HasPrefix(tt.stream, "arn:"), "ua")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -227,32 +230,31 @@ func TestPutEndpoint(t *testing.T) {
 			}
 		})
 	}
-	if _, err := newPutClient(context.Background(), kinesis.New(kinesis.Options{Region: "cn-north-1"}).Options(), http.DefaultClient, nil, arn, true, "ua"); err == nil {
+	if _, err := newPutClient(context.Background(), kinesisProtocol(false), kinesis.New(kinesis.Options{Region: "cn-north-1"}).Options(), http.DefaultClient, nil, arn, true, "ua"); err == nil {
 		t.Error("an ARN of another partition was accepted")
 	}
-	if _, err := newPutClient(context.Background(), kinesis.Options{}, http.DefaultClient, nil, "s", false, "ua"); err == nil {
+	if _, err := newPutClient(context.Background(), kinesisProtocol(false), kinesis.Options{}, http.DefaultClient, nil, "s", false, "ua"); err == nil {
 		t.Error("no region and no endpoint was accepted")
 	}
 }
 
 func TestPutErrors(t *testing.T) {
 	tests := []struct {
-		name      string
-		status    int
-		header    http.Header
-		answer    string
-		apiErr    *apiError // nil: not an API error
-		retryable bool
-		throttled bool
+		name   string
+		status int
+		header http.Header
+		answer string
+		apiErr *apiError // nil: not an API error
+		want   failure
 	}{
 		{"a missing stream", 400, nil, `{"__type":"ResourceNotFoundException","message":"Stream events under account 1 not found."}`,
-			&apiError{status: 400, code: "ResourceNotFoundException", msg: "Stream events under account 1 not found."}, false, false},
+			&apiError{status: 400, code: "ResourceNotFoundException", msg: "Stream events under account 1 not found."}, failRefused},
 		{"the error type header", 400, http.Header{"X-Amzn-Errortype": {"ExpiredTokenException:http://internal.amazon.com/"}}, `{"message":"expired"}`,
-			&apiError{status: 400, code: "ExpiredTokenException", msg: "expired"}, false, false},
+			&apiError{status: 400, code: "ExpiredTokenException", msg: "expired"}, failRefused},
 		{"throttling", 400, nil, `{"__type":"ProvisionedThroughputExceededException","message":"Rate exceeded"}`,
-			&apiError{status: 400, code: "ProvisionedThroughputExceededException", msg: "Rate exceeded"}, true, true},
-		{"a gateway error page", 502, nil, `<html>bad gateway</html>`, &apiError{status: 502}, true, false},
-		{"a 200 that is not an answer", 200, nil, `{"FailedRecordCount":0,"Records":[`, nil, true, false},
+			&apiError{status: 400, code: "ProvisionedThroughputExceededException", msg: "Rate exceeded"}, failThrottled},
+		{"a gateway error page", 502, nil, `<html>bad gateway</html>`, &apiError{status: 502}, failTransient},
+		{"a 200 that is not an answer", 200, nil, `{"FailedRecordCount":0,"Records":[`, nil, failTransient},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -272,8 +274,8 @@ func TestPutErrors(t *testing.T) {
 			if tt.apiErr != nil && *ae != *tt.apiErr {
 				t.Errorf("API error %+v, want %+v", *ae, *tt.apiErr)
 			}
-			if r, th := classify(err); r != tt.retryable || th != tt.throttled {
-				t.Errorf("classify(%v) = (%v, %v), want (%v, %v)", err, r, th, tt.retryable, tt.throttled)
+			if got := classify(err); got != tt.want {
+				t.Errorf("classify(%v) = %v, want %v", err, got, tt.want)
 			}
 		})
 	}
@@ -328,8 +330,8 @@ func TestPutTransportErrorsAreRetryable(t *testing.T) {
 			if errors.As(err, &ae) {
 				t.Errorf("put error %v is an API error", err)
 			}
-			if r, th := classify(err); !r || th {
-				t.Errorf("classify(%v) = (%v, %v), want retryable, not throttled", err, r, th)
+			if got := classify(err); got != failTransient {
+				t.Errorf("classify(%v) = %v, want %v", err, got, failTransient)
 			}
 		})
 	}

@@ -1,3 +1,6 @@
+// The queue of entries waiting to be sent, in lanes, and taking a request's
+// worth from it.
+
 package sink
 
 import (
@@ -29,6 +32,21 @@ func (e *entry) records() int {
 		return len(e.parts)
 	}
 	return 1
+}
+
+// users yields the user records e carries: e itself, or the records packed
+// in it. Acknowledgements, stored bytes and dead letters are per user
+// record; range over it rather than over parts.
+func (e *entry) users(yield func(*entry) bool) {
+	if e.parts == nil {
+		yield(e)
+		return
+	}
+	for i := range e.parts {
+		if !yield(&e.parts[i]) {
+			return
+		}
+	}
 }
 
 // lane is a queue of entries: the whole stream's, or in shard-aware mode

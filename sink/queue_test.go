@@ -1,3 +1,5 @@
+// Tests of the queue: taking within limits, order, readiness, paced lanes.
+
 package sink
 
 import (

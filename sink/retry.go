@@ -1,63 +1,101 @@
+// The failure vocabulary (what to do about a failed request or entry),
+// backoff, and rate-limited logs.
+
 package sink
 
 import (
 	"errors"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"time"
 )
 
-// classify decides how to retry after err, the failure of a whole request.
-// Nothing is ever dropped because of an error: a retryable error is retried
-// with exponential backoff; a non-retryable one (a missing stream, denied
-// access, bad credentials) needs the operator and is retried at the maximum
-// backoff, so the data is sent once the problem is fixed. throttled reports
-// that the service asked us to slow down.
-func classify(err error) (retryable, throttled bool) {
+// failure is what to do about a failed request, or about one failed entry
+// of an answer: the one vocabulary of the send loop's decisions. Nothing is
+// ever dropped because of a failure (only the retry limits give records
+// up): each kind is retried, at its own pace. The zero value is no failure,
+// an entry that was stored.
+type failure uint8
+
+const (
+	noFailure     failure = iota // stored
+	failThrottled                // the service (a shard, KMS) asked us to slow down: back off, retry
+	failTransient                // back off, retry
+	failRefused                  // needs the operator (access, a KMS key, a missing stream), or an unknown code: retried at the maximum backoff
+)
+
+func (f failure) String() string {
+	switch f {
+	case noFailure:
+		return "stored"
+	case failThrottled:
+		return "throttled"
+	case failTransient:
+		return "transient"
+	case failRefused:
+		return "refused"
+	}
+	return "failure(" + strconv.Itoa(int(f)) + ")"
+}
+
+// classify decides how to retry after err, the failure of a whole Kinesis
+// request. A retryable error is retried with exponential backoff; one that
+// needs the operator (a missing stream, denied access, bad credentials) is
+// retried at the maximum backoff, so the data is sent once the problem is
+// fixed.
+func classify(err error) failure {
 	var ae *apiError
 	if !errors.As(err, &ae) {
 		// No answer at all: a timeout of this request (context.DeadlineExceeded),
 		// a refused or reset connection, a truncated or unreadable answer.
 		// All transient.
-		return true, false
+		return failTransient
 	}
-	if retryable, throttled, known := classifyCode(ae.code); known {
-		return retryable, throttled
+	if f, known := classifyCode(ae.code); known {
+		return f
 	}
 	switch status := ae.status; {
 	case status == http.StatusTooManyRequests:
-		return true, true
+		return failThrottled
 	case status >= 500, status == http.StatusRequestTimeout:
-		return true, false
+		return failTransient
 	case status >= 400:
-		return false, false
+		return failRefused
 	}
 	// 1xx, 3xx: not an answer PutRecords gives; try again.
-	return true, false
+	return failTransient
 }
 
 // classifyCode classifies an error code, either of a whole request or of
 // one PutRecords entry. known is false for codes it has never heard of,
-// which are then judged by their HTTP status.
-func classifyCode(code string) (retryable, throttled, known bool) {
+// which are then judged by their HTTP status (or refused, for an entry).
+func classifyCode(code string) (f failure, known bool) {
 	switch code {
 	case "ProvisionedThroughputExceededException", "LimitExceededException", "KMSThrottlingException",
 		"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded", "SlowDown":
-		return true, true, true
+		return failThrottled, true
 	case "InternalFailure", "InternalFailureException", "InternalServerError", "ServiceUnavailable",
 		"ServiceUnavailableException", "RequestTimeout", "RequestTimeoutException",
 		// The stream is being created or resharded: it will accept writes soon.
 		"ResourceInUseException":
-		return true, false, true
+		return failTransient, true
 	case "ResourceNotFoundException", "AccessDeniedException", "AccessDenied", "ValidationException",
 		"InvalidArgumentException", "UnrecognizedClientException", "InvalidSignatureException",
 		"IncompleteSignature", "MissingAuthenticationToken", "MissingAuthenticationTokenException",
 		"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId",
 		"KMSAccessDeniedException", "KMSDisabledException", "KMSInvalidStateException",
 		"KMSNotFoundException", "KMSOptInRequired":
-		return false, false, true
+		return failRefused, true
 	}
-	return false, false, false
+	return failRefused, false
+}
+
+// kinesisEntryFailure is the failure of a PutRecords entry answered with
+// code: an unknown code needs the operator.
+func kinesisEntryFailure(code string) failure {
+	f, _ := classifyCode(code)
+	return f
 }
 
 // backoffCeiling is the upper bound of the delay before retry number attempt

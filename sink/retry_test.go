@@ -1,3 +1,5 @@
+// Tests of classifying failures, backoff and rate-limited logs.
+
 package sink
 
 import (
@@ -17,41 +19,39 @@ func apiErr(status int, code string) error { return &apiError{status: status, co
 
 func TestClassify(t *testing.T) {
 	tests := []struct {
-		name                 string
-		err                  error
-		retryable, throttled bool
+		name string
+		err  error
+		want failure
 	}{
-		{"throughput exceeded is throttling", apiErr(400, "ProvisionedThroughputExceededException"), true, true},
-		{"limit exceeded is throttling", apiErr(400, "LimitExceededException"), true, true},
-		{"KMS throttling is throttling", apiErr(400, "KMSThrottlingException"), true, true},
-		{"HTTP 429 without a code is throttling", apiErr(429, ""), true, true},
-		{"internal failure is transient", apiErr(500, "InternalFailure"), true, false},
-		{"a 503 with an unknown code is transient", apiErr(503, "Whatever"), true, false},
-		{"a 408 is transient", apiErr(408, ""), true, false},
-		{"a stream being resharded is transient", apiErr(400, "ResourceInUseException"), true, false},
-		{"a request timeout is transient", fmt.Errorf("PutRecords: %w", &url.Error{Op: "Post", URL: "https://k", Err: context.DeadlineExceeded}), true, false},
-		{"a refused connection is transient", &url.Error{Op: "Post", URL: "https://k", Err: &net.OpError{Op: "dial", Err: errors.New("connection refused")}}, true, false},
-		{"a reset connection is transient", &url.Error{Op: "Post", URL: "https://k", Err: syscall.ECONNRESET}, true, false},
-		{"a cut connection is transient", &url.Error{Op: "Post", URL: "https://k", Err: io.EOF}, true, false},
-		{"a truncated answer is transient", fmt.Errorf("read answer: %w", io.ErrUnexpectedEOF), true, false},
-		{"an unreadable answer is transient", fmt.Errorf("read answer: %w", errMalformed), true, false},
-		{"a missing stream needs the operator", apiErr(400, "ResourceNotFoundException"), false, false},
-		{"denied access needs the operator", apiErr(400, "AccessDeniedException"), false, false},
-		{"KMS access denied needs the operator", apiErr(400, "KMSAccessDeniedException"), false, false},
-		{"a disabled KMS key needs the operator", apiErr(400, "KMSDisabledException"), false, false},
-		{"bad credentials need the operator", apiErr(400, "UnrecognizedClientException"), false, false},
-		{"expired credentials need the operator", apiErr(400, "ExpiredTokenException"), false, false},
-		{"a validation error needs the operator", apiErr(400, "ValidationException"), false, false},
-		{"an unknown 4xx needs the operator", apiErr(403, "Mystery"), false, false},
-		{"a known code wins over the status", apiErr(500, "AccessDeniedException"), false, false},
-		{"wrapped errors are unwrapped", fmt.Errorf("put: %w", apiErr(400, "ProvisionedThroughputExceededException")), true, true},
+		{"throughput exceeded is throttling", apiErr(400, "ProvisionedThroughputExceededException"), failThrottled},
+		{"limit exceeded is throttling", apiErr(400, "LimitExceededException"), failThrottled},
+		{"KMS throttling is throttling", apiErr(400, "KMSThrottlingException"), failThrottled},
+		{"HTTP 429 without a code is throttling", apiErr(429, ""), failThrottled},
+		{"internal failure is transient", apiErr(500, "InternalFailure"), failTransient},
+		{"a 503 with an unknown code is transient", apiErr(503, "Whatever"), failTransient},
+		{"a 408 is transient", apiErr(408, ""), failTransient},
+		{"a stream being resharded is transient", apiErr(400, "ResourceInUseException"), failTransient},
+		{"a request timeout is transient", fmt.Errorf("PutRecords: %w", &url.Error{Op: "Post", URL: "https://k", Err: context.DeadlineExceeded}), failTransient},
+		{"a refused connection is transient", &url.Error{Op: "Post", URL: "https://k", Err: &net.OpError{Op: "dial", Err: errors.New("connection refused")}}, failTransient},
+		{"a reset connection is transient", &url.Error{Op: "Post", URL: "https://k", Err: syscall.ECONNRESET}, failTransient},
+		{"a cut connection is transient", &url.Error{Op: "Post", URL: "https://k", Err: io.EOF}, failTransient},
+		{"a truncated answer is transient", fmt.Errorf("read answer: %w", io.ErrUnexpectedEOF), failTransient},
+		{"an unreadable answer is transient", fmt.Errorf("read answer: %w", errMalformed), failTransient},
+		{"a missing stream needs the operator", apiErr(400, "ResourceNotFoundException"), failRefused},
+		{"denied access needs the operator", apiErr(400, "AccessDeniedException"), failRefused},
+		{"KMS access denied needs the operator", apiErr(400, "KMSAccessDeniedException"), failRefused},
+		{"a disabled KMS key needs the operator", apiErr(400, "KMSDisabledException"), failRefused},
+		{"bad credentials need the operator", apiErr(400, "UnrecognizedClientException"), failRefused},
+		{"expired credentials need the operator", apiErr(400, "ExpiredTokenException"), failRefused},
+		{"a validation error needs the operator", apiErr(400, "ValidationException"), failRefused},
+		{"an unknown 4xx needs the operator", apiErr(403, "Mystery"), failRefused},
+		{"a known code wins over the status", apiErr(500, "AccessDeniedException"), failRefused},
+		{"wrapped errors are unwrapped", fmt.Errorf("put: %w", apiErr(400, "ProvisionedThroughputExceededException")), failThrottled},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			retryable, throttled := classify(tt.err)
-			if retryable != tt.retryable || throttled != tt.throttled {
-				t.Errorf("classify(%v) = (retryable %v, throttled %v), want (%v, %v)",
-					tt.err, retryable, throttled, tt.retryable, tt.throttled)
+			if got := classify(tt.err); got != tt.want {
+				t.Errorf("classify(%v) = %v, want %v", tt.err, got, tt.want)
 			}
 		})
 	}

@@ -1,3 +1,6 @@
+// Shard-aware mode and key lanes: which lane an entry goes to, and following
+// the stream's shard map.
+
 package sink
 
 import (

@@ -1,3 +1,6 @@
+// The stream's shard map: listing shards and finding the shard of a hash
+// key.
+
 package sink
 
 import (

@@ -1,3 +1,5 @@
+// Tests of the shard map: building, lookups, listing.
+
 package sink
 
 import (

@@ -1,3 +1,5 @@
+// The sinks' counters as log values: groups of the non-zero ones.
+
 package sink
 
 import (

@@ -1,3 +1,5 @@
+// Tests of the sinks' counters as log values.
+
 package sink
 
 import (

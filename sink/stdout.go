@@ -1,3 +1,5 @@
+// The Stdout sink: records written as lines to a writer.
+
 package sink
 
 import (

@@ -1,3 +1,5 @@
+// Tests of the Stdout sink.
+
 package sink
 
 import (

@@ -1,3 +1,7 @@
+// Tests of the Kinesis and Firehose sink's features against the fault
+// server: aggregation, compression, dead letters, Firehose, shard-aware
+// mode.
+
 package sink
 
 import (

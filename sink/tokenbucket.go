@@ -1,3 +1,5 @@
+// A token bucket, the pacer's building block.
+
 package sink
 
 import (

@@ -1,3 +1,5 @@
+// Tests of the token bucket.
+
 package sink
 
 import (

@@ -1,3 +1,6 @@
+// BenchmarkWire: a whole Kinesis sink against servers in other processes,
+// CPU, writes and bytes per request.
+
 package sink
 
 import (
