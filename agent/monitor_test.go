@@ -99,17 +99,17 @@ func TestAgentMetrics(t *testing.T) {
 	m := scrape(t, addr)
 	c := fs.Counts()
 	for name, want := range map[string]float64{
-		"kinetail_lines_read_total" + flow:                                               3000,
-		"kinetail_read_bytes_total" + flow:                                               float64(len(content)),
-		"kinetail_records_emitted_total" + flow:                                          3000,
-		"kinetail_bytes_in_flight" + flow:                                                0,
-		"kinetail_files_followed" + flow:                                                 1,
-		"kinetail_flow_running" + flow:                                                   1,
-		"kinetail_sent_bytes_total" + dest:                                               float64(len(content) - 3000), // without newlines
-		"kinetail_record_send_attempts_total" + dest:                                     float64(c.Entries),
-		"kinetail_failed_entries_total" + dest:                                           float64(c.FailedEntries),
-		`kinetail_partial_failures_total{code="throttled",destination="out",stream="s"}`: float64(c.FailedEntries),
-		`kinetail_file_bytes_behind{flow="f",path="` + path + `"}`:                       0,
+		"kinetail_lines_read_total" + flow:           3000,
+		"kinetail_read_bytes_total" + flow:           float64(len(content)),
+		"kinetail_records_emitted_total" + flow:      3000,
+		"kinetail_bytes_in_flight" + flow:            0,
+		"kinetail_files_followed" + flow:             1,
+		"kinetail_flow_running" + flow:               1,
+		"kinetail_sent_bytes_total" + dest:           float64(len(content) - 3000), // without newlines
+		"kinetail_record_send_attempts_total" + dest: float64(c.Entries),
+		"kinetail_failed_entries_total" + dest:       float64(c.FailedEntries),
+		`kinetail_partial_failures_total{code="ProvisionedThroughputExceededException",destination="out",kind="throttled",stream="s"}`: float64(c.FailedEntries),
+		`kinetail_file_bytes_behind{flow="f",path="` + path + `"}`:                                                                     0,
 		// The server also answered the start-up check of the stream.
 		"kinetail_request_duration_seconds" + dest + "_count": float64(c.Requests - 1),
 		`kinetail_build_info{version="test-1"}`:               1,

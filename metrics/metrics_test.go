@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -177,13 +179,34 @@ func TestCollectorPerFile(t *testing.T) {
 	}
 }
 
+// An answer cannot grow the error-code series without bound: past
+// maxCodes distinct codes the rest count as "other".
+func TestRequestMetricsBoundCodes(t *testing.T) {
+	m := newTestMetrics(sampleStatus, false)
+	obs := m.Requests("events", "app-events")
+	for i := range 100 {
+		obs.ObserveRequest(&sink.RequestResult{Records: 1, Failed: 1,
+			Codes: []sink.EntryCode{{Code: fmt.Sprintf("Junk%d", i), Kind: "internal", Entries: 1}}})
+	}
+	series := gather(t, m)["kinetail_partial_failures_total"].GetMetric()
+	if len(series) != maxCodes+1 {
+		t.Errorf("%d series of partial failures, want %d and other", len(series), maxCodes)
+	}
+	if got := value(t, gather(t, m), "kinetail_partial_failures_total", "code", "other"); got != 100-maxCodes {
+		t.Errorf("other = %v, want %d", got, 100-maxCodes)
+	}
+}
+
 func TestRequestMetrics(t *testing.T) {
 	m := newTestMetrics(sampleStatus, false)
 	obs := m.Requests("events", "app-events")
 	for _, r := range []sink.RequestResult{
 		{Latency: 20 * time.Millisecond, Records: 500, Bytes: 64 << 10, Stored: 500},
-		{Latency: 30 * time.Millisecond, Records: 500, Bytes: 64 << 10, Stored: 400, ThrottledEntries: 90, Refused: 4, Failed: 6},
-		{Latency: 40 * time.Millisecond, Records: 100, Bytes: 8 << 10, ThrottledEntries: 100},
+		{Latency: 30 * time.Millisecond, Records: 500, Bytes: 64 << 10, Stored: 400, ThrottledEntries: 90, Refused: 4, Failed: 6,
+			Codes: []sink.EntryCode{{Code: "ProvisionedThroughputExceededException", Kind: "throttled", Entries: 80}, {Code: "KMSThrottlingException", Kind: "throttled", Entries: 10},
+				{Code: "KMSAccessDeniedException", Kind: "refused", Entries: 4}, {Code: "InternalFailure", Kind: "internal", Entries: 6}}},
+		{Latency: 40 * time.Millisecond, Records: 100, Bytes: 8 << 10, ThrottledEntries: 100,
+			Codes: []sink.EntryCode{{Code: "ProvisionedThroughputExceededException", Kind: "throttled", Entries: 100}}},
 		{Latency: time.Second, Records: 100, Bytes: 8 << 10, Err: errors.New("500"), Throttled: false},
 		{Latency: time.Second, Records: 100, Bytes: 8 << 10, Err: errors.New("throttled"), Throttled: true},
 	} {
@@ -195,10 +218,22 @@ func TestRequestMetrics(t *testing.T) {
 			t.Errorf("requests{outcome=%s} = %v, want %v", outcome, got, want)
 		}
 	}
-	for code, want := range map[string]float64{"throttled": 190, "refused": 4, "internal": 6} {
+	for code, want := range map[string]float64{"ProvisionedThroughputExceededException": 180, "KMSThrottlingException": 10,
+		"KMSAccessDeniedException": 4, "InternalFailure": 6} {
 		if got := value(t, fams, "kinetail_partial_failures_total", "code", code); got != want {
 			t.Errorf("partial_failures{code=%s} = %v, want %v", code, got, want)
 		}
+	}
+	byKind := map[string]float64{}
+	for _, m := range fams["kinetail_partial_failures_total"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "kind" {
+				byKind[l.GetValue()] += m.GetCounter().GetValue()
+			}
+		}
+	}
+	if want := map[string]float64{"throttled": 190, "refused": 4, "internal": 6}; !maps.Equal(byKind, want) {
+		t.Errorf("partial failures by kind = %v, want %v", byKind, want)
 	}
 	if got := value(t, fams, "kinetail_request_duration_seconds", "destination", "events"); got != 5 {
 		t.Errorf("%v latencies observed, want 5", got)

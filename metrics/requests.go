@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"strconv"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/kinetail/kinetail/sink"
@@ -32,8 +34,8 @@ func newRequestVecs() *requestVecs {
 		}, []string{"destination", "stream", "outcome"}),
 		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kinetail_partial_failures_total",
-			Help: "Entries failed in answered requests, by error code class: throttled (ProvisionedThroughputExceededException, KMSThrottlingException), refused (needs the operator: KMS access, unknown codes), internal (InternalFailure, ServiceUnavailable).",
-		}, []string{"destination", "stream", "code"}),
+			Help: "Entries failed in answered requests, by the service's error code (ProvisionedThroughputExceededException, InternalFailure, KMS.AccessDeniedException, ...; \"other\" past " + strconv.Itoa(maxCodes) + " distinct codes) and its kind: throttled, refused (needs the operator: KMS access, unknown codes) or internal (the service's own, retried).",
+		}, []string{"destination", "stream", "code", "kind"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "kinetail_request_duration_seconds",
 			Help:    "Latency of PutRecords or PutRecordBatch requests, from sending to the answer or the error.",
@@ -60,19 +62,28 @@ func (v *requestVecs) register(r prometheus.Registerer) {
 // sink.RequestObserver. The series are resolved once, so each request
 // costs a few atomic adds.
 type RequestMetrics struct {
-	outcomes                     map[string]prometheus.Counter
-	throttled, refused, internal prometheus.Counter
-	latency, records, bytes      prometheus.Observer
+	outcomes                map[string]prometheus.Counter
+	latency, records, bytes prometheus.Observer
+	// failed are the partial failures' series by code and kind, resolved
+	// on first sight; ObserveRequest runs on one goroutine, the sink's.
+	failed              map[codeKind]prometheus.Counter
+	vec                 *prometheus.CounterVec
+	destination, stream string
 }
 
+type codeKind struct{ code, kind string }
+
+// maxCodes bounds the distinct error codes counted per stream: the
+// service's are a handful, and an answer's codes must not be able to
+// grow the series without bound.
+const maxCodes = 16
+
 func (v *requestVecs) bind(destination, stream string) *RequestMetrics {
-	m := &RequestMetrics{outcomes: make(map[string]prometheus.Counter)}
+	m := &RequestMetrics{outcomes: make(map[string]prometheus.Counter), failed: make(map[codeKind]prometheus.Counter),
+		vec: v.failed, destination: destination, stream: stream}
 	for _, o := range []string{OutcomeOK, OutcomePartial, OutcomeFailed, OutcomeThrottled, OutcomeError} {
 		m.outcomes[o] = v.requests.WithLabelValues(destination, stream, o)
 	}
-	m.throttled = v.failed.WithLabelValues(destination, stream, "throttled")
-	m.refused = v.failed.WithLabelValues(destination, stream, "refused")
-	m.internal = v.failed.WithLabelValues(destination, stream, "internal")
 	m.latency = v.latency.WithLabelValues(destination, stream)
 	m.records = v.records.WithLabelValues(destination, stream)
 	m.bytes = v.bytes.WithLabelValues(destination, stream)
@@ -85,11 +96,27 @@ func (m *RequestMetrics) ObserveRequest(r *sink.RequestResult) {
 	m.latency.Observe(r.Latency.Seconds())
 	m.records.Observe(float64(r.Records))
 	m.bytes.Observe(float64(r.Bytes))
-	if r.Err == nil {
-		m.throttled.Add(float64(r.ThrottledEntries))
-		m.refused.Add(float64(r.Refused))
-		m.internal.Add(float64(r.Failed))
+	for _, c := range r.Codes {
+		m.failedCounter(c.Code, c.Kind).Add(float64(c.Entries))
 	}
+}
+
+// failedCounter returns the series of code and kind, or of "other" once
+// maxCodes distinct ones are counted.
+func (m *RequestMetrics) failedCounter(code, kind string) prometheus.Counter {
+	k := codeKind{code, kind}
+	if c := m.failed[k]; c != nil {
+		return c
+	}
+	if len(m.failed) >= maxCodes {
+		k.code = "other"
+		if c := m.failed[k]; c != nil {
+			return c
+		}
+	}
+	c := m.vec.WithLabelValues(m.destination, m.stream, k.code, k.kind)
+	m.failed[k] = c
+	return c
 }
 
 // Outcome classifies a request.

@@ -307,6 +307,7 @@ func (a *putAnswer) cborEntry(r *cborReader) error {
 	if code != nil {
 		var str string
 		str, st = a.classify(code)
+		a.tally(str, st)
 		if a.code == "" {
 			a.code, a.msg = str, string(msg)
 		}

@@ -24,6 +24,17 @@ type RequestResult struct {
 	// refused for a reason the operator must fix (KMS access, unknown
 	// codes), and other failures (InternalFailure, ServiceUnavailable).
 	Stored, ThrottledEntries, Refused, Failed int
+	// Codes are the answer's failed entries by error code; valid only
+	// during ObserveRequest.
+	Codes []EntryCode
+}
+
+// EntryCode is how many entries of one answer failed with one error code
+// (ProvisionedThroughputExceededException, InternalFailure, ...), and
+// what kind of failure the code is: throttled, refused or internal.
+type EntryCode struct {
+	Code, Kind string
+	Entries    int
 }
 
 // RequestObserver is told about every request a Stream made, from the
@@ -67,6 +78,7 @@ func (k *Stream) observe(r *request, now time.Time) {
 		res.Records = r.stored + len(r.entries)
 		res.Stored, res.ThrottledEntries, res.Refused = r.stored, r.throttled, r.refused
 		res.Failed = len(r.entries) - r.throttled - r.refused
+		res.Codes = r.byCode
 	}
 	switch {
 	case r.err != nil:

@@ -29,6 +29,8 @@ type putAnswer struct {
 	codes    [4]codeStatus
 	nextCode int
 	proto    *protocol // the protocol codes were classified for
+	// byCode counts the failed entries by error code (few distinct).
+	byCode []EntryCode
 }
 
 type codeStatus struct {
@@ -40,6 +42,18 @@ func (a *putAnswer) reset() {
 	a.status = a.status[:0]
 	a.failed = 0
 	a.code, a.msg = "", ""
+	a.byCode = a.byCode[:0]
+}
+
+// tally counts one entry failed with code, of kind f.
+func (a *putAnswer) tally(code string, f failure) {
+	for i := range a.byCode {
+		if a.byCode[i].Code == code {
+			a.byCode[i].Entries++
+			return
+		}
+	}
+	a.byCode = append(a.byCode, EntryCode{Code: code, Kind: f.kind(), Entries: 1})
 }
 
 var errMalformed = errors.New("malformed JSON")
@@ -145,6 +159,7 @@ func (a *putAnswer) entry(s *scanner) error {
 		}
 		var str string
 		str, st = a.classify(c)
+		a.tally(str, st)
 		if a.code == "" {
 			a.code = str
 			a.msg = unescapedString(msg, msgEsc)

@@ -25,6 +25,19 @@ const (
 	failRefused                  // needs the operator (access, a KMS key, a missing stream), or an unknown code: retried at the maximum backoff
 )
 
+// kind is how RequestResult and the metrics name a failed entry's kind:
+// throttled, refused (needs the operator) or internal (the service's own,
+// retried).
+func (f failure) kind() string {
+	switch f {
+	case failThrottled:
+		return "throttled"
+	case failRefused:
+		return "refused"
+	}
+	return "internal"
+}
+
 func (f failure) String() string {
 	switch f {
 	case noFailure:

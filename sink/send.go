@@ -45,6 +45,7 @@ type request struct {
 	throttled int    // failed entries that were throttled
 	refused   int    // failed entries that need the operator (KMS access...)
 	code, msg string // of the first failed entry, for the log
+	byCode    []EntryCode
 }
 
 // reset clears the outcome and drops references to sent data.
@@ -54,6 +55,7 @@ func (r *request) reset() {
 	r.err, r.answered = nil, false
 	r.stored, r.throttled, r.refused = 0, 0, 0
 	r.code, r.msg = "", ""
+	r.byCode = r.byCode[:0]
 }
 
 // worker sends requests until work is closed. done has room for every
@@ -97,6 +99,7 @@ func (k *Stream) send(ctx context.Context, ks *keySource, b *putBuffers, r *requ
 	}
 	r.answered = true
 	r.code, r.msg = res.code, res.msg
+	r.byCode = append(r.byCode[:0], res.byCode...)
 
 	var (
 		acks    acker
