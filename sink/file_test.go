@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/kinetail/kinetail/internal/ack"
+	"github.com/kinetail/kinetail/internal/testfs"
 )
 
 // localBatch makes a batch of records with the given data, all acknowledged
@@ -42,17 +43,6 @@ func runToEnd(t *testing.T, s Sink, batches ...Batch) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return s.Run(ctx, in)
-}
-
-func waitLocal(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func readLocal(t *testing.T, path string) string {
@@ -214,12 +204,12 @@ func TestFileRetriesUntilWritten(t *testing.T) {
 	ran := make(chan error, 1)
 	go func() { ran <- f.Run(context.Background(), in) }()
 
-	waitLocal(t, "two failed attempts", func() bool { return f.Stats().WriteErrors >= 2 })
+	testfs.Wait(t, 10*time.Second, "two failed attempts", func() bool { return f.Stats().WriteErrors >= 2 })
 	if done.Load() || g.Pending() != 2 {
 		t.Fatalf("records acknowledged while the write fails (pending %d)", g.Pending())
 	}
 	os.Mkdir(dir, 0o755)
-	waitLocal(t, "the acknowledgement", done.Load)
+	testfs.Wait(t, 10*time.Second, "the acknowledgement", done.Load)
 	if got := readLocal(t, path); got != "one\ntwo\n" {
 		t.Errorf("file = %q", got)
 	}
@@ -246,7 +236,7 @@ func TestFileCancelledWhileFailing(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan error, 1)
 	go func() { ran <- f.Run(ctx, in) }()
-	waitLocal(t, "a failed attempt", func() bool { return f.Stats().WriteErrors >= 1 })
+	testfs.Wait(t, 10*time.Second, "a failed attempt", func() bool { return f.Stats().WriteErrors >= 1 })
 	cancel()
 	if err := <-ran; !errors.Is(err, context.Canceled) {
 		t.Errorf("Run = %v, want context.Canceled", err)

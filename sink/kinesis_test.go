@@ -19,6 +19,7 @@ import (
 	"github.com/kinetail/kinetail/config"
 	"github.com/kinetail/kinetail/internal/ack"
 	"github.com/kinetail/kinetail/internal/kinesistest"
+	"github.com/kinetail/kinetail/internal/testfs"
 )
 
 const testStream = "events"
@@ -143,18 +144,6 @@ func wait(t *testing.T, res <-chan error, within time.Duration) error {
 	}
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // storedOnce checks that the server holds exactly the records [0, n) each
 // once, and returns them by index.
 func storedOnce(t *testing.T, srv *kinesistest.FaultServer, n int) {
@@ -252,8 +241,8 @@ func TestKinesisMaxAgeFlushesSmallBatch(t *testing.T) {
 	in, res := runSink(context.Background(), k)
 	send(t, in, acks.batches(0, 3, 10, 0))
 	// The input stays open: only max_age can send the batch.
-	waitFor(t, "the partial batch to be stored", 10*time.Second, func() bool { return len(srv.Stored()) == 3 })
-	waitFor(t, "the acknowledgements", 10*time.Second, func() bool { return len(acks.acked(t)) == 3 })
+	testfs.Wait(t, 10*time.Second, "the partial batch to be stored", func() bool { return len(srv.Stored()) == 3 })
+	testfs.Wait(t, 10*time.Second, "the acknowledgements", func() bool { return len(acks.acked(t)) == 3 })
 	if c := srv.Counts(); c.Requests != 1 {
 		t.Errorf("%d requests, want 1", c.Requests)
 	}
@@ -289,7 +278,7 @@ func TestKinesisSurvivesFaultsWithoutDuplicates(t *testing.T) {
 		close(in)
 	}()
 
-	waitFor(t, "some records stored before the outage", 20*time.Second, func() bool { return len(srv.Stored()) >= 1000 })
+	testfs.Wait(t, 20*time.Second, "some records stored before the outage", func() bool { return len(srv.Stored()) >= 1000 })
 	srv.SetDown(true)
 	close(outage)
 	time.Sleep(3 * time.Second) // the outage
@@ -371,7 +360,7 @@ func TestKinesisCancelDuringOutage(t *testing.T) {
 	defer cancel()
 	in, res := runSink(ctx, k)
 	send(t, in, acks.batches(0, 100, 50, 0))
-	waitFor(t, "the first records to be stored", 10*time.Second, func() bool { return len(srv.Stored()) == 100 })
+	testfs.Wait(t, 10*time.Second, "the first records to be stored", func() bool { return len(srv.Stored()) == 100 })
 
 	srv.SetDown(true)
 	var accepted atomic.Int32
@@ -386,7 +375,7 @@ func TestKinesisCancelDuringOutage(t *testing.T) {
 			}
 		}
 	}()
-	waitFor(t, "requests during the outage", 10*time.Second, func() bool { return srv.Counts().DownRejected >= 3 })
+	testfs.Wait(t, 10*time.Second, "requests during the outage", func() bool { return srv.Counts().DownRejected >= 3 })
 	// Backpressure: at most the requests in flight plus one request's worth
 	// queued (and the batch that crossed the line) are taken in.
 	if got, limit := accepted.Load(), int32(d.MaxInFlight*50+50+50); got > limit {

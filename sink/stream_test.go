@@ -5,7 +5,6 @@
 package sink
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -187,18 +186,15 @@ func TestKinesisCompression(t *testing.T) {
 	}
 }
 
+// readDeadLetters reads every record of a dead-letter file, failing the
+// test on any problem.
 func readDeadLetters(t *testing.T, path string) []DeadRecord {
 	t.Helper()
-	f, err := os.Open(path)
+	recs, err := readAllDead(t, path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	var out []DeadRecord
-	if err := ReadDeadLetters(bufio.NewReader(f), func(_ int, r DeadRecord) error { out = append(out, r); return nil }); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return recs
 }
 
 func TestKinesisDeadLetters(t *testing.T) {
@@ -410,7 +406,7 @@ func TestKinesisShardAwareRelistsWhenThrottled(t *testing.T) {
 	in, res := runSink(context.Background(), k)
 	bs := acks.batches(0, records, 100, 87)
 	send(t, in, bs[:5])
-	waitFor(t, "the first records", 10*time.Second, func() bool { return len(srv.Stored()) > 0 })
+	testfs.Wait(t, 10*time.Second, "the first records", func() bool { return len(srv.Stored()) > 0 })
 	srv.SetShards(2)
 	send(t, in, bs[5:])
 	close(in)
