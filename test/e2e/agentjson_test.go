@@ -16,7 +16,8 @@ import (
 
 // A Kinesis Agent agent.json with two flows runs unchanged against
 // kinesis-local: every line arrives once, in the stream of its flow,
-// transformed as its dataProcessingOptions say; the lines that were in a
+// transformed as its dataProcessingOptions say (ADDBRACKETS; CSVTOJSON and
+// ADDMETADATA with nested metadata); the lines that were in a
 // file before the first start are sent only where initialPosition asks
 // for them. (Its static credentials take the path the agent.json's keys
 // take; kinesis-local accepts any keys, so which were used is not seen.)
@@ -52,7 +53,8 @@ func TestAgentJSONTwoFlows(t *testing.T) {
       "filePattern": %q,
       "kinesisStream": %q,
       "initialPosition": "START_OF_FILE",
-      "maxBufferAgeMillis": 1000
+      "maxBufferAgeMillis": 1000,
+      "dataProcessingOptions": [{"optionName": "ADDBRACKETS"}]
     },
     {
       "filePattern": %q,
@@ -61,7 +63,7 @@ func TestAgentJSONTwoFlows(t *testing.T) {
       "maxBufferAgeMillis": "1000",
       "dataProcessingOptions": [
         {"optionName": "CSVTOJSON", "customFieldNames": ["id", "item", "qty"]},
-        {"optionName": "ADDMETADATA", "timestamp": "false", "metadata": {"host": "web-1"}}
+        {"optionName": "ADDMETADATA", "timestamp": "false", "metadata": {"host": "web-1", "build": {"n": 7, "canary": true}}}
       ]
     }
   ]
@@ -117,8 +119,8 @@ func TestAgentJSONTwoFlows(t *testing.T) {
 		n    int
 	}{{"early", 50}, {"late", 500}} {
 		for i := 0; i < prefix.n; i++ {
-			if k := fmt.Sprintf("%s-%d", prefix.name, i); seen[k] != 1 {
-				t.Errorf("raw line %q arrived %d times, want once", k, seen[k])
+			if k := fmt.Sprintf("{%s-%d}", prefix.name, i); seen[k] != 1 {
+				t.Errorf("raw line %q (in ADDBRACKETS' braces) arrived %d times, want once", k, seen[k])
 			}
 		}
 	}
@@ -129,12 +131,19 @@ func TestAgentJSONTwoFlows(t *testing.T) {
 	orders := map[string]int{}
 	for _, r := range csv {
 		var rec struct {
-			Metadata map[string]string `json:"metadata"`
-			Data     string            `json:"data"`
-			TS       *string           `json:"ts"`
+			Metadata struct {
+				Host  string `json:"host"`
+				Build struct {
+					N      json.Number `json:"n"`
+					Canary bool        `json:"canary"`
+				} `json:"build"`
+			} `json:"metadata"`
+			Data string  `json:"data"`
+			TS   *string `json:"ts"`
 		}
-		if err := json.Unmarshal(r.Data, &rec); err != nil || rec.Metadata["host"] != "web-1" || rec.TS != nil {
-			t.Fatalf("csv record %s: not ADDMETADATA's shape without a timestamp (%v)", r.Data, err)
+		if err := json.Unmarshal(r.Data, &rec); err != nil || rec.Metadata.Host != "web-1" || rec.Metadata.Build.N != "7" ||
+			!rec.Metadata.Build.Canary || rec.TS != nil {
+			t.Fatalf("csv record %s: not ADDMETADATA's shape, nested metadata kept, without a timestamp (%v)", r.Data, err)
 		}
 		var row struct{ ID, Item, Qty string }
 		if err := json.Unmarshal([]byte(rec.Data), &row); err != nil || row.Item != "widget" {
