@@ -13,52 +13,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-
 	"github.com/kinetail/kinetail/config"
 	"github.com/kinetail/kinetail/internal/kinesistest"
+	"github.com/kinetail/kinetail/internal/promtest"
 	"github.com/kinetail/kinetail/internal/testfs"
 	"github.com/kinetail/kinetail/metrics"
 )
-
-// scrape returns the samples of /metrics by name and labels, like
-// `kinetail_bytes_behind{flow="f"}`.
-func scrape(t *testing.T, addr string) map[string]float64 {
-	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	parser := expfmt.NewTextParser(model.LegacyValidation)
-	fams, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := make(map[string]float64)
-	for name, f := range fams {
-		for _, m := range f.GetMetric() {
-			var labels []string
-			for _, l := range m.GetLabel() {
-				labels = append(labels, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
-			}
-			key := name
-			if len(labels) > 0 {
-				key += "{" + strings.Join(labels, ",") + "}"
-			}
-			switch {
-			case m.Counter != nil:
-				out[key] = m.Counter.GetValue()
-			case m.Gauge != nil:
-				out[key] = m.Gauge.GetValue()
-			case m.Histogram != nil:
-				out[key+"_count"] = float64(m.Histogram.GetSampleCount())
-			}
-		}
-	}
-	return out
-}
 
 // The counters served while the agent runs are the stages' own: what the
 // server stored, what the file holds; bytes behind is 0 once caught up and
@@ -94,9 +54,9 @@ func TestAgentMetrics(t *testing.T) {
 	addr := a.MetricsAddr().String()
 
 	const flow, dest = `{flow="f"}`, `{destination="out",stream="s"}`
-	waitFor(t, "3000 records", func() bool { return scrape(t, addr)["kinetail_records_sent_total"+dest] == 3000 })
-	waitFor(t, "caught up", func() bool { return scrape(t, addr)["kinetail_bytes_behind"+flow] == 0 })
-	m := scrape(t, addr)
+	waitFor(t, "3000 records", func() bool { return promtest.Scrape(t, addr)["kinetail_records_sent_total"+dest] == 3000 })
+	waitFor(t, "caught up", func() bool { return promtest.Scrape(t, addr)["kinetail_bytes_behind"+flow] == 0 })
+	m := promtest.Scrape(t, addr)
 	c := fs.Counts()
 	for name, want := range map[string]float64{
 		"kinetail_lines_read_total" + flow:           3000,
@@ -138,10 +98,10 @@ func TestAgentMetrics(t *testing.T) {
 	f.Write(more)
 	f.Close()
 	waitFor(t, "bytes behind during the outage", func() bool {
-		return scrape(t, addr)["kinetail_bytes_behind"+flow] == float64(len(more))
+		return promtest.Scrape(t, addr)["kinetail_bytes_behind"+flow] == float64(len(more))
 	})
 	waitFor(t, "an unacknowledged record's age", func() bool {
-		return scrape(t, addr)["kinetail_oldest_unacked_age_seconds"+flow] > 0
+		return promtest.Scrape(t, addr)["kinetail_oldest_unacked_age_seconds"+flow] > 0
 	})
 
 	// /status says the same, and names the file.
@@ -168,8 +128,8 @@ func TestAgentMetrics(t *testing.T) {
 	}
 
 	fs.SetDown(false)
-	waitFor(t, "caught up after the outage", func() bool { return scrape(t, addr)["kinetail_bytes_behind"+flow] == 0 })
-	if got := scrape(t, addr)["kinetail_records_sent_total"+dest]; got != 3002 {
+	waitFor(t, "caught up after the outage", func() bool { return promtest.Scrape(t, addr)["kinetail_bytes_behind"+flow] == 0 })
+	if got := promtest.Scrape(t, addr)["kinetail_records_sent_total"+dest]; got != 3002 {
 		t.Errorf("records sent = %v after the outage, want 3002", got)
 	}
 

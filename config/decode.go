@@ -182,80 +182,77 @@ func (d *decoder) mergeOne(s scope, k, m *yaml.Node, depth int) []pair {
 	return ps
 }
 
-func (d *decoder) str(p *string) field {
+// value makes the decoder of the field at p: a null leaves the field at
+// its default; any other node is remembered as the field's (for
+// validation's messages) and given to decode.
+func (d *decoder) value(p any, decode func(s scope, n *yaml.Node)) field {
 	return func(s scope, n *yaml.Node) {
 		n = resolve(n)
 		if isNull(n) {
 			return
 		}
 		d.pos[p] = n
+		decode(s, n)
+	}
+}
+
+func (d *decoder) str(p *string) field {
+	return d.value(p, func(s scope, n *yaml.Node) {
 		if n.Kind != yaml.ScalarNode {
 			d.fail(p, n, s, "expected a string, got %s", kindName(n))
 			return
 		}
 		*p = n.Value
-	}
+	})
 }
 
 func (d *decoder) int(p *int) field {
-	return func(s scope, n *yaml.Node) {
-		n = resolve(n)
-		if isNull(n) {
-			return
-		}
-		d.pos[p] = n
+	return d.value(p, func(s scope, n *yaml.Node) {
 		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(p) != nil {
 			d.fail(p, n, s, "expected an integer, got %s", describe(n))
 		}
-	}
+	})
 }
 
 func (d *decoder) bool(p *bool) field {
-	return func(s scope, n *yaml.Node) {
-		n = resolve(n)
-		if isNull(n) {
-			return
-		}
-		d.pos[p] = n
-		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(p) != nil {
+	return d.value(p, func(s scope, n *yaml.Node) {
+		if !decodeBool(n, p) {
 			d.fail(p, n, s, "expected true or false, got %s", describe(n))
 		}
-	}
+	})
 }
 
-func (d *decoder) duration(p *Duration) field {
-	return func(s scope, n *yaml.Node) {
-		n = resolve(n)
-		if isNull(n) {
+// boolPtr decodes an optional boolean.
+func (d *decoder) boolPtr(p **bool) field {
+	return d.value(p, func(s scope, n *yaml.Node) {
+		var b bool
+		if !decodeBool(n, &b) {
+			d.fail(p, n, s, "expected true or false, got %s", describe(n))
 			return
 		}
-		d.pos[p] = n
+		*p = &b
+	})
+}
+
+func decodeBool(n *yaml.Node, p *bool) bool {
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!bool" && n.Decode(p) == nil
+}
+
+func (d *decoder) duration(p *Duration) field { return d.unmarshal(p) }
+
+func (d *decoder) size(p *Size) field { return d.unmarshal(p) }
+
+// unmarshal decodes a field whose type reads itself from YAML.
+func (d *decoder) unmarshal(p interface{ UnmarshalYAML(*yaml.Node) error }) field {
+	return d.value(p, func(s scope, n *yaml.Node) {
 		if err := p.UnmarshalYAML(n); err != nil {
 			d.fail(p, n, s, "%v", err)
 		}
-	}
-}
-
-func (d *decoder) size(p *Size) field {
-	return func(s scope, n *yaml.Node) {
-		n = resolve(n)
-		if isNull(n) {
-			return
-		}
-		d.pos[p] = n
-		if err := p.UnmarshalYAML(n); err != nil {
-			d.fail(p, n, s, "%v", err)
-		}
-	}
+	})
 }
 
 func (d *decoder) strings(p *[]string) field {
-	return func(s scope, n *yaml.Node) {
-		n = resolve(n)
-		if isNull(n) {
-			return
-		}
-		d.pos[p] = n
+	return d.value(p, func(s scope, n *yaml.Node) {
 		if n.Kind != yaml.SequenceNode {
 			d.fail(p, n, s, "expected a list of strings, got %s", kindName(n))
 			return
@@ -272,17 +269,12 @@ func (d *decoder) strings(p *[]string) field {
 			nodes = append(nodes, e)
 		}
 		*p, d.elems[p] = list, nodes
-	}
+	})
 }
 
 // stringMap decodes a mapping of strings to strings.
 func (d *decoder) stringMap(p *map[string]string) field {
-	return func(s scope, n *yaml.Node) {
-		n = resolve(n)
-		if isNull(n) {
-			return
-		}
-		d.pos[p] = n
+	return d.value(p, func(s scope, n *yaml.Node) {
 		if n.Kind != yaml.MappingNode {
 			d.fail(p, n, s, "expected a mapping of names to strings, got %s", kindName(n))
 			return
@@ -297,18 +289,7 @@ func (d *decoder) stringMap(p *map[string]string) field {
 			m[pr.name] = v.Value
 		}
 		*p = m
-	}
-}
-
-// boolPtr decodes an optional boolean.
-func (d *decoder) boolPtr(p **bool) field {
-	return func(s scope, n *yaml.Node) {
-		var b bool
-		d.bool(&b)(s, n)
-		if !isNull(resolve(n)) {
-			*p = &b
-		}
-	}
+	})
 }
 
 // describe names a scalar's value and kind ("the string \"abc\""), or the

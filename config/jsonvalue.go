@@ -26,12 +26,7 @@ var jsonNumber = regexp.MustCompile(`^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+
 // jsonObject decodes a mapping of names to any YAML values, as JSON values
 // (see AddMetadata.Metadata).
 func (d *decoder) jsonObject(p *map[string]any) field {
-	return func(s scope, n *yaml.Node) {
-		n = resolve(n)
-		if isNull(n) {
-			return
-		}
-		d.pos[p] = n
+	return d.value(p, func(s scope, n *yaml.Node) {
 		if n.Kind != yaml.MappingNode {
 			d.fail(p, n, s, "expected a mapping of names to values, got %s", kindName(n))
 			return
@@ -43,7 +38,7 @@ func (d *decoder) jsonObject(p *map[string]any) field {
 			return
 		}
 		*p = v.(map[string]any)
-	}
+	})
 }
 
 // jsonValue returns n as a JSON value: nil, bool, string, json.Number,

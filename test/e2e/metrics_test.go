@@ -14,10 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-
 	"github.com/kinetail/kinetail/internal/kinesistest"
+	"github.com/kinetail/kinetail/internal/promtest"
 )
 
 // listening matches the line where the agent says where /metrics is.
@@ -36,42 +34,6 @@ func metricsAddr(t *testing.T, p *agentProc) string {
 		return m != nil
 	})
 	return addr
-}
-
-// scrape returns /metrics' samples by name and labels in the exposition's
-// order, like `kinetail_bytes_behind{flow="app"}`.
-func scrape(t *testing.T, addr string) map[string]float64 {
-	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	parser := expfmt.NewTextParser(model.LegacyValidation)
-	fams, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := make(map[string]float64)
-	for name, f := range fams {
-		for _, m := range f.GetMetric() {
-			var labels []string
-			for _, l := range m.GetLabel() {
-				labels = append(labels, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
-			}
-			key := name
-			if len(labels) > 0 {
-				key += "{" + strings.Join(labels, ",") + "}"
-			}
-			switch {
-			case m.Counter != nil:
-				out[key] = m.Counter.GetValue()
-			case m.Gauge != nil:
-				out[key] = m.Gauge.GetValue()
-			}
-		}
-	}
-	return out
 }
 
 // The counters /metrics serves during a run match what kinesis-local
@@ -98,15 +60,15 @@ func TestMetricsMatchKinesisLocal(t *testing.T) {
 	// Written while the agent runs, and scraped meanwhile.
 	for i := range 10 {
 		appendLines(t, b, "b", i*100, (i+1)*100)
-		scrape(t, addr)
+		promtest.Scrape(t, addr)
 		time.Sleep(50 * time.Millisecond)
 	}
 	const total = 2500
 	const app, out = `{flow="app"}`, `{destination="out",stream="e2e-metrics"}`
 	eventually(t, 60*time.Second, "every record counted as sent", func() bool {
-		return scrape(t, addr)["kinetail_records_sent_total"+out] == total
+		return promtest.Scrape(t, addr)["kinetail_records_sent_total"+out] == total
 	})
-	eventually(t, 30*time.Second, "caught up", func() bool { return scrape(t, addr)["kinetail_bytes_behind"+app] == 0 })
+	eventually(t, 30*time.Second, "caught up", func() bool { return promtest.Scrape(t, addr)["kinetail_bytes_behind"+app] == 0 })
 	recs, err := srv.ReadAll(ctx, stream)
 	if err != nil {
 		t.Fatal(err)
@@ -115,7 +77,7 @@ func TestMetricsMatchKinesisLocal(t *testing.T) {
 	for _, r := range recs {
 		bytes += len(r.Data)
 	}
-	m := scrape(t, addr)
+	m := promtest.Scrape(t, addr)
 	fa, _ := os.Stat(a)
 	fb, _ := os.Stat(b)
 	for name, want := range map[string]float64{
@@ -173,7 +135,7 @@ func TestMetricsBytesBehindDuringOutage(t *testing.T) {
 	addr := metricsAddr(t, agent)
 	const app, out = `{flow="app"}`, `{destination="out",stream="s"}`
 	eventually(t, 30*time.Second, "caught up", func() bool {
-		m := scrape(t, addr)
+		m := promtest.Scrape(t, addr)
 		return m["kinetail_records_sent_total"+out] == 1000 && m["kinetail_bytes_behind"+app] == 0
 	})
 
@@ -183,10 +145,10 @@ func TestMetricsBytesBehindDuringOutage(t *testing.T) {
 	after, _ := os.Stat(log)
 	written := float64(after.Size() - before.Size())
 	eventually(t, 30*time.Second, "the outage's bytes behind", func() bool {
-		m := scrape(t, addr)
+		m := promtest.Scrape(t, addr)
 		return m["kinetail_bytes_behind"+app] == written && m["kinetail_oldest_unacked_age_seconds"+app] > 0
 	})
-	m := scrape(t, addr)
+	m := promtest.Scrape(t, addr)
 	if m["kinetail_records_sent_total"+out] != 1000 || m[`kinetail_requests_total{destination="out",outcome="error",stream="s"}`] == 0 {
 		t.Errorf("during the outage: %v records sent, %v failed requests", m["kinetail_records_sent_total"+out],
 			m[`kinetail_requests_total{destination="out",outcome="error",stream="s"}`])
@@ -204,7 +166,7 @@ func TestMetricsBytesBehindDuringOutage(t *testing.T) {
 
 	fs.SetDown(false)
 	eventually(t, 60*time.Second, "caught up after the outage", func() bool {
-		m := scrape(t, addr)
+		m := promtest.Scrape(t, addr)
 		return m["kinetail_bytes_behind"+app] == 0 && m["kinetail_records_sent_total"+out] == 1500
 	})
 	agent.stop()
