@@ -71,6 +71,21 @@ func (a *Agent) lists() ([]*flow, []*destination) {
 	return a.flows, a.dests
 }
 
+// seen is when the followed paths were last looked at, all flows
+// together: the earliest of their last scans. The checkpoint records it as
+// its time, so that a file that appeared after it, and was rotated while
+// kinetail was down, has its rotated generations read after a restart.
+func (a *Agent) seen() time.Time {
+	flows, _ := a.lists()
+	t := time.Now()
+	for _, f := range flows {
+		if s := f.seen(); s.Before(t) {
+			t = s
+		}
+	}
+	return t
+}
+
 // Alive reports whether every flow's loop is running: false once one has
 // stopped (the tailer failed), which a watchdog should notice.
 func (a *Agent) Alive() bool {
@@ -115,6 +130,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Agent, e
 	a.store = store
 	a.tracker = checkpoint.NewTracker(loaded.Entries, cfg.Agent.CheckpointTTL.D())
 	a.saver = checkpoint.NewSaver(store, a.tracker, cfg.Agent.CheckpointInterval.D(), log)
+	a.saver.Seen = a.seen
 	if loaded.Existed {
 		a.saved = loaded.Saved
 	}

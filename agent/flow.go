@@ -34,6 +34,9 @@ type flow struct {
 	dests []*destination
 	// running is set while run's loop runs (health).
 	running atomic.Bool
+	// since is how old its positions are until its first scan: the
+	// checkpoint's (or the stopped flow's) time, or when it was built.
+	since time.Time
 	// stop ends the flow started by start; done is closed once it ended.
 	stop context.CancelFunc
 	done chan struct{}
@@ -65,7 +68,10 @@ type item struct {
 func newFlow(fc *config.Flow, a *Agent, byName map[string]*destination, share int64, saved time.Time, firstStart bool) (*flow, error) {
 	recycle := flowRecycle(share, int64(fc.MaxLineBytes))
 	f := &flow{name: fc.Name, cfg: fc, log: a.log, agent: a, done: make(chan struct{}),
-		reserve: tailer.RecycleBytes(recycle, 0, 0), grow: 1.5}
+		reserve: tailer.RecycleBytes(recycle, 0, 0), grow: 1.5, since: saved}
+	if f.since.IsZero() {
+		f.since = time.Now()
+	}
 	f.budget = newBudget(share - f.reserve)
 	index := make(map[string]int)
 	for _, name := range flowDestinations(fc) {
@@ -144,6 +150,14 @@ func flowDestinations(fc *config.Flow) []string {
 // the recycled buffers, which a running tailer keeps).
 func (f *flow) resize(share int64) {
 	f.budget.resize(max(share-f.reserve, int64(tailer.DefaultBatchBytes)+int64(f.cfg.MaxLineBytes)))
+}
+
+// seen is when the flow last looked at its paths (see Agent.seen).
+func (f *flow) seen() time.Time {
+	if t := f.tail.Scanned(); !t.IsZero() {
+		return t
+	}
+	return f.since
 }
 
 // start runs the flow until ctx is cancelled or stop is called.

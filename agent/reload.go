@@ -105,12 +105,20 @@ func (a *Agent) Reload(ctx context.Context, next *config.Config) (Changes, error
 		return ch, nil
 	}
 
+	// A flow started again reads its paths as of its predecessor's last
+	// scan: files that appeared after it are looked for as after a
+	// restart.
+	saved := time.Now()
+	for _, f := range stop {
+		if s := f.seen(); s.Before(saved) {
+			saved = s
+		}
+	}
 	deadline, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.Agent.ShutdownTimeout.D())
 	defer cancel()
 	a.stopFlows(deadline, stop, drop)
 	// The stopped flows' entries are saved before the new flows read:
 	// they resume from them, and a crash from here on loses nothing.
-	saved := time.Now()
 	if err := a.saver.Save(); err != nil {
 		a.log.Error("checkpoint save after stopping the changed flows failed; the next save retries", "err", err)
 	}

@@ -30,7 +30,7 @@ func BenchmarkSave(b *testing.B) {
 	defer s.Close()
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := s.Save(tr.Snapshot()); err != nil {
+		if err := s.Save(tr.Snapshot(), time.Time{}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -146,7 +146,10 @@ func (e *Entry) UnmarshalJSON(b []byte) error {
 type fileFormat struct {
 	Version  int    `json:"version"`
 	Checksum string `json:"checksum"`
-	// Saved is the time of the Save, as written (RFC 3339); version 2.
+	// Saved is when the followed paths were last looked at before the
+	// Save (at the latest the Save's time), as written (RFC 3339);
+	// version 2. A file that appeared after it has no entry yet: after a
+	// restart, its rotated generations written since Saved are read.
 	Saved   string          `json:"saved,omitempty"`
 	Entries json.RawMessage `json:"entries"`
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kinetail/kinetail/internal/testfs"
 )
@@ -61,7 +62,7 @@ func TestOpenTakesTheLock(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Errorf("second Close = %v", err)
 	}
-	if err := s.Save(sampleEntries()); err == nil {
+	if err := s.Save(sampleEntries(), time.Time{}); err == nil {
 		t.Error("Save after Close succeeded without the lock")
 	}
 	s2, err := Open(path, nil)
@@ -196,7 +197,7 @@ func TestSaveFailsWhenAnotherTookTheNewLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := open(t, path)
-	if err := s.Save(withOffset(2)); !errors.Is(err, ErrLocked) {
+	if err := s.Save(withOffset(2), time.Time{}); !errors.Is(err, ErrLocked) {
 		t.Fatalf("Save = %v, want ErrLocked", err)
 	}
 	save(t, other, withOffset(3))

@@ -24,6 +24,12 @@ type Saver struct {
 	saved   uint64     // tracker version last written
 	savedCh chan struct{}
 	failing bool
+
+	// Seen, if set, returns when the followed paths were last looked at
+	// (the start of the last scan of every flow): what appeared since has
+	// no entry yet, so the checkpoint must not claim a later time. Set it
+	// before Run.
+	Seen func() time.Time
 }
 
 // NewSaver returns a Saver of tracker's entries to store.
@@ -71,7 +77,11 @@ func (s *Saver) Save() (err error) {
 	if v == s.saved {
 		return nil
 	}
-	if err := s.store.Save(s.tracker.Snapshot()); err != nil {
+	var seen time.Time
+	if s.Seen != nil {
+		seen = s.Seen()
+	}
+	if err := s.store.Save(s.tracker.Snapshot(), seen); err != nil {
 		return err
 	}
 	s.saved = v

@@ -186,13 +186,20 @@ func readFile(path string) ([]Entry, time.Time, error) {
 // If the directory was removed (rm -rf of the state directory), Save
 // creates it again and takes the lock on a new lock file; if another
 // process holds the lock there by then, Save fails with ErrLocked.
-func (s *Store) Save(entries []Entry) error {
+//
+// seen is when the followed paths were last looked at (see Saver.Seen),
+// recorded as the checkpoint's Saved time; a zero seen is the time of the
+// save.
+func (s *Store) Save(entries []Entry, seen time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.lock == nil {
 		return fmt.Errorf("checkpoint: save %s: store is closed", s.path)
 	}
-	data, err := Encode(entries, time.Now().UTC())
+	if seen.IsZero() {
+		seen = time.Now()
+	}
+	data, err := Encode(entries, seen.UTC())
 	if err != nil {
 		return fmt.Errorf("checkpoint: encode: %w", err)
 	}

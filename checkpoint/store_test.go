@@ -23,7 +23,7 @@ func open(t *testing.T, path string) *Store {
 
 func save(t *testing.T, s *Store, entries []Entry) {
 	t.Helper()
-	if err := s.Save(entries); err != nil {
+	if err := s.Save(entries, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -259,7 +259,7 @@ func saveOrCrash(s *Store, entries []Entry) (err error, crashed bool) {
 			crashed = true
 		}
 	}()
-	return s.Save(entries), false
+	return s.Save(entries, time.Time{}), false
 }
 
 // A save that fails, or a process that dies, after any step of Save leaves

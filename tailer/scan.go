@@ -23,6 +23,7 @@ func (t *Tailer) rescan(ctx context.Context, wg *sync.WaitGroup) {
 		return
 	}
 	t.stats.scans.Add(1)
+	began := time.Now()
 	snap := t.scanner.Scan()
 	t.lastScan = snap
 	t.watcher.setDirs(snap.Dirs)
@@ -114,6 +115,16 @@ func (t *Tailer) rescan(ctx context.Context, wg *sync.WaitGroup) {
 	if first {
 		t.logFollowing()
 	}
+	t.scanned.Store(began.UnixNano())
+}
+
+// Scanned is when the last completed scan began: a file that appeared
+// after it may not be followed yet. Zero before the first scan.
+func (t *Tailer) Scanned() time.Time {
+	if n := t.scanned.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
 }
 
 type renameNote struct {

@@ -254,6 +254,7 @@ type Tailer struct {
 	dirMod    map[string]dirTime // modification times of followed paths' directories
 	startedAt time.Time
 	lastScan  Snapshot
+	scanned   atomic.Int64 // Scanned, in Unix nanoseconds
 
 	mu      sync.RWMutex
 	readers map[devIno]*reader // open and parked readers, by the file they read

@@ -46,7 +46,7 @@ func TestStatusCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := store.Save([]checkpoint.Entry{{Flow: "app", Path: log, Origin: log, ID: id, Offset: 4, Read: 8}}); err != nil {
+	if err := store.Save([]checkpoint.Entry{{Flow: "app", Path: log, Origin: log, ID: id, Offset: 4, Read: 8}}, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	store.Close()

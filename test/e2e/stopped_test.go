@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -459,4 +460,63 @@ func duplicated(recs []kinesistest.StoredRecord) string {
 		}
 	}
 	return strings.Join(out, "; ")
+}
+
+// TestFileCreatedWhileStopping: a file appears while kinetail stops (the
+// flows have stopped reading, the shutdown waits for a slow destination's
+// acknowledgements), and is rotated while kinetail is down. The checkpoint
+// must not claim to have looked at the paths later than its last scan:
+// after the restart the rotated generation, which no entry knows, is
+// found by its time and read. (With the time of the final save instead,
+// a shutdown longer than the two-second slack hid it for good.)
+func TestFileCreatedWhileStopping(t *testing.T) {
+	fs := kinesistest.NewFaultServer(t, kinesistest.FaultOptions{Seed: 9})
+	dir := t.TempDir()
+	app, late := filepath.Join(dir, "app.log"), filepath.Join(dir, "late.log")
+	appendLines(t, app, "app", 0, 10)
+	flows := fmt.Sprintf("  - name: logs\n    paths: [\"%s/*.log\"]\n    initial_position: start_of_file\n    destination: out\n", dir)
+	cfg := writeConfig(t, dir, fs.URL(), "stopping", flows)
+	text, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text = []byte(strings.Replace(string(text), "shutdown_timeout: 20s", "shutdown_timeout: 8s", 1))
+	if err := os.WriteFile(cfg, []byte(strings.Replace(string(text), "request: 3s", "request: 10s", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	agent := startAgent(t, cfg)
+	eventually(t, 30*time.Second, "the first lines", func() bool { return len(uniq(fs.Stored())) >= 10 })
+
+	// Slow: these are acknowledged 4 s after they are sent, during the
+	// shutdown, so the checkpoint is saved once more at its end, well
+	// after late.log was written.
+	fs.SetOptions(kinesistest.FaultOptions{Latency: 4 * time.Second})
+	appendLines(t, app, "app", 10, 15)
+	time.Sleep(300 * time.Millisecond)
+	agent.cmd.Process.Signal(syscall.SIGTERM)
+	eventually(t, 30*time.Second, "the stop", func() bool {
+		return strings.Contains(agent.log.String(), "stopping: no more reading")
+	})
+	appendLines(t, late, "late", 0, 20) // nobody reads now
+	agent.stop()
+
+	// While kinetail is down: late.log is rotated, a new one started.
+	if err := os.Rename(late, late+".1"); err != nil {
+		t.Fatal(err)
+	}
+	appendLines(t, late, "later", 0, 5)
+	fs.SetOptions(kinesistest.FaultOptions{})
+	agent = startAgent(t, cfg)
+	// The new late.log is read at once; the rotated one with it, or never.
+	eventually(t, 30*time.Second, "the new late.log", func() bool { return uniq(fs.Stored())["later-4"] })
+	time.Sleep(time.Second)
+	agent.stop()
+	seen := countKeys(fs.Stored(), func(r kinesistest.StoredRecord) []byte { return r.Data })
+	for prefix, n := range map[string]int{"app": 15, "late": 20, "later": 5} {
+		for i := range n {
+			if k := fmt.Sprintf("%s-%d", prefix, i); seen[k] == 0 {
+				t.Errorf("%s lost (the rotated generation of a file that appeared while kinetail stopped)", k)
+			}
+		}
+	}
 }
