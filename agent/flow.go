@@ -52,6 +52,11 @@ type flow struct {
 	outs    []*output        // this batch's outputs, in order of first use
 	held    []int            // records routed to each of outs: holds to release
 	now     time.Time        // when the batch was routed
+	// spare keeps records slices the sinks gave back (sink.Batch.Free)
+	// for later batches; free is the method value given to them, made
+	// once.
+	spare chan []sink.Record
+	free  func([]sink.Record)
 }
 
 // item is one record for one output.
@@ -68,7 +73,9 @@ type item struct {
 func newFlow(fc *config.Flow, a *Agent, byName map[string]*destination, share int64, saved time.Time, firstStart bool) (*flow, error) {
 	recycle := flowRecycle(share, int64(fc.MaxLineBytes))
 	f := &flow{name: fc.Name, cfg: fc, log: a.log, agent: a, done: make(chan struct{}),
-		reserve: tailer.RecycleBytes(recycle, 0, 0), grow: 1.5, since: saved}
+		reserve: tailer.RecycleBytes(recycle, 0, 0), grow: 1.5, since: saved,
+		spare: make(chan []sink.Record, 4)}
+	f.free = f.recycle
 	if f.since.IsZero() {
 		f.since = time.Now()
 	}
@@ -200,11 +207,14 @@ func (f *flow) run(ctx context.Context) {
 func (f *flow) process(b tailer.Batch) {
 	size := b.Size
 	identity := f.chain.Identity()
+	var arena []byte
 	g := f.agent.tracker.Begin(b.Source, b.End, b.Marker, func() {
+		// Every record is acknowledged: the buffer they were made in can
+		// take the next batch (or the next batch's records).
 		if identity {
-			// Every record made of the lines' bytes is acknowledged:
-			// their buffer can take the next batch.
 			f.tail.ReleaseBuffer(&b)
+		} else {
+			f.tail.Recycle(arena)
 		}
 		f.budget.Release(size)
 	})
@@ -214,7 +224,6 @@ func (f *flow) process(b tailer.Batch) {
 	f.now = f.agent.now()
 	defer f.release()
 	f.router.SetPath(b.Source.Path)
-	var arena []byte
 	if identity {
 		f.chain.Passed(len(b.Lines))
 		for i := range b.Lines {
@@ -224,7 +233,7 @@ func (f *flow) process(b tailer.Batch) {
 		}
 		f.tail.ReleaseLines(&b) // the records point at the lines' bytes, not at b.Lines
 	} else {
-		arena = make([]byte, 0, int(float64(b.Size)*f.grow)+len(b.Lines)*8)
+		arena = f.tail.Buffer(int(float64(b.Size)*f.grow) + len(b.Lines)*8)
 		f.chain.SetHeader(b.Header)
 		f.chain.SetSource(b.Source)
 		f.chain.SetPrefix(b.Prefix)
@@ -262,7 +271,7 @@ func (f *flow) process(b tailer.Batch) {
 				n++
 			}
 		}
-		recs := make([]sink.Record, 0, n)
+		recs := f.records(n)
 		bytes := 0
 		for _, it := range f.items {
 			if it.out == k {
@@ -276,12 +285,34 @@ func (f *flow) process(b tailer.Batch) {
 		}
 		g.Add(len(recs))
 		select {
-		case o.in <- sink.Batch{Records: recs, Bytes: bytes}:
+		case o.in <- sink.Batch{Records: recs, Bytes: bytes, Free: f.free}:
 		case <-o.done:
 			// The sink was cut off by the shutdown deadline: these records
 			// stay unacknowledged and are read again after restart.
 			return
 		}
+	}
+}
+
+// records returns an empty records slice with room for n, one a sink gave
+// back if it has the room.
+func (f *flow) records(n int) []sink.Record {
+	select {
+	case r := <-f.spare:
+		if cap(r) >= n {
+			return r
+		}
+	default:
+	}
+	return make([]sink.Record, 0, n)
+}
+
+// recycle keeps r, which a sink is done with, for a later batch.
+func (f *flow) recycle(r []sink.Record) {
+	clear(r) // its records point at lines and acknowledgement groups
+	select {
+	case f.spare <- r[:0]:
+	default:
 	}
 }
 

@@ -112,10 +112,11 @@ type Destination struct {
 	Aggregation     Aggregation `yaml:"aggregation"`
 	ShardAware      ShardAware  `yaml:"shard_aware"`
 	Compression     string      `yaml:"compression"` // none (default) | gzip | zstd: each record's data
-	// Protocol is how PutRecords requests and answers are encoded: json
-	// (default, the AWS JSON 1.1 protocol) or cbor (the same fields in
-	// CBOR, application/x-amz-cbor-1.1: record data travels as bytes, not
-	// base64). Firehose speaks only JSON.
+	// Protocol is how PutRecords requests and answers are encoded: cbor
+	// (the default for kinesis: the AWS JSON 1.1 protocol's fields in
+	// CBOR, application/x-amz-cbor-1.1, as the AWS SDK for Java sends
+	// them; record data travels as bytes, not base64) or json. Firehose
+	// speaks only JSON, its default.
 	Protocol string `yaml:"protocol"`
 	HTTP     HTTP   `yaml:"http"`
 	Batch    Batch  `yaml:"batch"`
@@ -446,13 +447,13 @@ func defaultAgent() Agent {
 
 // newDestination leaves Aggregation.MaxBytes 0: its default depends on the
 // type and is filled in by validation, as are a firehose destination's
-// batch limits.
+// batch limits and protocol.
 func newDestination(name string) *Destination {
 	return &Destination{
 		Name:         name,
 		PartitionKey: "random",
 		Compression:  "none",
-		Protocol:     "json",
+		Protocol:     "cbor", // json for firehose, set by validation
 		HTTP:         HTTP{Version: "1.1"},
 		ShardAware: ShardAware{
 			Refresh:          DefaultShardRefresh,

@@ -114,8 +114,8 @@ func TestGood(t *testing.T) {
 			if j := f.Transforms[2].JSON; j == nil || j.OnError != OnErrorPass {
 				t.Errorf("json = %+v", j)
 			}
-			if a := c.Destination("audit"); a.Protocol != "json" || a.HTTP.Version != "1.1" {
-				t.Errorf("audit: protocol %q, http.version %q, want the defaults json and 1.1", a.Protocol, a.HTTP.Version)
+			if a := c.Destination("audit"); a.Protocol != "cbor" || a.HTTP.Version != "1.1" {
+				t.Errorf("audit: protocol %q, http.version %q, want kinesis's defaults cbor and 1.1", a.Protocol, a.HTTP.Version)
 			}
 			if a := c.Destination("archive"); a.Protocol != "json" || a.HTTP.Version != "1.1" {
 				t.Errorf("archive: protocol %q, http.version %q, want json and 1.1", a.Protocol, a.HTTP.Version)
@@ -287,6 +287,32 @@ func TestLoopback(t *testing.T) {
 	} {
 		if got := Loopback(addr); got != want {
 			t.Errorf("Loopback(%q) = %v, want %v", addr, got, want)
+		}
+	}
+}
+
+// Kinesis speaks CBOR unless told otherwise; Firehose only JSON.
+func TestProtocolDefaults(t *testing.T) {
+	for _, tt := range []struct {
+		dest, want, wantErr string
+	}{
+		{"{type: kinesis, stream: s}", "cbor", ""},
+		{"{type: kinesis, stream: s, protocol: json}", "json", ""},
+		{"{type: firehose, delivery_stream: s}", "json", ""},
+		{"{type: firehose, delivery_stream: s, protocol: cbor}", "", "firehose speaks only json"},
+		{"{type: kinesis, stream: s, protocol: ion}", "", `unknown value "ion"`},
+	} {
+		doc := "destinations:\n  d: " + tt.dest + "\nflows:\n  - {name: f, paths: [/var/log/x.log], destination: d}\n"
+		c, err := Parse("f.yaml", []byte(doc))
+		switch {
+		case tt.wantErr != "":
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%s: err = %v, want %q", tt.dest, err, tt.wantErr)
+			}
+		case err != nil:
+			t.Errorf("%s: %v", tt.dest, err)
+		case c.Destination("d").Protocol != tt.want:
+			t.Errorf("%s: protocol %q, want %q", tt.dest, c.Destination("d").Protocol, tt.want)
 		}
 	}
 }

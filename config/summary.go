@@ -95,7 +95,7 @@ func (c *Config) Summary() string {
 		if d.Compression != "none" {
 			fmt.Fprintf(&b, "    compression: %s\n", d.Compression)
 		}
-		if d.Protocol != "json" || d.HTTP.Version != "1.1" {
+		if (d.Type == "kinesis" && d.Protocol != "cbor") || d.HTTP.Version != "1.1" {
 			fmt.Fprintf(&b, "    protocol: %s, http: %s\n", d.Protocol, d.HTTP.Version)
 		}
 		attempts := "unlimited"

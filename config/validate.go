@@ -175,6 +175,9 @@ func (d *decoder) validateDestination(dst *Destination, all map[string]*Destinat
 			d.errorf(d.at(&dst.DeliveryStream, at), s, "delivery_stream is required for type firehose")
 		}
 		d.streamName(dst.DeliveryStream, &dst.DeliveryStream, at, s.child("delivery_stream"), false)
+		if _, set := d.pos[&dst.Protocol]; !set {
+			dst.Protocol = "json"
+		}
 		// Firehose's own limits are the defaults, and the ceiling.
 		b := &dst.Batch
 		if _, set := d.pos[&b.MaxBytes]; !set {

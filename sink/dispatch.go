@@ -183,7 +183,9 @@ func (d *dispatcher) dispatch(now time.Time) bool {
 	} else {
 		r = &request{entries: make([]entry, 0, d.k.set.maxRecords)}
 	}
+	d.q.spare, r.spare = r.spare, nil
 	r.entries = d.q.take(r.entries[:0], now)
+	r.spare, d.q.spare = d.q.spare, nil
 	if len(r.entries) == 0 {
 		d.free = append(d.free, r)
 		return false
@@ -228,4 +230,5 @@ func (d *dispatcher) enqueue(b Batch, now time.Time) {
 		}
 		d.q.pushFresh(d.laneFor(&e), e)
 	}
+	b.done()
 }

@@ -132,6 +132,7 @@ func (f *File) Run(ctx context.Context, in <-chan Batch) error {
 			if err := f.writeBatch(ctx, b.Records); err != nil {
 				return err
 			}
+			b.done()
 		}
 	}
 }

@@ -62,7 +62,7 @@ func (p *kplPacker) pack(src []entry, max int, hash string) (entry, int) {
 		}
 		return e, 1
 	}
-	return entry{key: key, hash: hash, parts: cloneParts(src[:n]), size: size, at: first.at}, n
+	return entry{key: key, hash: hash, parts: src[:n], size: size, at: first.at}, n
 }
 
 // linePacker makes Firehose records: each user record followed by a
@@ -78,7 +78,7 @@ func (p *linePacker) pack(src []entry, max int, _ string) (entry, int) {
 		size += len(src[n].data) + 1
 		n++
 	}
-	return entry{parts: cloneParts(src[:n]), size: size, at: src[0].at}, n
+	return entry{parts: src[:n], size: size, at: src[0].at}, n
 }
 
 // builder writes packed entries' bytes for one worker, one entry at a

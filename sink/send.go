@@ -33,6 +33,9 @@ type request struct {
 	sentAt  time.Time
 	cost    int64      // in the sink's memory budget while in flight (see memory.go)
 	bufs    putBuffers // its body and answer; a request keeps them for the next
+	// spare are the parts lists of the packed records it stored, kept
+	// for the next packed records like its buffers (queue.clone).
+	spare [][]entry
 
 	// took is the call's latency, filled by the worker (for metrics).
 	took time.Duration
@@ -138,6 +141,12 @@ func (k *Stream) send(ctx context.Context, ks *keySource, b *putBuffers, r *requ
 			records++
 			bytes += int64(len(u.data))
 			acks.add(u.ack)
+		}
+		if e.parts != nil && len(r.spare) < cap(r.entries) {
+			// No more than it may send: retried records stored bring
+			// lists of other requests.
+			clear(e.parts)
+			r.spare = append(r.spare, e.parts[:0])
 		}
 	}
 	acks.flush()

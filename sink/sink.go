@@ -29,6 +29,18 @@ type Record struct {
 type Batch struct {
 	Records []Record
 	Bytes   int // sum of len(Data)
+	// Free, when set, is called by the sink with Records once it no longer
+	// refers to the slice (it may still refer to each record's Data), so
+	// the sender can use it for a later batch.
+	Free func([]Record)
+}
+
+// done gives b.Records back to its sender, if it asked for it.
+func (b *Batch) done() {
+	if b.Free != nil {
+		b.Free(b.Records)
+		b.Records = nil
+	}
 }
 
 // Sink is a destination. Run consumes batches until in is closed, delivers

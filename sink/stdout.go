@@ -75,6 +75,7 @@ func (s *Stdout) Run(ctx context.Context, in <-chan Batch) error {
 					a.Done(1)
 				}
 			}
+			b.done()
 		}
 	}
 }

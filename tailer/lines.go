@@ -79,7 +79,7 @@ func (r *reader) addLine(l stagedLine) {
 	if len(r.lines) == cap(r.lines) {
 		c := min(max(64, 2*cap(r.lines)), max(r.o.batchLines, len(r.lines)+1))
 		r.charge(int64(c-cap(r.lines)) * lineBytes)
-		r.lines = append(make([]stagedLine, 0, c), r.lines...)
+		r.growIndex(c)
 	}
 	r.lines = append(r.lines, l)
 }
@@ -179,8 +179,11 @@ func (r *reader) cutWithin(rest int) {
 		}
 		r.lineLen = max(16, r.doneLen/len(r.lines))
 		r.doneLen = 0
-		// The index is garbage now, and its budget the batch's Lines':
-		// a reader between batches holds no index.
+		// The index's budget is the batch's Lines' now: a reader
+		// between batches holds no index.
+		if r.o.recycle != nil {
+			r.o.recycle.putIndex(r.lines)
+		}
 		r.lines = nil
 	}
 	r.fillPrefix(end)

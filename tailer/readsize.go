@@ -33,7 +33,20 @@ func (r *reader) readSize() (want int, more bool) {
 	if room := r.o.batchBytes - len(r.stage); room >= least {
 		want = min(want, room)
 	}
+	// Most batches are cut by their number of lines: a read that goes
+	// far past the cut leaves its rest to be copied into a new stage.
+	want = min(want, max((r.o.batchLines-len(r.lines))*r.lineLen, least))
 	return want, true
+}
+
+// batchTarget is the stage's capacity for a batch in a backlog: room for
+// BatchLines lines of the file's average length, and a sixteenth more, at
+// most BatchBytes; rounded up, so that the batches of a file, and of files
+// like it, fit each other's recycled buffers.
+func (r *reader) batchTarget() int {
+	const unit = 64 << 10
+	t := (r.o.batchLines + r.o.batchLines/16) * r.lineLen
+	return min((t+unit-1)/unit*unit, r.o.batchBytes)
 }
 
 // reserve makes room in the stage for want more bytes, taking them from the
@@ -49,8 +62,8 @@ func (r *reader) reserve(ctx context.Context, want int) error {
 	var index int
 	room := func() (target int, need int64) {
 		target = max(cap(r.stage), len(r.stage)+want)
-		if r.readFull && target < r.o.batchBytes {
-			target = r.o.batchBytes
+		if r.readFull {
+			target = max(target, r.batchTarget())
 		}
 		index = min(r.o.batchLines, len(r.lines)+(target-len(r.stage))/r.lineLen+1)
 		need = int64(target-cap(r.stage)) + r.owed
@@ -80,9 +93,25 @@ func (r *reader) reserve(ctx context.Context, want int) error {
 	r.owed = 0
 	r.resize(target)
 	if index > cap(r.lines) {
-		r.lines = append(make([]stagedLine, 0, index), r.lines...)
+		r.growIndex(index)
 	}
 	return nil
+}
+
+// growIndex gives the line index room for n lines, keeping what it holds.
+// The budget for n was taken: a recycled index with more room is charged
+// for the rest.
+func (r *reader) growIndex(n int) {
+	var l []stagedLine
+	if r.o.recycle != nil {
+		l = r.o.recycle.index(n)
+		if extra := cap(l) - n; extra > 0 {
+			r.charge(int64(extra) * lineBytes)
+		}
+	} else {
+		l = make([]stagedLine, 0, n)
+	}
+	r.lines = append(l, r.lines...)
 }
 
 // grow makes room for n more bytes in the stage while splitting, when
@@ -121,6 +150,9 @@ func (r *reader) resize(c int) {
 	var s []byte
 	if r.o.recycle != nil {
 		s = r.o.recycle.buffer(len(r.stage), c)
+		if extra := cap(s) - c; extra > 0 {
+			r.charge(int64(extra)) // a recycled buffer a little larger
+		}
 	} else {
 		s = make([]byte, len(r.stage), c)
 	}

@@ -1,23 +1,36 @@
 package tailer
 
-import "sync"
+import (
+	"sync"
+	"unsafe"
+)
 
-// recycler keeps a few batch buffers and Lines slices that the consumer has
-// finished with (Tailer.ReleaseLines, Tailer.ReleaseBuffer) for the next
-// batches. In a backlog every batch needs a new buffer of BatchBytes and a
-// Lines slice: allocated each time, the memory must be cleared and
-// collected, and with a thousand busy files most of the agent's CPU went to
-// that. The few kept (Config.Recycle) are outside the memory budget: the
-// caller sets the budget that much lower (RecycleBytes).
+// recycler keeps a few batch buffers, line indexes and Lines slices that
+// are finished with (Tailer.ReleaseLines, Tailer.ReleaseBuffer, and a
+// batch's index once its Lines are made) for the next batches. In a
+// backlog every batch needs a new buffer, index and Lines slice: allocated
+// each time, the memory must be cleared and collected, and with a thousand
+// busy files most of the agent's CPU went to that. The few kept
+// (Config.Recycle) are outside the memory budget: the caller sets the
+// budget that much lower (RecycleBytes).
 type recycler struct {
-	size     int // the capacity of the buffers kept: BatchBytes
-	maxLines int // the largest Lines slice kept: BatchLines
-	keep     int // how many buffers, and how many Lines slices
+	size     int // BatchBytes: the buffers kept hold keep*size bytes at most
+	maxLines int // the largest index and Lines slice kept: BatchLines
+	keep     int // how many of each
 
-	mu    sync.Mutex
-	bufs  [][]byte
-	lines [][]Line
+	mu      sync.Mutex
+	bufs    [][]byte
+	kept    int // the capacity of bufs' buffers, at most keep*size
+	indexes [][]stagedLine
+	lines   [][]Line
 }
+
+// minRecycled is the smallest buffer worth keeping: smaller ones are what
+// a live file's few new lines need, cheap to allocate.
+const minRecycled = 64 << 10
+
+// stagedLineBytes is the memory of one line of a reader's index.
+const stagedLineBytes = int64(unsafe.Sizeof(stagedLine{}))
 
 // RecycleBytes is the most memory a tailer keeps for reuse with
 // Config.Recycle n and the batch bounds of cfg (defaults for zero).
@@ -28,24 +41,36 @@ func RecycleBytes(n, batchBytes, batchLines int) int64 {
 	if batchLines <= 0 {
 		batchLines = DefaultBatchLines
 	}
-	return int64(n) * (int64(batchBytes) + int64(batchLines)*lineBytes)
+	return int64(n) * (int64(batchBytes) + int64(batchLines)*(lineBytes+stagedLineBytes))
 }
 
-// buffer returns a buffer of length n and capacity c. The first n bytes are
-// to be overwritten by the caller: a recycled buffer is not cleared.
+// buffer returns a buffer of length n and capacity at least c, and at most
+// a quarter more: the caller accounts for the capacity it got. The first n
+// bytes are to be overwritten by the caller: a recycled buffer is not
+// cleared.
 func (p *recycler) buffer(n, c int) []byte {
-	if c == p.size {
+	if c >= minRecycled && c <= p.largest() {
 		p.mu.Lock()
-		if k := len(p.bufs); k > 0 {
-			b := p.bufs[k-1]
-			p.bufs[k-1] = nil
-			p.bufs = p.bufs[:k-1]
-			p.mu.Unlock()
+		b := take(&p.bufs, c)
+		p.kept -= cap(b)
+		p.mu.Unlock()
+		if b != nil {
 			return b[:n]
 		}
-		p.mu.Unlock()
 	}
 	return make([]byte, n, c)
+}
+
+// index returns an empty line index with room for at least n lines, and
+// at most a quarter more.
+func (p *recycler) index(n int) []stagedLine {
+	p.mu.Lock()
+	b := take(&p.indexes, n)
+	p.mu.Unlock()
+	if b != nil {
+		return b
+	}
+	return make([]stagedLine, 0, n)
 }
 
 // lineSlice returns a Lines slice of length n whose elements the caller
@@ -66,15 +91,65 @@ func (p *recycler) lineSlice(n int) []Line {
 	return make([]Line, n)
 }
 
+// take removes from kept a slice whose capacity is c to c+c/4, if there is
+// one.
+func take[T any](kept *[][]T, c int) []T {
+	s := *kept
+	for i := len(s) - 1; i >= 0; i-- {
+		if b := s[i]; cap(b) >= c && cap(b) <= c+c/4 {
+			last := len(s) - 1
+			s[i] = s[last]
+			s[last] = nil
+			*kept = s[:last]
+			return b[:0]
+		}
+	}
+	return nil
+}
+
+// putBuffer keeps b while the buffers kept hold at most keep batches of
+// the largest size: as many more of the smaller buffers most files need.
+// Acknowledgements come a request at a time, a dozen batches at once:
+// buffers kept by number would be mostly dropped, and allocated again.
 func (p *recycler) putBuffer(b []byte) {
-	if cap(b) != p.size {
+	if cap(b) < minRecycled || cap(b) > p.largest() || p.keep == 0 {
 		return
 	}
 	p.mu.Lock()
-	if len(p.bufs) < p.keep {
-		p.bufs = append(p.bufs, b[:0])
+	defer p.mu.Unlock()
+	for p.kept+cap(b) > p.keep*p.size && len(p.bufs) > 0 {
+		// In place of the oldest: the sizes a flow's files need change
+		// rarely, the newest is the likeliest to be asked for.
+		p.kept -= cap(p.bufs[0])
+		p.bufs[0] = nil
+		p.bufs = p.bufs[1:]
 	}
-	p.mu.Unlock()
+	p.bufs = append(p.bufs, b[:0])
+	p.kept += cap(b)
+}
+
+// largest is the largest buffer kept: a batch's, or a batch's records'
+// made by transforms, which are larger than its lines (Tailer.Buffer).
+func (p *recycler) largest() int { return 2 * p.size }
+
+// putIndex keeps l in place of one of another size if the ones kept are as
+// many as batch buffers could be.
+func (p *recycler) putIndex(l []stagedLine) {
+	if cap(l) == 0 || cap(l) > p.maxLines || p.keep == 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.indexes) < p.keep*p.size/minRecycled && int64(len(p.indexes)+1)*int64(cap(l)) <= int64(p.keep*p.maxLines) {
+		p.indexes = append(p.indexes, l[:0])
+		return
+	}
+	for i, k := range p.indexes {
+		if cap(k) != cap(l) {
+			p.indexes[i] = l[:0]
+			return
+		}
+	}
 }
 
 func (p *recycler) putLines(l []Line) {
@@ -97,6 +172,21 @@ func (p *recycler) putLines(l []Line) {
 func (t *Tailer) ReleaseLines(b *Batch) {
 	t.recycle.putLines(b.Lines)
 	b.Lines = nil
+}
+
+// Buffer returns an empty buffer with room for at least n bytes, and at
+// most a quarter more, for what the consumer makes of a batch's lines
+// (transforms' records): one given back with Recycle if there is one.
+// It is not in the tailer's budget: the caller accounts for its capacity.
+func (t *Tailer) Buffer(n int) []byte {
+	const unit = 64 << 10 // sizes that recycled buffers fit
+	return t.recycle.buffer(0, (n+unit-1)/unit*unit)
+}
+
+// Recycle gives a buffer from Buffer back to the tailer, once nothing
+// refers to its bytes. It may be called from any goroutine.
+func (t *Tailer) Recycle(b []byte) {
+	t.recycle.putBuffer(b)
 }
 
 // ReleaseBuffer gives the buffer b's lines point into back to the tailer,

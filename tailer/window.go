@@ -29,12 +29,6 @@ func (r *reader) slide() {
 	r.bufLen = 0
 }
 
-// resetWindow forgets the bytes held for markers; off is where reading
-// continues.
-func (r *reader) resetWindow(off int64) {
-	r.bufOff, r.bufLen, r.histLen = off, 0, 0
-}
-
 // markerAt returns the marker of offset end (see Batch.Marker) from the
 // bytes held in hist and rbuf, reading the file only when they do not
 // cover it. It returns 0 when the bytes cannot be had.

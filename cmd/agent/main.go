@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
@@ -113,12 +114,13 @@ func flagsArgs(name, synopsis, summary string, args []string, maxArgs int, stder
 }
 
 func cmdRun(args []string, stderr io.Writer) int {
-	var path, logFormat, logLevel, cpuProfile string
+	var path, logFormat, logLevel, cpuProfile, memProfile string
 	code, ok := flags("run", "Follows the configured files and sends their lines until SIGTERM or SIGINT,\nthen delivers what is in flight (up to agent.shutdown_timeout) and saves the checkpoint.", args, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&path, "c", "/etc/kinetail/kinetail.yaml", "configuration `file`")
 		fs.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 		fs.StringVar(&logLevel, "log-level", "", "override agent.log_level: debug, info, warn or error")
 		fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to `file` (for performance work)")
+		fs.StringVar(&memProfile, "memprofile", "", "write an allocation profile to `file` on exit (for performance work)")
 	})
 	if !ok {
 		return code
@@ -195,6 +197,9 @@ func cmdRun(args []string, stderr io.Writer) int {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if memProfile != "" {
+		defer writeHeapProfile(memProfile, stderr)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	var current agentStatus
@@ -269,4 +274,19 @@ func buildVersion() string {
 		return bi.Main.Version
 	}
 	return "dev"
+}
+
+// writeHeapProfile writes the allocations since start (and what is live) to
+// path, after a collection so that the live figures are current.
+func writeHeapProfile(path string, stderr io.Writer) {
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "kinetail: %v\n", err)
+		return
+	}
+	defer f.Close()
+	runtime.GC()
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		fmt.Fprintf(stderr, "kinetail: %v\n", err)
+	}
 }

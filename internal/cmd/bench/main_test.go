@@ -136,7 +136,7 @@ func testQuick(t *testing.T, bin string) {
 		if r.Workload != workloadNames[i] {
 			t.Errorf("result %d is %s, want %s", i, r.Workload, workloadNames[i])
 		}
-		if r.UserRecords < r.Lines || r.CPU <= 0 || r.AcceptorCPU <= 0 || r.PeakRSSMiB <= 0 || r.Wire != "json http/1.1" {
+		if r.UserRecords < r.Lines || r.CPU <= 0 || r.AcceptorCPU <= 0 || r.PeakRSSMiB <= 0 || r.Wire != "cbor http/1.1" { // kinesis speaks CBOR by default
 			t.Errorf("%s: %+v", r.Workload, r)
 		}
 		if !strings.Contains(out.String(), "| "+r.Workload+": ") {
