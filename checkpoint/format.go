@@ -196,13 +196,17 @@ func Decode(data []byte) (entries []Entry, saved time.Time, err error) {
 // Encode renders entries in the file format (version 2); saved is the time
 // of the save.
 func Encode(entries []Entry, saved time.Time) ([]byte, error) {
+	return encode(make([]byte, 0, 320*len(entries)+128), entries, saved)
+}
+
+// encode is Encode appending to out.
+func encode(out []byte, entries []Entry, saved time.Time) ([]byte, error) {
 	ts, err := saved.MarshalText()
 	if err != nil {
 		return nil, fmt.Errorf("saved time: %w", err)
 	}
 	// One buffer: the checksum, always 8 hex digits, is filled in once
 	// the entries after it are written.
-	out := make([]byte, 0, 256*len(entries)+128)
 	out = append(out, `{"version":`...)
 	out = strconv.AppendInt(out, version, 10)
 	out = append(out, `,"checksum":"`...)

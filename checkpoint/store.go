@@ -31,6 +31,9 @@ type Store struct {
 	// step, when set (by tests), runs after each step of Save; an error
 	// fails the save there as a real error at that point would.
 	step func(name string) error
+	// size is the length of the last checkpoint written: the next one's
+	// buffer is allocated at about its size once, not grown to it.
+	size int
 }
 
 // Open prepares a store at path: it creates the directory (mode 0700) if
@@ -199,10 +202,11 @@ func (s *Store) Save(entries []Entry, seen time.Time) error {
 	if seen.IsZero() {
 		seen = time.Now()
 	}
-	data, err := Encode(entries, seen.UTC())
+	data, err := encode(make([]byte, 0, s.size+s.size/8), entries, seen.UTC())
 	if err != nil {
 		return fmt.Errorf("checkpoint: encode: %w", err)
 	}
+	s.size = len(data)
 	if err := s.checkLock(); err != nil {
 		return err
 	}

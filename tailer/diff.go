@@ -56,7 +56,25 @@ type event struct {
 // linked at several paths counts at the smallest one. It is a pure
 // function: deciding what the events mean is the Tailer's.
 func diff(prev map[string]seen, cur map[string]os.FileInfo) []event {
-	at := make(map[devIno]string, len(cur))
+	var d differ
+	return d.diff(prev, cur)
+}
+
+// differ is diff with its maps kept from one scan to the next: a scan of
+// ten thousand idle files allocated them anew every time.
+type differ struct {
+	at, was map[devIno]string
+	evs     []event
+}
+
+// diff is the function diff; the events are valid until the next call.
+func (d *differ) diff(prev map[string]seen, cur map[string]os.FileInfo) []event {
+	if d.at == nil {
+		d.at, d.was = make(map[devIno]string, len(cur)), make(map[devIno]string, len(prev))
+	}
+	at, was := d.at, d.was
+	clear(at)
+	clear(was)
 	for p, fi := range cur {
 		k, ok := keyOf(fi)
 		if !ok {
@@ -66,13 +84,13 @@ func diff(prev map[string]seen, cur map[string]os.FileInfo) []event {
 			at[k] = p
 		}
 	}
-	was := make(map[devIno]string, len(prev))
 	for p, s := range prev {
 		if q, dup := was[s.key]; !dup || p < q {
 			was[s.key] = p
 		}
 	}
-	var evs []event
+	clear(d.evs)
+	evs := d.evs[:0]
 	for k, p := range at {
 		fi := cur[p]
 		from, known := was[k]
@@ -100,6 +118,7 @@ func diff(prev map[string]seen, cur map[string]os.FileInfo) []event {
 		}
 		return strings.Compare(a.Path, b.Path)
 	})
+	d.evs = evs
 	return evs
 }
 

@@ -19,6 +19,7 @@ type recycler struct {
 	keep     int // how many of each
 
 	mu      sync.Mutex
+	used    bool // something was taken since the last trim
 	bufs    [][]byte
 	kept    int // the capacity of bufs' buffers, at most keep*size
 	indexes [][]stagedLine
@@ -53,6 +54,7 @@ func (p *recycler) buffer(n, c int) []byte {
 		p.mu.Lock()
 		b := take(&p.bufs, c)
 		p.kept -= cap(b)
+		p.used = true
 		p.mu.Unlock()
 		if b != nil {
 			return b[:n]
@@ -66,6 +68,7 @@ func (p *recycler) buffer(n, c int) []byte {
 func (p *recycler) index(n int) []stagedLine {
 	p.mu.Lock()
 	b := take(&p.indexes, n)
+	p.used = true
 	p.mu.Unlock()
 	if b != nil {
 		return b
@@ -77,6 +80,7 @@ func (p *recycler) index(n int) []stagedLine {
 // sets, every one of them.
 func (p *recycler) lineSlice(n int) []Line {
 	p.mu.Lock()
+	p.used = true
 	for i := len(p.lines) - 1; i >= 0; i-- {
 		if l := p.lines[i]; cap(l) >= n {
 			last := len(p.lines) - 1
@@ -89,6 +93,21 @@ func (p *recycler) lineSlice(n int) []Line {
 	}
 	p.mu.Unlock()
 	return make([]Line, n)
+}
+
+// trim drops what is kept if nothing was asked for since the last trim:
+// a tailer whose files are quiet holds no batch's memory. The rescan calls
+// it, so a flow idle for a rescan interval gives its buffers back.
+func (p *recycler) trim() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.used {
+		clear(p.bufs)
+		clear(p.indexes)
+		clear(p.lines)
+		p.bufs, p.indexes, p.lines, p.kept = p.bufs[:0], p.indexes[:0], p.lines[:0], 0
+	}
+	p.used = false
 }
 
 // take removes from kept a slice whose capacity is c to c+c/4, if there is

@@ -25,15 +25,15 @@ func (t *Tailer) rescan(ctx context.Context, wg *sync.WaitGroup) {
 	t.stats.scans.Add(1)
 	began := time.Now()
 	snap := t.scanner.Scan()
-	t.lastScan = snap
 	t.watcher.setDirs(snap.Dirs)
 	t.noteProblems(snap.Errors)
 	t.noteRefused(snap.Refused, snap.Skipped)
 	now := time.Now()
+	t.recycle.trim()
 	t.collectEnded()
 	t.known.expire(now, t.cfg.KnownTTL)
 
-	evs := diff(t.view(), snap.Files)
+	evs := t.differ.diff(t.view(), snap.Files)
 	var moved []renameNote
 	var news []event
 	origins := t.replan
@@ -96,7 +96,10 @@ func (t *Tailer) rescan(ctx context.Context, wg *sync.WaitGroup) {
 		}
 	}
 	t.logLeft()
-	rt := t.readerTimes()
+	var rt map[string]time.Time
+	if len(news) > 0 {
+		rt = t.readerTimes()
+	}
 	for _, e := range news {
 		if since, ok := t.historyWith(e.Path, rt); ok {
 			if old, dup := origins[e.Path]; !dup || since.Before(old) {
@@ -138,7 +141,11 @@ type renameNote struct {
 func (t *Tailer) view() map[string]seen {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
-	v := make(map[string]seen, len(t.byPath)+len(t.queue))
+	if t.viewed == nil {
+		t.viewed = make(map[string]seen, len(t.byPath)+len(t.queue))
+	}
+	v := t.viewed // kept for the next scan: ten thousand entries each time
+	clear(v)
 	for _, s := range t.queue {
 		if !s.gone {
 			v[s.path] = seen{key: s.key, size: -1}
@@ -292,31 +299,32 @@ func (t *Tailer) historyWith(path string, rt map[string]time.Time) (time.Time, b
 // the reader was not looking (copied and truncated within one poll, a file
 // seen empty), and is looked at now.
 func (t *Tailer) dirChanges(origins map[string]time.Time) {
-	byDir := make(map[string][]string)
-	add := func(o string) {
-		byDir[dirOf(o)] = append(byDir[dirOf(o)], o)
-		for d := range t.dirs[o] {
-			byDir[d] = append(byDir[d], o)
+	// The paths, their directories, and which of those changed: a few
+	// directories for thousands of paths, and most scans change none,
+	// so the paths of a directory are listed only once it changed.
+	each := func(fn func(o string)) {
+		t.mu.RLock()
+		for _, r := range t.readers {
+			fn(r.src.Path)
+		}
+		t.mu.RUnlock()
+		// Paths whose readers ended too: the next generation may have
+		// been written and rotated before any scan saw it at the path.
+		for o := range t.known.byOrigin {
+			fn(o)
 		}
 	}
-	t.mu.RLock()
-	for _, r := range t.readers {
-		add(r.src.Path)
-	}
-	t.mu.RUnlock()
-	// Paths whose readers ended too: the next generation may have been
-	// written and rotated before any scan saw it at the path.
-	for o := range t.known.byOrigin {
-		add(o)
-	}
-	for d, os := range byDir {
-		slices.Sort(os)
-		byDir[d] = slices.Compact(os)
-	}
+	dirs := make(map[string]bool) // directory: changed since the last scan
+	each(func(o string) {
+		dirs[dirOf(o)] = false
+		for d := range t.dirs[o] {
+			dirs[d] = false
+		}
+	})
 	now := time.Now()
-	var rt map[string]time.Time // read once, if a directory changed
-	mods := make(map[string]dirTime, len(byDir))
-	for d, os := range byDir {
+	mods := make(map[string]dirTime, len(dirs))
+	changed := false
+	for d := range dirs {
 		fi, err := statDir(d)
 		if err != nil {
 			continue
@@ -328,20 +336,36 @@ func (t *Tailer) dirChanges(origins map[string]time.Time) {
 		// file created, written and rotated twice within one tick after
 		// the last scan leaves the time as that scan saw it.
 		if old, ok := t.dirMod[d]; ok && (!old.mod.Equal(fi) || old.seen.Sub(old.mod) < racyDir) {
-			for _, o := range os {
-				if _, dup := origins[o]; dup {
-					continue
-				}
-				if rt == nil {
-					rt = t.readerTimes()
-				}
-				if since, ok := t.historyWith(o, rt); ok {
-					origins[o] = since
-				}
-			}
+			dirs[d] = true
+			changed = true
 		}
 	}
 	t.dirMod = mods
+	if !changed {
+		return
+	}
+	var paths []string
+	each(func(o string) {
+		if dirs[dirOf(o)] {
+			paths = append(paths, o)
+			return
+		}
+		for d := range t.dirs[o] {
+			if dirs[d] {
+				paths = append(paths, o)
+				return
+			}
+		}
+	})
+	rt := t.readerTimes()
+	for _, o := range paths {
+		if _, dup := origins[o]; dup {
+			continue
+		}
+		if since, ok := t.historyWith(o, rt); ok {
+			origins[o] = since
+		}
+	}
 }
 
 // dirTime is a directory's modification time and when it was read.

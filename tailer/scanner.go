@@ -13,7 +13,8 @@ import (
 )
 
 // Scanner expands a flow's include globs into the regular files they match,
-// minus the excluded ones. It keeps no state between scans.
+// minus the excluded ones. It keeps no state between scans but the number
+// of files the last one found.
 //
 // A glob is an absolute path whose segments are filepath.Match patterns; a
 // segment "**" matches any number of directories (zero or more), and a
@@ -34,6 +35,9 @@ type Scanner struct {
 	exclude [][]string
 	links   Symlinks
 	roots   []string
+	// found is how many files the last scan found: the next one's map is
+	// made that large at once rather than grown to it.
+	found int
 }
 
 // Symlinks says which symbolic links a Scanner follows.
@@ -151,13 +155,14 @@ type PathError struct {
 
 func (e PathError) Error() string { return e.Path + ": " + e.Err.Error() }
 
-// Scan walks the file system once.
+// Scan walks the file system once. Scans are not concurrent.
 func (s *Scanner) Scan() Snapshot {
 	w := walk{
 		s:    s,
-		snap: Snapshot{Files: make(map[string]os.FileInfo)},
+		snap: Snapshot{Files: make(map[string]os.FileInfo, s.found+s.found/8)},
 		dirs: make(map[string]struct{}),
 	}
+	defer func() { s.found = len(w.snap.Files) }()
 	if s.links == LinksWithin {
 		w.realGlobs, w.realRoots = s.realGlobs(), realPaths(s.roots)
 	}

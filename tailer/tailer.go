@@ -253,8 +253,11 @@ type Tailer struct {
 	dirs      map[string]map[string]struct{}
 	dirMod    map[string]dirTime // modification times of followed paths' directories
 	startedAt time.Time
-	lastScan  Snapshot
 	scanned   atomic.Int64 // Scanned, in Unix nanoseconds
+	// differ and viewed are the scan's scratch, kept for the next one
+	// (Run's goroutine only).
+	differ differ
+	viewed map[string]seen
 
 	mu      sync.RWMutex
 	readers map[devIno]*reader // open and parked readers, by the file they read

@@ -169,10 +169,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 		if os.Getenv("GOMEMLIMIT") == "" {
 			// The collector works harder as the heap nears the agent's
 			// memory limit instead of letting it grow (GOMEMLIMIT wins).
-			// The runtime counts its own memory, not the pages of the
-			// program's code and data, which are about an eighth of the
-			// default limit: measured RSS then stays within memory_limit.
-			debug.SetMemoryLimit(int64(cfg.Agent.MemoryLimit) * 7 / 8)
+			debug.SetMemoryLimit(agent.RuntimeLimit(int64(cfg.Agent.MemoryLimit)))
 		}
 	}
 	if err := level.UnmarshalText([]byte(cmp.Or(logLevel, cfg.Agent.LogLevel))); err != nil {
