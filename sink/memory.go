@@ -21,7 +21,7 @@ import (
 
 const (
 	entryBytes        = int64(unsafe.Sizeof(entry{}))
-	requestFixedBytes = 64 << 10 // the answer, headers, the entries slice
+	requestFixedBytes = 64<<10 + writeBufferBytes // the answer, headers, the entries slice, its connection's write buffer
 	entryBodyBytes    = 64       // an entry's JSON or CBOR beyond its data and keys
 )
 
