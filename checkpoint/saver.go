@@ -24,6 +24,8 @@ type Saver struct {
 	saved   uint64     // tracker version last written
 	savedCh chan struct{}
 	failing bool
+	// took is how long the last save that wrote took (Run's only).
+	took time.Duration
 
 	// Seen, if set, returns when the followed paths were last looked at
 	// (the start of the last scan of every flow): what appeared since has
@@ -46,14 +48,32 @@ func NewSaver(store *Store, tracker *Tracker, interval time.Duration, log *slog.
 func (s *Saver) Run(ctx context.Context) {
 	tick := time.NewTicker(s.interval)
 	defer tick.Stop()
+	pause := time.NewTimer(0)
+	defer pause.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		case <-s.soon:
+			// A start that opens thousands of files asks for saves
+			// all the time: each is made once the last one's cost
+			// was paid twice over in time not saving, so saves take
+			// at most a third of a core, and leave the collector
+			// room. A small checkpoint's saves are not held back.
+			pause.Reset(2 * s.took)
+			select {
+			case <-ctx.Done():
+				return
+			case <-pause.C:
+			}
 		}
-		if err := s.Save(); err != nil {
+		began := time.Now()
+		wrote, err := s.save()
+		if wrote {
+			s.took = time.Since(began)
+		}
+		if err != nil {
 			if !s.failing {
 				s.log.Error("saving checkpoint failed; keeping the previous one and retrying", "err", err)
 			}
@@ -68,26 +88,32 @@ func (s *Saver) Run(ctx context.Context) {
 }
 
 // Save writes the entries if they changed since the last save.
-func (s *Saver) Save() (err error) {
+func (s *Saver) Save() error {
+	_, err := s.save()
+	return err
+}
+
+// save is Save, and whether it wrote.
+func (s *Saver) save() (wrote bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	defer func() { s.status.record(err) }()
 	s.tracker.Expire()
 	v := s.tracker.Version()
 	if v == s.saved {
-		return nil
+		return false, nil
 	}
 	var seen time.Time
 	if s.Seen != nil {
 		seen = s.Seen()
 	}
 	if err := s.store.Save(s.tracker.Snapshot(), seen); err != nil {
-		return err
+		return true, err
 	}
 	s.saved = v
 	close(s.savedCh)
 	s.savedCh = make(chan struct{})
-	return nil
+	return true, nil
 }
 
 // Soon asks for a save before the next tick; requests made while one is

@@ -64,10 +64,9 @@ func diff(prev map[string]seen, cur map[string]os.FileInfo) []event {
 // ten thousand idle files allocated them anew every time.
 type differ struct {
 	at, was map[devIno]string
-	evs     []event
 }
 
-// diff is the function diff; the events are valid until the next call.
+// diff is the function diff.
 func (d *differ) diff(prev map[string]seen, cur map[string]os.FileInfo) []event {
 	if d.at == nil {
 		d.at, d.was = make(map[devIno]string, len(cur)), make(map[devIno]string, len(prev))
@@ -89,8 +88,7 @@ func (d *differ) diff(prev map[string]seen, cur map[string]os.FileInfo) []event 
 			was[s.key] = p
 		}
 	}
-	clear(d.evs)
-	evs := d.evs[:0]
+	var evs []event // none, mostly: not kept, nor the FileInfos they hold
 	for k, p := range at {
 		fi := cur[p]
 		from, known := was[k]
@@ -118,7 +116,6 @@ func (d *differ) diff(prev map[string]seen, cur map[string]os.FileInfo) []event 
 		}
 		return strings.Compare(a.Path, b.Path)
 	})
-	d.evs = evs
 	return evs
 }
 

@@ -36,8 +36,11 @@ type opening struct {
 	// read its file to the end (or will never read it).
 	after <-chan struct{}
 	ended chan struct{}
-	once  sync.Once
-	why   string // for the log: how the generation was found
+	// once closes ended, from abandon or from the reader that takes the
+	// start over: apart, so that a reader keeps it and not the opening
+	// (ten thousand of them, with their generations, after a restart).
+	once *sync.Once
+	why  string // for the log: how the generation was found
 	// identify: the generation is new, its identity is taken when it is
 	// opened; atEnd: it starts at its end (initial_position end_of_file
 	// on a first start); missed: written while nobody looked.
@@ -106,7 +109,7 @@ func (t *Tailer) begin(ctx context.Context, s *opening, wg *sync.WaitGroup) bool
 	r := newReader(&t.opts, &t.stats, t.log, f, s.key, s.src, s.off, t.send)
 	r.id, r.mtime, r.sync = s.id, s.mtime, s.sync && t.cfg.Hooks.Sync != nil
 	r.after, r.ended = s.after, s.ended
-	r.endOnce = &s.once
+	r.endOnce = s.once
 	// The file may change between the decision and the first read (a
 	// reader waiting for an earlier generation waits long): it is checked
 	// again then.

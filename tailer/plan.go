@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -272,7 +273,7 @@ func (p *planner) resume(c *candidate) *opening {
 	t.known.remove(g)
 	g.found = true
 	s := &opening{path: c.path, key: c.key, f: c.f, src: g.src, id: g.pos.ID, off: g.pos.Offset, marker: g.pos.Marker,
-		mtime: g.pos.MTime, gone: !c.inGlob, g: g, ended: make(chan struct{}), why: "known generation"}
+		mtime: g.pos.MTime, gone: !c.inGlob, g: g, ended: make(chan struct{}), once: new(sync.Once), why: "known generation"}
 	c.f = nil
 	if s.src == nil {
 		s.src = &Source{Flow: t.cfg.Flow, Path: g.origin(), ID: g.pos.ID}
@@ -307,7 +308,7 @@ func (p *planner) resume(c *candidate) *opening {
 
 // newStart makes the start of a generation no one knows.
 func (t *Tailer) newStart(c *candidate, why string) *opening {
-	s := &opening{path: c.path, key: c.key, f: c.f, mtime: c.fi.ModTime(), ended: make(chan struct{}), why: why,
+	s := &opening{path: c.path, key: c.key, f: c.f, mtime: c.fi.ModTime(), ended: make(chan struct{}), once: new(sync.Once), why: why,
 		src: &Source{Flow: t.cfg.Flow, Path: c.path}, identify: true, sync: true, size: c.fi.Size()}
 	c.f = nil
 	return s

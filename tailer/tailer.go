@@ -367,6 +367,9 @@ func New(cfg Config) (*Tailer, error) {
 			t.lookFor = append(t.lookFor, g)
 		}
 	}
+	// The generations hold them now: ten thousand positions are not
+	// kept twice for the tailer's life.
+	t.cfg.Positions = nil
 	return t, nil
 }
 
