@@ -118,16 +118,23 @@ func (t *Tailer) rescan(ctx context.Context, wg *sync.WaitGroup) {
 	if first {
 		t.logFollowing()
 	}
+	t.noteWaiting() // before the scan's time: Scanned reads them the other way round
 	t.scanned.Store(began.UnixNano())
 }
 
 // Scanned is when the last completed scan began: a file that appeared
-// after it may not be followed yet. Zero before the first scan.
+// after it may not be followed yet. While new files the scans found wait
+// for a descriptor, it is no later than the oldest one's last write: they
+// are not followed yet either. Zero before the first scan.
 func (t *Tailer) Scanned() time.Time {
-	if n := t.scanned.Load(); n != 0 {
-		return time.Unix(0, n)
+	n := t.scanned.Load()
+	if n == 0 {
+		return time.Time{}
 	}
-	return time.Time{}
+	if w := t.waiting.Load(); w != 0 && w < n {
+		n = w
+	}
+	return time.Unix(0, n)
 }
 
 type renameNote struct {

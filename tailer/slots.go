@@ -42,6 +42,7 @@ func (t *Tailer) openWaiting(ctx context.Context, wg *sync.WaitGroup) {
 	if stopping(ctx) {
 		return
 	}
+	defer t.noteWaiting()
 	for len(t.queue) > 0 {
 		if !t.begin(ctx, t.queue[0], wg) {
 			return
@@ -158,4 +159,23 @@ func (t *Tailer) closeParked() {
 		s.abandon()
 	}
 	t.queue = nil
+}
+
+// noteWaiting records the oldest modification time of the new generations
+// that wait for a descriptor (Scanned). They have no checkpoint entry until
+// they are opened: a checkpoint whose time is after their last write would
+// have a restart take their rotated files for ones it had read. Only Run's
+// goroutine changes the queue; it calls this after each change but the
+// shutdown's, whose abandoned starts the last save must still account for.
+func (t *Tailer) noteWaiting() {
+	var oldest int64
+	for _, s := range t.queue {
+		if s.g != nil || s.mtime.IsZero() {
+			continue // a known generation: the checkpoint has it
+		}
+		if m := s.mtime.UnixNano(); oldest == 0 || m < oldest {
+			oldest = m
+		}
+	}
+	t.waiting.Store(oldest)
 }

@@ -254,6 +254,7 @@ type Tailer struct {
 	dirMod    map[string]dirTime // modification times of followed paths' directories
 	startedAt time.Time
 	scanned   atomic.Int64 // Scanned, in Unix nanoseconds
+	waiting   atomic.Int64 // see noteWaiting, in Unix nanoseconds; 0 for none
 	// differ and viewed are the scan's scratch, kept for the next one
 	// (Run's goroutine only).
 	differ differ

@@ -520,3 +520,79 @@ func TestFileCreatedWhileStopping(t *testing.T) {
 		}
 	}
 }
+
+// A file the globs matched while every descriptor was taken waits for one
+// without an entry in the checkpoint. If kinetail is killed then and the
+// file is rotated while it is down, the restart must still read the
+// rotated generation, though its last write is older than the last scan
+// before the checkpoint: the checkpoint's time may not claim that the
+// paths were looked at after a file that was only seen, and not opened.
+func TestFileWaitingForDescriptorWhenKilled(t *testing.T) {
+	fs := kinesistest.NewFaultServer(t, kinesistest.FaultOptions{Seed: 5, Latency: 500 * time.Millisecond})
+	dir := t.TempDir()
+	const busy, perBusy = 16, 20000
+	for i := range busy {
+		appendLines(t, filepath.Join(dir, fmt.Sprintf("busy%02d.log", i)), fmt.Sprintf("busy%02d", i), 0, perBusy)
+	}
+	flows := fmt.Sprintf("  - name: logs\n    paths: [\"%s/*.log\"]\n    initial_position: start_of_file\n    rescan_interval: 300ms\n    destination: out\n", dir)
+	cfg := writeConfig(t, dir, fs.URL(), "waiting", flows)
+	text, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Sixteen descriptors, all held by readers waiting for the slow
+	// destination: the next file waits for one.
+	text = []byte(strings.Replace(string(text), "  shutdown_timeout: 20s\n", "  shutdown_timeout: 20s\n  max_open_files: 16\n", 1))
+	if err := os.WriteFile(cfg, text, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	agent := startAgent(t, cfg)
+	eventually(t, 30*time.Second, "busy lines stored", func() bool { return len(fs.Stored()) >= 1000 })
+	waiting := filepath.Join(dir, "waiting.log")
+	appendLines(t, waiting, "waiting", 0, 20)
+	old := time.Now().Add(-time.Minute) // written well before any scan saw it
+	if err := os.Chtimes(waiting, old, old); err != nil {
+		t.Fatal(err)
+	}
+	// Scans see it, and checkpoints are saved (acknowledgements go on)
+	// while it waits.
+	saved := filepath.Join(dir, "state", "checkpoints.json")
+	before, err := os.Stat(saved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	after, err := os.Stat(saved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !after.ModTime().After(before.ModTime()) {
+		t.Fatal("setup: no checkpoint was saved while waiting.log waited")
+	}
+	for _, l := range strings.Split(agent.log.String(), "\n") {
+		if strings.Contains(l, `msg="following file"`) && strings.Contains(l, " path="+waiting+" ") {
+			t.Fatalf("setup: waiting.log got a descriptor before the kill: %s", l)
+		}
+	}
+	agent.kill()
+
+	// While kinetail is down: waiting.log is rotated, a new one started.
+	if err := os.Rename(waiting, waiting+".1"); err != nil {
+		t.Fatal(err)
+	}
+	appendLines(t, waiting, "later", 0, 5)
+	fs.SetOptions(kinesistest.FaultOptions{})
+	agent = startAgent(t, cfg)
+	eventually(t, 60*time.Second, "every line", func() bool {
+		u := uniq(fs.Stored())
+		return u["later-4"] && u[fmt.Sprintf("busy%02d-%d", busy-1, perBusy-1)] && len(u) >= busy*perBusy+5
+	})
+	time.Sleep(time.Second)
+	agent.stop()
+	seen := uniq(fs.Stored())
+	for i := range 20 {
+		if k := fmt.Sprintf("waiting-%d", i); !seen[k] {
+			t.Errorf("%s lost (a file waiting for a descriptor when kinetail was killed, rotated while it was down)", k)
+		}
+	}
+}
