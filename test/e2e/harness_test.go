@@ -85,6 +85,26 @@ flows:
 	return path
 }
 
+// editConfig replaces, in the configuration file cfg, each old string of
+// oldNew with the new one after it (once each).
+func editConfig(t *testing.T, cfg string, oldNew ...string) {
+	t.Helper()
+	text, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(text)
+	for i := 0; i+1 < len(oldNew); i += 2 {
+		if !strings.Contains(s, oldNew[i]) {
+			t.Fatalf("editConfig: %q not in %s", oldNew[i], cfg)
+		}
+		s = strings.Replace(s, oldNew[i], oldNew[i+1], 1)
+	}
+	if err := os.WriteFile(cfg, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // startAgent starts the kinetail binary with config; its log is printed
 // if the test fails.
 func startAgent(t *testing.T, config string) *agentProc {

@@ -476,14 +476,7 @@ func TestFileCreatedWhileStopping(t *testing.T) {
 	appendLines(t, app, "app", 0, 10)
 	flows := fmt.Sprintf("  - name: logs\n    paths: [\"%s/*.log\"]\n    initial_position: start_of_file\n    destination: out\n", dir)
 	cfg := writeConfig(t, dir, fs.URL(), "stopping", flows)
-	text, err := os.ReadFile(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text = []byte(strings.Replace(string(text), "shutdown_timeout: 20s", "shutdown_timeout: 8s", 1))
-	if err := os.WriteFile(cfg, []byte(strings.Replace(string(text), "request: 3s", "request: 10s", 1)), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	editConfig(t, cfg, "shutdown_timeout: 20s", "shutdown_timeout: 8s", "request: 3s", "request: 10s")
 	agent := startAgent(t, cfg)
 	eventually(t, 30*time.Second, "the first lines", func() bool { return len(uniq(fs.Stored())) >= 10 })
 
@@ -536,16 +529,9 @@ func TestFileWaitingForDescriptorWhenKilled(t *testing.T) {
 	}
 	flows := fmt.Sprintf("  - name: logs\n    paths: [\"%s/*.log\"]\n    initial_position: start_of_file\n    rescan_interval: 300ms\n    destination: out\n", dir)
 	cfg := writeConfig(t, dir, fs.URL(), "waiting", flows)
-	text, err := os.ReadFile(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Sixteen descriptors, all held by readers waiting for the slow
 	// destination: the next file waits for one.
-	text = []byte(strings.Replace(string(text), "  shutdown_timeout: 20s\n", "  shutdown_timeout: 20s\n  max_open_files: 16\n", 1))
-	if err := os.WriteFile(cfg, text, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	editConfig(t, cfg, "  shutdown_timeout: 20s\n", "  shutdown_timeout: 20s\n  max_open_files: 16\n")
 	agent := startAgent(t, cfg)
 	eventually(t, 30*time.Second, "busy lines stored", func() bool { return len(fs.Stored()) >= 1000 })
 	waiting := filepath.Join(dir, "waiting.log")
