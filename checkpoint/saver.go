@@ -60,8 +60,10 @@ func (s *Saver) Run(ctx context.Context) {
 			// all the time: each is made once the last one's cost
 			// was paid twice over in time not saving, so saves take
 			// at most a third of a core, and leave the collector
-			// room. A small checkpoint's saves are not held back.
-			pause.Reset(2 * s.took)
+			// room. A small checkpoint's saves are not held back,
+			// nor any for more than a second (a slow disk's fsync):
+			// a new file's first batch waits for its save.
+			pause.Reset(min(2*s.took, time.Second))
 			select {
 			case <-ctx.Done():
 				return

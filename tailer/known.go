@@ -120,6 +120,12 @@ func (r *registry) remove(g *gen) {
 	} else {
 		delete(r.byOrigin, o)
 	}
+	// A map keeps the room of its largest size: a restart resumes the
+	// checkpoint's ten thousand generations and empties them, and they
+	// would hold megabytes for the tailer's life.
+	if len(r.byKey) == 0 && len(r.byFP) == 0 && len(r.byOrigin) == 0 {
+		*r = *newRegistry()
+	}
 }
 
 // withPrefix returns the gens whose fingerprint hashes a prefix of p (the

@@ -291,7 +291,10 @@ func (r *reader) free() {
 func (r *reader) run(ctx context.Context, retire func(*reader) bool) error {
 	r.lastGrowth = time.Now()
 	r.timer = time.NewTimer(time.Hour)
-	defer r.timer.Stop()
+	defer func() {
+		r.timer.Stop()
+		r.timer = nil // a parked reader keeps no timer
+	}()
 	if r.needHead {
 		r.needHead = false
 		if err := r.readHead(); err != nil {
