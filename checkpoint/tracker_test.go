@@ -2,6 +2,7 @@ package checkpoint
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"testing"
@@ -300,5 +301,34 @@ func TestTrackerRetire(t *testing.T) {
 	tr.Open(again, tailer.Opened{Path: "/x", ID: tailer.FileID{Inode: 1}, Offset: 10})
 	if len(tr.Positions("f")) != 0 {
 		t.Error("the resumed Source did not claim its entry")
+	}
+}
+
+// sortEntries gives the order a sort of the entries themselves gives, for
+// permutations with cycles of every length.
+func TestSortEntries(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for n := range 60 {
+		es := make([]Entry, n)
+		for i := range es {
+			es[i] = Entry{Flow: fmt.Sprint("f", rng.IntN(2)), Origin: fmt.Sprint("/o", rng.IntN(4)),
+				MTime: time.Unix(int64(rng.IntN(3)), 0), Path: fmt.Sprint("/p", rng.IntN(5)), Offset: int64(i)}
+			es[i].ID.Inode = uint64(rng.IntN(1000))
+		}
+		want := slices.Clone(es)
+		slices.SortStableFunc(want, func(a, b Entry) int { return compareEntries(&a, &b) })
+		sortEntries(es)
+		for i := range es {
+			if compareEntries(&es[i], &want[i]) != 0 {
+				t.Fatalf("n=%d: entry %d is %+v, want one equal to %+v", n, i, es[i], want[i])
+			}
+		}
+		seen := map[int64]bool{}
+		for _, e := range es {
+			seen[e.Offset] = true
+		}
+		if len(seen) != n {
+			t.Fatalf("n=%d: %d distinct entries after sorting, want %d (lost or duplicated)", n, len(seen), n)
+		}
 	}
 }
