@@ -252,7 +252,7 @@ func (w *walk) expand(base string, segs []string, ancestors []devIno, viaLink bo
 			return
 		}
 		for _, e := range ents {
-			p := filepath.Join(base, e.Name())
+			p := joinName(base, e.Name())
 			k, ok := w.dirKey(p, e)
 			if !ok || slices.Contains(ancestors, k) {
 				continue
@@ -306,7 +306,7 @@ func (w *walk) expand(base string, segs []string, ancestors []devIno, viaLink bo
 			if ok, _ := filepath.Match(seg, e.Name()); !ok {
 				continue
 			}
-			p := filepath.Join(base, e.Name())
+			p := joinName(base, e.Name())
 			if len(rest) == 0 {
 				fi, err := w.fileInfo(p, e)
 				if err != nil {
@@ -321,6 +321,16 @@ func (w *walk) expand(base string, segs []string, ancestors []devIno, viaLink bo
 			}
 		}
 	}
+}
+
+// joinName is filepath.Join for a clean directory and the name of one of
+// its entries (never empty, ".", ".." or with a slash): without Join's
+// Clean, which was a tenth of a rescan of ten thousand files.
+func joinName(dir, name string) string {
+	if dir == "/" {
+		return "/" + name
+	}
+	return dir + "/" + name
 }
 
 // fileInfo returns the FileInfo of the entry, following a symbolic link.
