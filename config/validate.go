@@ -254,11 +254,7 @@ func (d *decoder) validateDestination(dst *Destination, all map[string]*Destinat
 	if _, set := d.pos[&dst.Allowed]; set && !dst.templated() {
 		d.errorf(d.at(&dst.Allowed, at), s.child("allowed"), "applies only when the stream is a template like app-%%{service}")
 	}
-	for j, p := range dst.Allowed {
-		if _, err := regexp.Compile(p); err != nil {
-			d.errorf(d.elems[&dst.Allowed][j], s.child("allowed").index(j), "invalid regular expression: %v", err)
-		}
-	}
+	d.patterns(&dst.Allowed, s.child("allowed"))
 	d.intRange(&dst.MaxStreams, 1, 10000, at, s.child("max_streams"))
 	d.positive(&dst.StreamIdleTimeout, at, s.child("stream_idle_timeout"))
 	if dst.DeadLetterFile != "" && !filepath.IsAbs(dst.DeadLetterFile) {
@@ -389,6 +385,26 @@ func (d *decoder) positive(p *Duration, fallback *yaml.Node, s scope) bool {
 	}
 	d.errorf(d.at(p, fallback), s, "must be greater than 0")
 	return false
+}
+
+// pattern records an error if *p is set and is not a regular expression.
+func (d *decoder) pattern(p *string, fallback *yaml.Node, s scope) {
+	if *p == "" {
+		return
+	}
+	if _, err := regexp.Compile(*p); err != nil {
+		d.errorf(d.at(p, fallback), s, "invalid regular expression: %v", err)
+	}
+}
+
+// patterns records an error for each element of *ps that is not a regular
+// expression.
+func (d *decoder) patterns(ps *[]string, s scope) {
+	for j, p := range *ps {
+		if _, err := regexp.Compile(p); err != nil {
+			d.errorf(d.elems[ps][j], s.index(j), "invalid regular expression: %v", err)
+		}
+	}
 }
 
 // intRange reports whether lo <= *p <= hi, recording an error if not.

@@ -152,17 +152,8 @@ func (d *decoder) validateMultiline(m *Multiline, s scope) {
 	case m.StartPattern != "" && m.ContinuePattern != "":
 		d.errorf(at, s, "set start_pattern or continue_pattern, not both")
 	}
-	for _, p := range []struct {
-		v    *string
-		name string
-	}{{&m.StartPattern, "start_pattern"}, {&m.ContinuePattern, "continue_pattern"}} {
-		if *p.v == "" {
-			continue
-		}
-		if _, err := regexp.Compile(*p.v); err != nil {
-			d.errorf(d.at(p.v, at), s.child(p.name), "invalid regular expression: %v", err)
-		}
-	}
+	d.pattern(&m.StartPattern, at, s.child("start_pattern"))
+	d.pattern(&m.ContinuePattern, at, s.child("continue_pattern"))
 	d.intRange(&m.MaxLines, 1, 100000, at, s.child("max_lines"))
 	if m.MaxBytes < 0 {
 		d.errorf(d.at(&m.MaxBytes, at), s.child("max_bytes"), "must not be negative")
@@ -273,11 +264,7 @@ func (d *decoder) validateTransform(t *Transform, s scope) {
 				d.errorf(d.elems[&r.Patterns][j], s.child("patterns").index(j), "unknown pattern %q (known: %s)", p, strings.Join(RedactPatterns, ", "))
 			}
 		}
-		for j, p := range r.Custom {
-			if _, err := regexp.Compile(p); err != nil {
-				d.errorf(d.elems[&r.Custom][j], s.child("custom").index(j), "invalid regular expression: %v", err)
-			}
-		}
+		d.patterns(&r.Custom, s.child("custom"))
 	}
 }
 
@@ -326,15 +313,6 @@ func (d *decoder) validateCondition(c *Condition, at *yaml.Node, s scope, other 
 	if c.Field == "" && (c.Equals != "" || c.Matches != "" || c.Exists != nil) {
 		d.errorf(at, s, "equals, matches and exists need field")
 	}
-	for _, p := range []struct {
-		v    *string
-		name string
-	}{{&c.LineMatches, "line_matches"}, {&c.Matches, "matches"}} {
-		if *p.v == "" {
-			continue
-		}
-		if _, err := regexp.Compile(*p.v); err != nil {
-			d.errorf(d.at(p.v, at), s.child(p.name), "invalid regular expression: %v", err)
-		}
-	}
+	d.pattern(&c.LineMatches, at, s.child("line_matches"))
+	d.pattern(&c.Matches, at, s.child("matches"))
 }
