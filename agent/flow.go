@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/kinetail/kinetail/config"
 	"github.com/kinetail/kinetail/route"
@@ -73,8 +74,8 @@ type item struct {
 func newFlow(fc *config.Flow, a *Agent, byName map[string]*destination, share int64, saved time.Time, firstStart bool) (*flow, error) {
 	recycle := flowRecycle(share, int64(fc.MaxLineBytes))
 	f := &flow{name: fc.Name, cfg: fc, log: a.log, agent: a, done: make(chan struct{}),
-		reserve: tailer.RecycleBytes(recycle, 0, 0), grow: 1.5, since: saved,
-		spare: make(chan []sink.Record, 4)}
+		reserve: tailer.RecycleBytes(recycle, 0, 0) + spareRecordsBytes, grow: 1.5, since: saved,
+		spare: make(chan []sink.Record, spareRecords)}
 	f.free = f.recycle
 	if f.since.IsZero() {
 		f.since = time.Now()
@@ -294,6 +295,15 @@ func (f *flow) process(b tailer.Batch) {
 	}
 }
 
+// spareRecords is how many records slices a flow keeps for reuse, and
+// spareRecordsBytes the most they hold: outside the budget, so in the
+// flow's reserve (a batch has at most DefaultBatchLines lines, so as many
+// records for one output).
+const (
+	spareRecords      = 4
+	spareRecordsBytes = spareRecords * tailer.DefaultBatchLines * int64(unsafe.Sizeof(sink.Record{}))
+)
+
 // records returns an empty records slice with room for n, one a sink gave
 // back if it has the room.
 func (f *flow) records(n int) []sink.Record {
@@ -309,6 +319,9 @@ func (f *flow) records(n int) []sink.Record {
 
 // recycle keeps r, which a sink is done with, for a later batch.
 func (f *flow) recycle(r []sink.Record) {
+	if cap(r) > tailer.DefaultBatchLines {
+		return // larger than spareRecordsBytes counts
+	}
 	clear(r) // its records point at lines and acknowledgement groups
 	select {
 	case f.spare <- r[:0]:
