@@ -198,6 +198,11 @@ func (t *Tailer) ReleaseLines(b *Batch) {
 // (transforms' records): one given back with Recycle if there is one.
 // It is not in the tailer's budget: the caller accounts for its capacity.
 func (t *Tailer) Buffer(n int) []byte {
+	if n < minRecycled {
+		// A live file's few new lines: allocated as they are, not
+		// rounded up to a recycled size they would hold budget for.
+		return make([]byte, 0, n)
+	}
 	const unit = 64 << 10 // sizes that recycled buffers fit
 	return t.recycle.buffer(0, (n+unit-1)/unit*unit)
 }
