@@ -92,8 +92,7 @@ func (t *Tailer) begin(ctx context.Context, s *opening, wg *sync.WaitGroup) bool
 		} else {
 			t.warnOnce(s.path, "cannot open file, will retry", err)
 		}
-		t.retry(s)
-		s.abandon()
+		t.notOpened(s)
 		return true
 	}
 	delete(t.warned, s.path)
@@ -102,8 +101,7 @@ func (t *Tailer) begin(ctx context.Context, s *opening, wg *sync.WaitGroup) bool
 		t.releaseSlot()
 		t.stats.openErrors.Add(1)
 		t.warnOnce(s.path, "cannot identify file, will retry", err)
-		t.retry(s)
-		s.abandon()
+		t.notOpened(s)
 		return true
 	}
 	r := newReader(&t.opts, &t.stats, t.log, f, s.key, s.src, s.off, t.send)

@@ -146,6 +146,10 @@ func TestTailerPermissionDenied(t *testing.T) {
 	const msg = "cannot open file, will retry"
 	d := testfs.New(t)
 	d.Write("locked.log", "secret\n")
+	written := time.Now().Add(-time.Hour).Truncate(time.Second)
+	if err := os.Chtimes(d.Path("locked.log"), written, written); err != nil {
+		t.Fatal(err)
+	}
 	var denied atomic.Bool
 	denied.Store(true)
 	logs := newCapture(msg)
@@ -160,6 +164,11 @@ func TestTailerPermissionDenied(t *testing.T) {
 		},
 	})
 	h.waitStat("retried", func(s Stats) bool { return s.OpenErrors >= 3 })
+	// Not followed yet, so a checkpoint saved now must not claim its
+	// writes: a restart would take its rotated files for read ones.
+	if got := h.tl.Scanned(); got.After(written) {
+		t.Errorf("Scanned() = %v while a file written at %v could not be opened", got, written)
+	}
 	denied.Store(false)
 	h.waitTexts(1)
 	h.stop()

@@ -111,6 +111,7 @@ func (t *Tailer) rescan(ctx context.Context, wg *sync.WaitGroup) {
 		t.restartOrigins(snap, origins)
 	}
 	t.dirChanges(origins)
+	t.unopened = 0 // the files that failed are new to this scan again
 	t.plan(news, origins, snap)
 	first := t.firstScan
 	t.firstScan = false

@@ -161,14 +161,26 @@ func (t *Tailer) closeParked() {
 	t.queue = nil
 }
 
+// notOpened gives back a start that could not open its file: the next
+// scan looks for the file again, and until then a new generation counts
+// as waiting (noteWaiting).
+func (t *Tailer) notOpened(s *opening) {
+	if m := s.mtime.UnixNano(); s.g == nil && !s.mtime.IsZero() && (t.unopened == 0 || m < t.unopened) {
+		t.unopened = m
+	}
+	t.retry(s)
+	s.abandon()
+}
+
 // noteWaiting records the oldest modification time of the new generations
-// that wait for a descriptor (Scanned). They have no checkpoint entry until
-// they are opened: a checkpoint whose time is after their last write would
-// have a restart take their rotated files for ones it had read. Only Run's
-// goroutine changes the queue; it calls this after each change but the
-// shutdown's, whose abandoned starts the last save must still account for.
+// that wait for a descriptor or failed to open since the last scan
+// (Scanned). They have no checkpoint entry until they are opened: a
+// checkpoint whose time is after their last write would have a restart
+// take their rotated files for ones it had read. Only Run's goroutine
+// changes the queue; it calls this after each change but the shutdown's,
+// whose abandoned starts the last save must still account for.
 func (t *Tailer) noteWaiting() {
-	var oldest int64
+	oldest := t.unopened
 	for _, s := range t.queue {
 		if s.g != nil || s.mtime.IsZero() {
 			continue // a known generation: the checkpoint has it

@@ -255,6 +255,10 @@ type Tailer struct {
 	startedAt time.Time
 	scanned   atomic.Int64 // Scanned, in Unix nanoseconds
 	waiting   atomic.Int64 // see noteWaiting, in Unix nanoseconds; 0 for none
+	// unopened is the oldest last write of the new files that could not
+	// be opened since the last scan planned (Run's goroutine only; see
+	// noteWaiting), in Unix nanoseconds; 0 for none.
+	unopened int64
 	// differ and viewed are the scan's scratch, kept for the next one
 	// (Run's goroutine only).
 	differ differ
