@@ -26,8 +26,12 @@ type opening struct {
 	// before the first batch.
 	marker uint64
 	mtime  time.Time
-	gone   bool // not in the globs: read to its end, then closed
-	sync   bool // a generation the checkpoint does not know yet
+	// since is the time since which the scan that decided this counted
+	// rotated files of src.Path as unseen generations; a missed one that
+	// fails to open is looked for again with it.
+	since time.Time
+	gone  bool // not in the globs: read to its end, then closed
+	sync  bool // a generation the checkpoint does not know yet
 	// g is the known generation this resumes, given back to the registry
 	// if the start is abandoned.
 	g *gen

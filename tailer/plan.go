@@ -201,7 +201,8 @@ func (p *planner) decide() {
 			continue
 		}
 		p.clampSince(s, c.compressed())
-		if _, hist := p.since[s.src.Path]; hist {
+		if since, hist := p.since[s.src.Path]; hist {
+			s.since = since
 			chains[s.src.Path] = append(chains[s.src.Path], s)
 		} else {
 			queue = append(queue, s)

@@ -3,9 +3,12 @@ package tailer
 import (
 	"compress/gzip"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -163,6 +166,35 @@ func TestTailerResumeRotatedWhileDown(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A generation written and rotated while the agent was down, with no
+// other generation of its path known, that moved again between the scan
+// that found it and its opening (logrotate shifting numbered files), is
+// looked for again and read. The retry used to look at the path's family
+// for known generations only, so the generation was never read.
+func TestTailerMissedGenerationMovedBeforeOpen(t *testing.T) {
+	d := testfs.New(t)
+	d.Write("app.log", "g1-1\ng1-2\n")
+	d.Rename("app.log", "app.log.1")
+	d.Write("app.log", "g2\n")
+	var failed atomic.Bool
+	h := start(t, Config{
+		Paths: []string{d.Path("app.log")},
+		Saved: time.Now().Add(-time.Minute), // before both were written
+		openFile: func(p string) (*os.File, error) {
+			if p == d.Path("app.log.1") && !failed.Swap(true) {
+				return nil, &os.PathError{Op: "open", Path: p, Err: syscall.ENOENT}
+			}
+			return os.Open(p)
+		},
+	})
+	h.waitTexts(3)
+	h.stop()
+	if !failed.Load() {
+		t.Fatal("the rotated generation was not opened")
+	}
+	sameSet(t, h.texts(), []string{"g1-1", "g1-2", "g2"})
 }
 
 func TestTailerResumeChecksMarker(t *testing.T) {

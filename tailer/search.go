@@ -121,7 +121,14 @@ func (t *Tailer) retry(s *opening) {
 			t.lookFor = append(t.lookFor, s.g)
 		}
 	}
-	if since, ok := t.history(s.src.Path); ok || s.missed {
+	since, ok := t.history(s.src.Path)
+	if s.missed {
+		// Looked at again as this scan did, so that it is still unseen
+		// wherever it moved: history may have nothing yet (no generation
+		// of the path read so far), and nothing means known ones only.
+		since, ok = s.since, true
+	}
+	if ok {
 		if old, dup := t.replan[s.src.Path]; !dup || since.Before(old) {
 			t.replan[s.src.Path] = since
 		}
