@@ -176,3 +176,47 @@ func TestTailerPermissionDenied(t *testing.T) {
 		t.Errorf("permission problem logged %d times, want once", n)
 	}
 }
+
+// Idle files in a directory that has not changed for long are written to:
+// the scans that take their FileInfos as they were (told of writes by file
+// events) still get every line, from the file events, or, where the
+// directory cannot be watched, from scans that look at every file.
+func TestTailerIdleFilesInSettledDirectory(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		watchAdd func(string) error
+	}{
+		{"file events", nil},
+		{"no file events", func(string) error { return syscall.ENOSPC }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d := testfs.New(t)
+			const n = 20
+			for i := range n {
+				d.Write(fmt.Sprintf("logs/f%02d.log", i), fmt.Sprintf("first-%d\n", i))
+			}
+			old := time.Now().Add(-time.Hour)
+			if err := os.Chtimes(d.Path("logs"), old, old); err != nil {
+				t.Fatal(err)
+			}
+			h := start(t, Config{
+				Paths:          []string{d.Path("logs/*.log")},
+				RescanInterval: 20 * time.Millisecond,
+				idleClose:      20 * time.Millisecond,
+				watchAdd:       tt.watchAdd,
+			})
+			h.waitTexts(n)
+			h.waitStat("parked", func(s Stats) bool { return s.Idle == n })
+			scans := h.tl.Stats().Scans
+			h.waitStat("scans of the settled directory", func(s Stats) bool { return s.Scans > scans+2*fullScanEvery })
+			for i := range n {
+				d.Append(fmt.Sprintf("logs/f%02d.log", i), fmt.Sprintf("second-%d\n", i))
+			}
+			h.waitTexts(2 * n)
+			h.stop()
+			if got := len(h.texts()); got != 2*n {
+				t.Errorf("got %d lines, want %d", got, 2*n)
+			}
+		})
+	}
+}

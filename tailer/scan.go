@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -16,15 +15,23 @@ import (
 // globs with what the readers follow (diff.go), applies the renames,
 // departures and changes, and hands new files to plan.go.
 
+// fullScanEvery is how often a scan looks at every file: see rescan.
+const fullScanEvery = 6
+
 // rescan scans the globs and applies the differences. It stats each file
 // once (in the scan) and opens only files it has to look at.
 func (t *Tailer) rescan(ctx context.Context, wg *sync.WaitGroup) {
 	if stopping(ctx) {
 		return
 	}
-	t.stats.scans.Add(1)
+	n := t.stats.scans.Add(1)
 	began := time.Now()
-	snap := t.scanner.Scan()
+	// File events tell of writes to watched directories' files, so most
+	// scans look only at what the directories hold; every fullScanEvery-th
+	// scan, and the first after the kernel dropped events, looks at every
+	// file (a file system whose writers are elsewhere, NFS, tells nothing).
+	all := t.watcher.lost.Swap(false) || n%fullScanEvery == 1
+	snap := t.scanner.scan(t.watcher.watchID, all)
 	t.watcher.setDirs(snap.Dirs)
 	t.noteProblems(snap.Errors)
 	t.noteRefused(snap.Refused, snap.Skipped)
@@ -325,6 +332,9 @@ func (t *Tailer) dirChanges(origins map[string]time.Time) {
 	dirs := make(map[string]bool) // directory: changed since the last scan
 	each(func(o string) {
 		dirs[dirOf(o)] = false
+		if len(t.dirs) == 0 {
+			return
+		}
 		for d := range t.dirs[o] {
 			dirs[d] = false
 		}
@@ -474,12 +484,16 @@ func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
 // statDir returns a directory's modification time: it changes when an entry
 // is created, renamed or removed.
 func statDir(dir string) (time.Time, error) {
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return time.Time{}, err
-	}
-	return fi.ModTime(), nil
+	_, mod, err := dirStat(dir)
+	return mod, err
 }
 
-// dirOf is filepath.Dir for the paths the Tailer handles.
-func dirOf(p string) string { return filepath.Dir(p) }
+// dirOf is filepath.Dir for the paths the Tailer handles, which are clean
+// (scans join clean directories and names): without Dir's Clean, for each
+// followed path at each scan (see dirChanges).
+func dirOf(p string) string {
+	if i := strings.LastIndexByte(p, '/'); i > 0 && i < len(p)-1 {
+		return p[:i]
+	}
+	return filepath.Dir(p)
+}

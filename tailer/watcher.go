@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/fsnotify/fsnotify"
 )
@@ -15,9 +16,15 @@ import (
 // watch limit, queue overflow) the periodic rescan and the readers' polling
 // still find everything, only later.
 type watcher struct {
-	fsw     *fsnotify.Watcher // nil when fsnotify is unavailable
-	log     *slog.Logger
-	watched map[string]struct{}
+	fsw *fsnotify.Watcher // nil when fsnotify is unavailable
+	log *slog.Logger
+	// watched are the watched directories, each with the number of its
+	// watch: another number is another watch (see watchID).
+	watched map[string]uint64
+	adds    uint64
+	// lost is set when the kernel dropped events: until the next scan
+	// looks at every file, some writes were told to no one.
+	lost atomic.Bool
 	// wake is called for a write to path; it reports whether a reader
 	// follows that path.
 	wake func(path string) bool
@@ -42,7 +49,7 @@ type watcher struct {
 func newWatcher(log *slog.Logger, wake, match func(string) bool, add func(string) error) *watcher {
 	w := &watcher{
 		log:     log,
-		watched: make(map[string]struct{}),
+		watched: make(map[string]uint64),
 		wake:    wake,
 		match:   match,
 		soon:    make(chan struct{}, 1),
@@ -94,7 +101,8 @@ func (w *watcher) setDirs(dirs []string) {
 			}
 			continue
 		}
-		w.watched[d] = struct{}{}
+		w.adds++
+		w.watched[d] = w.adds
 		added = true
 	}
 	for d := range w.watched {
@@ -105,6 +113,10 @@ func (w *watcher) setDirs(dirs []string) {
 		}
 	}
 }
+
+// watchID returns the number of the watch on dir, 0 when it is not
+// watched. Like setDirs, it is called from the scan loop only.
+func (w *watcher) watchID(dir string) uint64 { return w.watched[dir] }
 
 func (w *watcher) rescanSoon() {
 	select {
@@ -145,6 +157,7 @@ func (w *watcher) run(ctx context.Context) {
 			if !ok {
 				return
 			}
+			w.lost.Store(true)
 			if !w.errLogged {
 				w.errLogged = true
 				w.log.Warn("file events lost, relying on rescans (logged once)", "err", err,
