@@ -103,8 +103,25 @@ func (m *monitor) run(ctx context.Context) {
 }
 
 // Snapshot reads every stage's counters into a Status. With files, it also
-// stats each followed file for its size (bytes behind).
+// stats each followed file for its size (bytes behind), and lists them.
 func (m *monitor) Snapshot(files bool) *metrics.Status {
+	if files {
+		return m.snapshot(lag | fileList)
+	}
+	return m.snapshot(0)
+}
+
+// detail is what a snapshot holds beyond the counters.
+type detail int
+
+const (
+	lag      detail = 1 << iota // bytes behind and in flight, oldest unacknowledged
+	fileList                    // and the files, one by one
+)
+
+// snapshot is Snapshot with what it holds spelled out: the stats line
+// needs the lag, not ten thousand files listed every minute.
+func (m *monitor) snapshot(d detail) *metrics.Status {
 	a := m.a
 	s := &metrics.Status{Version: a.Version, Started: m.started, Time: time.Now()}
 	save := a.saver.Status()
@@ -113,7 +130,7 @@ func (m *monitor) Snapshot(files bool) *metrics.Status {
 		s.Checkpoint.LastError = save.Err.Error()
 	}
 	var progress []checkpoint.Progress
-	if files {
+	if d&lag != 0 {
 		progress = a.tracker.Progress()
 	}
 	flows, dests := a.lists()
@@ -130,8 +147,8 @@ func (m *monitor) Snapshot(files bool) *metrics.Status {
 			InvalidDropped: cs.Dropped, InvalidPassed: cs.Passed, InvalidWrapped: cs.Wrapped,
 			FilesOpen: ts.Files, FilesIdle: ts.Idle,
 		}
-		if files {
-			addFiles(&fs, progress)
+		if d&lag != 0 {
+			addFiles(&fs, progress, d&fileList != 0)
 		}
 		s.Flows = append(s.Flows, fs)
 	}
@@ -142,8 +159,8 @@ func (m *monitor) Snapshot(files bool) *metrics.Status {
 }
 
 // addFiles fills f's lag from the tracker's progress of its Sources (of
-// every flow, sorted by flow).
-func addFiles(f *metrics.Flow, progress []checkpoint.Progress) {
+// every flow, sorted by flow), and with list its Files.
+func addFiles(f *metrics.Flow, progress []checkpoint.Progress, list bool) {
 	for _, p := range progress {
 		if p.Flow != f.Name {
 			continue
@@ -172,7 +189,7 @@ func addFiles(f *metrics.Flow, progress []checkpoint.Progress) {
 		}
 		// Generations rotated away and delivered stay known for a week:
 		// they are no news.
-		if file.State != metrics.FileFinished || file.BytesBehind > 0 {
+		if list && (file.State != metrics.FileFinished || file.BytesBehind > 0) {
 			f.Files = append(f.Files, file)
 		}
 	}
@@ -239,8 +256,7 @@ func (m *monitor) logStats(ctx context.Context, every time.Duration) {
 			return
 		case <-tick.C:
 		}
-		s := m.Snapshot(true)
-		now := totalsOf(s)
+		now := totalsOf(m.snapshot(lag))
 		m.a.log.Info("stats",
 			slog.Duration("interval", every),
 			slog.Int64("lines_read", since(now.lines, last.lines)),
