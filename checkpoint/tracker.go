@@ -32,6 +32,19 @@ type Tracker struct {
 	// files, each Open finds its own at once.
 	carried map[carriedKey][]Entry
 	version uint64 // bumped on every change, so unchanged snapshots are not written
+	// sorted is the saving order of the sources and carried entries,
+	// kept while none came or went and nothing that orders them changed
+	// (ordered counts those changes): an idle agent's save does not sort
+	// ten thousand entries again (a quarter of its time).
+	sorted   []orderRef
+	sortedAt uint64
+	ordered  uint64
+}
+
+// orderRef is a source or a carried entry, in sorted.
+type orderRef struct {
+	s *state
+	e *Entry
 }
 
 type carriedKey struct {
@@ -105,6 +118,7 @@ func (t *Tracker) Open(src *tailer.Source, o tailer.Opened) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.version++
+	t.ordered++ // its path, identity and time, and the carried entries
 	s := t.sources[src]
 	if s == nil {
 		s = &state{flow: src.Flow, origin: src.Path, acked: o.Offset, read: o.Offset}
@@ -124,12 +138,12 @@ func (t *Tracker) Open(src *tailer.Source, o tailer.Opened) {
 // Rename records where src's bytes are now: renamed within the globs, or
 // in the rotated copy its rest is read from.
 func (t *Tracker) Rename(src *tailer.Source, path string) {
-	t.update(src, func(s *state) { s.path = path })
+	t.update(src, func(s *state) { s.path = path; t.ordered++ })
 }
 
 // Widen records src's fingerprint once it covers more of the file.
 func (t *Tracker) Widen(src *tailer.Source, id tailer.FileID) {
-	t.update(src, func(s *state) { s.id = id })
+	t.update(src, func(s *state) { s.id = id; t.ordered++ })
 }
 
 // Close records that no reader reads src now. Its state stays: batches sent
@@ -187,6 +201,7 @@ func (t *Tracker) Begin(src *tailer.Source, end int64, marker uint64, release fu
 		// range on (nothing before it is known to be acknowledged).
 		s = &state{flow: src.Flow, origin: src.Path, path: src.Path, id: src.ID, acked: -1, updated: t.now()}
 		t.sources[src] = s
+		t.ordered++
 	}
 	s.queue = append(s.queue, sp)
 	s.read = max(s.read, end)
@@ -230,23 +245,57 @@ func (t *Tracker) Version() uint64 {
 // acknowledged offset, and the carried entries. It changes nothing.
 func (t *Tracker) Snapshot() []Entry {
 	t.mu.Lock()
+	if t.sorted != nil && t.sortedAt == t.ordered {
+		out := make([]Entry, 0, len(t.sorted))
+		for _, r := range t.sorted {
+			if r.s == nil {
+				out = append(out, *r.e)
+			} else if e, ok := r.s.entry(); ok {
+				out = append(out, e)
+			}
+		}
+		t.mu.Unlock()
+		return out
+	}
+	at := t.ordered
 	n := len(t.sources)
 	for _, es := range t.carried {
 		n += len(es)
 	}
-	out := make([]Entry, 0, n)
+	// Every source is ordered, saved or not: one whose first range is
+	// acknowledged later is saved in its place without a sort.
+	all := make([]Entry, 0, n)
+	refs := make([]orderRef, 0, n)
+	saved := make([]bool, 0, n)
 	for _, s := range t.sources {
-		if e, ok := s.entry(); ok {
-			out = append(out, e)
+		e, ok := s.entry()
+		if !ok {
+			e = Entry{Flow: s.flow, Origin: s.origin, Path: s.path, ID: s.id, MTime: s.mtime}
 		}
+		all, refs, saved = append(all, e), append(refs, orderRef{s: s}), append(saved, ok)
 	}
 	for _, es := range t.carried {
-		out = append(out, es...)
+		for i := range es {
+			all, refs, saved = append(all, es[i]), append(refs, orderRef{e: &es[i]}), append(saved, true)
+		}
 	}
 	// Sorted once acknowledgements may go on: ten thousand entries take
 	// milliseconds.
 	t.mu.Unlock()
-	sortEntries(out)
+	idx := sortOrder(all)
+	out := make([]Entry, 0, n)
+	sorted := make([]orderRef, len(idx))
+	for p, i := range idx {
+		sorted[p] = refs[i]
+		if saved[i] {
+			out = append(out, all[i])
+		}
+	}
+	t.mu.Lock()
+	if t.ordered == at {
+		t.sorted, t.sortedAt = sorted, at
+	}
+	t.mu.Unlock()
 	return out
 }
 
@@ -282,11 +331,7 @@ func compareEntries(a, b *Entry) int {
 // then moves each entry once: sorting the entries themselves moved structs
 // of 168 bytes at every swap, a third of a save's time.
 func sortEntries(es []Entry) {
-	idx := make([]int32, len(es))
-	for i := range idx {
-		idx[i] = int32(i)
-	}
-	slices.SortFunc(idx, func(a, b int32) int { return compareEntries(&es[a], &es[b]) })
+	idx := sortOrder(es)
 	// Entry p of the result is es[idx[p]]: follow each cycle of the
 	// permutation once, marking what is done.
 	for i := range es {
@@ -307,6 +352,16 @@ func sortEntries(es []Entry) {
 	}
 }
 
+// sortOrder returns the indexes of es in the order compareEntries gives.
+func sortOrder(es []Entry) []int32 {
+	idx := make([]int32, len(es))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortFunc(idx, func(a, b int32) int { return compareEntries(&es[a], &es[b]) })
+	return idx
+}
+
 // Expire forgets Sources that no reader reads, with every range
 // acknowledged, and carried entries, once they are older than the TTL.
 func (t *Tracker) Expire() {
@@ -320,6 +375,7 @@ func (t *Tracker) Expire() {
 		if s.closed && len(s.queue) == 0 && now.Sub(s.updated) > t.ttl {
 			delete(t.sources, src)
 			t.version++
+			t.ordered++
 		}
 	}
 	for k, es := range t.carried {
@@ -333,6 +389,7 @@ func (t *Tracker) Expire() {
 		}
 		if len(es) != n {
 			t.version++
+			t.ordered++
 		}
 	}
 }
@@ -377,6 +434,7 @@ func (t *Tracker) Retire(flow string) {
 		}
 		delete(t.sources, src)
 		t.version++
+		t.ordered++
 		e, ok := s.entry()
 		if !ok {
 			continue

@@ -332,3 +332,68 @@ func TestSortEntries(t *testing.T) {
 		}
 	}
 }
+
+// Snapshot keeps its sorted order between saves while nothing that orders
+// the entries changes, and sorts again when something does: the saved
+// entries are in order and complete after any of the tracker's changes.
+func TestTrackerSnapshotOrder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	now := time.Unix(1000, 0)
+	var loaded []Entry
+	for i := range 20 {
+		p := fmt.Sprintf("/logs/l%02d.log", rng.IntN(50))
+		loaded = append(loaded, Entry{Flow: "f", Path: p, Origin: p, ID: tailer.FileID{Inode: uint64(1000 + i)},
+			Offset: 1, MTime: now, Updated: now})
+	}
+	tr := NewTracker(loaded, time.Hour)
+	tr.now = func() time.Time { return now }
+	var srcs []*tailer.Source
+	var pending []interface{ Done(int) }
+	for step := range 400 {
+		switch op := rng.IntN(8); {
+		case op == 0 || op == 7 || len(srcs) == 0: // a new Source, opened or announced by its first range
+			// Few paths and times: entries of one path are ordered by
+			// where their bytes are, which a rename changes.
+			p := fmt.Sprintf("/logs/s%d.log", rng.IntN(4))
+			src := &tailer.Source{Flow: "f", Path: p, ID: tailer.FileID{Inode: uint64(step)}}
+			srcs = append(srcs, src)
+			if rng.IntN(3) > 0 {
+				tr.Open(src, tailer.Opened{Path: p, ID: src.ID, MTime: now.Add(time.Duration(rng.IntN(2)) * time.Second)})
+			} else {
+				pending = append(pending, tr.Begin(src, 10, 0, nil))
+			}
+		case op == 1:
+			src := srcs[rng.IntN(len(srcs))]
+			tr.Rename(src, fmt.Sprintf("/logs/r%02d.log", rng.IntN(50)))
+		case op == 2:
+			src := srcs[rng.IntN(len(srcs))]
+			tr.Widen(src, tailer.FileID{Inode: uint64(rng.IntN(100))})
+		case op == 3:
+			tr.Close(srcs[rng.IntN(len(srcs))], rng.IntN(2) == 0)
+		case op == 4:
+			now = now.Add(20 * time.Minute)
+			tr.Expire()
+		case op == 5 && len(pending) > 0:
+			i := rng.IntN(len(pending))
+			pending[i].Done(1)
+			pending = slices.Delete(pending, i, i+1)
+		default:
+			src := srcs[rng.IntN(len(srcs))]
+			pending = append(pending, tr.Begin(src, int64(10+step), 0, nil))
+		}
+		got := tr.Snapshot()
+		if !slices.IsSortedFunc(got, func(a, b Entry) int { return compareEntries(&a, &b) }) {
+			t.Fatalf("step %d: the snapshot is out of order", step)
+		}
+		tr.sorted = nil // a snapshot sorted anew
+		want := tr.Snapshot()
+		if len(got) != len(want) {
+			t.Fatalf("step %d: %d entries, want %d", step, len(got), len(want))
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("step %d: entry %d is %+v, want %+v", step, i, got[i], want[i])
+			}
+		}
+	}
+}
