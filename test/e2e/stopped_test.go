@@ -525,12 +525,19 @@ func TestFileWaitingForDescriptorWhenKilled(t *testing.T) {
 	dir := t.TempDir()
 	const busy, perBusy = 16, 20000
 	for i := range busy {
-		appendLines(t, filepath.Join(dir, fmt.Sprintf("busy%02d.log", i)), fmt.Sprintf("busy%02d", i), 0, perBusy)
+		p := filepath.Join(dir, fmt.Sprintf("busy%02d.log", i))
+		appendLines(t, p, fmt.Sprintf("busy%02d", i), 0, perBusy)
+		// A last line not finished: its reader, even once it read the
+		// rest, holds its descriptor while it waits for the line's end
+		// (a reader at its end gives its descriptor up to a waiting file
+		// at once, and the slow destination did not always keep all
+		// sixteen from their ends).
+		mustAppend(t, p, []byte("unfinished"))
 	}
-	flows := fmt.Sprintf("  - name: logs\n    paths: [\"%s/*.log\"]\n    initial_position: start_of_file\n    rescan_interval: 300ms\n    destination: out\n", dir)
+	flows := fmt.Sprintf("  - name: logs\n    paths: [\"%s/*.log\"]\n    initial_position: start_of_file\n    rescan_interval: 300ms\n    partial_line_timeout: 1h\n    destination: out\n", dir)
 	cfg := writeConfig(t, dir, fs.URL(), "waiting", flows)
-	// Sixteen descriptors, all held by readers waiting for the slow
-	// destination: the next file waits for one.
+	// Sixteen descriptors, all held by readers of busy files: the next
+	// file waits for one.
 	editConfig(t, cfg, "  shutdown_timeout: 20s\n", "  shutdown_timeout: 20s\n  max_open_files: 16\n")
 	agent := startAgent(t, cfg)
 	eventually(t, 30*time.Second, "busy lines stored", func() bool { return len(fs.Stored()) >= 1000 })
