@@ -213,9 +213,21 @@ func TestTailerIdleFilesInSettledDirectory(t *testing.T) {
 				d.Append(fmt.Sprintf("logs/f%02d.log", i), fmt.Sprintf("second-%d\n", i))
 			}
 			h.waitTexts(2 * n)
+			// Parked again with their new sizes, which scans that take
+			// the files' FileInfos as they were have not seen: they
+			// must not reopen them for it at every scan.
+			h.waitStat("parked again", func(s Stats) bool { return s.Idle == n })
+			scans, reopened := h.tl.Stats().Scans, int64(0)
+			for h.tl.Stats().Scans < scans+2*fullScanEvery {
+				reopened = max(reopened, h.tl.Stats().Files)
+				time.Sleep(time.Millisecond)
+			}
 			h.stop()
 			if got := len(h.texts()); got != 2*n {
 				t.Errorf("got %d lines, want %d", got, 2*n)
+			}
+			if reopened > 0 {
+				t.Errorf("%d idle files reopened with nothing written", reopened)
 			}
 		})
 	}

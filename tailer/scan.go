@@ -31,7 +31,11 @@ func (t *Tailer) rescan(ctx context.Context, wg *sync.WaitGroup) {
 	// scan, and the first after the kernel dropped events, looks at every
 	// file (a file system whose writers are elsewhere, NFS, tells nothing).
 	all := t.watcher.lost.Swap(false) || n%fullScanEvery == 1
-	snap := t.scanner.scan(t.watcher.watchID, all)
+	t.mu.Lock()
+	written := t.written
+	t.written = nil
+	t.mu.Unlock()
+	snap := t.scanner.scan(t.watcher.watchID, all, written)
 	t.watcher.setDirs(snap.Dirs)
 	t.noteProblems(snap.Errors)
 	t.noteRefused(snap.Refused, snap.Skipped)

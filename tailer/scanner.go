@@ -184,26 +184,28 @@ type PathError struct {
 func (e PathError) Error() string { return e.Path + ": " + e.Err.Error() }
 
 // Scan walks the file system once. Scans are not concurrent.
-func (s *Scanner) Scan() Snapshot { return s.scan(nil, true) }
+func (s *Scanner) Scan() Snapshot { return s.scan(nil, true, nil) }
 
 // scan is Scan for a caller told of the writes to the files of watched
 // directories: watch returns the number of the watch on a directory (0:
 // not watched). Unless all, the files of a directory whose names did not
 // change, under the same watch since before the last scan, are not looked
 // at again: their FileInfo is the last one. That scan looked at them after
-// the watch began, so a write since then was told.
-func (s *Scanner) scan(watch func(dir string) uint64, all bool) Snapshot {
+// the watch began, so a write since then was told. The files at the paths
+// in written are looked at in any case: the caller was told of them.
+func (s *Scanner) scan(watch func(dir string) uint64, all bool, written map[string]struct{}) Snapshot {
 	if s.files == nil {
 		s.files, s.lists = make(map[string]os.FileInfo), make(map[string]*dirList)
 	}
 	clear(s.files)
 	s.scans++
 	w := walk{
-		s:     s,
-		snap:  Snapshot{Files: s.files},
-		dirs:  make(map[string]struct{}),
-		watch: watch,
-		all:   all,
+		s:       s,
+		snap:    Snapshot{Files: s.files},
+		dirs:    make(map[string]struct{}),
+		watch:   watch,
+		all:     all,
+		written: written,
 	}
 	if s.links == LinksWithin {
 		w.realGlobs, w.realRoots = s.realGlobs(), realPaths(s.roots)
@@ -276,6 +278,7 @@ type walk struct {
 	realRoots []string
 	watch     func(dir string) uint64 // see scan
 	all       bool
+	written   map[string]struct{}
 }
 
 // realGlobs returns the include globs, and for each glob whose literal
@@ -399,7 +402,8 @@ func (w *walk) expand(base string, segs []string, ancestors []devIno, viaLink bo
 				continue
 			}
 			if len(rest) == 0 {
-				fi, err := e.info(told)
+				_, wrote := w.written[e.path]
+				fi, err := e.info(told && !wrote)
 				if err != nil {
 					w.fileErr(e.path, err)
 					continue

@@ -388,9 +388,10 @@ func TestScannerTrustsWatchedDirectories(t *testing.T) {
 	}
 	id := uint64(1)
 	watch := func(string) uint64 { return id }
+	var written map[string]struct{}
 	size := func(all bool) int64 {
 		t.Helper()
-		fi := s.scan(watch, all).Files[d.Path("logs/app.log")]
+		fi := s.scan(watch, all, written).Files[d.Path("logs/app.log")]
 		if fi == nil {
 			t.Fatal("app.log not found")
 		}
@@ -405,13 +406,19 @@ func TestScannerTrustsWatchedDirectories(t *testing.T) {
 	if got := size(true); got != 4 {
 		t.Errorf("size = %d, want 4 when every file is looked at", got)
 	}
+	d.Append("logs/app.log", "v\n")
+	written = map[string]struct{}{d.Path("logs/app.log"): {}}
+	if got := size(false); got != 6 {
+		t.Errorf("size = %d, want 6 for a file the caller was told was written", got)
+	}
+	written = nil
 	d.Append("logs/app.log", "z\n")
 	id = 2 // watched anew: what happened in between was told to no one
-	if got := size(false); got != 6 {
-		t.Errorf("size = %d, want 6 under another watch", got)
+	if got := size(false); got != 8 {
+		t.Errorf("size = %d, want 8 under another watch", got)
 	}
 	d.Append("logs/app.log", "w\n")
-	if got := s.Scan().Files[d.Path("logs/app.log")].Size(); got != 8 {
-		t.Errorf("Scan: size = %d, want 8", got)
+	if got := s.Scan().Files[d.Path("logs/app.log")].Size(); got != 10 {
+		t.Errorf("Scan: size = %d, want 10", got)
 	}
 }

@@ -123,6 +123,7 @@ func (t *Tailer) park(r *reader) bool {
 	r.f = nil
 	r.bk.parked, r.bk.dirty = true, false
 	r.bk.parkSize, r.bk.parkMod = fi.Size(), fi.ModTime()
+	t.noteWritten(r.name())
 	r.bk.cancel = nil
 	t.mu.Unlock()
 	f.Close()

@@ -259,6 +259,9 @@ type Tailer struct {
 	// be opened since the last scan planned (Run's goroutine only; see
 	// noteWaiting), in Unix nanoseconds; 0 for none.
 	unopened int64
+	// written are the paths noteWritten recorded since the last scan
+	// (under mu).
+	written map[string]struct{}
 	// differ and viewed are the scan's scratch, kept for the next one
 	// (Run's goroutine only).
 	differ differ
@@ -508,6 +511,7 @@ func (t *Tailer) wakePath(path string) bool {
 	t.mu.Lock()
 	r := t.byPath[path]
 	if r != nil && r.bk.parked {
+		t.noteWritten(path)
 		if !r.bk.dirty {
 			r.bk.dirty = true
 			t.dirty = append(t.dirty, r)
@@ -522,6 +526,18 @@ func (t *Tailer) wakePath(path string) bool {
 	}
 	r.wake()
 	return true
+}
+
+// noteWritten records that the file at path changed since the scans last
+// looked at it, or was parked with a size they may not have seen: the next
+// scan looks at it even in a directory whose writes file events tell of
+// (see Scanner.scan), or the last FileInfo, older than the parked size,
+// would have it reopened at every scan for nothing. The caller holds t.mu.
+func (t *Tailer) noteWritten(path string) {
+	if t.written == nil {
+		t.written = make(map[string]struct{})
+	}
+	t.written[path] = struct{}{}
 }
 
 func (t *Tailer) signalFreed() {
