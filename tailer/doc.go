@@ -41,7 +41,10 @@
 // same bytes before its offset) in a copy. Rotated files of a followed
 // path modified after the newest generation known for that path was first
 // seen are generations nobody read, and are read from the start; older
-// ones are never read. A saved generation found nowhere, and the rest of a
+// ones are never read. A path no generation is known of counts from the
+// checkpoint's time (Config.Saved) after a restart, also when it is not
+// there any more (found by its rotated files' names), and from its file's
+// last write when that file was renamed before it could be opened. A saved generation found nowhere, and the rest of a
 // truncated one in no copy, are logged as lost and counted (Stats.Lost,
 // Stats.CopyTruncateLost). A generation the checkpoint does not know is
 // made durable (Hooks.Sync) before its first batch is handed on.

@@ -53,6 +53,74 @@ func isRotationSuffix(s string) bool {
 	return true
 }
 
+// rotationOrigins returns the names that name is a rotated name of (see
+// isRotation), taking the longest rotation suffix of each form: app.log for
+// app.log.1.gz, app.log-20261206 and app-20261206.log.
+func rotationOrigins(name string) []string {
+	n := trimCompression(name)
+	var out []string
+	if i := rotationSuffixAt(n); i > 0 {
+		out = append(out, n[:i])
+	}
+	if ext := filepath.Ext(n); ext != "" && ext != n {
+		body := n[:len(n)-len(ext)]
+		if i := rotationSuffixAt(body); i > 0 {
+			out = append(out, body[:i]+ext)
+		}
+	}
+	return out
+}
+
+// rotationSuffixAt returns where the longest rotation suffix of s begins,
+// or -1.
+func rotationSuffixAt(s string) int {
+	at := -1
+	for i := len(s) - 1; i > 0; i-- {
+		c := s[i]
+		if !isDigit(c) && !isSep(c) {
+			break
+		}
+		if isSep(c) && isRotationSuffix(s[i:]) {
+			at = i
+		}
+	}
+	return at
+}
+
+// absentOrigins returns the paths the globs match that are not in the
+// snapshot, and whose rotated files are in the directories the globs were
+// matched in: followed paths rotated away with nothing created in their
+// place.
+func (t *Tailer) absentOrigins(snap Snapshot) []string {
+	var out []string
+	looked := make(map[string]bool)
+	for _, dir := range snap.Dirs {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			continue // the scan reported it
+		}
+		for _, e := range ents {
+			if !e.Type().IsRegular() {
+				continue
+			}
+			if _, ok := snap.Files[joinName(dir, e.Name())]; ok && !compressedName(e.Name()) {
+				continue // followed in its own right
+			}
+			for _, name := range rotationOrigins(e.Name()) {
+				o := joinName(dir, name)
+				if looked[o] {
+					continue
+				}
+				looked[o] = true
+				if _, ok := snap.Files[o]; !ok && t.scanner.Match(o) {
+					out = append(out, o)
+				}
+			}
+		}
+	}
+	return out
+}
+
 func isSep(c byte) bool   { return c == '.' || c == '-' || c == '_' }
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 

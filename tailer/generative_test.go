@@ -834,6 +834,19 @@ func (w *world) start() error {
 	a := &agentRun{w: w, cancel: cancel, runDone: make(chan struct{}), out: make(chan tailer.Batch, 2),
 		consumed: make(chan struct{}), stopAck: make(chan struct{}), acked: make(chan struct{}),
 		store: store, saver: saver, saveStop: scancel, saveDone: make(chan struct{})}
+	// The checkpoint's time is when the paths were last looked at, as the
+	// agent records it: the loaded one's, or the start's, until the first
+	// scan decided.
+	since := loaded.Saved
+	if since.IsZero() {
+		since = time.Now()
+	}
+	saver.Seen = func() time.Time {
+		if s := tl.Scanned(); !s.IsZero() {
+			return s
+		}
+		return since
+	}
 	go func() { defer close(a.saveDone); saver.Run(sctx) }()
 	go func() { defer close(a.runDone); tl.Run(ctx, a.out) }()
 	go func() {

@@ -89,14 +89,15 @@ func (t *Tailer) begin(ctx context.Context, s *opening, wg *sync.WaitGroup) bool
 	if err != nil {
 		t.releaseSlot()
 		t.stats.openErrors.Add(1)
-		if errors.Is(err, errReplaced) || isNotExist(err) {
+		moved := errors.Is(err, errReplaced) || isNotExist(err)
+		if moved {
 			// Renamed since the scan (logrotate shifts numbered copies):
 			// the next scan looks for it again.
 			t.log.Debug("file moved before it was opened; looking again", "path", s.path, "err", err)
 		} else {
 			t.warnOnce(s.path, "cannot open file, will retry", err)
 		}
-		t.notOpened(s)
+		t.notOpened(s, moved)
 		return true
 	}
 	delete(t.warned, s.path)
@@ -105,7 +106,7 @@ func (t *Tailer) begin(ctx context.Context, s *opening, wg *sync.WaitGroup) bool
 		t.releaseSlot()
 		t.stats.openErrors.Add(1)
 		t.warnOnce(s.path, "cannot identify file, will retry", err)
-		t.notOpened(s)
+		t.notOpened(s, false)
 		return true
 	}
 	r := newReader(&t.opts, &t.stats, t.log, f, s.key, s.src, s.off, t.send)

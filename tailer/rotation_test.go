@@ -375,3 +375,87 @@ func gzipped(t *testing.T, s string) string {
 	}
 	return b.String()
 }
+
+// A new file that logrotate renamed between the scan that found it and its
+// open is read where it went, whether or not its path has a history (a
+// first start has none).
+func TestTailerNewFileMovedBeforeOpen(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		saved time.Time
+	}{
+		{"first start", time.Time{}},
+		{"restart", time.Now().Add(-time.Minute)},
+		{"running", time.Time{}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d := testfs.New(t)
+			d.Write("app.log", "old\n")
+			if tt.name == "running" {
+				d.Remove("app.log")
+			} else {
+				d.Write("app.log", "g1-1\ng1-2\n")
+			}
+			var moved atomic.Bool
+			h := start(t, Config{
+				Paths: []string{d.Path("app.log")},
+				Saved: tt.saved,
+				openFile: func(p string) (*os.File, error) {
+					if p == d.Path("app.log") && !moved.Swap(true) {
+						// rotate, nocreate: nothing at the path now
+						if err := os.Rename(p, d.Path("app.log.1")); err != nil {
+							return nil, err
+						}
+					}
+					return os.Open(p)
+				},
+			})
+			if tt.name == "running" {
+				h.waitStat("first scan", func(s Stats) bool { return s.Scans > 0 })
+				d.Write("app.log", "g1-1\ng1-2\n")
+			}
+			h.waitTexts(2)
+			h.stop()
+			if !moved.Load() {
+				t.Fatal("the file was not moved before its open")
+			}
+			sameSet(t, h.texts(), []string{"g1-1", "g1-2"})
+		})
+	}
+}
+
+// A path that no checkpoint entry knows and that was rotated away with
+// nothing created in its place while the agent was down: its rotated files
+// written since the checkpoint are read, older ones are not, whether the
+// glob names the path or matches it.
+func TestTailerRestartFindsPathRotatedAway(t *testing.T) {
+	for _, glob := range []string{"app.log", "*.log"} {
+		t.Run(glob, func(t *testing.T) {
+			d := testfs.New(t)
+			d.Write("app.log.2.gz", gzipped(t, "old-1\n"))
+			d.Write("app.log.2", "old-2\n")
+			old := time.Now().Add(-time.Hour)
+			for _, n := range []string{"app.log.2.gz", "app.log.2"} {
+				if err := os.Chtimes(d.Path(n), old, old); err != nil {
+					t.Fatal(err)
+				}
+			}
+			d.Write("app.log.1", "g1-1\ng1-2\n")
+			d.Write("other.log-20261207.gz", gzipped(t, "o-1\n"))
+			h := start(t, Config{
+				Paths: []string{d.Path(glob)},
+				Saved: time.Now().Add(-time.Minute),
+			})
+			want := []string{"g1-1", "g1-2", "o-1"}
+			if glob == "app.log" {
+				want = want[:2] // other.log is in no glob
+			}
+			h.waitTexts(len(want))
+			// A few more scans, for old files read by mistake to show.
+			n := h.tl.Stats().Scans
+			h.waitStat("three more scans", func(s Stats) bool { return s.Scans >= n+3 })
+			h.stop()
+			sameSet(t, h.texts(), want)
+		})
+	}
+}

@@ -177,6 +177,40 @@ func TestTailerPermissionDenied(t *testing.T) {
 	}
 }
 
+// While the first scan opens the files it found, one after another, a
+// checkpoint saved (the first reader's Sync) must not claim the files not
+// opened yet as seen: they are in no entry, and a restart would take their
+// rotated files for read ones.
+func TestTailerScannedDuringFirstScan(t *testing.T) {
+	d := testfs.New(t)
+	written := time.Now().Add(-time.Hour).Truncate(time.Second)
+	for _, n := range []string{"a.log", "b.log"} {
+		d.Write(n, n+"\n")
+		if err := os.Chtimes(d.Path(n), written, written); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var (
+		tl    atomic.Pointer[Tailer]
+		ready = make(chan struct{})
+		got   = make(chan time.Time, 2)
+	)
+	h := start(t, Config{
+		Paths: []string{d.Path("*.log")},
+		Hooks: Hooks{OnOpen: func(*Source, Opened) {
+			<-ready
+			got <- tl.Load().Scanned()
+		}},
+	})
+	tl.Store(h.tl)
+	close(ready)
+	h.waitTexts(2)
+	h.stop()
+	if s := <-got; s.IsZero() || s.After(written) {
+		t.Errorf("Scanned() = %v when the first file opened, with another file written at %v not opened yet", s, written)
+	}
+}
+
 // Idle files in a directory that has not changed for long are written to:
 // the scans that take their FileInfos as they were (told of writes by file
 // events) still get every line, from the file events, or, where the

@@ -124,6 +124,10 @@ func (t *Tailer) rescan(ctx context.Context, wg *sync.WaitGroup) {
 	t.dirChanges(origins)
 	t.unopened = 0 // the files that failed are new to this scan again
 	t.plan(news, origins, snap)
+	// The new generations just decided are in no checkpoint until they
+	// are opened, one after another: a save meanwhile (the first reader's
+	// Sync, during a first start) must not claim them seen.
+	t.noteWaiting()
 	first := t.firstScan
 	t.firstScan = false
 	t.openWaiting(ctx, wg)
@@ -137,14 +141,15 @@ func (t *Tailer) rescan(ctx context.Context, wg *sync.WaitGroup) {
 // Scanned is when the last completed scan began: a file that appeared
 // after it may not be followed yet. While new files the scans found wait
 // for a descriptor, it is no later than the oldest one's last write: they
-// are not followed yet either. Zero before the first scan.
+// are not followed yet either. Zero until the first scan decided on the
+// files it found.
 func (t *Tailer) Scanned() time.Time {
 	n := t.scanned.Load()
+	if w := t.waiting.Load(); w != 0 && (n == 0 || w < n) {
+		n = w
+	}
 	if n == 0 {
 		return time.Time{}
-	}
-	if w := t.waiting.Load(); w != 0 && w < n {
-		n = w
 	}
 	return time.Unix(0, n)
 }
@@ -398,9 +403,10 @@ type dirTime struct{ mod, seen time.Time }
 const racyDir = 2 * time.Second
 
 // restartOrigins adds, at the first scan after a restart, every path that
-// generations were read at and every path the globs match now: files of
-// their families written since the checkpoint are looked at. A first start
-// (no checkpoint) reads no rotated file.
+// generations were read at, every path the globs match now, and every path
+// they would match whose rotated files are there: files of their families
+// written since the checkpoint are looked at. A first start (no
+// checkpoint) reads no rotated file.
 func (t *Tailer) restartOrigins(snap Snapshot, origins map[string]time.Time) {
 	if t.cfg.Saved.IsZero() {
 		return
@@ -420,6 +426,14 @@ func (t *Tailer) restartOrigins(snap Snapshot, origins map[string]time.Time) {
 			// No generation of it is known: it appeared after the last
 			// save. Its rotated files written since then are new too.
 			origins[p] = t.cfg.Saved.Add(-savedSlack)
+		}
+	}
+	// So are those of a path no entry knows that is not there now
+	// (rotated away without a new file while the agent was down, or
+	// before this scan), found by its rotated files' names.
+	for _, o := range t.absentOrigins(snap) {
+		if _, dup := origins[o]; !dup {
+			origins[o] = t.cfg.Saved.Add(-savedSlack)
 		}
 	}
 }

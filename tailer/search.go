@@ -3,6 +3,7 @@ package tailer
 import (
 	"os"
 	"slices"
+	"time"
 )
 
 // This file owns the search for generations that were not found where they
@@ -110,10 +111,12 @@ func (p *planner) windowLost(c *candidate, g *gen, have int64) {
 		"path", g.origin(), "copy", c.path, "lost_bytes", lost)
 }
 
-// retry gives a start whose file moved before it could be opened back to
-// the next scan: the known generation is looked for again, as is the
-// family of its path.
-func (t *Tailer) retry(s *opening) {
+// retry gives a start whose file could not be opened back to the next
+// scan: the known generation is looked for again, as is the family of its
+// path. A new generation whose file moved (renamed by logrotate) is looked
+// for among the rotated files written since it was decided on: its path may
+// have no history to say since when.
+func (t *Tailer) retry(s *opening, moved bool) {
 	if s.g != nil {
 		s.g.found = false
 		t.known.add(s.g)
@@ -122,11 +125,18 @@ func (t *Tailer) retry(s *opening) {
 		}
 	}
 	since, ok := t.history(s.src.Path)
-	if s.missed {
+	switch {
+	case s.missed:
 		// Looked at again as this scan did, so that it is still unseen
 		// wherever it moved: history may have nothing yet (no generation
 		// of the path read so far), and nothing means known ones only.
 		since, ok = s.since, true
+	case moved && s.g == nil:
+		for _, m := range []time.Time{s.since, s.mtime} {
+			if !m.IsZero() && (!ok || m.Before(since)) {
+				since, ok = m, true
+			}
+		}
 	}
 	if ok {
 		if old, dup := t.replan[s.src.Path]; !dup || since.Before(old) {

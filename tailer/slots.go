@@ -165,11 +165,11 @@ func (t *Tailer) closeParked() {
 // notOpened gives back a start that could not open its file: the next
 // scan looks for the file again, and until then a new generation counts
 // as waiting (noteWaiting).
-func (t *Tailer) notOpened(s *opening) {
+func (t *Tailer) notOpened(s *opening, moved bool) {
 	if m := s.mtime.UnixNano(); s.g == nil && !s.mtime.IsZero() && (t.unopened == 0 || m < t.unopened) {
 		t.unopened = m
 	}
-	t.retry(s)
+	t.retry(s, moved)
 	s.abandon()
 }
 
