@@ -514,6 +514,32 @@ func TestFileCreatedWhileStopping(t *testing.T) {
 	}
 }
 
+// A file created while kinetail is stopped and rotated away by logrotate,
+// twice, with nothing created in its place (nocreate, compress) before
+// kinetail starts again: no checkpoint entry knows its path and nothing is
+// at it at the restart, so only its rotated names tell of it.
+func TestStoppedNewFileRotatedAway(t *testing.T) {
+	runStopped(t, bothStops, func(s *scene) {
+		app, late := s.path("logs/app.log"), s.path("logs/late.log")
+		s.write(app, "app", 50)
+		lr := s.rotator(late, "rotate 5\nnocreate\ncompress")
+		s.configure(flowSpec{paths: []string{"logs/*.log"}, position: "start_of_file"})
+		s.start()
+		s.follow(app)
+		s.waitStored()
+		s.stop()
+		s.write(late, "late", 100)
+		s.rotate(lr)
+		s.write(late, "late", 50)
+		s.rotate(lr)
+		if _, err := os.Stat(late); !os.IsNotExist(err) {
+			t.Fatalf("late.log is still there after logrotate with nocreate: %v", err)
+		}
+		s.start()
+		s.finish(s.maxDups())
+	})
+}
+
 // A file the globs matched while every descriptor was taken waits for one
 // without an entry in the checkpoint. If kinetail is killed then and the
 // file is rotated while it is down, the restart must still read the
