@@ -88,25 +88,25 @@ func rotationSuffixAt(s string) int {
 }
 
 // absentOrigins returns the paths the globs match that are not in the
-// snapshot, and whose rotated files are in the directories the globs were
-// matched in: followed paths rotated away with nothing created in their
-// place.
-func (t *Tailer) absentOrigins(snap Snapshot) []string {
+// snapshot, and whose rotated files are in dirs (directories the globs
+// were matched in): followed paths rotated away with nothing created in
+// their place.
+func (t *Tailer) absentOrigins(snap Snapshot, dirs []string) []string {
 	var out []string
-	looked := make(map[string]bool)
-	for _, dir := range snap.Dirs {
-		ents, err := os.ReadDir(dir)
-		if err != nil {
-			continue // the scan reported it
+	looked, listed := make(map[string]bool), make(map[string]bool)
+	for _, dir := range dirs {
+		if listed[dir] {
+			continue
 		}
-		for _, e := range ents {
-			if !e.Type().IsRegular() {
+		listed[dir] = true
+		for _, e := range t.scanner.entries(dir) {
+			if !e.typ.IsRegular() {
 				continue
 			}
-			if _, ok := snap.Files[joinName(dir, e.Name())]; ok && !compressedName(e.Name()) {
+			if _, ok := snap.Files[e.path]; ok && !compressedName(e.name) {
 				continue // followed in its own right
 			}
-			for _, name := range rotationOrigins(e.Name()) {
+			for _, name := range rotationOrigins(e.name) {
 				o := joinName(dir, name)
 				if looked[o] {
 					continue

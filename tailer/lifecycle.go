@@ -122,7 +122,7 @@ func (t *Tailer) begin(ctx context.Context, s *opening, wg *sync.WaitGroup) bool
 		r.lastSize = max(fi.Size(), s.off)
 	}
 	t.mu.Lock()
-	t.readers[s.key] = r
+	t.addReader(r)
 	if s.gone {
 		t.markGone(r, time.Now().UnixNano())
 	} else {
@@ -265,14 +265,33 @@ func (t *Tailer) retire(r *reader) bool {
 	return r.goneAt.Load() != 0
 }
 
+// addReader and removeReader are the one way readers come and go. The
+// caller holds t.mu.
+func (t *Tailer) addReader(r *reader) {
+	if old := t.readers[r.key]; old != nil {
+		t.removeReader(old)
+	}
+	t.readers[r.key] = r
+	t.readerDirs[dirOf(r.src.Path)]++
+}
+
+func (t *Tailer) removeReader(r *reader) {
+	if t.readers[r.key] != r {
+		return
+	}
+	delete(t.readers, r.key)
+	d := dirOf(r.src.Path)
+	if t.readerDirs[d]--; t.readerDirs[d] <= 0 {
+		delete(t.readerDirs, d)
+	}
+}
+
 // release closes r's descriptor and forgets the reader. Unless Run is
 // stopping, its generation goes to the registry: drained (retired), or
 // with the rest to read after a failure or a truncation.
 func (t *Tailer) release(r *reader, end error, stopping bool) {
 	t.mu.Lock()
-	if t.readers[r.key] == r {
-		delete(t.readers, r.key)
-	}
+	t.removeReader(r)
 	if p := r.name(); t.byPath[p] == r {
 		delete(t.byPath, p)
 	}

@@ -459,3 +459,24 @@ func TestTailerRestartFindsPathRotatedAway(t *testing.T) {
 		})
 	}
 }
+
+// A file created, written and rotated away with nothing created in its
+// place between two scans, with no file events to tell of it: its rotated
+// file is read.
+func TestTailerPathCreatedAndRotatedAwayBetweenScans(t *testing.T) {
+	d := testfs.New(t)
+	d.Write("logs/app.log", "a-1\n")
+	h := start(t, Config{
+		Paths:          []string{d.Path("logs/*.log")},
+		RescanInterval: 200 * time.Millisecond,
+		watchAdd:       func(string) error { return syscall.ENOSPC },
+	})
+	h.waitTexts(1)
+	scans := h.tl.Stats().Scans
+	h.waitStat("the next scan", func(s Stats) bool { return s.Scans > scans })
+	d.Write("logs/late.log", "late-1\nlate-2\n")
+	d.Rename("logs/late.log", "logs/late.log.1")
+	h.waitTexts(3)
+	h.stop()
+	sameSet(t, h.texts(), []string{"a-1", "late-1", "late-2"})
+}

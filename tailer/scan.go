@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -44,7 +45,10 @@ func (t *Tailer) rescan(ctx context.Context, wg *sync.WaitGroup) {
 	t.collectEnded()
 	t.known.expire(now, t.cfg.KnownTTL)
 
-	evs := t.differ.diff(t.view(), snap.Files)
+	evs, same := t.sameFiles(snap.Files)
+	if !same {
+		evs = t.differ.diff(t.view(), snap.Files)
+	}
 	var moved []renameNote
 	var news []event
 	origins := t.replan
@@ -88,10 +92,14 @@ func (t *Tailer) rescan(ctx context.Context, wg *sync.WaitGroup) {
 			news = append(news, e)
 		}
 	}
-	clear(t.byPath)
-	for _, r := range t.readers {
-		if r.goneAt.Load() == 0 {
-			t.byPath[r.name()] = r
+	if !same {
+		// Readers may have left, moved or come back: byPath is built
+		// again. Else begin and release kept it as it is.
+		clear(t.byPath)
+		for _, r := range t.readers {
+			if r.goneAt.Load() == 0 {
+				t.byPath[r.name()] = r
+			}
 		}
 	}
 	t.mu.Unlock()
@@ -120,6 +128,8 @@ func (t *Tailer) rescan(ctx context.Context, wg *sync.WaitGroup) {
 	}
 	if t.firstScan {
 		t.restartOrigins(snap, origins)
+	} else if len(snap.Relisted) > 0 {
+		t.unseenPaths(snap, origins)
 	}
 	t.dirChanges(origins)
 	t.unopened = 0 // the files that failed are new to this scan again
@@ -176,13 +186,36 @@ func (t *Tailer) view() map[string]seen {
 		}
 	}
 	for p, r := range t.byPath {
-		s := seen{key: r.key, size: -1}
-		if r.bk.parked {
-			s.size, s.mod = r.bk.parkSize, r.bk.parkMod
-		}
-		v[p] = s
+		v[p] = r.seen()
 	}
 	return v
+}
+
+// sameFiles is samePaths (see diff) against the readers at their paths,
+// without building the view, while no decided start waits at a path.
+func (t *Tailer) sameFiles(cur map[string]os.FileInfo) ([]event, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for _, s := range t.queue {
+		if !s.gone {
+			return nil, false
+		}
+	}
+	return samePaths(len(t.byPath), func(p string) (seen, bool) {
+		if r, ok := t.byPath[p]; ok {
+			return r.seen(), true
+		}
+		return seen{}, false
+	}, cur)
+}
+
+// seen is what the view holds of r. The caller holds t.mu.
+func (r *reader) seen() seen {
+	s := seen{key: r.key, size: -1}
+	if r.bk.parked {
+		s.size, s.mod = r.bk.parkSize, r.bk.parkMod
+	}
+	return s
 }
 
 // leave handles a followed file that is at no path in the globs any more.
@@ -206,7 +239,7 @@ func (t *Tailer) leave(e event, errs []PathError, now time.Time, origins map[str
 		t.left = append(t.left, leftNote{e.Path, false})
 		return
 	}
-	delete(t.readers, r.key)
+	t.removeReader(r)
 	t.stats.idle.Add(-1)
 	t.known.add(r.generation(false))
 	t.left = append(t.left, leftNote{e.Path, true})
@@ -339,15 +372,21 @@ func (t *Tailer) dirChanges(origins map[string]time.Time) {
 		}
 	}
 	dirs := make(map[string]bool) // directory: changed since the last scan
-	each(func(o string) {
+	t.mu.RLock()
+	for d := range t.readerDirs {
+		dirs[d] = false
+	}
+	t.mu.RUnlock()
+	for o := range t.known.byOrigin {
 		dirs[dirOf(o)] = false
-		if len(t.dirs) == 0 {
-			return
-		}
-		for d := range t.dirs[o] {
+	}
+	// And where rotated files of paths were found (olddir); of paths no
+	// longer followed too, which costs a stat and adds no path below.
+	for _, ds := range t.dirs {
+		for d := range ds {
 			dirs[d] = false
 		}
-	})
+	}
 	now := time.Now()
 	mods := make(map[string]dirTime, len(dirs))
 	changed := false
@@ -431,9 +470,31 @@ func (t *Tailer) restartOrigins(snap Snapshot, origins map[string]time.Time) {
 	// So are those of a path no entry knows that is not there now
 	// (rotated away without a new file while the agent was down, or
 	// before this scan), found by its rotated files' names.
-	for _, o := range t.absentOrigins(snap) {
+	for _, o := range t.absentOrigins(snap, snap.Dirs) {
 		if _, dup := origins[o]; !dup {
 			origins[o] = t.cfg.Saved.Add(-savedSlack)
+		}
+	}
+}
+
+// unseenPaths adds the paths the globs match, in directories that changed
+// since the last scan, that no scan saw and whose rotated files are there:
+// created, written and rotated away with nothing created in their place
+// between two scans (file events are late, or not told). Their rotated
+// files written since the last scan are generations no one saw.
+func (t *Tailer) unseenPaths(snap Snapshot, origins map[string]time.Time) {
+	paths := t.absentOrigins(snap, snap.Relisted)
+	if len(paths) == 0 {
+		return
+	}
+	since := time.Unix(0, t.scanned.Load()).Add(-savedSlack)
+	rt := t.readerTimes()
+	for _, o := range paths {
+		if _, dup := origins[o]; dup {
+			continue
+		}
+		if _, seen := t.historyWith(o, rt); !seen {
+			origins[o] = since
 		}
 	}
 }

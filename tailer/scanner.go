@@ -154,6 +154,9 @@ type Snapshot struct {
 	// was matched in, and for literal paths the deepest existing directory,
 	// so that creating the missing part is noticed.
 	Dirs []string
+	// Relisted are the directories a wildcard is matched in that the
+	// previous scan read too and that may have changed since (see list).
+	Relisted []string
 	// Errors are per-path problems: unreadable directories and matched
 	// names whose target cannot be stat'ed (dangling links).
 	Errors []PathError
@@ -250,6 +253,9 @@ func (w *walk) list(dir string) ([]dirEnt, bool, error) {
 		delete(s.lists, dir)
 		return nil, false, err
 	}
+	if l != nil {
+		w.snap.Relisted = append(w.snap.Relisted, dir)
+	}
 	ents := make([]dirEnt, len(read))
 	j := 0
 	for i, e := range read {
@@ -265,6 +271,24 @@ func (w *walk) list(dir string) ([]dirEnt, bool, error) {
 	}
 	s.lists[dir] = &dirList{key: key, mod: mod, read: now, ents: ents, scan: s.scans, watch: watch}
 	return ents, false, nil
+}
+
+// entries returns what dir holds: as the last scan listed it, or, for a
+// directory it did not list (of a literal path), as read now (nil if it
+// cannot be read).
+func (s *Scanner) entries(dir string) []dirEnt {
+	if l := s.lists[dir]; l != nil && l.scan == s.scans {
+		return l.ents
+	}
+	read, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	ents := make([]dirEnt, len(read))
+	for i, e := range read {
+		ents[i] = dirEnt{name: e.Name(), path: joinName(dir, e.Name()), typ: e.Type()}
+	}
+	return ents
 }
 
 type walk struct {

@@ -137,10 +137,10 @@ func (t *Tailer) park(r *reader) bool {
 func (t *Tailer) closeParked() {
 	t.mu.Lock()
 	var parked []*reader
-	for k, r := range t.readers {
+	for _, r := range t.readers {
 		if r.bk.parked {
 			parked = append(parked, r)
-			delete(t.readers, k)
+			t.removeReader(r)
 		}
 		if r.bk.forceTimer != nil {
 			r.bk.forceTimer.Stop()

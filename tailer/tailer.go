@@ -269,9 +269,13 @@ type Tailer struct {
 
 	mu      sync.RWMutex
 	readers map[devIno]*reader // open and parked readers, by the file they read
-	byPath  map[string]*reader // followed (not rotated-away) readers
-	dirty   []*reader          // parked readers whose file changed, to reopen
-	ended   []*gen             // generations whose reader ended, for the registry
+	// readerDirs counts the readers by the directory of their followed
+	// path (see dirChanges): a scan looks at a hundred directories
+	// without going through ten thousand readers.
+	readerDirs map[string]int
+	byPath     map[string]*reader // followed (not rotated-away) readers
+	dirty      []*reader          // parked readers whose file changed, to reopen
+	ended      []*gen             // generations whose reader ended, for the registry
 }
 
 // New checks cfg, applies defaults and returns a Tailer.
@@ -348,6 +352,7 @@ func New(cfg Config) (*Tailer, error) {
 		dirs:       make(map[string]map[string]struct{}),
 		readers:    make(map[devIno]*reader),
 		byPath:     make(map[string]*reader),
+		readerDirs: make(map[string]int),
 	}
 	t.opts = readerOpts{
 		maxLine:        cfg.MaxLineBytes,

@@ -148,6 +148,12 @@ func (h *harness) stop() {
 		}
 		close(h.out)
 		<-h.done
+		// Every reader went through removeReader (see dirChanges).
+		h.tl.mu.RLock()
+		if len(h.tl.readers) != 0 || len(h.tl.readerDirs) != 0 {
+			h.t.Errorf("after Run: %d readers, directories of readers %v", len(h.tl.readers), h.tl.readerDirs)
+		}
+		h.tl.mu.RUnlock()
 	})
 }
 
