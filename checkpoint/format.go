@@ -159,9 +159,12 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // Decode parses and verifies the bytes of a checkpoint file. saved is the
 // time of the Save that wrote it; version 1 files do not record it (zero).
 func Decode(data []byte) (entries []Entry, saved time.Time, err error) {
-	var f fileFormat
-	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, time.Time{}, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	f, entries, fast := scanFile(data)
+	if !fast {
+		f, entries = fileFormat{}, nil
+		if err := json.Unmarshal(data, &f); err != nil {
+			return nil, time.Time{}, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
 	}
 	switch f.Version {
 	case 1:
@@ -178,8 +181,10 @@ func Decode(data []byte) (entries []Entry, saved time.Time, err error) {
 	default:
 		return nil, time.Time{}, fmt.Errorf("%w: version %d, want 1 or %d", ErrCorrupt, f.Version, version)
 	}
-	if err := json.Unmarshal(f.Entries, &entries); err != nil {
-		return nil, time.Time{}, fmt.Errorf("%w: entries: %v", ErrCorrupt, err)
+	if !fast {
+		if err := json.Unmarshal(f.Entries, &entries); err != nil {
+			return nil, time.Time{}, fmt.Errorf("%w: entries: %v", ErrCorrupt, err)
+		}
 	}
 	for i := range entries {
 		e := &entries[i]
