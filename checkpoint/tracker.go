@@ -95,14 +95,23 @@ func NewTracker(loaded []Entry, ttl time.Duration) *Tracker {
 func (t *Tracker) Positions(flow string) []tailer.Position {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var entries []Entry
+	n := 0
+	for k, es := range t.carried {
+		if k.flow == flow {
+			n += len(es)
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	entries := make([]Entry, 0, n)
 	for k, es := range t.carried {
 		if k.flow == flow {
 			entries = append(entries, es...)
 		}
 	}
 	sortEntries(entries)
-	var out []tailer.Position
+	out := make([]tailer.Position, 0, n)
 	for _, e := range entries {
 		out = append(out, tailer.Position{Path: e.Path, Origin: e.Origin, ID: e.ID, Offset: e.Offset,
 			Marker: e.Marker, Read: e.Read, MTime: e.MTime, Closed: e.Closed})
