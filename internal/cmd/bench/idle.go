@@ -106,14 +106,17 @@ func runIdle(ctx context.Context, o options, bin, work string, stdout, stderr io
 		return fmt.Errorf("first run: %w", err)
 	}
 
-	// The profile, if asked for, covers the restart and the idle time.
+	// The profiles, if asked for, cover the restart and the idle time.
 	var extra []string
-	if o.profile != "" {
-		p, err := filepath.Abs(o.profile)
+	for _, p := range []struct{ flag, file string }{{"-cpuprofile", o.profile}, {"-memprofile", o.memProfile}} {
+		if p.file == "" {
+			continue
+		}
+		abs, err := filepath.Abs(p.file)
 		if err != nil {
 			return err
 		}
-		extra = []string{"-cpuprofile", p}
+		extra = append(extra, p.flag, abs)
 	}
 	cmd, exited, t0, err = start(extra...)
 	if err != nil {

@@ -70,6 +70,9 @@ type options struct {
 	stall   time.Duration
 	settle  time.Duration
 	profile string
+	// memProfile is for -idle: the restart's and the idle time's
+	// allocations (kinetail's -memprofile).
+	memProfile string
 
 	workloads    string
 	size         int64 // raw, aggregate, files, csv
@@ -144,6 +147,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.timeout, "timeout", 15*time.Minute, "give up on a workload if not every line is stored by then (plus its fault's length)")
 	fs.DurationVar(&o.stall, "stall", time.Minute, "give up on a workload if nothing new is stored for this long (outside a fault)")
 	fs.StringVar(&o.profile, "cpuprofile", "", "have kinetail write a CPU profile to `file` (with several workloads, file-NAME.ext for each)")
+	fs.StringVar(&o.memProfile, "memprofile", "", "with -idle: have kinetail write an allocation profile of the restart and the idle time to `file`")
 	fs.DurationVar(&o.settle, "settle", 2*time.Second, "once every line is counted, wait until nothing arrives for this long")
 	fs.DurationVar(&o.idle, "idle", 0, "run the idle scenario instead of the workloads: -idle-files files, restarted, then idle this long")
 	fs.IntVar(&o.idleFiles, "idle-files", 10000, "`files` of the idle scenario")
