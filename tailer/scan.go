@@ -138,6 +138,7 @@ func (t *Tailer) rescan(ctx context.Context, wg *sync.WaitGroup) {
 	// are opened, one after another: a save meanwhile (the first reader's
 	// Sync, during a first start) must not claim them seen.
 	t.noteWaiting()
+	t.planned.Store(began.UnixNano()) // after waiting: Scanned reads them the other way round
 	first := t.firstScan
 	t.firstScan = false
 	t.openWaiting(ctx, wg)
@@ -151,15 +152,19 @@ func (t *Tailer) rescan(ctx context.Context, wg *sync.WaitGroup) {
 // Scanned is when the last completed scan began: a file that appeared
 // after it may not be followed yet. While new files the scans found wait
 // for a descriptor, it is no later than the oldest one's last write: they
-// are not followed yet either. Zero until the first scan decided on the
-// files it found.
+// are not followed yet either. While the first scan opens the files it
+// decided on, it is when that scan began, or earlier for those files.
+// Zero until then.
 func (t *Tailer) Scanned() time.Time {
 	n := t.scanned.Load()
-	if w := t.waiting.Load(); w != 0 && (n == 0 || w < n) {
-		n = w
+	if n == 0 {
+		n = t.planned.Load()
 	}
 	if n == 0 {
 		return time.Time{}
+	}
+	if w := t.waiting.Load(); w != 0 && w < n {
+		n = w
 	}
 	return time.Unix(0, n)
 }

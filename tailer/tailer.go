@@ -255,6 +255,7 @@ type Tailer struct {
 	startedAt time.Time
 	scanned   atomic.Int64 // Scanned, in Unix nanoseconds
 	waiting   atomic.Int64 // see noteWaiting, in Unix nanoseconds; 0 for none
+	planned   atomic.Int64 // when the last scan that decided began (see Scanned)
 	// unopened is the oldest last write of the new files that could not
 	// be opened since the last scan planned (Run's goroutine only; see
 	// noteWaiting), in Unix nanoseconds; 0 for none.
