@@ -600,6 +600,13 @@ func TestFileWaitingForDescriptorWhenKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	appendLines(t, waiting, "later", 0, 5)
+	// And the busy files' last lines finished: else their readers, once
+	// at their ends again, would hold all sixteen descriptors until the
+	// partial line timeout (an hour), and the rotated waiting.log, queued
+	// behind them in one restart of two, would wait as long.
+	for i := range busy {
+		mustAppend(t, filepath.Join(dir, fmt.Sprintf("busy%02d.log", i)), []byte("\n"))
+	}
 	fs.SetOptions(kinesistest.FaultOptions{})
 	agent = startAgent(t, cfg)
 	eventually(t, 60*time.Second, "every line", func() bool {
