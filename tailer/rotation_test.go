@@ -462,21 +462,28 @@ func TestTailerRestartFindsPathRotatedAway(t *testing.T) {
 
 // A file created, written and rotated away with nothing created in its
 // place between two scans, with no file events to tell of it: its rotated
-// file is read.
+// file is read, whether a glob matches the path or names it.
 func TestTailerPathCreatedAndRotatedAwayBetweenScans(t *testing.T) {
-	d := testfs.New(t)
-	d.Write("logs/app.log", "a-1\n")
-	h := start(t, Config{
-		Paths:          []string{d.Path("logs/*.log")},
-		RescanInterval: 200 * time.Millisecond,
-		watchAdd:       func(string) error { return syscall.ENOSPC },
-	})
-	h.waitTexts(1)
-	scans := h.tl.Stats().Scans
-	h.waitStat("the next scan", func(s Stats) bool { return s.Scans > scans })
-	d.Write("logs/late.log", "late-1\nlate-2\n")
-	d.Rename("logs/late.log", "logs/late.log.1")
-	h.waitTexts(3)
-	h.stop()
-	sameSet(t, h.texts(), []string{"a-1", "late-1", "late-2"})
+	for _, paths := range [][]string{{"logs/*.log"}, {"logs/app.log", "logs/late.log"}} {
+		t.Run(strings.Join(paths, ","), func(t *testing.T) {
+			d := testfs.New(t)
+			d.Write("logs/app.log", "a-1\n")
+			cfg := Config{
+				RescanInterval: 200 * time.Millisecond,
+				watchAdd:       func(string) error { return syscall.ENOSPC },
+			}
+			for _, p := range paths {
+				cfg.Paths = append(cfg.Paths, d.Path(p))
+			}
+			h := start(t, cfg)
+			h.waitTexts(1)
+			scans := h.tl.Stats().Scans
+			h.waitStat("the next scan", func(s Stats) bool { return s.Scans > scans })
+			d.Write("logs/late.log", "late-1\nlate-2\n")
+			d.Rename("logs/late.log", "logs/late.log.1")
+			h.waitTexts(3)
+			h.stop()
+			sameSet(t, h.texts(), []string{"a-1", "late-1", "late-2"})
+		})
+	}
 }

@@ -43,9 +43,19 @@ type Scanner struct {
 	// its FileInfo. A rescan of ten thousand idle files used to make 6 MB
 	// of garbage to find the same answers.
 	lists map[string]*dirList
-	scans uint64
+	// absentDirs are the directories of literal paths that were not
+	// there, with their modification times when looked at (see absent).
+	absentDirs map[string]absentDir
+	scans      uint64
 	// files is the last Snapshot's Files, cleared and filled again.
 	files map[string]os.FileInfo
+}
+
+// absentDir is a directory's modification time, when it was looked at,
+// and the last scan that did.
+type absentDir struct {
+	mod, seen time.Time
+	scan      uint64
 }
 
 // dirList is what a directory held when a scan last read it.
@@ -155,7 +165,9 @@ type Snapshot struct {
 	// so that creating the missing part is noticed.
 	Dirs []string
 	// Relisted are the directories a wildcard is matched in that the
-	// previous scan read too and that may have changed since (see list).
+	// previous scan read too and that may have changed since (see list),
+	// and those of literal paths not there at this scan nor the previous
+	// one that may have changed (see absent).
 	Relisted []string
 	// Errors are per-path problems: unreadable directories and matched
 	// names whose target cannot be stat'ed (dangling links).
@@ -198,7 +210,7 @@ func (s *Scanner) Scan() Snapshot { return s.scan(nil, true, nil) }
 // in written are looked at in any case: the caller was told of them.
 func (s *Scanner) scan(watch func(dir string) uint64, all bool, written map[string]struct{}) Snapshot {
 	if s.files == nil {
-		s.files, s.lists = make(map[string]os.FileInfo), make(map[string]*dirList)
+		s.files, s.lists, s.absentDirs = make(map[string]os.FileInfo), make(map[string]*dirList), make(map[string]absentDir)
 	}
 	clear(s.files)
 	s.scans++
@@ -221,6 +233,7 @@ func (s *Scanner) scan(watch func(dir string) uint64, all bool, written map[stri
 	}
 	slices.Sort(w.snap.Dirs)
 	maps.DeleteFunc(s.lists, func(_ string, l *dirList) bool { return l.scan != s.scans })
+	maps.DeleteFunc(s.absentDirs, func(_ string, a absentDir) bool { return a.scan != s.scans })
 	return w.snap
 }
 
@@ -385,6 +398,8 @@ func (w *walk) expand(base string, segs []string, ancestors []devIno, viaLink bo
 			if err != nil {
 				if !errors.Is(err, fs.ErrNotExist) {
 					w.fileErr(p, err)
+				} else {
+					w.absent(base)
 				}
 				return
 			}
@@ -440,6 +455,25 @@ func (w *walk) expand(base string, segs []string, ancestors []devIno, viaLink bo
 			}
 		}
 	}
+}
+
+// absent notes the directory of a literal path that is not there. One that
+// changed since the last scan looked at it, or whose time was too close to
+// that look to tell (see racyDir), is reported in Relisted: a file created
+// there and rotated away between two scans left only its rotated names.
+func (w *walk) absent(dir string) {
+	s := w.s
+	if a, ok := s.absentDirs[dir]; ok && a.scan == s.scans {
+		return // another literal path in it, this scan
+	}
+	_, mod, err := dirStat(dir)
+	if err != nil {
+		return
+	}
+	if a, ok := s.absentDirs[dir]; ok && (!a.mod.Equal(mod) || a.seen.Sub(a.mod) < racyDir) {
+		w.snap.Relisted = append(w.snap.Relisted, dir)
+	}
+	s.absentDirs[dir] = absentDir{mod: mod, seen: time.Now(), scan: s.scans}
 }
 
 // joinName is filepath.Join for a clean directory and the name of one of
