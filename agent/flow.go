@@ -35,9 +35,6 @@ type flow struct {
 	dests []*destination
 	// running is set while run's loop runs (health).
 	running atomic.Bool
-	// since is how old its positions are until its first scan: the
-	// checkpoint's (or the stopped flow's) time, or when it was built.
-	since time.Time
 	// stop ends the flow started by start; done is closed once it ended.
 	stop context.CancelFunc
 	done chan struct{}
@@ -74,12 +71,9 @@ type item struct {
 func newFlow(fc *config.Flow, a *Agent, byName map[string]*destination, share int64, saved time.Time, firstStart bool) (*flow, error) {
 	recycle := flowRecycle(share, int64(fc.MaxLineBytes))
 	f := &flow{name: fc.Name, cfg: fc, log: a.log, agent: a, done: make(chan struct{}),
-		reserve: tailer.RecycleBytes(recycle, 0, 0) + spareRecordsBytes, grow: 1.5, since: saved,
+		reserve: tailer.RecycleBytes(recycle, 0, 0) + spareRecordsBytes, grow: 1.5,
 		spare: make(chan []sink.Record, spareRecords)}
 	f.free = f.recycle
-	if f.since.IsZero() {
-		f.since = time.Now()
-	}
 	f.budget = newBudget(share - f.reserve)
 	index := make(map[string]int)
 	for _, name := range flowDestinations(fc) {
@@ -161,12 +155,7 @@ func (f *flow) resize(share int64) {
 }
 
 // seen is when the flow last looked at its paths (see Agent.seen).
-func (f *flow) seen() time.Time {
-	if t := f.tail.Scanned(); !t.IsZero() {
-		return t
-	}
-	return f.since
-}
+func (f *flow) seen() time.Time { return f.tail.Scanned() }
 
 // start runs the flow until ctx is cancelled or stop is called.
 func (f *flow) start(ctx context.Context) {

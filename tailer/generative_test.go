@@ -835,18 +835,8 @@ func (w *world) start() error {
 		consumed: make(chan struct{}), stopAck: make(chan struct{}), acked: make(chan struct{}),
 		store: store, saver: saver, saveStop: scancel, saveDone: make(chan struct{})}
 	// The checkpoint's time is when the paths were last looked at, as the
-	// agent records it: the loaded one's, or the start's, until the first
-	// scan decided.
-	since := loaded.Saved
-	if since.IsZero() {
-		since = time.Now()
-	}
-	saver.Seen = func() time.Time {
-		if s := tl.Scanned(); !s.IsZero() {
-			return s
-		}
-		return since
-	}
+	// agent records it.
+	saver.Seen = tl.Scanned
 	go func() { defer close(a.saveDone); saver.Run(sctx) }()
 	go func() { defer close(a.runDone); tl.Run(ctx, a.out) }()
 	go func() {

@@ -154,14 +154,15 @@ func (t *Tailer) rescan(ctx context.Context, wg *sync.WaitGroup) {
 // for a descriptor, it is no later than the oldest one's last write: they
 // are not followed yet either. While the first scan opens the files it
 // decided on, it is when that scan began, or earlier for those files.
-// Zero until then.
+// Before, it is Config.Saved, or on a first start when the Tailer was made:
+// nothing newer was looked at.
 func (t *Tailer) Scanned() time.Time {
 	n := t.scanned.Load()
 	if n == 0 {
 		n = t.planned.Load()
 	}
 	if n == 0 {
-		return time.Time{}
+		return time.Unix(0, t.since)
 	}
 	if w := t.waiting.Load(); w != 0 && w < n {
 		n = w

@@ -250,12 +250,14 @@ type Tailer struct {
 	closedParked []*Source            // their Sources, to close
 	// dirs are the directories, other than its own, where generations of
 	// a followed path were found (logrotate's olddir).
-	dirs      map[string]map[string]struct{}
-	dirMod    map[string]dirTime // modification times of followed paths' directories
-	startedAt time.Time
-	scanned   atomic.Int64 // Scanned, in Unix nanoseconds
-	waiting   atomic.Int64 // see noteWaiting, in Unix nanoseconds; 0 for none
-	planned   atomic.Int64 // when the last scan that decided began (see Scanned)
+	dirs   map[string]map[string]struct{}
+	dirMod map[string]dirTime // modification times of followed paths' directories
+	// since is Scanned until the first scan decided: Config.Saved, or
+	// when the Tailer was made (Unix nanoseconds).
+	since   int64
+	scanned atomic.Int64 // Scanned, in Unix nanoseconds
+	waiting atomic.Int64 // see noteWaiting, in Unix nanoseconds; 0 for none
+	planned atomic.Int64 // when the last scan that decided began (see Scanned)
 	// unopened is the oldest last write of the new files that could not
 	// be opened since the last scan planned (Run's goroutine only; see
 	// noteWaiting), in Unix nanoseconds; 0 for none.
@@ -355,6 +357,10 @@ func New(cfg Config) (*Tailer, error) {
 		byPath:     make(map[string]*reader),
 		readerDirs: make(map[string]int),
 	}
+	t.since = time.Now().UnixNano()
+	if !cfg.Saved.IsZero() {
+		t.since = cfg.Saved.UnixNano()
+	}
 	t.opts = readerOpts{
 		maxLine:        cfg.MaxLineBytes,
 		batchLines:     cfg.BatchLines,
@@ -427,7 +433,6 @@ func (t *Tailer) Run(ctx context.Context, out chan<- Batch) error {
 		return errors.New("tailer: Run called twice")
 	}
 	t.out = out
-	t.startedAt = time.Now()
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	t.watcher = newWatcher(t.log, t.wakePath, t.scanner.Match, t.cfg.watchAdd)
