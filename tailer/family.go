@@ -55,20 +55,19 @@ func isRotationSuffix(s string) bool {
 
 // rotationOrigins returns the names that name is a rotated name of (see
 // isRotation), taking the longest rotation suffix of each form: app.log for
-// app.log.1.gz, app.log-20261206 and app-20261206.log.
-func rotationOrigins(name string) []string {
+// app.log.1.gz, app.log-20261206 and app-20261206.log. Both may be empty.
+func rotationOrigins(name string) (suffixed, inner string) {
 	n := trimCompression(name)
-	var out []string
 	if i := rotationSuffixAt(n); i > 0 {
-		out = append(out, n[:i])
+		suffixed = n[:i]
 	}
 	if ext := filepath.Ext(n); ext != "" && ext != n {
 		body := n[:len(n)-len(ext)]
 		if i := rotationSuffixAt(body); i > 0 {
-			out = append(out, body[:i]+ext)
+			inner = body[:i] + ext
 		}
 	}
-	return out
+	return suffixed, inner
 }
 
 // rotationSuffixAt returns where the longest rotation suffix of s begins,
@@ -93,12 +92,23 @@ func rotationSuffixAt(s string) int {
 // their place.
 func (t *Tailer) absentOrigins(snap Snapshot, dirs []string) []string {
 	var out []string
-	looked, listed := make(map[string]bool), make(map[string]bool)
+	listed := make(map[string]bool)
 	for _, dir := range dirs {
 		if listed[dir] {
 			continue
 		}
 		listed[dir] = true
+		looked := make(map[string]bool) // names, in dir
+		look := func(name string) {
+			if name == "" || looked[name] {
+				return
+			}
+			looked[name] = true
+			o := joinName(dir, name)
+			if _, ok := snap.Files[o]; !ok && t.scanner.Match(o) {
+				out = append(out, o)
+			}
+		}
 		for _, e := range t.scanner.entries(dir) {
 			if !e.typ.IsRegular() {
 				continue
@@ -106,16 +116,9 @@ func (t *Tailer) absentOrigins(snap Snapshot, dirs []string) []string {
 			if _, ok := snap.Files[e.path]; ok && !compressedName(e.name) {
 				continue // followed in its own right
 			}
-			for _, name := range rotationOrigins(e.name) {
-				o := joinName(dir, name)
-				if looked[o] {
-					continue
-				}
-				looked[o] = true
-				if _, ok := snap.Files[o]; !ok && t.scanner.Match(o) {
-					out = append(out, o)
-				}
-			}
+			suffixed, inner := rotationOrigins(e.name)
+			look(suffixed)
+			look(inner)
 		}
 	}
 	return out

@@ -4,6 +4,7 @@ import (
 	"compress/gzip"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -462,10 +463,20 @@ func TestTailerRestartFindsPathRotatedAway(t *testing.T) {
 
 // A file created, written and rotated away with nothing created in its
 // place between two scans, with no file events to tell of it: its rotated
-// file is read, whether a glob matches the path or names it.
+// file is read, whether a glob matches the path or names it, and in a
+// directory that appeared since the last scan too.
 func TestTailerPathCreatedAndRotatedAwayBetweenScans(t *testing.T) {
-	for _, paths := range [][]string{{"logs/*.log"}, {"logs/app.log", "logs/late.log"}} {
-		t.Run(strings.Join(paths, ","), func(t *testing.T) {
+	for _, tt := range []struct {
+		paths []string
+		late  string
+	}{
+		{[]string{"logs/*.log"}, "logs/late.log"},
+		{[]string{"logs/app.log", "logs/late.log"}, "logs/late.log"},
+		{[]string{"logs/*.log", "logs/*/*.log"}, "logs/new/late.log"},
+		{[]string{"logs/app.log", "logs/new/late.log"}, "logs/new/late.log"},
+	} {
+		paths := tt.paths
+		t.Run(strings.Join(paths, ",")+" "+tt.late, func(t *testing.T) {
 			d := testfs.New(t)
 			d.Write("logs/app.log", "a-1\n")
 			cfg := Config{
@@ -479,8 +490,14 @@ func TestTailerPathCreatedAndRotatedAwayBetweenScans(t *testing.T) {
 			h.waitTexts(1)
 			scans := h.tl.Stats().Scans
 			h.waitStat("the next scan", func(s Stats) bool { return s.Scans > scans })
-			d.Write("logs/late.log", "late-1\nlate-2\n")
-			d.Rename("logs/late.log", "logs/late.log.1")
+			d.Write(tt.late, "late-1\nlate-2\n")
+			d.Rename(tt.late, tt.late+".1")
+			// A directory time long past, as after a rescan interval
+			// longer than the kernel's clock makes uncertain (racyDir).
+			old := time.Now().Add(-time.Hour)
+			if err := os.Chtimes(filepath.Dir(d.Path(tt.late)), old, old); err != nil {
+				t.Fatal(err)
+			}
 			h.waitTexts(3)
 			h.stop()
 			sameSet(t, h.texts(), []string{"a-1", "late-1", "late-2"})

@@ -493,15 +493,26 @@ func (t *Tailer) unseenPaths(snap Snapshot, origins map[string]time.Time) {
 	if len(paths) == 0 {
 		return
 	}
-	since := time.Unix(0, t.scanned.Load()).Add(-savedSlack)
-	rt := t.readerTimes()
+	// Paths with a known generation, or a reader draining one, are
+	// dirChanges'. The rest are looked up among the readers in one pass,
+	// without readerTimes' map of every followed path.
+	unseen := make(map[string]bool, len(paths))
 	for _, o := range paths {
-		if _, dup := origins[o]; dup {
-			continue
+		if _, dup := origins[o]; !dup && len(t.known.byOrigin[o]) == 0 {
+			unseen[o] = true
 		}
-		if _, seen := t.historyWith(o, rt); !seen {
-			origins[o] = since
-		}
+	}
+	if len(unseen) == 0 {
+		return
+	}
+	t.mu.RLock()
+	for _, r := range t.readers {
+		delete(unseen, r.src.Path)
+	}
+	t.mu.RUnlock()
+	since := time.Unix(0, t.scanned.Load()).Add(-savedSlack)
+	for o := range unseen {
+		origins[o] = since
 	}
 }
 

@@ -164,10 +164,10 @@ type Snapshot struct {
 	// was matched in, and for literal paths the deepest existing directory,
 	// so that creating the missing part is noticed.
 	Dirs []string
-	// Relisted are the directories a wildcard is matched in that the
-	// previous scan read too and that may have changed since (see list),
-	// and those of literal paths not there at this scan nor the previous
-	// one that may have changed (see absent).
+	// Relisted are, after a Scanner's first scan, the directories a
+	// wildcard is matched in that may have changed since the previous
+	// scan, or are new (see list), and those of literal paths not there
+	// that may have (see absent).
 	Relisted []string
 	// Errors are per-path problems: unreadable directories and matched
 	// names whose target cannot be stat'ed (dangling links).
@@ -246,8 +246,8 @@ func (s *Scanner) scan(watch func(dir string) uint64, all bool, written map[stri
 // (see scan).
 func (w *walk) list(dir string) ([]dirEnt, bool, error) {
 	s := w.s
-	now := time.Now()
 	l := s.lists[dir]
+	now := time.Now()
 	key, mod, err := dirStat(dir)
 	if err != nil {
 		l = nil // ReadDir says what is wrong
@@ -266,7 +266,9 @@ func (w *walk) list(dir string) ([]dirEnt, bool, error) {
 		delete(s.lists, dir)
 		return nil, false, err
 	}
-	if l != nil {
+	if l != nil || s.scans > 1 {
+		// Read again, or new since the last scan: a file created and
+		// rotated away in it since then left only its rotated names.
 		w.snap.Relisted = append(w.snap.Relisted, dir)
 	}
 	ents := make([]dirEnt, len(read))
@@ -470,7 +472,9 @@ func (w *walk) absent(dir string) {
 	if err != nil {
 		return
 	}
-	if a, ok := s.absentDirs[dir]; ok && (!a.mod.Equal(mod) || a.seen.Sub(a.mod) < racyDir) {
+	// Not looked at by the last scan (the path was there, or the
+	// directory was not), changed since, or too close to tell.
+	if a, ok := s.absentDirs[dir]; !ok && s.scans > 1 || ok && (!a.mod.Equal(mod) || a.seen.Sub(a.mod) < racyDir) {
 		w.snap.Relisted = append(w.snap.Relisted, dir)
 	}
 	s.absentDirs[dir] = absentDir{mod: mod, seen: time.Now(), scan: s.scans}
