@@ -67,6 +67,7 @@ type dirList struct {
 	scan uint64    // the last scan that asked for it
 	// watch is the number of its watch at that scan's start (see scan).
 	watch uint64
+	told  bool // what list answered that scan
 }
 
 // dirEnt is a directory entry, with its path and, for a regular file, what
@@ -247,6 +248,11 @@ func (s *Scanner) scan(watch func(dir string) uint64, all bool, written map[stri
 func (w *walk) list(dir string) ([]dirEnt, bool, error) {
 	s := w.s
 	l := s.lists[dir]
+	if l != nil && l.scan == s.scans {
+		// Asked again by the same scan (a ** glob lists each directory
+		// to descend, and again to match its files).
+		return l.ents, l.told, nil
+	}
 	now := time.Now()
 	key, mod, err := dirStat(dir)
 	if err != nil {
@@ -258,7 +264,7 @@ func (w *walk) list(dir string) ([]dirEnt, bool, error) {
 	}
 	if l != nil && l.key == key && l.mod.Equal(mod) && l.read.Sub(mod) >= racyDir {
 		told := !w.all && watch != 0 && watch == l.watch
-		l.scan, l.watch = s.scans, watch
+		l.scan, l.watch, l.told = s.scans, watch, told
 		return l.ents, told, nil
 	}
 	read, err := os.ReadDir(dir)
