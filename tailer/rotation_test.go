@@ -425,6 +425,70 @@ func TestTailerNewFileMovedBeforeOpen(t *testing.T) {
 	}
 }
 
+// A generation written while the agent was down, moved on by logrotate
+// (app.log.1 to app.log.2) between the scan that found it and its open,
+// and the agent stopped before a scan finds it again: the path's own file,
+// opened after it, is saved with a time no later than the moved one's, so
+// that the restart still takes it for unseen and reads it. Every line is
+// read once, over the two runs.
+func TestTailerMissedGenerationMovedThenStopped(t *testing.T) {
+	d := testfs.New(t)
+	d.Write("app.log.1", "r-1\nr-2\n")
+	rotated := time.Now().Add(-30 * time.Second)
+	if err := os.Chtimes(d.Path("app.log.1"), rotated, rotated); err != nil {
+		t.Fatal(err)
+	}
+	d.Write("app.log", "l-1\n")
+	var moved atomic.Bool
+	var mu sync.Mutex
+	var live Opened
+	cfg := Config{
+		Paths:          []string{d.Path("app.log")},
+		Saved:          time.Now().Add(-time.Minute),
+		RescanInterval: time.Hour,
+		watchAdd:       func(string) error { return syscall.ENOSPC },
+		openFile: func(p string) (*os.File, error) {
+			if p == d.Path("app.log.1") && !moved.Swap(true) {
+				d.Rename("app.log.1", "app.log.2")
+			}
+			return os.Open(p)
+		},
+	}
+	cfg.Hooks.OnOpen = func(_ *Source, o Opened) {
+		if o.Path == d.Path("app.log") {
+			mu.Lock()
+			live = o
+			mu.Unlock()
+		}
+	}
+	h := start(t, cfg)
+	h.waitTexts(1)
+	h.stop()
+	if !moved.Load() {
+		t.Fatal("the rotated file was not moved before its open")
+	}
+	first := h.texts()
+	if slices.Contains(first, "r-1") {
+		t.Fatal("the first run found the moved file again: nothing left to test")
+	}
+	mu.Lock()
+	pos := Position{Path: d.Path("app.log"), ID: live.ID, Offset: int64(len("l-1\n")), MTime: live.MTime}
+	mu.Unlock()
+	if pos.MTime.After(rotated) {
+		t.Errorf("app.log opened with MTime %v, after the moved generation's %v", pos.MTime, rotated)
+	}
+	h2 := start(t, Config{
+		Paths:     []string{d.Path("app.log")},
+		Saved:     h.tl.Scanned(),
+		Positions: []Position{pos},
+	})
+	h2.waitTexts(2)
+	n := h2.tl.Stats().Scans
+	h2.waitStat("two more scans", func(s Stats) bool { return s.Scans >= n+2 })
+	h2.stop()
+	sameSet(t, append(first, h2.texts()...), []string{"l-1", "r-1", "r-2"})
+}
+
 // A path that no checkpoint entry knows and that was rotated away with
 // nothing created in its place while the agent was down: its rotated files
 // written since the checkpoint are read, older ones are not, whether the

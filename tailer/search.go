@@ -143,4 +143,28 @@ func (t *Tailer) retry(s *opening, moved bool) {
 			t.replan[s.src.Path] = since
 		}
 	}
+	if s.g == nil {
+		t.holdBack(s)
+	}
+}
+
+// holdBack keeps the newer generations of s's path, decided with it and
+// queued after it (its file last), from moving the time since which its
+// rotated files count as unseen past s's: s has no checkpoint entry, and
+// a restart before the next scan finds it again would look for unseen
+// generations only among rotated files modified after the newest saved
+// MTime of the path (history), which theirs would be.
+func (t *Tailer) holdBack(s *opening) {
+	limit := s.mtime
+	if !s.since.IsZero() && (limit.IsZero() || s.since.Before(limit)) {
+		limit = s.since
+	}
+	if limit.IsZero() {
+		return
+	}
+	for _, q := range t.queue {
+		if q != s && q.g == nil && q.src.Path == s.src.Path && q.mtime.After(limit) {
+			q.mtime = limit
+		}
+	}
 }
