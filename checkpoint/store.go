@@ -1,9 +1,9 @@
 package checkpoint
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -127,15 +127,17 @@ type LoadResult struct {
 func (s *Store) Load() (LoadResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	entries, saved, err := readFile(s.path)
+	entries, saved, size, err := readFile(s.path)
 	s.good = err == nil
 	if err == nil {
+		s.size = size
 		return LoadResult{Entries: entries, Existed: true, Saved: saved}, nil
 	}
 	mainErr := err
-	prev, saved, perr := readFile(s.path + ".prev")
+	prev, saved, size, perr := readFile(s.path + ".prev")
 	switch {
 	case perr == nil:
+		s.size = size
 		reason := mainErr.Error()
 		if errors.Is(mainErr, fs.ErrNotExist) {
 			reason = "missing (interrupted save)"
@@ -150,34 +152,39 @@ func (s *Store) Load() (LoadResult, error) {
 	}
 }
 
-// readFile decodes the checkpoint file at path. A version 1 file does not
-// record when it was saved; its modification time tells.
-func readFile(path string) ([]Entry, time.Time, error) {
+// readFile decodes the checkpoint file at path, and returns its length. A
+// version 1 file does not record when it was saved; its modification time
+// tells.
+func readFile(path string) ([]Entry, time.Time, int, error) {
 	// O_NOFOLLOW: a link planted after Open is not read either.
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if errors.Is(err, syscall.ELOOP) {
-		return nil, time.Time{}, ErrSymlink
+		return nil, time.Time{}, 0, ErrSymlink
 	}
 	if err != nil {
-		return nil, time.Time{}, err
+		return nil, time.Time{}, 0, err
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, time.Time{}, err
+		return nil, time.Time{}, 0, err
 	}
-	data, err := io.ReadAll(f)
-	if err != nil {
-		return nil, time.Time{}, err
+	// Read into a buffer of the file's size (and room to see its end),
+	// not one grown by doubling to it: 10 MB instead of 4 for 10,000
+	// entries, at every start.
+	var buf bytes.Buffer
+	buf.Grow(int(fi.Size()) + bytes.MinRead)
+	if _, err := buf.ReadFrom(f); err != nil {
+		return nil, time.Time{}, 0, err
 	}
-	entries, saved, err := Decode(data)
+	entries, saved, err := Decode(buf.Bytes())
 	if err != nil {
-		return nil, time.Time{}, err
+		return nil, time.Time{}, 0, err
 	}
 	if saved.IsZero() {
 		saved = fi.ModTime()
 	}
-	return entries, saved, nil
+	return entries, saved, buf.Len(), nil
 }
 
 // Save replaces the checkpoint atomically: it writes a temporary file,

@@ -363,7 +363,7 @@ func write(t *testing.T, path string, data []byte) {
 // entriesIn decodes one checkpoint file, without falling back.
 func entriesIn(t *testing.T, name string) []Entry {
 	t.Helper()
-	entries, _, err := readFile(name)
+	entries, _, _, err := readFile(name)
 	if err != nil {
 		t.Fatal(err)
 	}
