@@ -1,12 +1,14 @@
 package checkpoint
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -201,35 +203,64 @@ func Decode(data []byte) (entries []Entry, saved time.Time, err error) {
 // Encode renders entries in the file format (version 2); saved is the time
 // of the save.
 func Encode(entries []Entry, saved time.Time) ([]byte, error) {
-	return encode(make([]byte, 0, 320*len(entries)+128), entries, saved)
+	var b bytes.Buffer
+	b.Grow(320*len(entries) + 128)
+	sumAt, sum, err := writeEncoded(&b, make([]byte, 0, 32<<10), entries, saved)
+	if err != nil {
+		return nil, err
+	}
+	out := b.Bytes()
+	copy(out[sumAt:], sum)
+	return out, nil
 }
 
-// encode is Encode appending to out.
-func encode(out []byte, entries []Entry, saved time.Time) ([]byte, error) {
+// writeEncoded writes entries in the file format to w, a chunk of buf's
+// capacity at a time, so that a save of 10,000 entries needs no buffer of
+// their size (4 MB, at every save of a restart). The checksum comes before
+// the entries it covers: it is written as eight zeros at offset sumAt, for
+// the caller to replace with sum.
+func writeEncoded(w io.Writer, buf []byte, entries []Entry, saved time.Time) (sumAt int, sum string, err error) {
 	ts, err := saved.MarshalText()
 	if err != nil {
-		return nil, fmt.Errorf("saved time: %w", err)
+		return 0, "", fmt.Errorf("saved time: %w", err)
 	}
-	// One buffer: the checksum, always 8 hex digits, is filled in once
-	// the entries after it are written.
-	out = append(out, `{"version":`...)
+	out := append(buf[:0], `{"version":`...)
 	out = strconv.AppendInt(out, version, 10)
 	out = append(out, `,"checksum":"`...)
-	sum := len(out)
+	sumAt = len(out)
 	out = append(out, "00000000"...)
 	out = append(out, `","saved":"`...)
 	out = append(out, ts...)
-	out = append(out, `","entries":[`...)
-	start := len(out) - 1
+	out = append(out, `","entries":`...)
+	// The checksum covers the entries array from its '[' to its ']'.
+	covered := len(out)
+	crc := crc32.Checksum(ts, castagnoli)
+	flush := func() error {
+		crc = crc32.Update(crc, castagnoli, out[covered:])
+		_, err := w.Write(out)
+		out, covered = out[:0], 0
+		return err
+	}
+	out = append(out, '[')
 	for i := range entries {
 		if i > 0 {
 			out = append(out, ',')
 		}
 		out = entries[i].appendJSON(out)
+		if len(out) > cap(buf)-cap(buf)/8 {
+			if err := flush(); err != nil {
+				return 0, "", err
+			}
+		}
 	}
 	out = append(out, ']')
-	copy(out[sum:sum+8], checksum(ts, out[start:]))
-	return append(out, "}\n"...), nil
+	if err := flush(); err != nil {
+		return 0, "", err
+	}
+	if _, err := w.Write([]byte("}\n")); err != nil {
+		return 0, "", err
+	}
+	return sumAt, hexSum(crc), nil
 }
 
 // checksum is the CRC-32C (Castagnoli) of saved followed by entries, in
@@ -237,7 +268,11 @@ func encode(out []byte, entries []Entry, saved time.Time) ([]byte, error) {
 // array exactly as they appear in the file. Version 1 files have no saved
 // time.
 func checksum(saved, entries []byte) string {
-	v := crc32.Update(crc32.Checksum(saved, castagnoli), castagnoli, entries)
+	return hexSum(crc32.Update(crc32.Checksum(saved, castagnoli), castagnoli, entries))
+}
+
+// hexSum is a checksum as the file holds it: eight hex digits.
+func hexSum(v uint32) string {
 	return hex.EncodeToString([]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 }
 

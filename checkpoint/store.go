@@ -31,10 +31,12 @@ type Store struct {
 	// step, when set (by tests), runs after each step of Save; an error
 	// fails the save there as a real error at that point would.
 	step func(name string) error
-	// size is the length of the last checkpoint written: the next one's
-	// buffer is allocated at about its size once, not grown to it.
-	size int
+	// buf is where a save encodes its entries, a chunk at a time.
+	buf []byte
 }
+
+// saveChunk is how much of a checkpoint a save encodes before writing it.
+const saveChunk = 32 << 10
 
 // Open prepares a store at path: it creates the directory (mode 0700) if
 // needed, takes the lock (failing with ErrLocked if another process or
@@ -127,17 +129,15 @@ type LoadResult struct {
 func (s *Store) Load() (LoadResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	entries, saved, size, err := readFile(s.path)
+	entries, saved, err := readFile(s.path)
 	s.good = err == nil
 	if err == nil {
-		s.size = size
 		return LoadResult{Entries: entries, Existed: true, Saved: saved}, nil
 	}
 	mainErr := err
-	prev, saved, size, perr := readFile(s.path + ".prev")
+	prev, saved, perr := readFile(s.path + ".prev")
 	switch {
 	case perr == nil:
-		s.size = size
 		reason := mainErr.Error()
 		if errors.Is(mainErr, fs.ErrNotExist) {
 			reason = "missing (interrupted save)"
@@ -152,22 +152,21 @@ func (s *Store) Load() (LoadResult, error) {
 	}
 }
 
-// readFile decodes the checkpoint file at path, and returns its length. A
-// version 1 file does not record when it was saved; its modification time
-// tells.
-func readFile(path string) ([]Entry, time.Time, int, error) {
+// readFile decodes the checkpoint file at path. A version 1 file does not
+// record when it was saved; its modification time tells.
+func readFile(path string) ([]Entry, time.Time, error) {
 	// O_NOFOLLOW: a link planted after Open is not read either.
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if errors.Is(err, syscall.ELOOP) {
-		return nil, time.Time{}, 0, ErrSymlink
+		return nil, time.Time{}, ErrSymlink
 	}
 	if err != nil {
-		return nil, time.Time{}, 0, err
+		return nil, time.Time{}, err
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, time.Time{}, 0, err
+		return nil, time.Time{}, err
 	}
 	// Read into a buffer of the file's size (and room to see its end),
 	// not one grown by doubling to it: 10 MB instead of 4 for 10,000
@@ -175,16 +174,16 @@ func readFile(path string) ([]Entry, time.Time, int, error) {
 	var buf bytes.Buffer
 	buf.Grow(int(fi.Size()) + bytes.MinRead)
 	if _, err := buf.ReadFrom(f); err != nil {
-		return nil, time.Time{}, 0, err
+		return nil, time.Time{}, err
 	}
 	entries, saved, err := Decode(buf.Bytes())
 	if err != nil {
-		return nil, time.Time{}, 0, err
+		return nil, time.Time{}, err
 	}
 	if saved.IsZero() {
 		saved = fi.ModTime()
 	}
-	return entries, saved, buf.Len(), nil
+	return entries, saved, nil
 }
 
 // Save replaces the checkpoint atomically: it writes a temporary file,
@@ -209,11 +208,6 @@ func (s *Store) Save(entries []Entry, seen time.Time) error {
 	if seen.IsZero() {
 		seen = time.Now()
 	}
-	data, err := encode(make([]byte, 0, s.size+s.size/8), entries, seen.UTC())
-	if err != nil {
-		return fmt.Errorf("checkpoint: encode: %w", err)
-	}
-	s.size = len(data)
 	if err := s.checkLock(); err != nil {
 		return err
 	}
@@ -241,7 +235,14 @@ func (s *Store) Save(entries []Entry, seen time.Time) error {
 	if err := tmp.Chmod(0o600); err != nil {
 		return fail(err)
 	}
-	if _, err := tmp.Write(data); err != nil {
+	if s.buf == nil {
+		s.buf = make([]byte, 0, saveChunk)
+	}
+	sumAt, sum, err := writeEncoded(tmp, s.buf, entries, seen.UTC())
+	if err == nil {
+		_, err = tmp.WriteAt([]byte(sum), int64(sumAt))
+	}
+	if err != nil {
 		return fail(err)
 	}
 	if err := s.after("write"); err != nil {

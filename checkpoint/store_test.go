@@ -1,7 +1,9 @@
 package checkpoint
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -363,7 +365,7 @@ func write(t *testing.T, path string, data []byte) {
 // entriesIn decodes one checkpoint file, without falling back.
 func entriesIn(t *testing.T, name string) []Entry {
 	t.Helper()
-	entries, _, _, err := readFile(name)
+	entries, _, err := readFile(name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -431,4 +433,41 @@ func TestStoreRefusesSymlink(t *testing.T) {
 			t.Errorf("saved offset %d, want 7", got)
 		}
 	})
+}
+
+// A save writes its entries a chunk at a time, with the checksum put in
+// place at the end: the file is byte for byte what Encode makes, and loads
+// back, for checkpoints of one chunk and of many.
+func TestSaveInChunks(t *testing.T) {
+	for _, n := range []int{0, 1, 50, 2_000} {
+		t.Run(fmt.Sprint(n, " entries"), func(t *testing.T) {
+			entries := benchEntries(n)
+			want, err := Encode(entries, savedAt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n >= 2_000 && len(want) < 4*saveChunk {
+				t.Fatalf("%d bytes: not several chunks", len(want))
+			}
+			path := filepath.Join(t.TempDir(), "checkpoints.json")
+			s := open(t, path)
+			if err := s.Save(entries, savedAt); err != nil {
+				t.Fatal(err)
+			}
+			if got := mustRead(t, path); !bytes.Equal(got, want) {
+				t.Fatalf("saved file (%d bytes) differs from Encode's (%d bytes)", len(got), len(want))
+			}
+			res, err := s.Load()
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, err := Encode(res.Entries, res.Saved)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Entries) != n || !bytes.Equal(again, want) {
+				t.Fatalf("load: %d entries saved at %v, not the %d saved", len(res.Entries), res.Saved, n)
+			}
+		})
+	}
 }
