@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"syscall"
 )
 
@@ -103,7 +104,10 @@ func prefixMatches(f file, want FileID) (bool, error) {
 	if want.FingerprintLen < 0 || want.FingerprintLen > FingerprintSize {
 		return false, nil
 	}
-	var buf [FingerprintSize]byte
+	// A buffer on the stack escapes through the interface: a kilobyte
+	// allocated for each check, 11 MB at a restart of 10,000 files.
+	buf := prefixBufs.Get().(*[FingerprintSize]byte)
+	defer prefixBufs.Put(buf)
 	n, err := f.ReadAt(buf[:want.FingerprintLen], 0)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return false, fmt.Errorf("match %s: %w", f.Name(), err)
@@ -113,6 +117,9 @@ func prefixMatches(f file, want FileID) (bool, error) {
 	}
 	return fnv1a(buf[:n]) == want.Fingerprint, nil
 }
+
+// prefixBufs are prefixMatches' buffers.
+var prefixBufs = sync.Pool{New: func() any { return new([FingerprintSize]byte) }}
 
 // markerLen is how many bytes before an offset its marker hashes.
 const markerLen = 64

@@ -260,6 +260,9 @@ func (r *reader) drop() {
 	}
 	r.lines = nil
 	r.prefix = nil // 1 KiB each for thousands of idle files; read again when needed
+	if len(r.outbox) == 0 {
+		r.outbox = nil // room for a batch (144 bytes) each, for as many
+	}
 }
 
 // giveBack returns the budget the stage holds; the stage must not be used
