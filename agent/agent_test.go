@@ -169,3 +169,36 @@ func TestAgentShutdownDeadline(t *testing.T) {
 		}
 	}
 }
+
+// A flow whose csv_to_json takes its field names from the file's first
+// line still has them after a restart that resumes past that line (the
+// resumed reader reads the first line before reading on).
+func TestAgentCSVHeaderAfterRestart(t *testing.T) {
+	fs := kinesistest.NewFaultServer(t, kinesistest.FaultOptions{Seed: 5})
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "logs"), 0o755)
+	path := filepath.Join(dir, "logs", "a.log")
+	os.WriteFile(path, []byte("host,code\nweb-1,200\n"), 0o644)
+	cfg := newConfig(t, dir, fs.URL(), `    transforms:
+      - csv_to_json: {header: true}
+`)
+	_, stop := runAgent(t, cfg)
+	waitFor(t, "the first record", func() bool { return len(fs.Stored()) >= 1 })
+	stop()
+
+	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString("web-2,503\n")
+	f.Close()
+	_, stop = runAgent(t, cfg)
+	waitFor(t, "the record after the restart", func() bool { return len(fs.Stored()) >= 2 })
+	stop()
+
+	var got []string
+	for _, r := range fs.Stored() {
+		got = append(got, string(r.Data))
+	}
+	want := []string{`{"host":"web-1","code":"200"}`, `{"host":"web-2","code":"503"}`}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("records %q, want %q", got, want)
+	}
+}
