@@ -171,8 +171,9 @@ func TestAgentShutdownDeadline(t *testing.T) {
 }
 
 // A flow whose csv_to_json takes its field names from the file's first
-// line still has them after a restart that resumes past that line (the
-// resumed reader reads the first line before reading on).
+// line still has them after a restart that resumes past that line: the
+// tailer keeps first lines for such a flow (tailer.Config.Headers), and
+// only for it.
 func TestAgentCSVHeaderAfterRestart(t *testing.T) {
 	fs := kinesistest.NewFaultServer(t, kinesistest.FaultOptions{Seed: 5})
 	dir := t.TempDir()

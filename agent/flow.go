@@ -115,6 +115,7 @@ func newFlow(fc *config.Flow, a *Agent, byName map[string]*destination, share in
 		RescanInterval:     fc.RescanInterval.D(),
 		CloseRemovedAfter:  fc.CloseRemovedAfter.D(),
 		SkipHeaderLines:    fc.SkipHeaderLines,
+		Headers:            f.chain.UsesHeader(),
 		Multiline:          multiline,
 		Symlinks:           links,
 		AllowedRoots:       a.cfg.Agent.AllowedRoots,

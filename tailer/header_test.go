@@ -15,23 +15,27 @@ import (
 func TestTailerSkipHeaderLines(t *testing.T) {
 	const content = "h1,h2\nr1\nr2\n"
 	tests := []struct {
-		name   string
-		skip   int
-		offset int64 // resume point; 0 reads from the start
-		want   []string
+		name    string
+		skip    int
+		offset  int64 // resume point; 0 reads from the start
+		want    []string
+		headers bool // Config.Headers: each batch carries the first line
 	}{
-		{"header lines are not sent", 1, 0, []string{"r1", "r2"}},
-		{"no skipping keeps the header as a line", 0, 0, []string{"h1,h2", "r1", "r2"}},
-		{"resumed after the header", 1, 6, []string{"r1", "r2"}},
-		{"resumed inside the header lines skips the rest of them", 2, 6, []string{"r2"}},
-		{"resumed past the header lines", 1, 9, []string{"r2"}},
-		{"a file of only header lines", 5, 0, nil},
+		{"header lines are not sent", 1, 0, []string{"r1", "r2"}, true},
+		{"no skipping keeps the header as a line", 0, 0, []string{"h1,h2", "r1", "r2"}, true},
+		{"resumed after the header", 1, 6, []string{"r1", "r2"}, true},
+		{"resumed inside the header lines skips the rest of them", 2, 6, []string{"r2"}, true},
+		{"resumed past the header lines", 1, 9, []string{"r2"}, true},
+		{"a file of only header lines", 5, 0, nil, true},
+		{"resumed past the header lines, no header kept", 1, 9, []string{"r2"}, false},
+		{"resumed, no header lines, no header kept", 0, 6, []string{"r1", "r2"}, false},
+		{"from the start, no header kept", 0, 0, []string{"h1,h2", "r1", "r2"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := testfs.New(t)
 			d.Write("a.csv", content)
-			cfg := Config{Paths: []string{d.Path("a.csv")}, SkipHeaderLines: tt.skip}
+			cfg := Config{Paths: []string{d.Path("a.csv")}, SkipHeaderLines: tt.skip, Headers: tt.headers}
 			if tt.offset > 0 {
 				cfg.Positions = []Position{{ID: identify(t, d.Path("a.csv")), Offset: tt.offset}}
 			}
@@ -52,8 +56,11 @@ func TestTailerSkipHeaderLines(t *testing.T) {
 				t.Errorf("first batch starts at %d, want %d: skipped lines must be covered", b.Start, tt.offset)
 			}
 			for _, b := range h.batches {
-				if string(b.Header) != "h1,h2" {
+				if tt.headers && string(b.Header) != "h1,h2" {
 					t.Errorf("Header = %q, want the first line", b.Header)
+				}
+				if !tt.headers && b.Header != nil {
+					t.Errorf("Header = %q without Config.Headers, want nil", b.Header)
 				}
 			}
 		})
@@ -63,7 +70,7 @@ func TestTailerSkipHeaderLines(t *testing.T) {
 func TestTailerHeaderAfterTruncation(t *testing.T) {
 	d := testfs.New(t)
 	d.Write("a.csv", "a,b\n1\n")
-	h := start(t, Config{Paths: []string{d.Path("a.csv")}, SkipHeaderLines: 1})
+	h := start(t, Config{Paths: []string{d.Path("a.csv")}, SkipHeaderLines: 1, Headers: true})
 	h.waitTexts(1)
 	d.Truncate("a.csv", 0)
 	d.Append("a.csv", "x,y,z\n2\n")

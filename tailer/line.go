@@ -70,8 +70,9 @@ type Batch struct {
 	// one rewritten in place (same inode, same first bytes).
 	Marker uint64
 	// Header is the file's first line without its newline (at most
-	// MaxLineBytes), nil until it is known. It is the same for every batch
-	// of a Source and never modified; consumers may keep it.
+	// MaxLineBytes), nil until it is known or without Config.Headers. It
+	// is the same for every batch of a Source and never modified;
+	// consumers may keep it.
 	Header []byte
 	// Prefix is the file's first min(End, FingerprintSize) bytes, read from
 	// the reader's own descriptor: what a record id needs to stay the same

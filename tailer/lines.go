@@ -44,11 +44,11 @@ func (r *reader) appendLine(p []byte) {
 }
 
 // endLine completes the current line at r.off. The file's first line
-// becomes the header; skipped header lines are dropped but stay covered
-// by the next batch's range.
+// becomes the header (with Config.Headers); skipped header lines are
+// dropped but stay covered by the next batch's range.
 func (r *reader) endLine() {
 	line := r.stage[r.doneLen:]
-	if r.lineStart == 0 && !r.headerKnown {
+	if r.o.headers && r.lineStart == 0 && !r.headerKnown {
 		r.header = append(make([]byte, 0, len(line)), line...)
 		r.headerKnown = true
 	}

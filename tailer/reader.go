@@ -20,6 +20,7 @@ type readerOpts struct {
 	batchBytes     int
 	readBuf        int
 	skipHeader     int
+	headers        bool          // keep the first line (Config.Headers)
 	poll           time.Duration // fstat interval while at EOF
 	grace          time.Duration // quiet time before a rotated-away file is closed
 	partialTimeout time.Duration
@@ -195,7 +196,7 @@ func newReader(o *readerOpts, stats *counters, log *slog.Logger, f file, key dev
 		lastSize:  off,
 		bufOff:    off,
 		skipLeft:  o.skipHeader,
-		needHead:  off > 0,
+		needHead:  off > 0 && (o.headers || o.skipHeader > 0),
 		wakeC:     make(chan struct{}, 1),
 		ended:     make(chan struct{}),
 		endOnce:   new(sync.Once),

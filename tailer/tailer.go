@@ -117,6 +117,11 @@ type Config struct {
 	// that are not sent as lines (they are covered by the batch offsets,
 	// so checkpoints move past them).
 	SkipHeaderLines int
+	// Headers keeps each file's first line for Batch.Header (a transform
+	// takes field names from it); without it Header is nil, and a reader
+	// resumed past the first line does not read it: at a restart of
+	// 10,000 files that is 10,000 reads, and their lines kept.
+	Headers bool
 	// Multiline groups lines into records; nil sends every line as one.
 	Multiline *MultilineConfig
 	// Symlinks is the policy for symbolic links the globs match (see
@@ -367,6 +372,7 @@ func New(cfg Config) (*Tailer, error) {
 		batchBytes:     cfg.BatchBytes,
 		readBuf:        cfg.readBuf,
 		skipHeader:     cfg.SkipHeaderLines,
+		headers:        cfg.Headers,
 		poll:           cfg.pollInterval,
 		grace:          cfg.closeGrace,
 		partialTimeout: cfg.PartialLineTimeout,

@@ -119,8 +119,10 @@ func (r *reader) readHead() error {
 	}
 	// Without a newline before the offset, the first line was sent as a
 	// partial line, and what precedes the offset is all of it.
-	r.header = append(make([]byte, 0, len(head)), head...)
-	r.headerKnown = true
+	if r.o.headers {
+		r.header = append(make([]byte, 0, len(head)), head...)
+		r.headerKnown = true
+	}
 	r.skipLeft = max(r.o.skipHeader-seen, 0)
 	if !found && len(head) > 0 {
 		r.skipLeft = max(r.skipLeft-1, 0)

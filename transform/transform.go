@@ -312,6 +312,10 @@ func (c *Chain) AppendLine(dst, line []byte, start, end int64) (out []byte, keep
 	return c.Append(dst, line)
 }
 
+// UsesHeader reports whether the chain takes field names from each file's
+// first line (SetHeader): its owner must then know that line.
+func (c *Chain) UsesHeader() bool { return len(c.headerSteps) > 0 }
+
 // Identity reports whether the chain makes every line its own record,
 // unchanged (no steps): its owner may then send the lines' bytes as they
 // are, without copying them through Append, and count them with Passed.
