@@ -407,7 +407,7 @@ func (t *Tailer) dirChanges(origins map[string]time.Time) {
 		// ticks of milliseconds (a second on some file systems), and a
 		// file created, written and rotated twice within one tick after
 		// the last scan leaves the time as that scan saw it.
-		if old, ok := t.dirMod[d]; ok && (!old.mod.Equal(fi) || old.seen.Sub(old.mod) < racyDir) {
+		if old, ok := t.dirMod[d]; ok && old.changed(fi) {
 			dirs[d] = true
 			changed = true
 		}
@@ -442,6 +442,13 @@ func (t *Tailer) dirChanges(origins map[string]time.Time) {
 
 // dirTime is a directory's modification time and when it was read.
 type dirTime struct{ mod, seen time.Time }
+
+// changed reports whether a directory whose time is mod now may have
+// changed since d was taken: its time moved, or d was taken too soon
+// after that time was set to tell a later change from none (racyDir).
+func (d dirTime) changed(mod time.Time) bool {
+	return !d.mod.Equal(mod) || d.seen.Sub(d.mod) < racyDir
+}
 
 // racyDir is how long after a directory's modification time a scan cannot
 // tell a later change from none (see dirChanges).

@@ -51,11 +51,11 @@ type Scanner struct {
 	files map[string]os.FileInfo
 }
 
-// absentDir is a directory's modification time, when it was looked at,
-// and the last scan that did.
+// absentDir is a directory's modification time and when it was looked
+// at, and the last scan that did.
 type absentDir struct {
-	mod, seen time.Time
-	scan      uint64
+	dirTime
+	scan uint64
 }
 
 // dirList is what a directory held when a scan last read it.
@@ -262,7 +262,7 @@ func (w *walk) list(dir string) ([]dirEnt, bool, error) {
 	if w.watch != nil {
 		watch = w.watch(dir)
 	}
-	if l != nil && l.key == key && l.mod.Equal(mod) && l.read.Sub(mod) >= racyDir {
+	if l != nil && l.key == key && !(dirTime{mod: l.mod, seen: l.read}).changed(mod) {
 		told := !w.all && watch != 0 && watch == l.watch
 		l.scan, l.watch, l.told = s.scans, watch, told
 		return l.ents, told, nil
@@ -480,10 +480,10 @@ func (w *walk) absent(dir string) {
 	}
 	// Not looked at by the last scan (the path was there, or the
 	// directory was not), changed since, or too close to tell.
-	if a, ok := s.absentDirs[dir]; !ok && s.scans > 1 || ok && (!a.mod.Equal(mod) || a.seen.Sub(a.mod) < racyDir) {
+	if a, ok := s.absentDirs[dir]; !ok && s.scans > 1 || ok && a.changed(mod) {
 		w.snap.Relisted = append(w.snap.Relisted, dir)
 	}
-	s.absentDirs[dir] = absentDir{mod: mod, seen: time.Now(), scan: s.scans}
+	s.absentDirs[dir] = absentDir{dirTime{mod: mod, seen: time.Now()}, s.scans}
 }
 
 // joinName is filepath.Join for a clean directory and the name of one of
