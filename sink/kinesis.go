@@ -6,7 +6,6 @@ package sink
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -26,6 +25,7 @@ import (
 	"github.com/kinetail/kinetail/config"
 	"github.com/kinetail/kinetail/internal/awslog"
 	"github.com/kinetail/kinetail/internal/redact"
+	"github.com/kinetail/kinetail/internal/sdkbody"
 )
 
 // sdkMaxAttempts bounds the SDK's own attempts: Check and STS get one quick
@@ -343,7 +343,7 @@ func newStream(ctx context.Context, d *config.Destination, opts Options) (*Strea
 	// the loader still sees the BuildableClient it installs AWS_CA_BUNDLE
 	// into.
 	putHTTP := cfg.HTTPClient
-	cfg.HTTPClient = hideWriterTo{cfg.HTTPClient}
+	cfg.HTTPClient = sdkbody.Client{Next: cfg.HTTPClient}
 	if d.RoleARN != "" {
 		// STS is reached at its regular endpoint: the destination's
 		// endpoint override is for the stream only.
@@ -408,20 +408,4 @@ func defaultUserAgent() string {
 		v = bi.Main.Version
 	}
 	return "kinetail/" + v
-}
-
-// hideWriterTo works around a request-body quirk: smithy-go's body wrapper
-// answers WriteTo with (0, io.EOF) once it is closed, which net/http takes
-// for a failed write when the server replied before the body was fully
-// consumed, and closes the connection. The SDK then fails to read a 200
-// answer and retries a request Kinesis already stored: duplicates and
-// connection churn under load. Hiding WriterTo makes the transport copy the
-// body with Read, which has no such problem.
-type hideWriterTo struct{ next aws.HTTPClient }
-
-func (h hideWriterTo) Do(r *http.Request) (*http.Response, error) {
-	if r.Body != nil && r.Body != http.NoBody {
-		r.Body = struct{ io.ReadCloser }{r.Body}
-	}
-	return h.next.Do(r)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kinetail/kinetail/internal/kinesistest"
+	"github.com/kinetail/kinetail/internal/sdkbody"
 )
 
 // rangeShard is an open shard for newShardMap.
@@ -177,7 +178,7 @@ func testKinesisClient(t *testing.T, url string) *kinesis.Client {
 		Region:       "us-east-1",
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDTEST", "test-secret", ""),
 		BaseEndpoint: aws.String(url),
-		HTTPClient:   &http.Client{Transport: tr},
+		HTTPClient:   sdkbody.Client{Next: &http.Client{Transport: tr}},
 		Retryer:      func() aws.Retryer { return aws.NopRetryer{} },
 	})
 }

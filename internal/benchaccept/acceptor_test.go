@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/kinetail/kinetail/internal/sdkbody"
 	"go.uber.org/goleak"
 )
 
@@ -24,7 +25,10 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// client returns an SDK client for a that trusts roots (nil: the system's).
+// client returns an SDK client for a that trusts roots (nil: the system's),
+// sending through sdkbody.Client as kinetail does: without it, a call now
+// and then fails reading an answer that came before the transport was done
+// with the request.
 func client(t *testing.T, a *Acceptor, roots *x509.CertPool) *kinesis.Client {
 	t.Helper()
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}
@@ -33,7 +37,7 @@ func client(t *testing.T, a *Acceptor, roots *x509.CertPool) *kinesis.Client {
 		Region:           "us-east-1",
 		Credentials:      credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
 		BaseEndpoint:     aws.String(a.URL()),
-		HTTPClient:       &http.Client{Transport: tr},
+		HTTPClient:       sdkbody.Client{Next: &http.Client{Transport: tr}},
 		RetryMaxAttempts: 1,
 	})
 }

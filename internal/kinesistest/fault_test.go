@@ -17,17 +17,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/smithy-go"
+	"github.com/kinetail/kinetail/internal/sdkbody"
 )
 
 // faultClient is a real SDK client for s, without SDK retries so each call is
-// one request, and with request bodies of its own (see ownBody).
+// one request, and through sdkbody.Client.
 func faultClient(s *FaultServer) *kinesis.Client {
 	return kinesis.New(kinesis.Options{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(s.URL()),
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
 		Retryer:      aws.NopRetryer{},
-		HTTPClient:   ownBody{awshttp.NewBuildableClient()},
+		HTTPClient:   sdkbody.Client{Next: awshttp.NewBuildableClient()},
 	})
 }
 

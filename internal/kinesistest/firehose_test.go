@@ -15,18 +15,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/firehose"
 	fhtypes "github.com/aws/aws-sdk-go-v2/service/firehose/types"
 	"github.com/aws/smithy-go"
+	"github.com/kinetail/kinetail/internal/sdkbody"
 )
 
 // firehoseClient is a real SDK Firehose client for s, without SDK retries
-// so each call is one request, and with request bodies of its own (see
-// ownBody).
+// so each call is one request, and through sdkbody.Client.
 func firehoseClient(s *FaultServer) *firehose.Client {
 	return firehose.New(firehose.Options{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(s.URL()),
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
 		Retryer:      aws.NopRetryer{},
-		HTTPClient:   ownBody{awshttp.NewBuildableClient()},
+		HTTPClient:   sdkbody.Client{Next: awshttp.NewBuildableClient()},
 	})
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/kinetail/kinetail/internal/sdkbody"
 )
 
 // Test credentials and region. kinesis-local accepts any signature; the
@@ -168,7 +169,7 @@ func start(ctx context.Context, node, dir string, stderr io.Writer) (*Server, er
 		Region:       TestRegion,
 		Credentials:  credentials.NewStaticCredentialsProvider(TestAccessKeyID, TestSecretAccessKey, ""),
 		BaseEndpoint: aws.String(s.plainURL),
-		HTTPClient:   ownBody{&http.Client{Transport: s.transport}},
+		HTTPClient:   sdkbody.Client{Next: &http.Client{Transport: s.transport}},
 		// Tests make many calls, some failing on purpose: a client-side
 		// retry budget would turn those into unrelated failures later.
 		Retryer: retry.NewStandard(func(o *retry.StandardOptions) { o.RateLimiter = ratelimit.None }),

@@ -1,11 +1,13 @@
-package kinesistest
+package sdkbody_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,6 +15,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/kinetail/kinetail/internal/kinesistest"
+	"github.com/kinetail/kinetail/internal/sdkbody"
 )
 
 // writeGate holds the transport's writer goroutine once it has sent a whole
@@ -98,30 +103,55 @@ func (b *gatedBody) Read(p []byte) (int, error) {
 	return b.ReadCloser.Read(p)
 }
 
+// The writer is held until the SDK has closed its body and reads the
+// answer. Through Client the call succeeds; without it, it fails as the
+// package comment tells, which shows that the gate reproduces the race (and
+// will tell when an SDK release no longer has it).
 func TestSDKClosesBodyBeforeTheWriterIsDone(t *testing.T) {
-	s := NewFaultServer(t, FaultOptions{})
-	g := newWriteGate()
-	t.Cleanup(g.open) // never leave the writer held
-	tr := &http.Transport{DialContext: g.dial}
-	t.Cleanup(tr.CloseIdleConnections)
-	c := kinesis.New(kinesis.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(s.URL()),
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
-		Retryer:      aws.NopRetryer{},
-		HTTPClient:   ownBody{gatedClient{&http.Client{Transport: tr}, g}},
-	})
-	// 300 entries: a body well past the transport's 4 KiB write buffer,
-	// and an answer past its 4 KiB read buffer, so that reading the
-	// answer needs the connection.
-	out, err := c.PutRecords(context.Background(), &kinesis.PutRecordsInput{StreamName: aws.String("s"), Records: faultEntries(300)})
-	if !g.held.Load() {
-		t.Fatal("the body was not streamed past the write buffer: the writer was never held")
-	}
-	if err != nil {
-		t.Fatalf("PutRecords: %v", err)
-	}
-	if n := aws.ToInt32(out.FailedRecordCount); n != 0 || len(out.Records) != 300 || len(s.Stored()) != 300 {
-		t.Errorf("%d answers, %d failed, %d stored; want 300 stored", len(out.Records), n, len(s.Stored()))
+	for _, wrapped := range []bool{true, false} {
+		t.Run(fmt.Sprintf("wrapped=%v", wrapped), func(t *testing.T) {
+			s := kinesistest.NewFaultServer(t, kinesistest.FaultOptions{})
+			g := newWriteGate()
+			t.Cleanup(g.open) // never leave the writer held
+			tr := &http.Transport{DialContext: g.dial}
+			t.Cleanup(tr.CloseIdleConnections)
+			var hc aws.HTTPClient = gatedClient{&http.Client{Transport: tr}, g}
+			if wrapped {
+				hc = sdkbody.Client{Next: hc}
+			}
+			c := kinesis.New(kinesis.Options{
+				Region:       "us-east-1",
+				BaseEndpoint: aws.String(s.URL()),
+				Credentials:  credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
+				Retryer:      aws.NopRetryer{},
+				HTTPClient:   hc,
+			})
+			// 300 entries: a body well past the transport's 4 KiB write
+			// buffer, and an answer past its 4 KiB read buffer, so that
+			// reading the answer needs the connection.
+			entries := make([]types.PutRecordsRequestEntry, 300)
+			for i := range entries {
+				entries[i] = types.PutRecordsRequestEntry{Data: fmt.Appendf(nil, "data-%d", i), PartitionKey: aws.String(fmt.Sprint("key-", i))}
+			}
+			out, err := c.PutRecords(context.Background(), &kinesis.PutRecordsInput{StreamName: aws.String("s"), Records: entries})
+			if !g.held.Load() {
+				t.Fatal("the body was not streamed past the write buffer: the writer was never held")
+			}
+			if len(s.Stored()) != 300 {
+				t.Errorf("%d stored, want 300", len(s.Stored()))
+			}
+			if !wrapped {
+				if err == nil || !strings.Contains(err.Error(), "use of closed network connection") {
+					t.Fatalf("PutRecords without Client: err = %v, want the closed connection of the race", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("PutRecords: %v", err)
+			}
+			if n := aws.ToInt32(out.FailedRecordCount); n != 0 || len(out.Records) != 300 {
+				t.Errorf("%d answers, %d failed; want 300 stored", len(out.Records), n)
+			}
+		})
 	}
 }
