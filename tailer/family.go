@@ -175,6 +175,9 @@ func (p *planner) family(origin string, snap Snapshot, near bool) {
 			floor = g.pos.MTime
 		}
 	}
+	if f, ok := p.floors[origin]; ok && f.Before(floor) {
+		floor = f
+	}
 	look := func(dir string, e os.DirEntry) {
 		path := filepath.Join(dir, e.Name())
 		if !e.Type().IsRegular() || !(isRotation(base, e.Name()) || savedAt[path]) {

@@ -3,8 +3,10 @@ package tailer
 import (
 	"cmp"
 	"errors"
+	"maps"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -71,6 +73,9 @@ type planner struct {
 	blocked map[devIno]bool
 	// unsettled are followed paths whose families were not seen whole.
 	unsettled map[string]bool
+	// floors are, per origin, the oldest MTime of the saved generations
+	// looked for in its family that were read at one of its rotated names.
+	floors map[string]time.Time
 }
 
 // plan looks at the files that appeared and at the families of origins
@@ -79,7 +84,7 @@ type planner struct {
 func (t *Tailer) plan(appeared []event, origins map[string]time.Time, snap Snapshot) {
 	p := &planner{t: t, byPath: make(map[string]*candidate), since: origins,
 		dirs: make(map[string]listing), near: make(map[string][]string), claims: make(map[*gen]*candidate), learn: make(map[string]string),
-		blocked: make(map[devIno]bool), unsettled: make(map[string]bool)}
+		blocked: make(map[devIno]bool), unsettled: make(map[string]bool), floors: make(map[string]time.Time)}
 	for _, e := range appeared {
 		if compressedName(e.Path) {
 			continue // never followed as a new file; looked at as a rotated file
@@ -90,9 +95,26 @@ func (t *Tailer) plan(appeared []event, origins map[string]time.Time, snap Snaps
 	// family, and near it.
 	unfound := t.unfound()
 	for _, g := range unfound {
-		if o := g.origin(); o != "" {
-			if _, ok := origins[o]; !ok {
-				origins[o] = time.Time{} // look for known generations only
+		o := g.origin()
+		if o == "" {
+			continue
+		}
+		if _, ok := origins[o]; !ok {
+			origins[o] = time.Time{} // look for known generations only
+		}
+		if g.pos.Closed {
+			continue
+		}
+		// One read at a rotated name followed in its own right (a glob
+		// over rotated names) leaves the globs, when it is compressed,
+		// for the family of the path it was rotated from: looked for
+		// there too, however old that family's files are.
+		for _, from := range t.originsOf(o, "") {
+			if _, ok := origins[from]; !ok {
+				origins[from] = time.Time{}
+			}
+			if f, ok := p.floors[from]; !ok || g.pos.MTime.Before(f) {
+				p.floors[from] = g.pos.MTime
 			}
 		}
 	}
@@ -147,8 +169,24 @@ func (p *planner) decide() {
 	// move the time since which rotated files count as unseen (see
 	// clampSince).
 	for _, c := range p.cands {
-		if c.incomplete || !c.inGlob && c.err != nil && (errors.Is(c.err, errReplaced) || isNotExist(c.err)) {
+		moved := c.err != nil && (errors.Is(c.err, errReplaced) || isNotExist(c.err))
+		if c.incomplete || !c.inGlob && moved {
 			p.unsettled[c.origin] = true
+		}
+		if c.inGlob && moved {
+			// A rotated name followed in its own right (a glob over
+			// rotated names) that moved before it was looked at went on
+			// in the family of the path it was rotated from (shifted,
+			// compressed): that family was not seen whole either.
+			for _, o := range t.originsOf(c.path, c.path) {
+				if since := p.since[o]; !since.IsZero() {
+					p.since[o] = minTime(since, c.fi.ModTime())
+					p.unsettled[o] = true
+				} else {
+					t.replanSince(o, c.fi.ModTime())
+					t.watcher.rescanSoon()
+				}
+			}
 		}
 	}
 	for o := range p.unsettled {
@@ -208,7 +246,15 @@ func (p *planner) decide() {
 			queue = append(queue, s)
 		}
 	}
-	for _, ss := range chains {
+	// Chains of rotated names followed in their own right (a glob over
+	// rotated names) start before those of the paths they were rotated
+	// from: their generations are older, and one that fails to open holds
+	// back the newer ones still queued (see holdBack). A rotated name is
+	// its path's name and more, so the longer names go first.
+	paths := slices.Collect(maps.Keys(chains))
+	slices.SortFunc(paths, func(a, b string) int { return cmp.Or(cmp.Compare(len(b), len(a)), strings.Compare(a, b)) })
+	for _, path := range paths {
+		ss := chains[path]
 		slices.SortStableFunc(ss, func(a, b *opening) int {
 			// The file at the path itself last, the rest by age.
 			return cmp.Or(cmp.Compare(b2i(a.path == a.src.Path), b2i(b.path == b.src.Path)), a.mtime.Compare(b.mtime))
@@ -320,4 +366,12 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// minTime returns the earlier of a and b.
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }

@@ -568,3 +568,147 @@ func TestTailerPathCreatedAndRotatedAwayBetweenScans(t *testing.T) {
 		})
 	}
 }
+
+// With a glob over rotated names, a rotated file is followed in its own
+// right (app.log.1), and when logrotate compresses it (delaycompress) it
+// leaves the globs as a rotated file of the path it came from
+// (app.log.2.gz). One that moved so between the scan that found it and its
+// open is a generation nobody read: the next scan finds it among app.log's
+// rotated files, and a restart before that scan finds it too, because
+// app.log's newer generation, decided with it, is saved with a time no
+// later than its own.
+//
+// With a known generation (another file's, here), the scan opens the new
+// files to compare them with it before it decides, and the move is found
+// then; without one, when the start opens it.
+func TestTailerRotatedNameCompressedBeforeItsOpen(t *testing.T) {
+	for _, tt := range []struct{ restart, known bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+		t.Run(fmt.Sprintf("restart=%v,known=%v", tt.restart, tt.known), func(t *testing.T) {
+			restart := tt.restart
+			d := testfs.New(t)
+			var known []Position
+			if tt.known {
+				d.Write("other.log", "o-1\n")
+				known = append(known, Position{Path: d.Path("other.log"), ID: identify(t, d.Path("other.log")), Offset: 4})
+			}
+			d.Write("app.log.1", "r-1\nr-2\n")
+			rotated := time.Now().Add(-30 * time.Second)
+			if err := os.Chtimes(d.Path("app.log.1"), rotated, rotated); err != nil {
+				t.Fatal(err)
+			}
+			d.Write("app.log", "l-1\n")
+			var moved atomic.Bool
+			var mu sync.Mutex
+			var live Opened
+			interval := 50 * time.Millisecond
+			if restart {
+				interval = time.Hour
+			}
+			cfg := Config{
+				Paths:          []string{d.Path("*.log*")},
+				Exclude:        []string{"*.gz"},
+				Saved:          time.Now().Add(-time.Minute),
+				Positions:      known,
+				RescanInterval: interval,
+				watchAdd:       func(string) error { return syscall.ENOSPC },
+				openFile: func(p string) (*os.File, error) {
+					if p == d.Path("app.log.1") && !moved.Swap(true) {
+						// logrotate's delaycompress: gzip keeps the time.
+						d.Write("app.log.2.gz", gzipped(t, "r-1\nr-2\n"))
+						if err := os.Chtimes(d.Path("app.log.2.gz"), rotated, rotated); err != nil {
+							t.Error(err)
+						}
+						d.Remove("app.log.1")
+					}
+					return os.Open(p)
+				},
+			}
+			cfg.Hooks.OnOpen = func(_ *Source, o Opened) {
+				if o.Path == d.Path("app.log") {
+					mu.Lock()
+					live = o
+					mu.Unlock()
+				}
+			}
+			h := start(t, cfg)
+			if !restart {
+				h.waitTexts(3)
+				n := h.tl.Stats().Scans
+				h.waitStat("two more scans", func(s Stats) bool { return s.Scans >= n+2 })
+				h.stop()
+				sameSet(t, h.texts(), []string{"l-1", "r-1", "r-2"})
+				return
+			}
+			h.waitTexts(1)
+			h.stop()
+			if !moved.Load() {
+				t.Fatal("the rotated file was not moved before its open")
+			}
+			first := h.texts()
+			if slices.Contains(first, "r-1") {
+				t.Fatal("the first run found the moved file again: nothing left to test")
+			}
+			mu.Lock()
+			pos := Position{Path: d.Path("app.log"), ID: live.ID, Offset: int64(len("l-1\n")), MTime: live.MTime}
+			mu.Unlock()
+			if pos.MTime.After(rotated) {
+				t.Errorf("app.log opened with MTime %v, after the moved generation's %v", pos.MTime, rotated)
+			}
+			h2 := start(t, Config{
+				Paths:     []string{d.Path("*.log*")},
+				Exclude:   []string{"*.gz"},
+				Saved:     h.tl.Scanned(),
+				Positions: append(known, pos),
+			})
+			h2.waitTexts(2)
+			n := h2.tl.Stats().Scans
+			h2.waitStat("two more scans", func(s Stats) bool { return s.Scans >= n+2 })
+			h2.stop()
+			sameSet(t, append(first, h2.texts()...), []string{"l-1", "r-1", "r-2"})
+		})
+	}
+}
+
+// With a glob over rotated names, a generation read at a rotated name
+// (app.log.1, a generation nobody saw at app.log) and saved part-read is
+// compressed while the agent is down (delaycompress: app.log.2.gz), out of
+// the globs and into app.log's family. The restart finds it there, older
+// than anything app.log's family is otherwise looked at for, and reads it
+// on from its offset, instead of reporting it found nowhere.
+func TestTailerRestartFindsRotatedNameCompressed(t *testing.T) {
+	d := testfs.New(t)
+	d.Write("app.log.1", "x-1\n")
+	id := identify(t, d.Path("app.log.1"))
+	m, err := readMarker(openFile(t, d.Path("app.log.1")), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := time.Now().Add(-time.Hour)
+	// While down: written on, compressed into app.log's family, and
+	// app.log rotated in its place.
+	d.Write("app.log.2.gz", gzipped(t, "x-1\nx-2\n"))
+	d.Remove("app.log.1")
+	d.Write("app.log.1", "y-1\n")
+	d.Write("app.log", "z-1\n")
+	written := seen.Add(time.Minute)
+	if err := os.Chtimes(d.Path("app.log.2.gz"), written, written); err != nil {
+		t.Fatal(err)
+	}
+	var lost atomic.Int64
+	cfg := Config{
+		Paths:     []string{d.Path("*.log*")},
+		Exclude:   []string{"*.gz"},
+		Saved:     time.Now(),
+		Positions: []Position{{Path: d.Path("app.log.1"), ID: id, Offset: 4, Marker: m, MTime: seen}},
+	}
+	cfg.Hooks.OnLost = func(Position, *Source) { lost.Add(1) }
+	h := start(t, cfg)
+	h.waitTexts(3)
+	n := h.tl.Stats().Scans
+	h.waitStat("four more scans", func(s Stats) bool { return s.Scans >= n+4 })
+	h.stop()
+	sameSet(t, h.texts(), []string{"x-2", "y-1", "z-1"})
+	if lost.Load() != 0 || h.tl.Stats().Lost != 0 {
+		t.Errorf("%d generations reported lost", lost.Load())
+	}
+}

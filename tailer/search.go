@@ -2,6 +2,7 @@ package tailer
 
 import (
 	"os"
+	"path/filepath"
 	"slices"
 	"time"
 )
@@ -139,32 +140,68 @@ func (t *Tailer) retry(s *opening, moved bool) {
 		}
 	}
 	if ok {
-		if old, dup := t.replan[s.src.Path]; !dup || since.Before(old) {
-			t.replan[s.src.Path] = since
-		}
+		t.replanSince(s.src.Path, since)
 	}
 	if s.g == nil {
-		t.holdBack(s)
+		// A rotated name followed in its own right (a glob over rotated
+		// names) leaves the globs when it is compressed, as a rotated file
+		// of the path it came from: looked for there, as written since
+		// its own time.
+		var origins []string
+		if moved && !s.mtime.IsZero() {
+			origins = t.originsOf(s.path, s.src.Path)
+			for _, o := range origins {
+				t.replanSince(o, s.mtime)
+			}
+		}
+		t.holdBack(s, origins)
 	}
 }
 
-// holdBack keeps the newer generations of s's path, decided with it and
-// queued after it (its file last), from moving the time since which its
-// rotated files count as unseen past s's: s has no checkpoint entry, and
-// a restart before the next scan finds it again would look for unseen
-// generations only among rotated files modified after the newest saved
-// MTime of the path (history), which theirs would be.
-func (t *Tailer) holdBack(s *opening) {
+// replanSince has the next scan look at the family of origin, with rotated
+// files modified since then as unseen generations (the earliest time asked
+// for wins).
+func (t *Tailer) replanSince(origin string, since time.Time) {
+	if old, dup := t.replan[origin]; !dup || since.Before(old) {
+		t.replan[origin] = since
+	}
+}
+
+// originsOf returns the paths in path's directory, other than except, that
+// the globs match and that path is a rotated name of (app.log for app.log.1
+// and app.1.log).
+func (t *Tailer) originsOf(path, except string) []string {
+	var out []string
+	suffixed, inner := rotationOrigins(filepath.Base(path))
+	for _, name := range []string{suffixed, inner} {
+		if o := joinName(dirOf(path), name); name != "" && o != except && !slices.Contains(out, o) && t.scanner.Match(o) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// holdBack keeps the newer generations of s's path, and of the origins of
+// its file (see originsOf), decided with it and queued after it (see
+// decide), from moving the time since which their rotated files count as
+// unseen past s's: s has no checkpoint entry, and a restart before the next
+// scan finds it again would look for unseen generations only among rotated
+// files modified after the newest saved MTime of the path (history), which
+// theirs would be.
+func (t *Tailer) holdBack(s *opening, origins []string) {
 	limit := s.mtime
 	if !s.since.IsZero() && (limit.IsZero() || s.since.Before(limit)) {
-		limit = s.since
-	}
-	if limit.IsZero() {
-		return
+		limit = s.since // s.since is its own path's
 	}
 	for _, q := range t.queue {
-		if q != s && q.g == nil && q.src.Path == s.src.Path && q.mtime.After(limit) {
+		if q == s || q.g != nil {
+			continue
+		}
+		switch {
+		case q.src.Path == s.src.Path && !limit.IsZero() && q.mtime.After(limit):
 			q.mtime = limit
+		case slices.Contains(origins, q.src.Path) && q.mtime.After(s.mtime):
+			q.mtime = s.mtime
 		}
 	}
 }
