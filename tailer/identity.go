@@ -7,6 +7,7 @@ import (
 	"os"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // FingerprintSize is the number of leading bytes hashed into a FileID once a
@@ -146,4 +147,14 @@ func fnvMore(h uint64, p []byte) uint64 {
 		h *= fnvPrime
 	}
 	return h
+}
+
+// statSize is sizeOf through f's Stat: a compressed copy's size is what was
+// decompressed so far.
+func statSize(f file) (int64, time.Time, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	return fi.Size(), fi.ModTime(), nil
 }

@@ -118,8 +118,8 @@ func (t *Tailer) begin(ctx context.Context, s *opening, wg *sync.WaitGroup) bool
 	// again then.
 	r.resumed, r.startMarker = true, s.marker
 	r.pub.Store(&published{id: s.id, end: s.off, marker: s.marker})
-	if fi, err := f.Stat(); err == nil {
-		r.lastSize = max(fi.Size(), s.off)
+	if size, _, err := sizeOf(f); err == nil {
+		r.lastSize = max(size, s.off)
 	}
 	t.mu.Lock()
 	t.addReader(r)
@@ -151,11 +151,11 @@ func (s *opening) prepare(f file) error {
 		s.src.ID = id // s.src is not shared before the reader starts
 	}
 	if s.atEnd {
-		fi, err := f.Stat()
+		size, _, err := sizeOf(f)
 		if err != nil {
 			return err
 		}
-		s.off = lastLineStart(f, fi.Size())
+		s.off = lastLineStart(f, size)
 	}
 	if s.off > 0 && s.marker == 0 {
 		if m, err := readMarker(f, s.off); err == nil {
@@ -249,8 +249,8 @@ var (
 // before it was drained.
 func (t *Tailer) closeUnread(r *reader) {
 	var unread int64
-	if fi, err := r.f.Stat(); err == nil {
-		unread = max(fi.Size()-r.emitted, 0)
+	if size, _, err := sizeOf(r.f); err == nil {
+		unread = max(size-r.emitted, 0)
 	}
 	t.stats.closedUnread.Add(unread)
 	t.log.Warn("closed a rotated-away file before it was read to its end (close_removed_after); its rest is lost",

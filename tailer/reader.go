@@ -372,8 +372,8 @@ func (r *reader) idle(now time.Time) bool {
 	if now.Sub(r.lastGrowth) < r.o.idleClose && (r.o.pressure == nil || !r.o.pressure.Load()) {
 		return false
 	}
-	fi, err := r.f.Stat()
-	if err != nil || fi.Size() != r.off {
+	size, _, err := sizeOf(r.f)
+	if err != nil || size != r.off {
 		return false // grew (or shrank) since the read: look again
 	}
 	return true

@@ -22,8 +22,8 @@ func (r *reader) readSize() (want int, more bool) {
 	want = min(r.o.readBuf, r.o.batchBytes)
 	if !r.readFull {
 		left := r.lastSize - r.off
-		if fi, err := r.f.Stat(); err == nil {
-			left = fi.Size() - r.off
+		if size, _, err := sizeOf(r.f); err == nil {
+			left = size - r.off
 			// A compressed copy's size is what was decompressed so
 			// far: only reading on tells whether there is more.
 			if _, plain := r.f.(*os.File); plain && left <= 0 {

@@ -107,7 +107,7 @@ func (t *Tailer) reopen(ctx context.Context, r *reader, wg *sync.WaitGroup) bool
 // refuses (the reader goes on) when the file was rotated away meanwhile:
 // such a file cannot be opened again by path.
 func (t *Tailer) park(r *reader) bool {
-	fi, err := r.f.Stat()
+	size, mod, err := sizeOf(r.f)
 	if err != nil {
 		return false
 	}
@@ -122,7 +122,7 @@ func (t *Tailer) park(r *reader) bool {
 	f := r.f
 	r.f = nil
 	r.bk.parked, r.bk.dirty = true, false
-	r.bk.parkSize, r.bk.parkMod = fi.Size(), fi.ModTime()
+	r.bk.parkSize, r.bk.parkMod = size, mod
 	t.noteWritten(r.name())
 	r.bk.cancel = nil
 	t.mu.Unlock()

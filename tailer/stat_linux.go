@@ -3,6 +3,7 @@ package tailer
 import (
 	"io/fs"
 	"os"
+	"runtime"
 	"syscall"
 	"time"
 )
@@ -78,4 +79,22 @@ func (fi *statInfo) Mode() fs.FileMode {
 		m |= fs.ModeSticky
 	}
 	return m
+}
+
+// sizeOf returns f's size and modification time. For an open file it asks
+// fstat directly, without the FileInfo (*os.File).Stat makes: readers ask at
+// every read and every idle check, ten thousand of them at a restart. The
+// caller owns f: no other goroutine closes it meanwhile.
+func sizeOf(f file) (int64, time.Time, error) {
+	of, ok := f.(*os.File)
+	if !ok {
+		return statSize(f)
+	}
+	var st syscall.Stat_t
+	err := syscall.Fstat(int(of.Fd()), &st)
+	runtime.KeepAlive(of)
+	if err != nil {
+		return 0, time.Time{}, &fs.PathError{Op: "fstat", Path: of.Name(), Err: err}
+	}
+	return st.Size, time.Unix(st.Mtim.Unix()), nil
 }

@@ -21,3 +21,5 @@ func dirStat(dir string) (devIno, time.Time, error) {
 }
 
 func lstat(_, path string, _ os.FileInfo) (os.FileInfo, error) { return os.Lstat(path) }
+
+func sizeOf(f file) (int64, time.Time, error) { return statSize(f) }

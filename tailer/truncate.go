@@ -24,11 +24,10 @@ func (r *reader) checkTruncation() error {
 		r.startMarker, r.suspect = 0, false
 		return nil
 	}
-	fi, err := r.f.Stat()
+	size, _, err := sizeOf(r.f)
 	if err != nil {
 		return &readError{fmt.Errorf("stat %s: %w", r.name(), err)}
 	}
-	size := fi.Size()
 	truncated := size < r.off
 	if !truncated && r.suspect {
 		// The file changed under what was read (see readAvailable).
