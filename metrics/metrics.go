@@ -101,7 +101,11 @@ func (m *Metrics) Handler() http.Handler {
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
+		// Compact unless asked: indenting took more CPU than the rest of
+		// an answer listing ten thousand files (0.34 of 0.81 s for five).
+		if r.URL.Query().Has("pretty") {
+			enc.SetIndent("", "  ")
+		}
 		enc.Encode(m.Status())
 	})
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {

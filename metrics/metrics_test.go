@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -366,6 +367,18 @@ func TestServer(t *testing.T) {
 	}
 	if !st.Healthy || len(st.Flows) != 1 || len(st.Flows[0].Files) != 2 || st.Destinations[0].LastError == "" {
 		t.Errorf("/status = %+v", st)
+	}
+	// One line unless ?pretty: then indented, the same document.
+	if strings.Count(body, "\n") != 1 {
+		t.Errorf("/status is not compact: %d lines", strings.Count(body, "\n"))
+	}
+	code, _, pretty := get("/status?pretty", "")
+	var again Status
+	if err := json.Unmarshal([]byte(pretty), &again); code != 200 || err != nil || !strings.Contains(pretty, "\n  \"") {
+		t.Errorf("/status?pretty: %d %v\n%s", code, err, pretty)
+	}
+	if !reflect.DeepEqual(again, st) {
+		t.Errorf("/status?pretty = %+v, want %+v", again, st)
 	}
 
 	healthy = false

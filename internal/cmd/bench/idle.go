@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/kinetail/kinetail/internal/benchaccept"
+	"github.com/kinetail/kinetail/internal/kinesistest"
 )
 
 // runIdle measures the agent at scale with nothing to do (-idle): it
@@ -118,6 +120,24 @@ func runIdle(ctx context.Context, o options, bin, work string, stdout, stderr io
 		}
 		extra = append(extra, p.flag, abs)
 	}
+	statusAt := ""
+	if o.statusRequests > 0 {
+		// The restarted agent serves /status on a port known here.
+		if statusAt, err = kinesistest.FreeAddr(); err != nil {
+			return err
+		}
+		cfg, err := os.ReadFile(cfgFile)
+		if err != nil {
+			return err
+		}
+		to := bytes.Replace(cfg, []byte(`listen: "127.0.0.1:0"`), []byte(`listen: "`+statusAt+`"`), 1)
+		if bytes.Equal(to, cfg) {
+			return fmt.Errorf("%s: no metrics listen address to replace", cfgFile)
+		}
+		if err := os.WriteFile(cfgFile, to, 0o644); err != nil {
+			return err
+		}
+	}
 	cmd, exited, t0, err = start(extra...)
 	if err != nil {
 		return err
@@ -186,6 +206,12 @@ func runIdle(ctx context.Context, o options, bin, work string, stdout, stderr io
 		return err
 	}
 	idleFor := time.Since(idleStart)
+	var status *statusCost
+	if o.statusRequests > 0 {
+		if status, err = measureStatus(ctx, pid, statusAt, o.statusRequests); err != nil {
+			return err
+		}
+	}
 	if _, err := stop(cmd, exited); err != nil {
 		return fmt.Errorf("second run: %w", err)
 	}
@@ -197,6 +223,10 @@ func runIdle(ctx context.Context, o options, bin, work string, stdout, stderr io
 	fmt.Fprintf(stdout, "idle CPU: %.3f s in %v = %.3f%% of one core\n", (cpu1 - cpu0).Seconds(), idleFor.Round(time.Second),
 		100*(cpu1-cpu0).Seconds()/idleFor.Seconds())
 	fmt.Fprintf(stdout, "idle RSS: %.1f MiB at its start, %.1f MiB at its end (peak of the run %.1f MiB)\n", rss0, rss1, peak)
+	if status != nil {
+		fmt.Fprintf(stdout, "/status: %d requests, %.0f KB each, %.1f ms of agent CPU each (%.1f ms the slowest answer)\n",
+			status.requests, float64(status.bytes)/1e3, status.cpu.Seconds()*1e3/float64(status.requests), status.slowest.Seconds()*1e3)
+	}
 	return nil
 }
 
@@ -226,4 +256,47 @@ func procCPU(pid int) (time.Duration, error) {
 	}
 	// USER_HZ is 100 on Linux.
 	return time.Duration(ticks) * 10 * time.Millisecond, nil
+}
+
+// statusCost is what /status requests cost the agent.
+type statusCost struct {
+	requests int
+	bytes    int           // of one answer
+	cpu      time.Duration // the agent's, for all of them
+	slowest  time.Duration
+}
+
+// measureStatus asks the /status of the agent at addr n times, one after
+// another, and measures the agent's CPU time meanwhile.
+func measureStatus(ctx context.Context, pid int, addr string, n int) (*statusCost, error) {
+	url := "http://" + addr + "/status"
+	c := &statusCost{requests: n}
+	cpu0, err := procCPU(pid)
+	if err != nil {
+		return nil, err
+	}
+	for range n {
+		t := time.Now()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("/status: %w", err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("/status: %s, %v", resp.Status, err)
+		}
+		c.bytes = len(body)
+		c.slowest = max(c.slowest, time.Since(t))
+	}
+	cpu1, err := procCPU(pid)
+	if err != nil {
+		return nil, err
+	}
+	c.cpu = cpu1 - cpu0
+	return c, nil
 }

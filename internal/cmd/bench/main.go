@@ -91,6 +91,9 @@ type options struct {
 
 	idle      time.Duration // run the idle scenario instead (idle.go) for this long
 	idleFiles int
+	// statusRequests is for -idle: how many /status requests are made
+	// after the idle time, to measure what one costs the agent.
+	statusRequests int
 
 	transforms bool          // measure each transform alone instead (transforms.go)
 	duration   time.Duration // per transform
@@ -151,6 +154,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.settle, "settle", 2*time.Second, "once every line is counted, wait until nothing arrives for this long")
 	fs.DurationVar(&o.idle, "idle", 0, "run the idle scenario instead of the workloads: -idle-files files, restarted, then idle this long")
 	fs.IntVar(&o.idleFiles, "idle-files", 10000, "`files` of the idle scenario")
+	fs.IntVar(&o.statusRequests, "status-requests", 0, "with -idle: then ask the agent's /status this many `times`, and report its CPU per request")
 	fs.BoolVar(&o.transforms, "transforms", false, "measure each transform's lines/s in this process instead (no binary, no files)")
 	fs.DurationVar(&o.duration, "duration", 1500*time.Millisecond, "with -transforms: how long to run each transform")
 	fs.StringVar(&o.only, "only", "", "with -transforms: only the transforms whose name starts with this")

@@ -15,7 +15,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -74,7 +73,7 @@ func run() error {
 		}
 	}
 
-	metricsAddr, err := freeAddr()
+	metricsAddr, err := kinesistest.FreeAddr()
 	if err != nil {
 		return err
 	}
@@ -146,17 +145,6 @@ func run() error {
 	step("kinetail status, just before the stop")
 	os.Stdout.Write(statusOut)
 	return nil
-}
-
-// freeAddr returns a loopback address with a port nothing listens on, for
-// the agent's metrics (the default port may be taken on this machine).
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
 
 // line is what the demo wrote; key identifies it in what comes back.
