@@ -43,10 +43,7 @@ func (p *planner) probe(c *candidate) {
 	c.probed = true
 	f, _, _, err := p.t.openAt(c.path, c.key)
 	if err != nil {
-		c.err = err
-		if errors.Is(err, os.ErrPermission) {
-			p.blocked[c.key] = true
-		}
+		p.openFailed(c, err)
 		return
 	}
 	defer f.Close()
@@ -59,6 +56,15 @@ func (p *planner) probe(c *candidate) {
 	c.prefix = buf[:n]
 }
 
+// openFailed records why c could not be opened to be looked at; a file
+// that may not be read is not one that is gone.
+func (p *planner) openFailed(c *candidate, err error) {
+	c.err = err
+	if errors.Is(err, os.ErrPermission) {
+		p.blocked[c.key] = true
+	}
+}
+
 // holds reports whether c holds generation g up to its offset: the same
 // first bytes, at least that many bytes, and the bytes before the offset
 // hash to its marker (when known). A copy shorter than the offset that
@@ -67,19 +73,24 @@ func (p *planner) probe(c *candidate) {
 // its truncation): short is set, and it holds nothing g still needs. A
 // compressed copy that holds g is kept open for its start.
 func (p *planner) holds(c *candidate, g *gen) (ok, short bool) {
-	p.probe(c)
-	if c.err != nil {
-		return false, false
-	}
 	id, off := g.pos.ID, g.pos.Offset
-	if n := id.FingerprintLen; n > len(c.prefix) || fnv1a(c.prefix[:n]) != id.Fingerprint {
-		return false, false
-	}
-	if off == 0 {
-		return true, false
+	if c.probed {
+		if c.err != nil {
+			return false, false
+		}
+		if n := id.FingerprintLen; n > len(c.prefix) || fnv1a(c.prefix[:n]) != id.Fingerprint {
+			return false, false
+		}
+		if off == 0 {
+			return true, false
+		}
 	}
 	f, _, _, err := p.t.openAt(c.path, c.key)
 	if err != nil {
+		if !c.probed {
+			c.probed = true
+			p.openFailed(c, err)
+		}
 		return false, false
 	}
 	keep := false
@@ -88,6 +99,18 @@ func (p *planner) holds(c *candidate, g *gen) (ok, short bool) {
 			f.Close()
 		}
 	}()
+	if !c.probed {
+		// A file at a known generation's inode (every file at a
+		// restart) is checked through a pooled buffer: its first bytes
+		// are kept (probe) only when it must be compared by content,
+		// not ten thousand kilobytes for a whole scan.
+		if same, err := prefixMatches(f, id); err != nil || !same {
+			return false, false
+		}
+		if off == 0 {
+			return true, false
+		}
+	}
 	m, err := readMarker(f, off)
 	switch {
 	case err == nil && (g.pos.Marker == 0 || m == g.pos.Marker):
