@@ -3,10 +3,8 @@ package tailer
 import (
 	"cmp"
 	"errors"
-	"maps"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 )
@@ -109,7 +107,7 @@ func (t *Tailer) plan(appeared []event, origins map[string]time.Time, snap Snaps
 		// over rotated names) leaves the globs, when it is compressed,
 		// for the family of the path it was rotated from: looked for
 		// there too, however old that family's files are.
-		for _, from := range t.originsOf(o, "") {
+		for _, from := range t.originsOf(o) {
 			if _, ok := origins[from]; !ok {
 				origins[from] = time.Time{}
 			}
@@ -178,7 +176,7 @@ func (p *planner) decide() {
 			// rotated names) that moved before it was looked at went on
 			// in the family of the path it was rotated from (shifted,
 			// compressed): that family was not seen whole either.
-			for _, o := range t.originsOf(c.path, c.path) {
+			for _, o := range t.originsOf(c.path) {
 				if since := p.since[o]; !since.IsZero() {
 					p.since[o] = minTime(since, c.fi.ModTime())
 					p.unsettled[o] = true
@@ -246,15 +244,7 @@ func (p *planner) decide() {
 			queue = append(queue, s)
 		}
 	}
-	// Chains of rotated names followed in their own right (a glob over
-	// rotated names) start before those of the paths they were rotated
-	// from: their generations are older, and one that fails to open holds
-	// back the newer ones still queued (see holdBack). A rotated name is
-	// its path's name and more, so the longer names go first.
-	paths := slices.Collect(maps.Keys(chains))
-	slices.SortFunc(paths, func(a, b string) int { return cmp.Or(cmp.Compare(len(b), len(a)), strings.Compare(a, b)) })
-	for _, path := range paths {
-		ss := chains[path]
+	for _, ss := range chains {
 		slices.SortStableFunc(ss, func(a, b *opening) int {
 			// The file at the path itself last, the rest by age.
 			return cmp.Or(cmp.Compare(b2i(a.path == a.src.Path), b2i(b.path == b.src.Path)), a.mtime.Compare(b.mtime))
@@ -271,6 +261,13 @@ func (p *planner) decide() {
 			queue = append(queue, s)
 		}
 	}
+	// Rotated names followed in their own right (a glob over rotated
+	// names) are opened before the paths they were rotated from: their
+	// generations are older, and one that fails to open holds back the
+	// newer ones still queued (see holdBack). A rotated name is its path's
+	// name and more, so the longer paths go first; the order within a
+	// path stays.
+	slices.SortStableFunc(queue, func(a, b *opening) int { return cmp.Compare(len(b.src.Path), len(a.src.Path)) })
 	t.queue = append(t.queue, queue...)
 }
 

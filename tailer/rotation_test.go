@@ -464,24 +464,33 @@ func TestTailerMissedGenerationMovedThenStopped(t *testing.T) {
 	h := start(t, cfg)
 	h.waitTexts(1)
 	h.stop()
-	if !moved.Load() {
+	mu.Lock()
+	opened := live
+	mu.Unlock()
+	restartAfterMove(t, h, moved.Load(), opened, rotated, Config{Paths: []string{d.Path("app.log")}})
+}
+
+// restartAfterMove checks a stopped first run that missed a moved rotated
+// generation (r-1, r-2, modified at rotated) and read app.log (l-1, opened
+// as live): app.log was saved with a time no later than the moved one's,
+// and a restart with cfg and app.log's position reads the moved lines, so
+// that every line is read once over the two runs.
+func restartAfterMove(t *testing.T, h *harness, moved bool, live Opened, rotated time.Time, cfg Config) {
+	t.Helper()
+	if !moved {
 		t.Fatal("the rotated file was not moved before its open")
 	}
 	first := h.texts()
 	if slices.Contains(first, "r-1") {
 		t.Fatal("the first run found the moved file again: nothing left to test")
 	}
-	mu.Lock()
-	pos := Position{Path: d.Path("app.log"), ID: live.ID, Offset: int64(len("l-1\n")), MTime: live.MTime}
-	mu.Unlock()
+	pos := Position{Path: live.Path, ID: live.ID, Offset: int64(len("l-1\n")), MTime: live.MTime}
 	if pos.MTime.After(rotated) {
 		t.Errorf("app.log opened with MTime %v, after the moved generation's %v", pos.MTime, rotated)
 	}
-	h2 := start(t, Config{
-		Paths:     []string{d.Path("app.log")},
-		Saved:     h.tl.Scanned(),
-		Positions: []Position{pos},
-	})
+	cfg.Saved = h.tl.Scanned()
+	cfg.Positions = append(cfg.Positions, pos)
+	h2 := start(t, cfg)
 	h2.waitTexts(2)
 	n := h2.tl.Stats().Scans
 	h2.waitStat("two more scans", func(s Stats) bool { return s.Scans >= n+2 })
@@ -641,30 +650,11 @@ func TestTailerRotatedNameCompressedBeforeItsOpen(t *testing.T) {
 			}
 			h.waitTexts(1)
 			h.stop()
-			if !moved.Load() {
-				t.Fatal("the rotated file was not moved before its open")
-			}
-			first := h.texts()
-			if slices.Contains(first, "r-1") {
-				t.Fatal("the first run found the moved file again: nothing left to test")
-			}
 			mu.Lock()
-			pos := Position{Path: d.Path("app.log"), ID: live.ID, Offset: int64(len("l-1\n")), MTime: live.MTime}
+			opened := live
 			mu.Unlock()
-			if pos.MTime.After(rotated) {
-				t.Errorf("app.log opened with MTime %v, after the moved generation's %v", pos.MTime, rotated)
-			}
-			h2 := start(t, Config{
-				Paths:     []string{d.Path("*.log*")},
-				Exclude:   []string{"*.gz"},
-				Saved:     h.tl.Scanned(),
-				Positions: append(known, pos),
-			})
-			h2.waitTexts(2)
-			n := h2.tl.Stats().Scans
-			h2.waitStat("two more scans", func(s Stats) bool { return s.Scans >= n+2 })
-			h2.stop()
-			sameSet(t, append(first, h2.texts()...), []string{"l-1", "r-1", "r-2"})
+			restartAfterMove(t, h, moved.Load(), opened, rotated,
+				Config{Paths: []string{d.Path("*.log*")}, Exclude: []string{"*.gz"}, Positions: known})
 		})
 	}
 }

@@ -149,7 +149,7 @@ func (t *Tailer) retry(s *opening, moved bool) {
 		// its own time.
 		var origins []string
 		if moved && !s.mtime.IsZero() {
-			origins = t.originsOf(s.path, s.src.Path)
+			origins = t.originsOf(s.path)
 			for _, o := range origins {
 				t.replanSince(o, s.mtime)
 			}
@@ -167,14 +167,13 @@ func (t *Tailer) replanSince(origin string, since time.Time) {
 	}
 }
 
-// originsOf returns the paths in path's directory, other than except, that
-// the globs match and that path is a rotated name of (app.log for app.log.1
-// and app.1.log).
-func (t *Tailer) originsOf(path, except string) []string {
+// originsOf returns the paths in path's directory that the globs match and
+// that path is a rotated name of (app.log for app.log.1 and app.1.log).
+func (t *Tailer) originsOf(path string) []string {
 	var out []string
 	suffixed, inner := rotationOrigins(filepath.Base(path))
 	for _, name := range []string{suffixed, inner} {
-		if o := joinName(dirOf(path), name); name != "" && o != except && !slices.Contains(out, o) && t.scanner.Match(o) {
+		if o := joinName(dirOf(path), name); name != "" && !slices.Contains(out, o) && t.scanner.Match(o) {
 			out = append(out, o)
 		}
 	}
