@@ -205,7 +205,7 @@ func Decode(data []byte) (entries []Entry, saved time.Time, err error) {
 func Encode(entries []Entry, saved time.Time) ([]byte, error) {
 	var b bytes.Buffer
 	b.Grow(320*len(entries) + 128)
-	sumAt, sum, err := writeEncoded(&b, make([]byte, 0, 32<<10), entries, saved)
+	sumAt, sum, err := writeEncoded(&b, make([]byte, 0, saveChunk), entries, saved)
 	if err != nil {
 		return nil, err
 	}
