@@ -119,7 +119,7 @@ type reader struct {
 	lines      []stagedLine
 	skipping   bool     // the current line passed maxLine; drop up to the newline
 	group      *grouper // multi-line grouping; nil for one record per line
-	flushed    bool     // a batch was emitted since the last check of the bytes before off
+	recheck    bool     // the file may have changed since it was compared with what was read: compare after the next read
 	suspect    bool     // those bytes changed: checkTruncation must look now
 	recs       []Line   // records the grouper finished, staged at once
 	skipLeft   int      // header lines still to skip
@@ -405,7 +405,7 @@ func (r *reader) readAvailable(ctx context.Context) (bool, error) {
 		// Bytes read and not handed on (a partial line) wait in the
 		// stage: the file may have been truncated and written past them
 		// since, and they must not be joined with what it holds now.
-		r.flushed = true
+		r.recheck = true
 	}
 	for {
 		if r.doneLen > 0 && len(r.stage)+(4<<10) > r.o.batchBytes {
@@ -421,22 +421,23 @@ func (r *reader) readAvailable(ctx context.Context) (bool, error) {
 		if err := r.reserve(ctx, want); err != nil {
 			return grew, err
 		}
-		if r.flushed && r.off > 0 {
-			// A batch was handed on, or budget waited for, which may
-			// have taken a long time (backpressure): before reading
-			// on, make sure the file still starts with the bytes we
-			// read and holds them just before our offset. A file
-			// truncated and written past our offset meanwhile must not
-			// be read on as if it were the old one.
-			r.flushed = false
+		r.getBuf()
+		r.slide()
+		n, err := r.f.ReadAt(r.rbuf[:want], r.off)
+		if n > 0 && r.recheck {
+			// A batch was handed on, budget waited for (backpressure,
+			// maybe long), or a wake found the file grown: make sure the
+			// file still starts with the bytes we read and holds them
+			// just before our offset. A file truncated and written past
+			// our offset meanwhile must not be read on as if it were the
+			// old one. Compared after the read, not before it, so that
+			// no truncation can fall between the comparison and the read.
+			r.recheck = false
 			if !r.unchanged() {
 				r.suspect = true
 				break
 			}
 		}
-		r.getBuf()
-		r.slide()
-		n, err := r.f.ReadAt(r.rbuf[:want], r.off)
 		r.readFull = n == want
 		if n > 0 {
 			grew = true

@@ -41,6 +41,12 @@ type syncReader struct {
 
 func newSyncReader(t testing.TB, path string, o readerOpts) *syncReader {
 	t.Helper()
+	return newSyncReaderOn(t, path, o, func(f *os.File) file { return f })
+}
+
+// newSyncReaderOn is newSyncReader reading through wrap(the file).
+func newSyncReaderOn(t testing.TB, path string, o readerOpts, wrap func(*os.File) file) *syncReader {
+	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +57,7 @@ func newSyncReader(t testing.TB, path string, o readerOpts) *syncReader {
 		t.Fatal(err)
 	}
 	s := &syncReader{t: t}
-	s.r = newReader(&o, &counters{}, slog.New(slog.DiscardHandler), f, id.key(),
+	s.r = newReader(&o, &counters{}, slog.New(slog.DiscardHandler), wrap(f), id.key(),
 		&Source{Path: path, ID: id}, 0, func(_ context.Context, b Batch) error {
 			s.batches = append(s.batches, b)
 			return nil

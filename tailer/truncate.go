@@ -10,13 +10,14 @@ var errTruncated = errors.New("tailer: file truncated")
 
 // checkTruncation ends the reader with errTruncated when its file no longer
 // holds its generation: it is shorter than what was read (copytruncate, or
-// the application truncated it), its first bytes changed, or the bytes just
-// before the read offset changed (truncated and written again past it while
-// we were not looking). The Tailer then looks for the unread rest in a
-// rotated copy, reads any generation written in between, and reads the file
-// again as a new generation (see plan.go). What was read but not handed on
-// (a partial line, a multi-line record still open) is read again from the
-// copy, so the reader hands on nothing more here.
+// the application truncated it), or its first bytes or the bytes just before
+// the read offset changed (truncated and written again past it while we were
+// not looking; the read that follows tells, see readAvailable). The Tailer
+// then looks for the unread rest in a rotated copy, reads any generation
+// written in between, and reads the file again as a new generation (see
+// plan.go). What was read but not handed on (a partial line, a multi-line
+// record still open) is read again from the copy, so the reader hands on
+// nothing more here.
 func (r *reader) checkTruncation() error {
 	if _, ok := r.f.(*unpacked); ok {
 		// A compressed copy is written once and never truncated; its
@@ -44,14 +45,15 @@ func (r *reader) checkTruncation() error {
 		// was read yet (offset 0).
 		truncated = true
 	}
-	if !truncated && size > r.off && r.id.FingerprintLen > 0 {
-		ok, err := prefixMatches(r.f, r.id)
-		if err != nil {
-			return &readError{err}
-		}
-		truncated = !ok
-	}
 	if !truncated {
+		if size > r.off {
+			// Truncated and written past what was read? The read that
+			// follows compares the file's first bytes and those before
+			// the offset with what was read, after reading (see
+			// readAvailable): compared now, a truncation between the
+			// comparison and the read would go unseen.
+			r.recheck = true
+		}
 		r.lastSize = max(r.lastSize, size)
 		return nil
 	}
