@@ -127,11 +127,14 @@ func (s *Saver) Soon() {
 	}
 }
 
-// Sync returns once a save covers everything the tracker knew when it was
-// called, or when ctx is done. While saves fail it waits (and reading
-// waits with it: the lines stay in their files).
+// Sync returns once a save covers every generation announced to the tracker
+// (Open, Widen) when it was called, or when ctx is done. Progress made
+// since the last save does not make it wait: a thousand files starting at
+// once each wait for a save of their own opening only, not for one save
+// after another of everybody's acknowledgements. While saves fail it waits
+// (and reading waits with it: the lines stay in their files).
 func (s *Saver) Sync(ctx context.Context) error {
-	want := s.tracker.Version()
+	want := s.tracker.Announced()
 	for {
 		s.mu.Lock()
 		done, ch := s.saved >= want, s.savedCh

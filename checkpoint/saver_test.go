@@ -70,3 +70,63 @@ func TestSaverSync(t *testing.T) {
 		t.Fatalf("Sync after cancel = %v", err)
 	}
 }
+
+// Sync waits for the generations announced (Open, Widen), not for
+// acknowledgements made since the last save: with saves failing, a Sync
+// after mere progress returns at once, and one after a Widen waits.
+func TestSaverSyncWaitsForAnnouncementsOnly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cp.json")
+	store, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	tr := NewTracker(nil, time.Hour)
+	s := NewSaver(store, tr, time.Hour, nil)
+	failing := false
+	store.step = func(name string) error {
+		if failing && name == "write" {
+			return errors.New("disk full")
+		}
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); s.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	src := &tailer.Source{Flow: "f", Path: "/a", ID: tailer.FileID{Inode: 1, FingerprintLen: 0}}
+	h := s.Hooks()
+	h.OnOpen(src, tailer.Opened{Path: "/a", ID: src.ID})
+	if err := h.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	store.mu.Lock()
+	failing = true
+	store.mu.Unlock()
+	tr.Begin(src, 100, 1, nil).Done(1)
+	if tr.Version() <= tr.Announced() {
+		t.Fatalf("the acknowledgement did not change the version: %d, announced %d", tr.Version(), tr.Announced())
+	}
+	sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
+	defer scancel()
+	if err := h.Sync(sctx); err != nil {
+		t.Fatalf("Sync after progress only = %v, want nil at once", err)
+	}
+
+	h.OnWiden(src, tailer.FileID{Inode: 1, FingerprintLen: 10, Fingerprint: 7})
+	synced := make(chan error, 1)
+	go func() { synced <- h.Sync(ctx) }()
+	select {
+	case err := <-synced:
+		t.Fatalf("Sync after a Widen returned %v while every save failed", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	store.mu.Lock()
+	failing = false
+	store.mu.Unlock()
+	s.Soon()
+	if err := <-synced; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -32,6 +32,11 @@ type Tracker struct {
 	// files, each Open finds its own at once.
 	carried map[carriedKey][]Entry
 	version uint64 // bumped on every change, so unchanged snapshots are not written
+	// announced is the version of the last Open or Widen: what a reader's
+	// Sync waits for (see Saver.Sync). Acknowledgements do not move it,
+	// so a file's first batch does not wait for a save of the others'
+	// progress.
+	announced uint64
 	// sorted is the saving order of the sources and carried entries,
 	// kept while none came or went and nothing that orders them changed
 	// (ordered counts those changes): an idle agent's save does not sort
@@ -142,6 +147,7 @@ func (t *Tracker) Open(src *tailer.Source, o tailer.Opened) {
 		}
 	}
 	delete(t.carried, k)
+	t.announced = t.version
 }
 
 // Rename records where src's bytes are now: renamed within the globs, or
@@ -152,7 +158,14 @@ func (t *Tracker) Rename(src *tailer.Source, path string) {
 
 // Widen records src's fingerprint once it covers more of the file.
 func (t *Tracker) Widen(src *tailer.Source, id tailer.FileID) {
-	t.update(src, func(s *state) { s.id = id; t.ordered++ })
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if s := t.sources[src]; s != nil {
+		s.id = id
+		t.ordered++
+		t.version++
+		t.announced = t.version
+	}
 }
 
 // Close records that no reader reads src now. Its state stays: batches sent
@@ -248,6 +261,14 @@ func (t *Tracker) Version() uint64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.version
+}
+
+// Announced is the Version of the last Open or Widen: a snapshot of that
+// version or later holds every generation announced so far.
+func (t *Tracker) Announced() uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.announced
 }
 
 // Snapshot returns the entries to persist: one per Source with an
