@@ -125,7 +125,7 @@ func (m *monitor) snapshot(d detail) *metrics.Status {
 	a := m.a
 	s := &metrics.Status{Version: a.Version, Started: m.started, Time: time.Now()}
 	save := a.saver.Status()
-	s.Checkpoint = metrics.Checkpoint{File: a.store.Path(), LastSaved: save.LastOK, SaveFailures: save.Failures}
+	s.Checkpoint = metrics.Checkpoint{File: a.store.Path(), LastSaved: save.LastOK, SaveFailures: save.Failures, Saves: save.Writes}
 	if save.Err != nil {
 		s.Checkpoint.LastError = save.Err.Error()
 	}

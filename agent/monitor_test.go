@@ -80,6 +80,10 @@ func TestAgentMetrics(t *testing.T) {
 			t.Errorf("%s = %v (present %v), want %v", name, got, ok, want)
 		}
 	}
+	// The new file's first batch waited for a save of its opening.
+	if got := m["kinetail_checkpoint_saves_total"]; got < 1 {
+		t.Errorf("kinetail_checkpoint_saves_total = %v after lines were sent, want at least 1", got)
+	}
 	requests := 0.0
 	for _, o := range []string{metrics.OutcomeOK, metrics.OutcomePartial, metrics.OutcomeFailed, metrics.OutcomeThrottled, metrics.OutcomeError} {
 		requests += m[`kinetail_requests_total{destination="out",outcome="`+o+`",stream="s"}`]

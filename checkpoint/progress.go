@@ -56,16 +56,20 @@ type SaveStatus struct {
 	LastOK   time.Time
 	Err      error // of the last save; nil if it succeeded
 	Failures int64 // failed saves since start
+	Writes   int64 // saves that wrote the file since start
 }
 
 // saveStatus is a Saver's SaveStatus, kept under the Saver's mu.
 type saveStatus SaveStatus
 
-func (st *saveStatus) record(err error) {
+func (st *saveStatus) record(wrote bool, err error) {
 	st.Err = err
 	if err != nil {
 		st.Failures++
 		return
+	}
+	if wrote {
+		st.Writes++
 	}
 	st.LastOK = time.Now()
 }

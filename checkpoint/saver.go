@@ -99,7 +99,7 @@ func (s *Saver) Save() error {
 func (s *Saver) save() (wrote bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	defer func() { s.status.record(err) }()
+	defer func() { s.status.record(wrote, err) }()
 	s.tracker.Expire()
 	v := s.tracker.Version()
 	if v == s.saved {

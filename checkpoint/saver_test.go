@@ -130,3 +130,47 @@ func TestSaverSyncWaitsForAnnouncementsOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Status counts the saves that wrote the file: not those that found
+// nothing new, nor those that failed.
+func TestSaverCountsWrites(t *testing.T) {
+	store, err := Open(filepath.Join(t.TempDir(), "cp.json"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	tr := NewTracker(nil, time.Hour)
+	s := NewSaver(store, tr, time.Hour, nil)
+	failing := false
+	store.step = func(name string) error {
+		if failing && name == "write" {
+			return errors.New("disk full")
+		}
+		return nil
+	}
+	src := &tailer.Source{Flow: "f", Path: "/a", ID: tailer.FileID{Inode: 1}}
+	s.Hooks().OnOpen(src, tailer.Opened{Path: "/a", ID: src.ID})
+	for _, step := range []struct {
+		change, fail      bool
+		writes, failures int64
+	}{
+		{false, false, 1, 0}, // the open
+		{false, false, 1, 0}, // nothing new
+		{true, true, 1, 1},   // progress, but the write fails
+		{false, false, 2, 1}, // the same progress, written
+	} {
+		if step.change {
+			tr.Begin(src, 10, 1, nil).Done(1)
+		}
+		store.mu.Lock()
+		failing = step.fail
+		store.mu.Unlock()
+		if err := s.Save(); (err != nil) != step.fail {
+			t.Fatalf("Save = %v, want failing %v", err, step.fail)
+		}
+		if st := s.Status(); st.Writes != step.writes || st.Failures != step.failures {
+			t.Fatalf("after a save (change %v, fail %v): %d writes, %d failures; want %d, %d",
+				step.change, step.fail, st.Writes, st.Failures, step.writes, step.failures)
+		}
+	}
+}

@@ -32,7 +32,7 @@ type collector struct {
 	refusedStreams                                                   *prometheus.Desc
 	writeErrors, queued, reqInFlight, shards, requestErrors          *prometheus.Desc
 	// Agent.
-	cpAge, cpFailing, cpFailures, healthy, info *prometheus.Desc
+	cpAge, cpFailing, cpFailures, cpSaves, healthy, info *prometheus.Desc
 }
 
 func newCollector(snapshot SnapshotFunc, perFile bool, now func() time.Time) *collector {
@@ -96,6 +96,7 @@ func newCollector(snapshot SnapshotFunc, perFile bool, now func() time.Time) *co
 		cpAge:      agent("checkpoint_age_seconds", "Time since the checkpoint file was last known to be current."),
 		cpFailing:  agent("checkpoint_last_save_failed", "1 when the last checkpoint save failed."),
 		cpFailures: agent("checkpoint_save_failures_total", "Failed checkpoint saves."),
+		cpSaves:    agent("checkpoint_saves_total", "Checkpoint saves that wrote the file."),
 		healthy:    agent("healthy", "1 when every flow runs and the last checkpoint save worked (see /healthz)."),
 		info:       agent("build_info", "The running version.", "version"),
 	}
@@ -110,7 +111,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		c.attempts, c.sent, c.serviceSent, c.sentBytes, c.failedEntries, c.throttles,
 		c.retries, c.units, c.aggregates, c.aggregated, c.dropped, c.deadLettered, c.refusedStreams,
 		c.writeErrors, c.queued, c.reqInFlight, c.shards, c.requestErrors,
-		c.cpAge, c.cpFailing, c.cpFailures, c.healthy, c.info,
+		c.cpAge, c.cpFailing, c.cpFailures, c.cpSaves, c.healthy, c.info,
 	} {
 		ch <- d
 	}
@@ -209,6 +210,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(c.cpAge, age)
 	gauge(c.cpFailing, boolValue(cp.LastError != ""))
 	counter(c.cpFailures, cp.SaveFailures)
+	counter(c.cpSaves, cp.Saves)
 	gauge(c.healthy, boolValue(s.Healthy))
 	gauge(c.info, 1, s.Version)
 }

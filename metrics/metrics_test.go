@@ -38,7 +38,7 @@ var t0 = time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 func sampleStatus() *Status {
 	return &Status{
 		Version: "v1.2.3", Started: t0, Time: t0.Add(90 * time.Second),
-		Checkpoint: Checkpoint{File: "/var/lib/kinetail/cp.json", LastSaved: t0.Add(89 * time.Second)},
+		Checkpoint: Checkpoint{File: "/var/lib/kinetail/cp.json", LastSaved: t0.Add(89 * time.Second), SaveFailures: 2, Saves: 40},
 		Flows: []Flow{{
 			Name: "web", Running: true, LinesRead: 1000, BytesRead: 64000, Records: 990, Filtered: 4, Header: 1,
 			InvalidDropped: 2, InvalidPassed: 2, InvalidWrapped: 1, OpenErrors: 3, CopyTruncateLostBytes: 17,
@@ -141,6 +141,8 @@ func TestCollector(t *testing.T) {
 		{"kinetail_requests_in_flight", []string{"destination", "events"}, 1},
 		{"kinetail_checkpoint_age_seconds", nil, 1},
 		{"kinetail_checkpoint_last_save_failed", nil, 0},
+		{"kinetail_checkpoint_save_failures_total", nil, 2},
+		{"kinetail_checkpoint_saves_total", nil, 40},
 		{"kinetail_healthy", nil, 1},
 		{"kinetail_build_info", []string{"version", "v1.2.3"}, 1},
 	}

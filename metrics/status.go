@@ -29,6 +29,7 @@ type Checkpoint struct {
 	LastSaved    time.Time `json:"last_saved"`
 	LastError    string    `json:"last_error,omitempty"` // of the last save; empty if it worked
 	SaveFailures int64     `json:"save_failures"`
+	Saves        int64     `json:"saves"` // saves that wrote the file
 }
 
 // Flow is one flow's counters since start and its lag.
