@@ -2,7 +2,6 @@ package checkpoint
 
 import (
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -43,31 +42,19 @@ func TestTrackerProgress(t *testing.T) {
 }
 
 func TestSaverStatus(t *testing.T) {
-	store, err := Open(filepath.Join(t.TempDir(), "cp.json"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	tr := NewTracker(nil, time.Hour)
-	s := NewSaver(store, tr, time.Hour, nil)
+	s, tr, _, failWrites := newTestSaver(t)
 	if st := s.Status(); !st.LastOK.IsZero() || st.Err != nil || st.Failures != 0 {
 		t.Fatalf("before any save: %+v", st)
 	}
-	fail := errors.New("disk full")
-	store.step = func(name string) error {
-		if name == "write" {
-			return fail
-		}
-		return nil
-	}
+	failWrites(true)
 	tr.Open(&tailer.Source{Flow: "f", Path: "/a"}, tailer.Opened{Path: "/a"})
-	if err := s.Save(); !errors.Is(err, fail) {
-		t.Fatalf("Save = %v, want %v", err, fail)
+	if err := s.Save(); !errors.Is(err, errDiskFull) {
+		t.Fatalf("Save = %v, want %v", err, errDiskFull)
 	}
-	if st := s.Status(); !st.LastOK.IsZero() || !errors.Is(st.Err, fail) || st.Failures != 1 {
+	if st := s.Status(); !st.LastOK.IsZero() || !errors.Is(st.Err, errDiskFull) || st.Failures != 1 {
 		t.Fatalf("after a failed save: %+v", st)
 	}
-	store.step = nil
+	failWrites(false)
 	before := time.Now()
 	if err := s.Save(); err != nil {
 		t.Fatal(err)

@@ -10,30 +10,49 @@ import (
 	"github.com/kinetail/kinetail/tailer"
 )
 
-// Sync returns only once a save holds what was announced before it, and a
-// save that fails keeps it waiting until one succeeds.
-func TestSaverSync(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "cp.json")
-	store, err := Open(path, nil)
+var errDiskFull = errors.New("disk full")
+
+// newTestSaver returns a Saver whose interval is an hour (only what the test
+// asks for saves), on a new store, and a function that makes the store's
+// writes fail (with errDiskFull) or work again.
+func newTestSaver(t *testing.T) (*Saver, *Tracker, *Store, func(fail bool)) {
+	t.Helper()
+	store, err := Open(filepath.Join(t.TempDir(), "cp.json"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
+	t.Cleanup(func() { store.Close() })
 	tr := NewTracker(nil, time.Hour)
-	// A long interval: only Sync's requests save.
 	s := NewSaver(store, tr, time.Hour, nil)
-	fail := errors.New("disk full")
-	failing := true
+	failing := false
 	store.step = func(name string) error {
 		if failing && name == "write" {
-			return fail
+			return errDiskFull
 		}
 		return nil
 	}
+	return s, tr, store, func(fail bool) {
+		store.mu.Lock()
+		failing = fail
+		store.mu.Unlock()
+	}
+}
+
+// runSaver runs s until the test ends, and returns the context it runs in.
+func runSaver(t *testing.T, s *Saver) context.Context {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); s.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	t.Cleanup(func() { cancel(); <-done })
+	return ctx
+}
+
+// Sync returns only once a save holds what was announced before it, and a
+// save that fails keeps it waiting until one succeeds.
+func TestSaverSync(t *testing.T) {
+	s, _, store, failWrites := newTestSaver(t)
+	failWrites(true)
+	ctx := runSaver(t, s)
 
 	src := &tailer.Source{Flow: "f", Path: "/a", ID: tailer.FileID{Inode: 1}}
 	h := s.Hooks()
@@ -45,9 +64,7 @@ func TestSaverSync(t *testing.T) {
 		t.Fatalf("Sync returned %v while every save failed", err)
 	case <-time.After(100 * time.Millisecond):
 	}
-	store.mu.Lock()
-	failing = false
-	store.mu.Unlock()
+	failWrites(false)
 	s.Soon()
 	if err := <-synced; err != nil {
 		t.Fatal(err)
@@ -59,9 +76,7 @@ func TestSaverSync(t *testing.T) {
 
 	// Cancelled while waiting: Sync returns the context's error. (OnOpen
 	// asks for a save at once, so saves fail from before it.)
-	store.mu.Lock()
-	failing = true
-	store.mu.Unlock()
+	failWrites(true)
 	h.OnOpen(&tailer.Source{Flow: "f", Path: "/b"}, tailer.Opened{Path: "/b"})
 	sctx, scancel := context.WithCancel(context.Background())
 	go func() { synced <- h.Sync(sctx) }()
@@ -75,25 +90,8 @@ func TestSaverSync(t *testing.T) {
 // acknowledgements made since the last save: with saves failing, a Sync
 // after mere progress returns at once, and one after a Widen waits.
 func TestSaverSyncWaitsForAnnouncementsOnly(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "cp.json")
-	store, err := Open(path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	tr := NewTracker(nil, time.Hour)
-	s := NewSaver(store, tr, time.Hour, nil)
-	failing := false
-	store.step = func(name string) error {
-		if failing && name == "write" {
-			return errors.New("disk full")
-		}
-		return nil
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); s.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	s, tr, _, failWrites := newTestSaver(t)
+	ctx := runSaver(t, s)
 
 	src := &tailer.Source{Flow: "f", Path: "/a", ID: tailer.FileID{Inode: 1, FingerprintLen: 0}}
 	h := s.Hooks()
@@ -101,9 +99,7 @@ func TestSaverSyncWaitsForAnnouncementsOnly(t *testing.T) {
 	if err := h.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	store.mu.Lock()
-	failing = true
-	store.mu.Unlock()
+	failWrites(true)
 	tr.Begin(src, 100, 1, nil).Done(1)
 	if tr.Version() <= tr.Announced() {
 		t.Fatalf("the acknowledgement did not change the version: %d, announced %d", tr.Version(), tr.Announced())
@@ -122,9 +118,7 @@ func TestSaverSyncWaitsForAnnouncementsOnly(t *testing.T) {
 		t.Fatalf("Sync after a Widen returned %v while every save failed", err)
 	case <-time.After(100 * time.Millisecond):
 	}
-	store.mu.Lock()
-	failing = false
-	store.mu.Unlock()
+	failWrites(false)
 	s.Soon()
 	if err := <-synced; err != nil {
 		t.Fatal(err)
@@ -134,24 +128,11 @@ func TestSaverSyncWaitsForAnnouncementsOnly(t *testing.T) {
 // Status counts the saves that wrote the file: not those that found
 // nothing new, nor those that failed.
 func TestSaverCountsWrites(t *testing.T) {
-	store, err := Open(filepath.Join(t.TempDir(), "cp.json"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	tr := NewTracker(nil, time.Hour)
-	s := NewSaver(store, tr, time.Hour, nil)
-	failing := false
-	store.step = func(name string) error {
-		if failing && name == "write" {
-			return errors.New("disk full")
-		}
-		return nil
-	}
+	s, tr, _, failWrites := newTestSaver(t)
 	src := &tailer.Source{Flow: "f", Path: "/a", ID: tailer.FileID{Inode: 1}}
 	s.Hooks().OnOpen(src, tailer.Opened{Path: "/a", ID: src.ID})
 	for _, step := range []struct {
-		change, fail      bool
+		change, fail     bool
 		writes, failures int64
 	}{
 		{false, false, 1, 0}, // the open
@@ -162,9 +143,7 @@ func TestSaverCountsWrites(t *testing.T) {
 		if step.change {
 			tr.Begin(src, 10, 1, nil).Done(1)
 		}
-		store.mu.Lock()
-		failing = step.fail
-		store.mu.Unlock()
+		failWrites(step.fail)
 		if err := s.Save(); (err != nil) != step.fail {
 			t.Fatalf("Save = %v, want failing %v", err, step.fail)
 		}
