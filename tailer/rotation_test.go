@@ -433,60 +433,74 @@ func TestTailerNewFileMovedBeforeOpen(t *testing.T) {
 // read once, over the two runs.
 func TestTailerMissedGenerationMovedThenStopped(t *testing.T) {
 	d := testfs.New(t)
-	d.Write("app.log.1", "r-1\nr-2\n")
-	rotated := time.Now().Add(-30 * time.Second)
-	if err := os.Chtimes(d.Path("app.log.1"), rotated, rotated); err != nil {
-		t.Fatal(err)
-	}
-	d.Write("app.log", "l-1\n")
-	var moved atomic.Bool
-	var mu sync.Mutex
-	var live Opened
 	cfg := Config{
 		Paths:          []string{d.Path("app.log")},
 		Saved:          time.Now().Add(-time.Minute),
 		RescanInterval: time.Hour,
 		watchAdd:       func(string) error { return syscall.ENOSPC },
-		openFile: func(p string) (*os.File, error) {
-			if p == d.Path("app.log.1") && !moved.Swap(true) {
-				d.Rename("app.log.1", "app.log.2")
-			}
-			return os.Open(p)
-		},
+	}
+	m := newMoveAtOpen(t, d, &cfg, func(time.Time) { d.Rename("app.log.1", "app.log.2") })
+	m.restartAfterMove(t, start(t, cfg), Config{Paths: []string{d.Path("app.log")}})
+}
+
+// moveAtOpen sets up a first run that misses a rotated generation: app.log.1
+// (r-1, r-2, modified 30 s ago, at rotated) is moved on by move at its first
+// open, and app.log (l-1) is read.
+type moveAtOpen struct {
+	rotated time.Time
+	moved   atomic.Bool
+	mu      sync.Mutex
+	live    Opened // app.log's
+}
+
+// newMoveAtOpen writes the two files in d and sets cfg's openFile and
+// OnOpen hook.
+func newMoveAtOpen(t *testing.T, d *testfs.Dir, cfg *Config, move func(rotated time.Time)) *moveAtOpen {
+	t.Helper()
+	m := &moveAtOpen{rotated: time.Now().Add(-30 * time.Second)}
+	d.Write("app.log.1", "r-1\nr-2\n")
+	if err := os.Chtimes(d.Path("app.log.1"), m.rotated, m.rotated); err != nil {
+		t.Fatal(err)
+	}
+	d.Write("app.log", "l-1\n")
+	cfg.openFile = func(p string) (*os.File, error) {
+		if p == d.Path("app.log.1") && !m.moved.Swap(true) {
+			move(m.rotated)
+		}
+		return os.Open(p)
 	}
 	cfg.Hooks.OnOpen = func(_ *Source, o Opened) {
 		if o.Path == d.Path("app.log") {
-			mu.Lock()
-			live = o
-			mu.Unlock()
+			m.mu.Lock()
+			m.live = o
+			m.mu.Unlock()
 		}
 	}
-	h := start(t, cfg)
-	h.waitTexts(1)
-	h.stop()
-	mu.Lock()
-	opened := live
-	mu.Unlock()
-	restartAfterMove(t, h, moved.Load(), opened, rotated, Config{Paths: []string{d.Path("app.log")}})
+	return m
 }
 
-// restartAfterMove checks a stopped first run that missed a moved rotated
-// generation (r-1, r-2, modified at rotated) and read app.log (l-1, opened
-// as live): app.log was saved with a time no later than the moved one's,
-// and a restart with cfg and app.log's position reads the moved lines, so
-// that every line is read once over the two runs.
-func restartAfterMove(t *testing.T, h *harness, moved bool, live Opened, rotated time.Time, cfg Config) {
+// restartAfterMove stops h, the first run, once it read app.log's line,
+// and checks that it missed the moved generation and saved app.log with a
+// time no later than the moved one's, and that a restart with cfg and
+// app.log's position reads the moved lines: every line is read once over
+// the two runs.
+func (m *moveAtOpen) restartAfterMove(t *testing.T, h *harness, cfg Config) {
 	t.Helper()
-	if !moved {
+	h.waitTexts(1)
+	h.stop()
+	if !m.moved.Load() {
 		t.Fatal("the rotated file was not moved before its open")
 	}
 	first := h.texts()
 	if slices.Contains(first, "r-1") {
 		t.Fatal("the first run found the moved file again: nothing left to test")
 	}
+	m.mu.Lock()
+	live := m.live
+	m.mu.Unlock()
 	pos := Position{Path: live.Path, ID: live.ID, Offset: int64(len("l-1\n")), MTime: live.MTime}
-	if pos.MTime.After(rotated) {
-		t.Errorf("app.log opened with MTime %v, after the moved generation's %v", pos.MTime, rotated)
+	if pos.MTime.After(m.rotated) {
+		t.Errorf("app.log opened with MTime %v, after the moved generation's %v", pos.MTime, m.rotated)
 	}
 	cfg.Saved = h.tl.Scanned()
 	cfg.Positions = append(cfg.Positions, pos)
@@ -600,15 +614,6 @@ func TestTailerRotatedNameCompressedBeforeItsOpen(t *testing.T) {
 				d.Write("other.log", "o-1\n")
 				known = append(known, Position{Path: d.Path("other.log"), ID: identify(t, d.Path("other.log")), Offset: 4})
 			}
-			d.Write("app.log.1", "r-1\nr-2\n")
-			rotated := time.Now().Add(-30 * time.Second)
-			if err := os.Chtimes(d.Path("app.log.1"), rotated, rotated); err != nil {
-				t.Fatal(err)
-			}
-			d.Write("app.log", "l-1\n")
-			var moved atomic.Bool
-			var mu sync.Mutex
-			var live Opened
 			interval := 50 * time.Millisecond
 			if restart {
 				interval = time.Hour
@@ -620,41 +625,28 @@ func TestTailerRotatedNameCompressedBeforeItsOpen(t *testing.T) {
 				Positions:      known,
 				RescanInterval: interval,
 				watchAdd:       func(string) error { return syscall.ENOSPC },
-				openFile: func(p string) (*os.File, error) {
-					if p == d.Path("app.log.1") && !moved.Swap(true) {
-						// logrotate's delaycompress: gzip keeps the time.
-						d.Write("app.log.2.gz", gzipped(t, "r-1\nr-2\n"))
-						if err := os.Chtimes(d.Path("app.log.2.gz"), rotated, rotated); err != nil {
-							t.Error(err)
-						}
-						d.Remove("app.log.1")
-					}
-					return os.Open(p)
-				},
 			}
-			cfg.Hooks.OnOpen = func(_ *Source, o Opened) {
-				if o.Path == d.Path("app.log") {
-					mu.Lock()
-					live = o
-					mu.Unlock()
+			m := newMoveAtOpen(t, d, &cfg, func(rotated time.Time) {
+				// logrotate's delaycompress: gzip keeps the time.
+				d.Write("app.log.2.gz", gzipped(t, "r-1\nr-2\n"))
+				if err := os.Chtimes(d.Path("app.log.2.gz"), rotated, rotated); err != nil {
+					t.Error(err)
 				}
-			}
+				d.Remove("app.log.1")
+			})
 			h := start(t, cfg)
 			if !restart {
 				h.waitTexts(3)
 				n := h.tl.Stats().Scans
 				h.waitStat("two more scans", func(s Stats) bool { return s.Scans >= n+2 })
 				h.stop()
+				if !m.moved.Load() {
+					t.Fatal("the rotated file was not moved before its open")
+				}
 				sameSet(t, h.texts(), []string{"l-1", "r-1", "r-2"})
 				return
 			}
-			h.waitTexts(1)
-			h.stop()
-			mu.Lock()
-			opened := live
-			mu.Unlock()
-			restartAfterMove(t, h, moved.Load(), opened, rotated,
-				Config{Paths: []string{d.Path("*.log*")}, Exclude: []string{"*.gz"}, Positions: known})
+			m.restartAfterMove(t, h, Config{Paths: []string{d.Path("*.log*")}, Exclude: []string{"*.gz"}, Positions: known})
 		})
 	}
 }
