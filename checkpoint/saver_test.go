@@ -57,18 +57,7 @@ func TestSaverSync(t *testing.T) {
 	src := &tailer.Source{Flow: "f", Path: "/a", ID: tailer.FileID{Inode: 1}}
 	h := s.Hooks()
 	h.OnOpen(src, tailer.Opened{Path: "/a", ID: src.ID})
-	synced := make(chan error, 1)
-	go func() { synced <- h.Sync(ctx) }()
-	select {
-	case err := <-synced:
-		t.Fatalf("Sync returned %v while every save failed", err)
-	case <-time.After(100 * time.Millisecond):
-	}
-	failWrites(false)
-	s.Soon()
-	if err := <-synced; err != nil {
-		t.Fatal(err)
-	}
+	syncWaitsForSave(ctx, t, s, failWrites, "after an open")
 	res, err := store.Load()
 	if err != nil || len(res.Entries) != 1 || res.Entries[0].Path != "/a" {
 		t.Fatalf("after Sync the file holds %+v, %v; want the opened generation", res.Entries, err)
@@ -79,6 +68,7 @@ func TestSaverSync(t *testing.T) {
 	failWrites(true)
 	h.OnOpen(&tailer.Source{Flow: "f", Path: "/b"}, tailer.Opened{Path: "/b"})
 	sctx, scancel := context.WithCancel(context.Background())
+	synced := make(chan error, 1)
 	go func() { synced <- h.Sync(sctx) }()
 	scancel()
 	if err := <-synced; !errors.Is(err, context.Canceled) {
@@ -111,17 +101,24 @@ func TestSaverSyncWaitsForAnnouncementsOnly(t *testing.T) {
 	}
 
 	h.OnWiden(src, tailer.FileID{Inode: 1, FingerprintLen: 10, Fingerprint: 7})
+	syncWaitsForSave(ctx, t, s, failWrites, "after a Widen")
+}
+
+// syncWaitsForSave checks that a Sync of s, while its writes fail, waits,
+// and returns once they work again.
+func syncWaitsForSave(ctx context.Context, t *testing.T, s *Saver, failWrites func(bool), after string) {
+	t.Helper()
 	synced := make(chan error, 1)
-	go func() { synced <- h.Sync(ctx) }()
+	go func() { synced <- s.Sync(ctx) }()
 	select {
 	case err := <-synced:
-		t.Fatalf("Sync after a Widen returned %v while every save failed", err)
+		t.Fatalf("Sync %s returned %v while every save failed", after, err)
 	case <-time.After(100 * time.Millisecond):
 	}
 	failWrites(false)
 	s.Soon()
 	if err := <-synced; err != nil {
-		t.Fatal(err)
+		t.Fatalf("Sync %s, once saves work: %v", after, err)
 	}
 }
 
