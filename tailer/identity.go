@@ -119,7 +119,7 @@ func prefixMatches(f file, want FileID) (bool, error) {
 	return fnv1a(buf[:n]) == want.Fingerprint, nil
 }
 
-// prefixBufs are prefixMatches' buffers.
+// prefixBufs are prefixMatches' and readMarker's buffers.
 var prefixBufs = sync.Pool{New: func() any { return new([FingerprintSize]byte) }}
 
 // markerLen is how many bytes before an offset its marker hashes.
@@ -129,7 +129,10 @@ const markerLen = 64
 // [max(off-markerLen, 0), off). It fails if the file is shorter than off.
 func readMarker(f file, off int64) (uint64, error) {
 	lo := max(off-markerLen, 0)
-	var buf [markerLen]byte
+	// Pooled like prefixMatches' buffer: one on the stack escapes
+	// through the interface, an allocation at every read's check.
+	buf := prefixBufs.Get().(*[FingerprintSize]byte)
+	defer prefixBufs.Put(buf)
 	n, err := f.ReadAt(buf[:off-lo], lo)
 	if n < int(off-lo) {
 		if err == nil || errors.Is(err, io.EOF) {

@@ -224,7 +224,6 @@ func (r *reader) send(ctx context.Context, b Batch) error {
 		return err
 	}
 	r.emitted = b.End
-	r.recheck = true
 	r.pub.Store(&published{id: r.id, end: b.End, marker: b.Marker})
 	if len(r.marks) == maxMarks {
 		r.marks = append(r.marks[:0], r.marks[1:]...)

@@ -119,8 +119,7 @@ type reader struct {
 	lines      []stagedLine
 	skipping   bool     // the current line passed maxLine; drop up to the newline
 	group      *grouper // multi-line grouping; nil for one record per line
-	recheck    bool     // the file may have changed since it was compared with what was read: compare after the next read
-	suspect    bool     // those bytes changed: checkTruncation must look now
+	suspect    bool     // a read found the file changed under what was read: checkTruncation must look now
 	recs       []Line   // records the grouper finished, staged at once
 	skipLeft   int      // header lines still to skip
 
@@ -401,12 +400,6 @@ func (r *reader) quietSince(goneAt int64) time.Time {
 // splitting are handed on only after the read buffer is given back.
 func (r *reader) readAvailable(ctx context.Context) (bool, error) {
 	grew := false
-	if r.off > r.cutEnd {
-		// Bytes read and not handed on (a partial line) wait in the
-		// stage: the file may have been truncated and written past them
-		// since, and they must not be joined with what it holds now.
-		r.recheck = true
-	}
 	for {
 		if r.doneLen > 0 && len(r.stage)+(4<<10) > r.o.batchBytes {
 			// The batch has no room for another read: hand it on first.
@@ -424,19 +417,17 @@ func (r *reader) readAvailable(ctx context.Context) (bool, error) {
 		r.getBuf()
 		r.slide()
 		n, err := r.f.ReadAt(r.rbuf[:want], r.off)
-		if n > 0 && r.recheck {
-			// A batch was handed on, budget waited for (backpressure,
-			// maybe long), or a wake found the file grown: make sure the
-			// file still starts with the bytes we read and holds them
-			// just before our offset. A file truncated and written past
-			// our offset meanwhile must not be read on as if it were the
-			// old one. Compared after the read, not before it, so that
-			// no truncation can fall between the comparison and the read.
-			r.recheck = false
-			if !r.unchanged() {
-				r.suspect = true
-				break
-			}
+		if n > 0 && !r.unchanged() {
+			// The file no longer starts with the bytes we read, or no
+			// longer holds them just before our offset: it was truncated
+			// and written past the offset since the last read (while we
+			// waited for a wake, for budget, for the consumer). What was
+			// just read is the new generation's, and must not be joined
+			// with the partial line the stage may hold. Compared after
+			// every read, not before it, so that no truncation can fall
+			// between the comparison and the read.
+			r.suspect = true
+			break
 		}
 		r.readFull = n == want
 		if n > 0 {

@@ -93,7 +93,6 @@ func (r *reader) reserve(ctx context.Context, want int) error {
 		if err := r.o.budget.Acquire(ctx, need); err != nil {
 			return err
 		}
-		r.recheck = true // it waited: check the file when reading on
 	}
 	r.held += max(need, 0)
 	r.owed = 0

@@ -46,14 +46,8 @@ func (r *reader) checkTruncation() error {
 		truncated = true
 	}
 	if !truncated {
-		if size > r.off {
-			// Truncated and written past what was read? The read that
-			// follows compares the file's first bytes and those before
-			// the offset with what was read, after reading (see
-			// readAvailable): compared now, a truncation between the
-			// comparison and the read would go unseen.
-			r.recheck = true
-		}
+		// Truncated and written past what was read: the read that
+		// follows tells (see readAvailable).
 		r.lastSize = max(r.lastSize, size)
 		return nil
 	}
