@@ -425,22 +425,36 @@ func TestTailerNewFileMovedBeforeOpen(t *testing.T) {
 	}
 }
 
-// A generation written while the agent was down, moved on by logrotate
-// (app.log.1 to app.log.2) between the scan that found it and its open,
-// and the agent stopped before a scan finds it again: the path's own file,
-// opened after it, is saved with a time no later than the moved one's, so
-// that the restart still takes it for unseen and reads it. Every line is
-// read once, over the two runs.
+// A generation moved on by logrotate (app.log.1 to app.log.2) between the
+// scan that found it and its open, and the agent stopped before a scan
+// finds it again: the path's own file, opened after it, is saved with a
+// time no later than the moved one's, so that the restart still takes it
+// for unseen and reads it. Every line is read once, over the two runs.
+//
+// After a restart, the generation was written while the agent was down;
+// on a first start (no checkpoint), a glob over rotated names found it
+// with app.log in the same scan.
 func TestTailerMissedGenerationMovedThenStopped(t *testing.T) {
-	d := testfs.New(t)
-	cfg := Config{
-		Paths:          []string{d.Path("app.log")},
-		Saved:          time.Now().Add(-time.Minute),
-		RescanInterval: time.Hour,
-		watchAdd:       func(string) error { return syscall.ENOSPC },
+	for _, tt := range []struct {
+		name  string
+		glob  string
+		saved time.Time
+	}{
+		{"restart", "app.log", time.Now().Add(-time.Minute)},
+		{"first start", "*.log*", time.Time{}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d := testfs.New(t)
+			cfg := Config{
+				Paths:          []string{d.Path(tt.glob)},
+				Saved:          tt.saved,
+				RescanInterval: time.Hour,
+				watchAdd:       func(string) error { return syscall.ENOSPC },
+			}
+			m := newMoveAtOpen(t, d, &cfg, func(time.Time) { d.Rename("app.log.1", "app.log.2") })
+			m.restartAfterMove(t, start(t, cfg), Config{Paths: []string{d.Path(tt.glob)}})
+		})
 	}
-	m := newMoveAtOpen(t, d, &cfg, func(time.Time) { d.Rename("app.log.1", "app.log.2") })
-	m.restartAfterMove(t, start(t, cfg), Config{Paths: []string{d.Path("app.log")}})
 }
 
 // moveAtOpen sets up a first run that misses a rotated generation: app.log.1
