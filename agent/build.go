@@ -93,11 +93,11 @@ func destinationsUsed(cfg *config.Config) ([]string, error) {
 // destinationMemory is the share of agent.memory_limit that bounds what
 // each Kinesis or Firehose destination holds of its own: request bodies
 // and the lists of records in aggregates (sink.Memory), three sixteenths
-// of the limit split among them. The records' data is the flows' (flowMemory);
-// the rest is left to the runtime: the collector's headroom for garbage,
-// stacks, the checkpoint, the program's code. Other destinations hold
-// little and get none.
-func destinationMemory(cfg *config.Config, names []string) (map[string]*sink.Memory, error) {
+// of the limit split among them. The records' data is the flows'
+// (flowMemory, share each; see inputMemory). The rest is left to the
+// runtime: the collector's headroom for garbage, stacks, the checkpoint,
+// the program's code. Other destinations hold little and get none.
+func destinationMemory(cfg *config.Config, names []string, share int64) (map[string]*sink.Memory, error) {
 	var remote []*config.Destination
 	for _, name := range names {
 		if d := cfg.Destinations[name]; d.Type == "kinesis" || d.Type == "firehose" {
@@ -108,15 +108,38 @@ func destinationMemory(cfg *config.Config, names []string) (map[string]*sink.Mem
 	if len(remote) == 0 {
 		return mem, nil
 	}
-	share := int64(cfg.Agent.MemoryLimit) * destSixteenths / 16 / int64(len(remote))
+	own := int64(cfg.Agent.MemoryLimit) * destSixteenths / 16 / int64(len(remote))
 	for _, d := range remote {
-		if need := sink.MinMemory(d); share < need {
+		if need := sink.MinMemory(d); own < need {
 			return nil, fmt.Errorf("agent.memory_limit %v is too small for %d destinations: destination %q needs at least %v for one request (a record of batch.max_record_bytes); raise memory_limit or lower max_record_bytes",
 				cfg.Agent.MemoryLimit, len(remote), d.Name, config.Size((16*int64(len(remote))*need+destSixteenths-1)/destSixteenths))
 		}
-		mem[d.Name] = sink.NewMemory(share)
+		m := sink.NewMemory(own)
+		m.SetInput(inputMemory(cfg, d.Name, share))
+		mem[d.Name] = m
 	}
 	return mem, nil
+}
+
+// inputMemory is the least budget a flow's records may have at the
+// destination name (sink.Memory.SetInput): a flow's budget (flowBudget of
+// its share), split among the destinations the flow sends to, and the
+// same at their fallbacks, which get records in their stead.
+func inputMemory(cfg *config.Config, name string, share int64) int64 {
+	var least int64
+	for _, fc := range cfg.Flows {
+		to := flowDestinations(fc)
+		budget, _ := flowBudget(share, fc)
+		for _, d := range to {
+			for hops := 0; d != "" && hops <= len(cfg.Destinations); hops++ {
+				if d == name && (least == 0 || budget/int64(len(to)) < least) {
+					least = budget / int64(len(to))
+				}
+				d = cfg.Destinations[d].Fallback
+			}
+		}
+	}
+	return least
 }
 
 // shares is how a configuration splits agent.memory_limit, and which
@@ -136,7 +159,7 @@ func newShares(cfg *config.Config) (shares, error) {
 	if sh.names, err = destinationsUsed(cfg); err != nil {
 		return sh, err
 	}
-	if sh.mem, err = destinationMemory(cfg, sh.names); err != nil {
+	if sh.mem, err = destinationMemory(cfg, sh.names, sh.flow); err != nil {
 		return sh, err
 	}
 	return sh, nil

@@ -69,12 +69,12 @@ type item struct {
 // memory budget of share bytes. It resumes from the tracker's positions
 // for it; saved and firstStart are as in tailer.Config.
 func newFlow(fc *config.Flow, a *Agent, byName map[string]*destination, share int64, saved time.Time, firstStart bool) (*flow, error) {
-	recycle := flowRecycle(share, int64(fc.MaxLineBytes))
+	budget, recycle := flowBudget(share, fc)
 	f := &flow{name: fc.Name, cfg: fc, log: a.log, agent: a, done: make(chan struct{}),
-		reserve: tailer.RecycleBytes(recycle, 0, 0) + spareRecordsBytes, grow: 1.5,
+		reserve: share - budget, grow: 1.5,
 		spare: make(chan []sink.Record, spareRecords)}
 	f.free = f.recycle
-	f.budget = newBudget(share - f.reserve)
+	f.budget = newBudget(budget)
 	index := make(map[string]int)
 	for _, name := range flowDestinations(fc) {
 		index[name] = len(f.dests)
@@ -405,4 +405,12 @@ func (f *flow) release() {
 func flowRecycle(share, maxLine int64) int {
 	one := tailer.RecycleBytes(1, 0, 0)
 	return int(max(0, min(4, (share-int64(tailer.DefaultBatchBytes)-maxLine)/(2*one))))
+}
+
+// flowBudget is the budget of the lines and records of flow fc with a
+// memory share of share bytes: the share less what its tailer's recycled
+// buffers (recycle of them) and the spare record slices take.
+func flowBudget(share int64, fc *config.Flow) (budget int64, recycle int) {
+	recycle = flowRecycle(share, int64(fc.MaxLineBytes))
+	return share - tailer.RecycleBytes(recycle, 0, 0) - spareRecordsBytes, recycle
 }

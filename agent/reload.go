@@ -139,6 +139,7 @@ func (a *Agent) Reload(ctx context.Context, next *config.Config) (Changes, error
 	for _, d := range reuse {
 		if m := sh.mem[d.name]; m != nil && d.mem != nil {
 			d.mem.SetLimit(m.Limit())
+			d.mem.SetInput(m.Input())
 		}
 	}
 	a.mu.Lock()

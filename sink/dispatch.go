@@ -115,6 +115,7 @@ func (d *dispatcher) loop(ctx context.Context, in <-chan Batch, done <-chan *req
 			return err
 		}
 		d.k.watch.depth(d.q.len(), d.inFlight)
+		d.q.fullBytes = d.fullBytes()
 		now := time.Now()
 		for d.inFlight < set.maxInFlight && !now.Before(d.gate) && d.admits() {
 			at, ok := d.q.readyAt(d.start, now, closing)
@@ -158,6 +159,19 @@ func (d *dispatcher) loop(ctx context.Context, in <-chan Batch, done <-chan *req
 			timer.Stop()
 		}
 	}
+}
+
+// fullBytes is how many bytes make a full request: max_bytes, or less when
+// the input's memory (Memory.SetInput) could not hold max_in_flight such
+// requests in flight, one more queued, and the lines read meanwhile. The
+// queue then stops waiting for max_age as soon as its input may be stopped
+// by the records waiting for acknowledgement.
+func (d *dispatcher) fullBytes() int {
+	n := int64(d.k.set.maxBytes)
+	if in := d.k.mem.Input(); in > 0 {
+		n = min(n, max(in/int64(d.k.set.maxInFlight+2), 1))
+	}
+	return int(n)
 }
 
 // admits reports whether the memory budget lets one more request go: one

@@ -49,9 +49,17 @@ func testDestination(endpoint string) *config.Destination {
 
 func newTestKinesis(t testing.TB, d *config.Destination) *Stream {
 	t.Helper()
+	return newBudgetedKinesis(t, d, nil)
+}
+
+// newBudgetedKinesis is newTestKinesis with a memory budget (nil:
+// unbounded).
+func newBudgetedKinesis(t testing.TB, d *config.Destination, mem *Memory) *Stream {
+	t.Helper()
 	k, err := NewKinesis(context.Background(), d, Options{
 		Logger:      slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Rand:        rand.New(rand.NewPCG(7, 11)),
+		Memory:      mem,
 		credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "test-secret", ""),
 	})
 	if err != nil {

@@ -70,6 +70,7 @@ func MinMemory(d *config.Destination) int64 {
 type Memory struct {
 	limit atomic.Int64 // changed by SetLimit when a reload changes the shares
 	used  atomic.Int64
+	input atomic.Int64 // see SetInput; 0 is unknown
 }
 
 // NewMemory returns a budget of limit bytes; limit must be at least
@@ -85,6 +86,24 @@ func NewMemory(limit int64) *Memory {
 // built, so a smaller budget makes the running sinks send fewer at once,
 // not smaller ones.
 func (m *Memory) SetLimit(limit int64) { m.limit.Store(limit) }
+
+// SetInput tells the sinks how much memory the records of each of their
+// inputs may take, queued and in flight, until they are acknowledged (a
+// flow's budget, or its part for this destination). A queue that waited
+// for a request's max_bytes would otherwise wait for batch.max_age each
+// time the input's memory is used up before that: the input stops until
+// records in flight are acknowledged, and those in flight and queued
+// cannot make a full request. A full request is then smaller (see
+// dispatcher.fullBytes).
+func (m *Memory) SetInput(n int64) { m.input.Store(n) }
+
+// Input is what SetInput set: 0 if nothing, or m is nil.
+func (m *Memory) Input() int64 {
+	if m == nil {
+		return 0
+	}
+	return m.input.Load()
+}
 
 // Limit is the budget in bytes.
 func (m *Memory) Limit() int64 { return m.limit.Load() }

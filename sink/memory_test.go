@@ -5,14 +5,14 @@ package sink
 
 import (
 	"context"
-	"log/slog"
-	"math/rand/v2"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/kinetail/kinetail/internal/kinesistest"
+	"github.com/kinetail/kinetail/internal/testfs"
 )
 
 // A sink's requests stay inside its memory budget: a budget with room for
@@ -45,15 +45,7 @@ func TestKinesisRequestsFitTheMemoryBudget(t *testing.T) {
 			d := testDestination(srv.URL())
 			d.Batch.MaxBytes, d.Batch.MaxRecordBytes = 256<<10, 16<<10
 			d.MaxInFlight = 4
-			k, err := NewKinesis(context.Background(), d, Options{
-				Logger:      slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
-				Rand:        rand.New(rand.NewPCG(7, 11)),
-				Memory:      NewMemory(tt.memory),
-				credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "test-secret", ""),
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
+			k := newBudgetedKinesis(t, d, NewMemory(tt.memory))
 			acks := newAckCounter(records)
 			in, res := runSink(context.Background(), k)
 			send(t, in, acks.batches(0, records, 10, pad))
@@ -93,5 +85,50 @@ func TestMinMemoryRefused(t *testing.T) {
 		credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "test-secret", ""),
 	}); err != nil {
 		t.Fatalf("MinMemory refused: %v", err)
+	}
+}
+
+// A queue whose input's memory could not hold max_in_flight requests of
+// max_bytes and one more queued sends a request once it holds a share of
+// that memory, instead of waiting for max_age (an hour here): the input
+// would be stopped until the records in flight are acknowledged, and the
+// queue never fill a request of max_bytes. With aggregation too.
+func TestKinesisFullRequestWithinInputMemory(t *testing.T) {
+	const (
+		records = 120
+		pad     = 1000 // 1,029 bytes a record, 123 KB in all: far below max_bytes
+		input   = 600 << 10
+		full    = 100 // records that reach input/(max_in_flight+2)
+	)
+	for _, aggregate := range []bool{false, true} {
+		t.Run(fmt.Sprintf("aggregate=%v", aggregate), func(t *testing.T) {
+			t.Parallel()
+			srv := kinesistest.NewFaultServer(t, kinesistest.FaultOptions{Streams: []string{testStream}})
+			d := testDestination(srv.URL())
+			d.Aggregation.Enabled = aggregate
+			mem := NewMemory(1 << 30)
+			mem.SetInput(input)
+			k := newBudgetedKinesis(t, d, mem)
+			acks := newAckCounter(records)
+			in, res := runSink(context.Background(), k)
+			send(t, in, acks.batches(0, records, 10, pad))
+			// The input stays open, and max_age is an hour: the records
+			// past the share wait.
+			testfs.Wait(t, 10*time.Second, "a full share to be acknowledged", func() bool { return len(acks.acked(t)) >= full })
+			close(in)
+			if err := wait(t, res, 10*time.Second); err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if aggregate {
+				if users, _ := userRecords(t, srv.Stored()); len(users) != records {
+					t.Errorf("%d user records stored, want %d", len(users), records)
+				}
+			} else {
+				storedOnce(t, srv, records)
+			}
+			if got := len(acks.acked(t)); got != records {
+				t.Errorf("%d records acknowledged, want %d", got, records)
+			}
+		})
 	}
 }

@@ -85,13 +85,16 @@ type queue struct {
 	// pack packs new records into service records; nil sends them as
 	// they are.
 	pack packer
+	// fullBytes are the queued bytes that make a request worth sending
+	// at once: lim.maxBytes, or fewer (see dispatcher.fullBytes).
+	fullBytes int
 	// spare are parts lists of stored packed records, for the next ones:
 	// the dispatcher lends the queue those of the request it fills.
 	spare [][]entry
 }
 
 func newQueue(lim limits, pk packer) *queue {
-	return &queue{lim: lim, lanes: make([]lane, 1), pack: pk}
+	return &queue{lim: lim, lanes: make([]lane, 1), pack: pk, fullBytes: lim.maxBytes}
 }
 
 func (q *queue) len() int { return q.n }
@@ -116,7 +119,7 @@ func (q *queue) add(ln *lane, n, b int) {
 // full reports whether the queue holds at least one complete request, so
 // no more input should be read.
 func (q *queue) full() bool {
-	return q.n >= q.lim.queueRecords || q.bytes >= q.lim.maxBytes
+	return q.n >= q.lim.queueRecords || q.bytes >= q.fullBytes
 }
 
 // readyAt returns when the next request should be sent: now (the zero
