@@ -10,11 +10,12 @@ const hexDigits = "0123456789abcdef"
 
 // Masks for testing eight bytes at once (one byte lane each).
 const (
-	lanes01 = 0x0101010101010101
-	lanes20 = 0x2020202020202020
-	lanes22 = 0x2222222222222222 // '"'
-	lanes5c = 0x5c5c5c5c5c5c5c5c // '\\'
-	lanes80 = 0x8080808080808080
+	lanes01  = 0x0101010101010101
+	lanes20  = 0x2020202020202020
+	lanes22  = 0x2222222222222222 // '"'
+	lanes5c  = 0x5c5c5c5c5c5c5c5c // '\\'
+	lanes80  = 0x8080808080808080
+	lanesPad = 0x6161616161616161 // 'a': safe padding
 )
 
 // AppendJSONString appends s to dst as a JSON string, quotes included, and
@@ -31,6 +32,9 @@ func AppendJSONString(dst, s []byte) []byte {
 // JSONStringLen is len(AppendJSONString(nil, s)), computed without writing,
 // for callers that need exact sizes before encoding.
 func JSONStringLen(s []byte) int {
+	if safeText(s) {
+		return len(s) + 2
+	}
 	n := 2
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -62,6 +66,9 @@ func JSONStringLen(s []byte) int {
 // Runs of safe bytes are found first and appended with one copy, since most
 // log text needs no escaping at all.
 func appendEscaped(dst, s []byte) []byte {
+	if safeText(s) {
+		return append(dst, s...)
+	}
 	start := 0 // s[start:i] is a pending run of bytes to copy verbatim
 	i := 0
 	for i < len(s) {
@@ -106,6 +113,31 @@ func appendEscaped(dst, s []byte) []byte {
 		start = i
 	}
 	return append(dst, s[start:]...)
+}
+
+// safeText reports whether s is all printable ASCII other than '"' and
+// '\\', so that it needs no escaping: a word at a time, the last (or only)
+// one padded or overlapping, without a branch per byte. Most log fields
+// are short (an address, a status, a size), and a loop over their bytes
+// cost more than the rest of their encoding.
+func safeText(s []byte) bool {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if !safeWord(binary.LittleEndian.Uint64(s[i:])) {
+			return false
+		}
+	}
+	switch {
+	case i == len(s):
+		return true
+	case len(s) >= 8:
+		return safeWord(binary.LittleEndian.Uint64(s[len(s)-8:]))
+	}
+	w := uint64(lanesPad) // the lanes s does not fill hold a safe byte
+	for j := len(s) - 1; j >= 0; j-- {
+		w = w<<8 | uint64(s[j])
+	}
+	return safeWord(w)
 }
 
 // safeWord reports whether all eight bytes of w are ASCII at or above 0x20

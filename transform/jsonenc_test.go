@@ -59,6 +59,27 @@ func TestSafeWord(t *testing.T) {
 	}
 }
 
+// TestSafeText checks the whole-string test against the plain one for every
+// byte value at every position of strings of 0 to 17 bytes: the padded
+// word of a short string, the overlapping last word of a longer one.
+func TestSafeText(t *testing.T) {
+	if !safeText(nil) {
+		t.Fatal("safeText(empty) = false")
+	}
+	for n := 1; n <= 17; n++ {
+		for pos := 0; pos < n; pos++ {
+			for c := 0; c < 256; c++ {
+				b := []byte("abcdefghijklmnopq"[:n])
+				b[pos] = byte(c)
+				want := c >= 0x20 && c != '"' && c != '\\' && c < 0x80
+				if got := safeText(b); got != want {
+					t.Fatalf("safeText(%q) = %v, want %v", b, got, want)
+				}
+			}
+		}
+	}
+}
+
 func FuzzAppendJSONString(f *testing.F) {
 	for _, s := range []string{"", "plain", "a\"b\\c", "\x00\x1f\n", "héllo", "\xff\xfe", "12345678\x01abcdefgh", "\xed\xa0\x80"} {
 		f.Add([]byte(s))
