@@ -64,6 +64,7 @@ func (k *Stream) Run(ctx context.Context, in <-chan Batch) error {
 		wg.Go(func() { k.followShards(mctx, ch, relist, first, err != nil) })
 		maps = ch
 	}
+	defer func() { d.k.mem.addHeld(-d.published) }()
 	return d.loop(ctx, in, done, maps)
 }
 
@@ -88,6 +89,10 @@ type dispatcher struct {
 	rr       int // round robin over shards for keyless records
 
 	inFlight int
+	// inFlightBytes are the bytes of the entries in flight, and published
+	// what publish last added to the Memory's count of them and those
+	// queued.
+	inFlightBytes, published int64
 	// peak is what the next request is expected to hold: the largest
 	// recent request's (see admits).
 	peak int64
@@ -115,6 +120,7 @@ func (d *dispatcher) loop(ctx context.Context, in <-chan Batch, done <-chan *req
 			return err
 		}
 		d.k.watch.depth(d.q.len(), d.inFlight)
+		d.publish()
 		d.q.fullBytes = d.fullBytes()
 		now := time.Now()
 		for d.inFlight < set.maxInFlight && !now.Before(d.gate) && d.admits() {
@@ -148,6 +154,7 @@ func (d *dispatcher) loop(ctx context.Context, in <-chan Batch, done <-chan *req
 			d.enqueue(b, now)
 		case r := <-done:
 			d.inFlight--
+			d.inFlightBytes -= r.held
 			d.handle(r, time.Now())
 		case m := <-maps:
 			d.setShards(m, time.Now())
@@ -163,15 +170,31 @@ func (d *dispatcher) loop(ctx context.Context, in <-chan Batch, done <-chan *req
 
 // fullBytes is how many bytes make a full request: max_bytes, or less when
 // the input's memory (Memory.SetInput) could not hold max_in_flight such
-// requests in flight, one more queued, and the lines read meanwhile. The
-// queue then stops waiting for max_age as soon as its input may be stopped
-// by the records waiting for acknowledgement.
+// requests in flight, one more queued, and the lines read meanwhile: its
+// part of that memory. And when the records of all the destination's sinks
+// (a stream template makes many) hold nearly all of it, whatever is queued
+// is full: the input is about to stop until records are acknowledged, and
+// no queue would fill more.
 func (d *dispatcher) fullBytes() int {
 	n := int64(d.k.set.maxBytes)
 	if in := d.k.mem.Input(); in > 0 {
-		n = min(n, max(in/int64(d.k.set.maxInFlight+2), 1))
+		part := max(in/int64(d.k.set.maxInFlight+2), 1)
+		n = min(n, part)
+		if d.k.mem.heldBytes() >= in-part {
+			n = 1
+		}
 	}
 	return int(n)
+}
+
+// publish adds what changed since its last call in the bytes this sink
+// holds, queued and in flight, to its Memory's count of them (see
+// fullBytes).
+func (d *dispatcher) publish() {
+	if n := int64(d.q.bytes) + d.inFlightBytes; n != d.published {
+		d.k.mem.addHeld(n - d.published)
+		d.published = n
+	}
 }
 
 // admits reports whether the memory budget lets one more request go: one
@@ -206,6 +229,11 @@ func (d *dispatcher) dispatch(now time.Time) bool {
 	}
 	r.sentAt = now
 	r.cost = d.k.set.cost(r.entries)
+	r.held = 0
+	for i := range r.entries {
+		r.held += int64(r.entries[i].size)
+	}
+	d.inFlightBytes += r.held
 	// The expected cost follows the requests: it falls slowly from the
 	// largest seen, so a run of small requests lets more go at once and
 	// a backlog's full ones soon stop that.

@@ -71,6 +71,9 @@ type Memory struct {
 	limit atomic.Int64 // changed by SetLimit when a reload changes the shares
 	used  atomic.Int64
 	input atomic.Int64 // see SetInput; 0 is unknown
+	// held are the bytes of the records the sinks hold, queued and in
+	// flight (see dispatcher.publish).
+	held atomic.Int64
 }
 
 // NewMemory returns a budget of limit bytes; limit must be at least
@@ -103,6 +106,19 @@ func (m *Memory) Input() int64 {
 		return 0
 	}
 	return m.input.Load()
+}
+
+func (m *Memory) addHeld(n int64) {
+	if m != nil {
+		m.held.Add(n)
+	}
+}
+
+func (m *Memory) heldBytes() int64 {
+	if m == nil {
+		return 0
+	}
+	return m.held.Load()
 }
 
 // Limit is the budget in bytes.

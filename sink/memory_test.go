@@ -132,3 +132,43 @@ func TestKinesisFullRequestWithinInputMemory(t *testing.T) {
 		})
 	}
 }
+
+// The sinks of one destination (a stream template makes many) share its
+// input's memory: once their records, queued and in flight, hold nearly all
+// of it, a sink sends what it has queued, though each queue holds less
+// than its part: the input would stop, and no queue fill any more. The
+// sink whose records crossed that line sends; max_age is an hour.
+func TestKinesisSinksShareInputMemory(t *testing.T) {
+	const (
+		per   = 150 // records per sink, 1,029 bytes each: 154 KB, less than a part
+		pad   = 1000
+		input = 600 << 10 // parts of 200 KiB with max_in_flight 1; full at 400 KiB held
+	)
+	srv := kinesistest.NewFaultServer(t, kinesistest.FaultOptions{Streams: []string{testStream}})
+	mem := NewMemory(1 << 30)
+	mem.SetInput(input)
+	acks := newAckCounter(3 * per)
+	ins := make([]chan<- Batch, 3)
+	results := make([]<-chan error, 3)
+	for i := range ins {
+		d := testDestination(srv.URL())
+		d.MaxInFlight = 1
+		ins[i], results[i] = runSink(context.Background(), newBudgetedKinesis(t, d, mem))
+		send(t, ins[i], acks.batches(i*per, (i+1)*per, 10, pad))
+	}
+	// The input stays open. The third sink's queue crossed the line at
+	// 100 records (308,700 + 100 × 1,029 bytes ≥ 600 KiB − 200 KiB): those go.
+	testfs.Wait(t, 10*time.Second, "the records that crossed the line to be acknowledged", func() bool {
+		return len(acks.acked(t)) >= 100
+	})
+	for i := range ins {
+		close(ins[i])
+		if err := wait(t, results[i], 10*time.Second); err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	}
+	storedOnce(t, srv, 3*per)
+	if held := mem.heldBytes(); held != 0 {
+		t.Errorf("%d bytes still counted as held after the sinks ended", held)
+	}
+}
