@@ -141,6 +141,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Agent, e
 		return nil, err
 	}
 	a.dests, a.flows = built.dests, built.flows
+	tellInputs(a.flows)
 	return a, nil
 }
 

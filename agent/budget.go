@@ -46,6 +46,13 @@ func (b *budget) Release(n int64) {
 	}
 }
 
+// limit is the budget's size.
+func (b *budget) limit() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.size
+}
+
 // take takes n bytes without waiting, owing what is not free.
 func (b *budget) take(n int64) {
 	if n <= 0 || b.sem.TryAcquire(n) {

@@ -93,11 +93,11 @@ func destinationsUsed(cfg *config.Config) ([]string, error) {
 // destinationMemory is the share of agent.memory_limit that bounds what
 // each Kinesis or Firehose destination holds of its own: request bodies
 // and the lists of records in aggregates (sink.Memory), three sixteenths
-// of the limit split among them. The records' data is the flows'
-// (flowMemory, share each; see inputMemory). The rest is left to the
-// runtime: the collector's headroom for garbage, stacks, the checkpoint,
-// the program's code. Other destinations hold little and get none.
-func destinationMemory(cfg *config.Config, names []string, share int64) (map[string]*sink.Memory, error) {
+// of the limit split among them. The records' data is the flows' (flowMemory;
+// see tellInputs); the rest is left to the runtime: the collector's headroom
+// for garbage, stacks, the checkpoint, the program's code. Other
+// destinations hold little and get none.
+func destinationMemory(cfg *config.Config, names []string) (map[string]*sink.Memory, error) {
 	var remote []*config.Destination
 	for _, name := range names {
 		if d := cfg.Destinations[name]; d.Type == "kinesis" || d.Type == "firehose" {
@@ -108,38 +108,44 @@ func destinationMemory(cfg *config.Config, names []string, share int64) (map[str
 	if len(remote) == 0 {
 		return mem, nil
 	}
-	own := int64(cfg.Agent.MemoryLimit) * destSixteenths / 16 / int64(len(remote))
+	share := int64(cfg.Agent.MemoryLimit) * destSixteenths / 16 / int64(len(remote))
 	for _, d := range remote {
-		if need := sink.MinMemory(d); own < need {
+		if need := sink.MinMemory(d); share < need {
 			return nil, fmt.Errorf("agent.memory_limit %v is too small for %d destinations: destination %q needs at least %v for one request (a record of batch.max_record_bytes); raise memory_limit or lower max_record_bytes",
 				cfg.Agent.MemoryLimit, len(remote), d.Name, config.Size((16*int64(len(remote))*need+destSixteenths-1)/destSixteenths))
 		}
-		m := sink.NewMemory(own)
-		m.SetInput(inputMemory(cfg, d.Name, share))
-		mem[d.Name] = m
+		mem[d.Name] = sink.NewMemory(share)
 	}
 	return mem, nil
 }
 
-// inputMemory is the least budget a flow's records may have at the
-// destination name (sink.Memory.SetInput): a flow's budget (flowBudget of
-// its share), split among the destinations the flow sends to, and the
-// same at their fallbacks, which get records in their stead.
-func inputMemory(cfg *config.Config, name string, share int64) int64 {
-	var least int64
-	for _, fc := range cfg.Flows {
-		to := flowDestinations(fc)
-		budget, _ := flowBudget(share, fc)
-		for _, d := range to {
-			for hops := 0; d != "" && hops <= len(cfg.Destinations); hops++ {
-				if d == name && (least == 0 || budget/int64(len(to)) < least) {
-					least = budget / int64(len(to))
+// tellInputs tells each Kinesis or Firehose destination the least budget a
+// flow's records may have there (sink.Memory.SetInput): a flow's budget
+// split among the destinations it sends to, and the same at their
+// fallbacks, which get records in their stead. It runs once the flows'
+// budgets are set: after a build, and after a reload resized the flows it
+// kept.
+func tellInputs(flows []*flow) {
+	least := make(map[*destination]int64)
+	for _, f := range flows {
+		if len(f.dests) == 0 {
+			continue
+		}
+		part := f.budget.limit() / int64(len(f.dests))
+		for _, d := range f.dests {
+			for seen := map[*destination]bool{}; d != nil && !seen[d]; d = d.fallback {
+				seen[d] = true
+				if n, ok := least[d]; !ok || part < n {
+					least[d] = part
 				}
-				d = cfg.Destinations[d].Fallback
 			}
 		}
 	}
-	return least
+	for d, n := range least {
+		if d.mem != nil {
+			d.mem.SetInput(n)
+		}
+	}
 }
 
 // shares is how a configuration splits agent.memory_limit, and which
@@ -159,7 +165,7 @@ func newShares(cfg *config.Config) (shares, error) {
 	if sh.names, err = destinationsUsed(cfg); err != nil {
 		return sh, err
 	}
-	if sh.mem, err = destinationMemory(cfg, sh.names, sh.flow); err != nil {
+	if sh.mem, err = destinationMemory(cfg, sh.names); err != nil {
 		return sh, err
 	}
 	return sh, nil

@@ -3,7 +3,7 @@ package agent
 import (
 	"testing"
 
-	"github.com/kinetail/kinetail/config"
+	"github.com/kinetail/kinetail/sink"
 )
 
 // The runtime's soft limit leaves the program's own pages out, so that the
@@ -32,39 +32,24 @@ func TestRuntimeLimit(t *testing.T) {
 // Each Kinesis or Firehose destination is told the least budget a flow's
 // records may have there: a flow's budget, split among the destinations it
 // sends to, and the same at a fallback, which gets records in their stead.
-func TestInputMemory(t *testing.T) {
-	cfg, err := config.Parse("test.yaml", []byte(`flows:
-  - name: alone
-    paths: [/var/log/a.log]
-    destination: events
-  - name: solo
-    paths: [/var/log/c.log]
-    destination: own
-  - name: split
-    paths: [/var/log/b.log]
-    destination: events
-    routes:
-      - to: [errors]
-destinations:
-  events: {type: kinesis, stream: "events-%{service}", region: us-east-1, fallback: spill}
-  errors: {type: kinesis, stream: errors, region: us-east-1}
-  own: {type: kinesis, stream: own, region: us-east-1}
-  spill: {type: firehose, delivery_stream: spill, region: us-east-1}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sh, err := newShares(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	budget, _ := flowBudget(sh.flow, cfg.Flows[2])
-	if budget <= 0 || budget >= sh.flow {
-		t.Fatalf("flow budget %d of a share of %d", budget, sh.flow)
-	}
-	for name, want := range map[string]int64{"own": budget, "events": budget / 2, "errors": budget / 2, "spill": budget / 2} {
-		if got := sh.mem[name].Input(); got != want {
-			t.Errorf("%s: input memory %d, want %d", name, got, want)
+func TestTellInputs(t *testing.T) {
+	const MiB = 1 << 20
+	spill := &destination{name: "spill", mem: sink.NewMemory(MiB)}
+	events := &destination{name: "events", mem: sink.NewMemory(MiB), fallback: spill}
+	errs := &destination{name: "errors", mem: sink.NewMemory(MiB)}
+	own := &destination{name: "own", mem: sink.NewMemory(MiB)}
+	file := &destination{name: "file"} // holds nothing of its own: no memory
+	tellInputs([]*flow{
+		{budget: newBudget(9 * MiB), dests: []*destination{events}},
+		{budget: newBudget(8 * MiB), dests: []*destination{own}},
+		{budget: newBudget(12 * MiB), dests: []*destination{events, errs, file}},
+	})
+	for _, tt := range []struct {
+		d    *destination
+		want int64
+	}{{events, 4 * MiB}, {errs, 4 * MiB}, {spill, 4 * MiB}, {own, 8 * MiB}} {
+		if got := tt.d.mem.Input(); got != tt.want {
+			t.Errorf("%s: input memory %d, want %d", tt.d.name, got, tt.want)
 		}
 	}
 }

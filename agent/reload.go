@@ -139,9 +139,9 @@ func (a *Agent) Reload(ctx context.Context, next *config.Config) (Changes, error
 	for _, d := range reuse {
 		if m := sh.mem[d.name]; m != nil && d.mem != nil {
 			d.mem.SetLimit(m.Limit())
-			d.mem.SetInput(m.Input())
 		}
 	}
+	tellInputs(b.flows)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.closing {

@@ -175,8 +175,11 @@ func TestReloadShares(t *testing.T) {
 	ctx := context.Background()
 	a, stop := runAgent(t, reloadConfig(t, dir, fs.URL(), "copy.jsonl", "*.gz", ""))
 	defer stop()
-	flows, _ := a.lists()
+	flows, dests := a.lists()
 	before := flows[0].budget.size
+	if in := dests[0].mem.Input(); in != before {
+		t.Errorf("destination out: input memory %d, want flow f's budget %d", in, before)
+	}
 
 	var many strings.Builder
 	for i := range 40 {
@@ -198,9 +201,13 @@ func TestReloadShares(t *testing.T) {
 	if !slices.Equal(ch.Kept, []string{"f", "g"}) || !slices.Equal(ch.Started, []string{"h"}) || len(ch.Stopped)+len(ch.Closed)+len(ch.Opened) != 0 {
 		t.Errorf("changes = %+v, want f and g kept and h started", ch)
 	}
-	now, _ := a.lists()
+	now, nowDests := a.lists()
 	if now[0] != flows[0] || now[0].budget.size >= before {
 		t.Errorf("budget of the kept flow: %d, was %d; want it shrunk to a third of the flows' memory", now[0].budget.size, before)
+	}
+	// The kept destination's sink sizes its requests to the new budgets.
+	if in, want := nowDests[0].mem.Input(), min(now[0].budget.size, now[2].budget.size); nowDests[0] != dests[0] || in != want {
+		t.Errorf("destination out: input memory %d, want the flows' budget %d", in, want)
 	}
 	waitFor(t, "the new flow to run", func() bool { return now[2].running.Load() })
 }
