@@ -169,7 +169,7 @@ func TestCrashRestartLosesNothing(t *testing.T) {
 // Throttled entries, 500s and a 3-second outage: every line arrives and no
 // entry the server accepted is sent again.
 func TestFaultsLoseNothingAndResendOnlyFailures(t *testing.T) {
-	fs := kinesistest.NewFaultServer(t, kinesistest.FaultOptions{Seed: 7, FailEntryRate: 0.3, Error500Rate: 0.1})
+	fs := kinesistest.NewFaultServer(t, kinesistest.FaultOptions{Seed: 7, FailEntryRate: 0.3, Error500Rate: 0.2})
 	dir := t.TempDir()
 	log := filepath.Join(dir, "app.log")
 	cfg := writeConfig(t, dir, fs.URL(), "faults", fmt.Sprintf(`  - name: app
