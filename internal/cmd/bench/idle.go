@@ -49,7 +49,7 @@ func runIdle(ctx context.Context, o options, bin, work string, stdout, stderr io
 	defer acc.Close()
 	w := workload{name: "idle", data: data}
 	cfgFile := filepath.Join(stateDir, "kinetail.yaml")
-	if err := os.WriteFile(cfgFile, []byte(configYAML(w, stateDir, dataDir, acc.url, o.dest)), 0o644); err != nil {
+	if err := os.WriteFile(cfgFile, []byte(configYAML(w, stateDir, dataDir, acc.url, o.agentYAML, o.dest)), 0o644); err != nil {
 		return err
 	}
 	start := func(extra ...string) (*exec.Cmd, chan error, time.Time, error) {

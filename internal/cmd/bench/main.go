@@ -86,6 +86,7 @@ type options struct {
 	throttleFor  time.Duration
 	aggregate    int
 	dest         []string
+	agentYAML    []string
 	acceptH2     bool
 	distinct     bool
 
@@ -143,6 +144,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.throttleFor, "throttle-for", 60*time.Second, "how long throttle throttles, from the agent's start (or until every line is stored)")
 	fs.IntVar(&o.aggregate, "aggregate", 51200, "KPL aggregate `bytes` of the aggregate workload")
 	fs.Var((*listFlag)(&o.dest), "dest", "a YAML `snippet` added to the destination's settings, like 'max_in_flight: 8' (repeatable)")
+	fs.Var((*listFlag)(&o.agentYAML), "agent", "a YAML `snippet` added to the agent's settings, like 'memory_limit: 32MiB' (repeatable)")
 	fs.BoolVar(&o.acceptH2, "accept-h2", false, "let the acceptor speak HTTP/2 to clients that offer it (by default HTTP/1.1 only, as the service)")
 	fs.BoolVar(&o.distinct, "distinct", false, "count distinct lines in every workload, not only outage and throttle (costs the acceptor CPU)")
 	fs.StringVar(&o.work, "work", "", "work `directory` for logs, configs and state (default: a new temporary directory)")
@@ -359,7 +361,7 @@ func runWorkload(ctx context.Context, o options, w workload, bin, work string, d
 		}
 	}()
 	cfgFile := filepath.Join(stateDir, "kinetail.yaml")
-	if err := os.WriteFile(cfgFile, []byte(configYAML(w, stateDir, dataDir, acc.url, o.dest)), 0o644); err != nil {
+	if err := os.WriteFile(cfgFile, []byte(configYAML(w, stateDir, dataDir, acc.url, o.agentYAML, o.dest)), 0o644); err != nil {
 		return nil, err
 	}
 	profile := o.profile
@@ -391,7 +393,7 @@ func runWorkload(ctx context.Context, o options, w workload, bin, work string, d
 }
 
 // checkConfigs has the binary under test judge each workload's
-// configuration before any logs are written: -dest may name settings this
+// configuration before any logs are written: -agent and -dest may name settings this
 // tree does not know yet, or be mistyped.
 func checkConfigs(ctx context.Context, o options, ws []workload, bin, work string) error {
 	for _, w := range ws {
@@ -400,7 +402,7 @@ func checkConfigs(ctx context.Context, o options, ws []workload, bin, work strin
 			return err
 		}
 		cfgFile := filepath.Join(stateDir, "kinetail.yaml")
-		cfg := configYAML(w, stateDir, filepath.Join(work, "data", w.name), "https://127.0.0.1:1", o.dest)
+		cfg := configYAML(w, stateDir, filepath.Join(work, "data", w.name), "https://127.0.0.1:1", o.agentYAML, o.dest)
 		if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
 			return err
 		}

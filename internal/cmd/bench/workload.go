@@ -110,9 +110,10 @@ func dirsFor(files int) int {
 }
 
 // configYAML is the agent's configuration for w: one flow over the
-// dataset in dataDir, into the acceptor's stream. dest are YAML snippets
-// added to the destination (-dest).
-func configYAML(w workload, stateDir, dataDir, endpoint string, dest []string) string {
+// dataset in dataDir, into the acceptor's stream. agent and dest are YAML
+// snippets added to the agent's settings (-agent) and the destination's
+// (-dest).
+func configYAML(w workload, stateDir, dataDir, endpoint string, agent, dest []string) string {
 	q := strconv.Quote // a JSON string is a valid YAML scalar
 	var b strings.Builder
 	b.WriteString(`agent:
@@ -123,7 +124,9 @@ func configYAML(w workload, stateDir, dataDir, endpoint string, dest []string) s
   # program on this machine (a package test's kinetail status) cost the
   # idle agent a second of CPU for its 10,000 files.
   metrics: {listen: "127.0.0.1:0"}
-
+`)
+	indent(&b, "  ", agent)
+	b.WriteString(`
 destinations:
   bench:
     type: kinesis
@@ -133,11 +136,7 @@ destinations:
 	if w.aggregate > 0 {
 		fmt.Fprintf(&b, "    aggregation: {enabled: true, max_bytes: %d}\n", w.aggregate)
 	}
-	for _, d := range dest {
-		for _, l := range strings.Split(strings.TrimRight(d, "\n"), "\n") {
-			b.WriteString("    " + l + "\n")
-		}
-	}
+	indent(&b, "    ", dest)
 	b.WriteString(`
 flows:
   - name: ` + w.name + `
@@ -152,4 +151,13 @@ flows:
 	}
 	b.WriteString("    destination: bench\n")
 	return b.String()
+}
+
+// indent writes each line of the YAML snippets to b with prefix before it.
+func indent(b *strings.Builder, prefix string, snippets []string) {
+	for _, s := range snippets {
+		for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+			b.WriteString(prefix + l + "\n")
+		}
+	}
 }
