@@ -221,6 +221,7 @@ func (d *dispatcher) dispatch(now time.Time) bool {
 		r = &request{entries: make([]entry, 0, d.k.set.maxRecords)}
 	}
 	d.q.spare, r.spare = r.spare, nil
+	queued := d.q.bytes
 	r.entries = d.q.take(r.entries[:0], now)
 	r.spare, d.q.spare = d.q.spare, nil
 	if len(r.entries) == 0 {
@@ -229,10 +230,7 @@ func (d *dispatcher) dispatch(now time.Time) bool {
 	}
 	r.sentAt = now
 	r.cost = d.k.set.cost(r.entries)
-	r.held = 0
-	for i := range r.entries {
-		r.held += int64(r.entries[i].size)
-	}
+	r.held = int64(queued - d.q.bytes) // what left the queue, as publish counts it
 	d.inFlightBytes += r.held
 	// The expected cost follows the requests: it falls slowly from the
 	// largest seen, so a run of small requests lets more go at once and

@@ -32,7 +32,7 @@ type request struct {
 	entries []entry
 	sentAt  time.Time
 	cost    int64      // in the sink's memory budget while in flight (see memory.go)
-	held    int64      // its entries' bytes when sent (see dispatcher.publish)
+	held    int64      // the queue's bytes it took (see dispatcher.publish)
 	bufs    putBuffers // its body and answer; a request keeps them for the next
 	// spare are the parts lists of the packed records it stored, kept
 	// for the next packed records like its buffers (queue.clone).
