@@ -32,11 +32,9 @@ func AppendJSONString(dst, s []byte) []byte {
 // JSONStringLen is len(AppendJSONString(nil, s)), computed without writing,
 // for callers that need exact sizes before encoding.
 func JSONStringLen(s []byte) int {
-	if safeText(s) {
-		return len(s) + 2
-	}
-	n := 2
-	for i := 0; i < len(s); {
+	i := safeRun(s)
+	n := 2 + i
+	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			switch {
@@ -66,11 +64,11 @@ func JSONStringLen(s []byte) int {
 // Runs of safe bytes are found first and appended with one copy, since most
 // log text needs no escaping at all.
 func appendEscaped(dst, s []byte) []byte {
-	if safeText(s) {
+	i := safeRun(s)
+	if i == len(s) {
 		return append(dst, s...)
 	}
 	start := 0 // s[start:i] is a pending run of bytes to copy verbatim
-	i := 0
 	for i < len(s) {
 		// Skip whole words of printable ASCII other than '"' and '\\'.
 		for i+8 <= len(s) && safeWord(binary.LittleEndian.Uint64(s[i:])) {
@@ -115,29 +113,37 @@ func appendEscaped(dst, s []byte) []byte {
 	return append(dst, s[start:]...)
 }
 
-// safeText reports whether s is all printable ASCII other than '"' and
-// '\\', so that it needs no escaping: a word at a time, the last (or only)
-// one padded or overlapping, without a branch per byte. Most log fields
-// are short (an address, a status, a size), and a loop over their bytes
-// cost more than the rest of their encoding.
-func safeText(s []byte) bool {
+// safeRun returns how many of s's first bytes are known to need no escaping
+// (printable ASCII other than '"' and '\\'): len(s) when none of s does;
+// else the bytes up to the first word (of eight) that holds one, where the
+// byte loop goes on. A word at a time, the last (or only) one padded or
+// overlapping, without a branch per byte: most log fields are short (an
+// address, a status, a size), and a loop over their bytes cost more than
+// the rest of their encoding.
+func safeRun(s []byte) int {
 	i := 0
 	for ; i+8 <= len(s); i += 8 {
 		if !safeWord(binary.LittleEndian.Uint64(s[i:])) {
-			return false
+			return i
 		}
 	}
 	switch {
 	case i == len(s):
-		return true
+		return i
 	case len(s) >= 8:
-		return safeWord(binary.LittleEndian.Uint64(s[len(s)-8:]))
+		if safeWord(binary.LittleEndian.Uint64(s[len(s)-8:])) {
+			return len(s)
+		}
+		return i
 	}
 	w := uint64(lanesPad) // the lanes s does not fill hold a safe byte
 	for j := len(s) - 1; j >= 0; j-- {
 		w = w<<8 | uint64(s[j])
 	}
-	return safeWord(w)
+	if safeWord(w) {
+		return len(s)
+	}
+	return 0
 }
 
 // safeWord reports whether all eight bytes of w are ASCII at or above 0x20

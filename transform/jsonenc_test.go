@@ -59,12 +59,14 @@ func TestSafeWord(t *testing.T) {
 	}
 }
 
-// TestSafeText checks the whole-string test against the plain one for every
+// TestSafeRun checks the whole-string test against the plain one for every
 // byte value at every position of strings of 0 to 17 bytes: the padded
-// word of a short string, the overlapping last word of a longer one.
-func TestSafeText(t *testing.T) {
-	if !safeText(nil) {
-		t.Fatal("safeText(empty) = false")
+// word of a short string, the overlapping last word of a longer one. The
+// run it reports before a byte that needs escaping is all safe, and never
+// goes past that byte.
+func TestSafeRun(t *testing.T) {
+	if safeRun(nil) != 0 {
+		t.Fatal("safeRun(empty) != 0")
 	}
 	for n := 1; n <= 17; n++ {
 		for pos := 0; pos < n; pos++ {
@@ -72,8 +74,12 @@ func TestSafeText(t *testing.T) {
 				b := []byte("abcdefghijklmnopq"[:n])
 				b[pos] = byte(c)
 				want := c >= 0x20 && c != '"' && c != '\\' && c < 0x80
-				if got := safeText(b); got != want {
-					t.Fatalf("safeText(%q) = %v, want %v", b, got, want)
+				run := safeRun(b)
+				if got := run == len(b); got != want {
+					t.Fatalf("safeRun(%q) = %d of %d bytes: safe %v, want %v", b, run, len(b), got, want)
+				}
+				if !want && run > pos {
+					t.Fatalf("safeRun(%q) = %d, past the byte at %d", b, run, pos)
 				}
 			}
 		}
@@ -86,6 +92,9 @@ func FuzzAppendJSONString(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s []byte) {
 		out := AppendJSONString(nil, s)
+		if n := JSONStringLen(s); n != len(out) {
+			t.Fatalf("JSONStringLen(%q) = %d, AppendJSONString wrote %d bytes", s, n, len(out))
+		}
 		if !json.Valid(out) {
 			t.Fatalf("AppendJSONString(%q) = %q: not valid JSON", s, out)
 		}
