@@ -101,6 +101,9 @@ func TestSaverSyncWaitsForAnnouncementsOnly(t *testing.T) {
 	}
 
 	h.OnWiden(src, tailer.FileID{Inode: 1, FingerprintLen: 10, Fingerprint: 7})
+	if tr.Announced() != tr.Version() {
+		t.Fatalf("a Widen announced version %d, not the one it made (%d)", tr.Announced(), tr.Version())
+	}
 	syncWaitsForSave(ctx, t, s, failWrites, "after a Widen")
 }
 

@@ -158,14 +158,11 @@ func (t *Tracker) Rename(src *tailer.Source, path string) {
 
 // Widen records src's fingerprint once it covers more of the file.
 func (t *Tracker) Widen(src *tailer.Source, id tailer.FileID) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if s := t.sources[src]; s != nil {
+	t.update(src, func(s *state) {
 		s.id = id
 		t.ordered++
-		t.version++
-		t.announced = t.version
-	}
+		t.announced = t.version + 1 // the version update sets after f
+	})
 }
 
 // Close records that no reader reads src now. Its state stays: batches sent
