@@ -398,19 +398,14 @@ func (f *flow) release() {
 	}
 }
 
-// flowRecycle is how many batch buffers a flow's tailer keeps for reuse
-// (tailer.Config.Recycle), taken from its memory share: up to 4, and at
-// most half of what the share has beyond a batch and a maximal line (what
-// flowMemory makes sure of).
-func flowRecycle(share, maxLine int64) int {
-	one := tailer.RecycleBytes(1, 0, 0)
-	return int(max(0, min(4, (share-int64(tailer.DefaultBatchBytes)-maxLine)/(2*one))))
-}
-
 // flowBudget is the budget of the lines and records of flow fc with a
 // memory share of share bytes: the share less what its tailer's recycled
-// buffers (recycle of them) and the spare record slices take.
+// buffers and the spare record slices take. recycle is how many batch
+// buffers its tailer keeps for reuse (tailer.Config.Recycle): up to 4, and
+// at most half of what the share has beyond a batch and a maximal line
+// (what flowMemory makes sure of).
 func flowBudget(share int64, fc *config.Flow) (budget int64, recycle int) {
-	recycle = flowRecycle(share, int64(fc.MaxLineBytes))
+	one := tailer.RecycleBytes(1, 0, 0)
+	recycle = int(max(0, min(4, (share-int64(tailer.DefaultBatchBytes)-int64(fc.MaxLineBytes))/(2*one))))
 	return share - tailer.RecycleBytes(recycle, 0, 0) - spareRecordsBytes, recycle
 }
