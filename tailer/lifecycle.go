@@ -273,6 +273,7 @@ func (t *Tailer) addReader(r *reader) {
 	}
 	t.readers[r.key] = r
 	t.readerDirs[dirOf(r.src.Path)]++
+	t.followed(1)
 }
 
 func (t *Tailer) removeReader(r *reader) {
@@ -283,6 +284,16 @@ func (t *Tailer) removeReader(r *reader) {
 	d := dirOf(r.src.Path)
 	if t.readerDirs[d]--; t.readerDirs[d] <= 0 {
 		delete(t.readerDirs, d)
+	}
+	t.followed(-1)
+}
+
+// followed tells Config.Followed that delta more files are followed (see
+// there): a reader came or went, starts were queued or taken from the
+// queue.
+func (t *Tailer) followed(delta int) {
+	if t.cfg.Followed != nil && delta != 0 {
+		t.cfg.Followed(delta)
 	}
 }
 

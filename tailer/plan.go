@@ -269,6 +269,7 @@ func (p *planner) decide() {
 	// path stays.
 	slices.SortStableFunc(queue, func(a, b *opening) int { return cmp.Compare(len(b.src.Path), len(a.src.Path)) })
 	t.queue = append(t.queue, queue...)
+	t.followed(len(queue))
 }
 
 // clampSince keeps a new generation of a family that was not seen whole,

@@ -48,6 +48,7 @@ func (t *Tailer) openWaiting(ctx context.Context, wg *sync.WaitGroup) {
 			return
 		}
 		t.queue = t.queue[1:]
+		t.followed(-1) // a reader now, or given back to the next scan
 	}
 	t.queue = nil
 	for {
@@ -159,6 +160,7 @@ func (t *Tailer) closeParked() {
 	for _, s := range t.queue {
 		s.abandon()
 	}
+	t.followed(-len(t.queue))
 	t.queue = nil
 }
 

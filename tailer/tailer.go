@@ -97,7 +97,15 @@ type Config struct {
 	// budget must be at least BatchBytes plus the longest expected line.
 	// Nil means unbounded.
 	Budget Budget
-	Logger *slog.Logger
+	// Followed, when set, is told of each change in the number of files
+	// the tailer follows or is about to: its readers, open or parked, and
+	// the starts waiting for a descriptor. Each holds memory of its own
+	// (its reader, its scan state, its checkpoint entry) whatever it
+	// reads, which the agent takes from the flow's budget. It may be
+	// called from any goroutine, some with the tailer's lock held: it must
+	// not call the Tailer, nor wait.
+	Followed func(delta int)
+	Logger   *slog.Logger
 	// Hooks tell the consumer (the checkpoint tracker) about each Source.
 	Hooks Hooks
 	// OpenFiles bounds the descriptors of followed files; it is shared by

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -576,6 +577,38 @@ func TestTailerManyFilesSmallBudget(t *testing.T) {
 	h.stop()
 	if got := len(h.texts()); got != 2*files {
 		t.Fatalf("%d lines, want %d", got, 2*files)
+	}
+}
+
+// Config.Followed is told of every file the tailer follows or is about
+// to, whether it has a descriptor, waits for one or is parked, and of every
+// file let go: the agent takes each one's memory from the flow's budget,
+// and gives it back when the file goes.
+func TestTailerFollowedCount(t *testing.T) {
+	const files = 6
+	d := testfs.New(t)
+	for i := range files {
+		d.Write(fmt.Sprintf("f%d.log", i), fmt.Sprintf("line of f%d\n", i))
+	}
+	var followed, least atomic.Int64
+	count := func(delta int) {
+		if n := followed.Add(int64(delta)); n < least.Load() {
+			least.Store(n)
+		}
+	}
+	h := start(t, Config{Paths: []string{d.Path("*.log")}, OpenFiles: semaphore.NewWeighted(2), Followed: count})
+	h.waitTexts(files)
+	testfs.Wait(t, waitFor, "every file followed", func() bool { return followed.Load() == files })
+
+	d.Remove("f0.log")
+	testfs.Wait(t, waitFor, "the removed file let go", func() bool { return followed.Load() == files-1 })
+
+	h.stop()
+	if n := followed.Load(); n != 0 {
+		t.Errorf("%d files followed once Run returned, want 0", n)
+	}
+	if n := least.Load(); n < 0 {
+		t.Errorf("the count went down to %d", n)
 	}
 }
 
