@@ -42,14 +42,18 @@ func RuntimeLimit(limit int64) int64 {
 func flowMemory(cfg *config.Config) (int64, error) {
 	share := int64(cfg.Agent.MemoryLimit) * flowSixteenths / 16 / int64(len(cfg.Flows))
 	for _, fc := range cfg.Flows {
-		// At least one full batch with a maximal line, or the tailer
-		// could never send it.
-		if need := int64(tailer.DefaultBatchBytes) + int64(fc.MaxLineBytes); share < need {
+		if need := leastBudget(fc); share < need {
 			return 0, fmt.Errorf("agent.memory_limit %v is too small for %d flows: flow %q needs at least %v for its lines (a batch and its longest line); raise memory_limit or lower max_line_bytes",
 				cfg.Agent.MemoryLimit, len(cfg.Flows), fc.Name, config.Size((16*int64(len(cfg.Flows))*need+flowSixteenths-1)/flowSixteenths))
 		}
 	}
 	return share, nil
+}
+
+// leastBudget is the least budget flow fc reads with: one full batch with
+// a maximal line, or the tailer could never send it.
+func leastBudget(fc *config.Flow) int64 {
+	return int64(tailer.DefaultBatchBytes) + int64(fc.MaxLineBytes)
 }
 
 // destinationsUsed returns the destinations a flow can send to, directly,
@@ -123,15 +127,16 @@ func destinationMemory(cfg *config.Config, names []string) (map[string]*sink.Mem
 // flow's records may have there (sink.Memory.SetInput): a flow's budget
 // split among the destinations it sends to, and the same at their
 // fallbacks, which get records in their stead. It runs once the flows'
-// budgets are set: after a build, and after a reload resized the flows it
-// kept.
+// budgets are set: after a build, after a reload resized the flows it
+// kept, and when the files a flow follows take or give back part of its
+// budget (retell).
 func tellInputs(flows []*flow) {
 	least := make(map[*destination]int64)
 	for _, f := range flows {
 		if len(f.dests) == 0 {
 			continue
 		}
-		part := f.budget.limit() / int64(len(f.dests))
+		part := f.budget.lines() / int64(len(f.dests))
 		for _, d := range f.dests {
 			for seen := map[*destination]bool{}; d != nil && !seen[d]; d = d.fallback {
 				seen[d] = true
@@ -146,6 +151,15 @@ func tellInputs(flows []*flow) {
 			d.mem.SetInput(n)
 		}
 	}
+}
+
+// retell tells the destinations their inputs again (tellInputs): the files
+// a flow follows changed its part for lines. Under a.mu, so that the flows
+// told of are the running ones, also while a reload replaces them.
+func (a *Agent) retell() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	tellInputs(a.flows)
 }
 
 // shares is how a configuration splits agent.memory_limit, and which

@@ -40,9 +40,9 @@ func TestTellInputs(t *testing.T) {
 	own := &destination{name: "own", mem: sink.NewMemory(MiB)}
 	file := &destination{name: "file"} // holds nothing of its own: no memory
 	tellInputs([]*flow{
-		{budget: newBudget(9 * MiB), dests: []*destination{events}},
-		{budget: newBudget(8 * MiB), dests: []*destination{own}},
-		{budget: newBudget(12 * MiB), dests: []*destination{events, errs, file}},
+		{budget: newBudget(9*MiB, 0), dests: []*destination{events}},
+		{budget: newBudget(8*MiB, 0), dests: []*destination{own}},
+		{budget: newBudget(12*MiB, 0), dests: []*destination{events, errs, file}},
 	})
 	for _, tt := range []struct {
 		d    *destination

@@ -74,7 +74,8 @@ func newFlow(fc *config.Flow, a *Agent, byName map[string]*destination, share in
 		reserve: share - budget, grow: 1.5,
 		spare: make(chan []sink.Record, spareRecords)}
 	f.free = f.recycle
-	f.budget = newBudget(budget)
+	f.budget = newBudget(budget, leastBudget(fc))
+	f.budget.changed = a.retell
 	index := make(map[string]int)
 	for _, name := range flowDestinations(fc) {
 		index[name] = len(f.dests)
@@ -121,6 +122,7 @@ func newFlow(fc *config.Flow, a *Agent, byName map[string]*destination, share in
 		AllowedRoots:       a.cfg.Agent.AllowedRoots,
 		OpenFiles:          a.openFiles,
 		Budget:             f.budget,
+		Followed:           f.budget.follow,
 		Recycle:            recycle,
 		Logger:             f.log,
 		Hooks:              a.saver.Hooks(),
@@ -149,10 +151,10 @@ func flowDestinations(fc *config.Flow) []string {
 }
 
 // resize gives the flow a new share of the memory limit, never less than
-// one batch with its longest line (what flowMemory makes sure of without
-// the recycled buffers, which a running tailer keeps).
+// leastBudget (what flowMemory makes sure of without the recycled buffers,
+// which a running tailer keeps).
 func (f *flow) resize(share int64) {
-	f.budget.resize(max(share-f.reserve, int64(tailer.DefaultBatchBytes)+int64(f.cfg.MaxLineBytes)))
+	f.budget.resize(max(share-f.reserve, leastBudget(f.cfg)))
 }
 
 // seen is when the flow last looked at its paths (see Agent.seen).

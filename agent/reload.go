@@ -141,7 +141,6 @@ func (a *Agent) Reload(ctx context.Context, next *config.Config) (Changes, error
 			d.mem.SetLimit(m.Limit())
 		}
 	}
-	tellInputs(b.flows)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.closing {
@@ -152,6 +151,7 @@ func (a *Agent) Reload(ctx context.Context, next *config.Config) (Changes, error
 		a.dests = slices.DeleteFunc(slices.Clone(a.dests), func(d *destination) bool { return reuse[d.name] != d })
 		return ch, &RestartError{Err: errors.New("the agent is stopping")}
 	}
+	tellInputs(b.flows)
 	for _, d := range b.newDests {
 		d.startFixed()
 	}

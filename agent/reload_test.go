@@ -211,3 +211,29 @@ func TestReloadShares(t *testing.T) {
 	}
 	waitFor(t, "the new flow to run", func() bool { return now[2].running.Load() })
 }
+
+// The files a flow follows take their memory from its budget, and the
+// destination it sends to sizes its requests to what is left for lines:
+// told when the files came, not only at a build or a reload.
+func TestFollowedFilesShrinkInputs(t *testing.T) {
+	const files = 300
+	fs := kinesistest.NewFaultServer(t, kinesistest.FaultOptions{Seed: 7})
+	dir := t.TempDir()
+	logs := filepath.Join(dir, "logs")
+	if err := os.MkdirAll(logs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := range files {
+		if err := os.WriteFile(filepath.Join(logs, fmt.Sprintf("f%03d.log", i)), []byte("a line\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, stop := runAgent(t, reloadConfig(t, dir, fs.URL(), "copy.jsonl", "*.gz", ""))
+	defer stop()
+	flows, dests := a.lists()
+	b := flows[0].budget
+	want := b.size - files*fileBytes
+	waitFor(t, fmt.Sprintf("the destination told what %d files leave of the flow's budget of %d: %d", files, b.size, want), func() bool {
+		return b.lines() == want && dests[0].mem.Input() == want
+	})
+}
