@@ -109,16 +109,9 @@ func runIdle(ctx context.Context, o options, bin, work string, stdout, stderr io
 	}
 
 	// The profiles, if asked for, cover the restart and the idle time.
-	var extra []string
-	for _, p := range []struct{ flag, file string }{{"-cpuprofile", o.profile}, {"-memprofile", o.memProfile}} {
-		if p.file == "" {
-			continue
-		}
-		abs, err := filepath.Abs(p.file)
-		if err != nil {
-			return err
-		}
-		extra = append(extra, p.flag, abs)
+	extra, err := profileArgs(o, "")
+	if err != nil {
+		return err
 	}
 	statusAt := ""
 	if o.statusRequests > 0 {

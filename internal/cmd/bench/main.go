@@ -70,8 +70,8 @@ type options struct {
 	stall   time.Duration
 	settle  time.Duration
 	profile string
-	// memProfile is for -idle: the restart's and the idle time's
-	// allocations (kinetail's -memprofile).
+	// memProfile is for kinetail's -memprofile: what it allocated, and
+	// what is live when it stops.
 	memProfile string
 
 	workloads    string
@@ -79,6 +79,7 @@ type options struct {
 	line         int
 	apacheLines  int64
 	files        int
+	manyFiles    int
 	backlogFiles int
 	backlogSize  int64
 	outage       time.Duration
@@ -122,7 +123,7 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 // quickSizes are the sizes of -quick, for flags not given: every workload
 // in seconds, to test the harness rather than measure the agent.
 var quickSizes = map[string]string{
-	"size": "2MB", "apache-lines": "20000", "files": "50", "backlog-files": "20", "backlog-size": "1MB",
+	"size": "2MB", "apache-lines": "20000", "files": "50", "many-files": "200", "backlog-files": "20", "backlog-size": "1MB",
 	"outage": "1s", "throttle-for": "1s", "settle": "300ms", "stall": "30s", "timeout": "2m",
 }
 
@@ -138,6 +139,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.line, "line", 100, "`bytes` per generated CSV line, newline included")
 	fs.Int64Var(&o.apacheLines, "apache-lines", 5_000_000, "`lines` of Apache combined log for apache")
 	fs.IntVar(&o.files, "files", 1000, "`files` that files spreads -size over")
+	fs.IntVar(&o.manyFiles, "many-files", 10000, "`files` that manyfiles spreads -size over")
 	fs.IntVar(&o.backlogFiles, "backlog-files", 200, "`files` of the backlog of outage and throttle")
 	fs.DurationVar(&o.outage, "outage", 60*time.Second, "how long the acceptor is down in outage, from the agent's start")
 	fs.Float64Var(&o.throttleRate, "throttle-rate", 0.9, "share of entries the acceptor refuses in throttle, 0 to 1")
@@ -151,8 +153,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.keep, "keep", false, "keep the generated logs and state")
 	fs.DurationVar(&o.timeout, "timeout", 15*time.Minute, "give up on a workload if not every line is stored by then (plus its fault's length)")
 	fs.DurationVar(&o.stall, "stall", time.Minute, "give up on a workload if nothing new is stored for this long (outside a fault)")
-	fs.StringVar(&o.profile, "cpuprofile", "", "have kinetail write a CPU profile to `file` (with several workloads, file-NAME.ext for each)")
-	fs.StringVar(&o.memProfile, "memprofile", "", "with -idle: have kinetail write an allocation profile of the restart and the idle time to `file`")
+	fs.StringVar(&o.profile, "cpuprofile", "", "have kinetail write a CPU profile to `file` (with several workloads, file-NAME.ext for each; with -idle, of the restart and the idle time)")
+	fs.StringVar(&o.memProfile, "memprofile", "", "have kinetail write an allocation profile to `file` when it stops (with several workloads, file-NAME.ext for each; with -idle, of the restart and the idle time)")
 	fs.DurationVar(&o.settle, "settle", 2*time.Second, "once every line is counted, wait until nothing arrives for this long")
 	fs.DurationVar(&o.idle, "idle", 0, "run the idle scenario instead of the workloads: -idle-files files, restarted, then idle this long")
 	fs.IntVar(&o.idleFiles, "idle-files", 10000, "`files` of the idle scenario")
@@ -364,12 +366,15 @@ func runWorkload(ctx context.Context, o options, w workload, bin, work string, d
 	if err := os.WriteFile(cfgFile, []byte(configYAML(w, stateDir, dataDir, acc.url, o.agentYAML, o.dest)), 0o644); err != nil {
 		return nil, err
 	}
-	profile := o.profile
-	if profile != "" && several {
-		ext := filepath.Ext(profile)
-		profile = strings.TrimSuffix(profile, ext) + "-" + w.name + ext
+	suffix := ""
+	if several {
+		suffix = w.name
 	}
-	r, err := measure(ctx, o, w, bin, cfgFile, profile, acc, stderr)
+	profiles, err := profileArgs(o, suffix)
+	if err != nil {
+		return nil, err
+	}
+	r, err := measure(ctx, o, w, bin, cfgFile, profiles, acc, stderr)
 	usage, cerr := acc.Close()
 	closed = true
 	if err != nil {
@@ -436,4 +441,27 @@ func childEnv(caFile string) []string {
 		"AWS_CONFIG_FILE="+os.DevNull,
 		"AWS_SHARED_CREDENTIALS_FILE="+os.DevNull,
 	)
+}
+
+// profileArgs gives kinetail's profile flags for the files asked for, each
+// named with suffix before its extension when suffix is not empty (one
+// profile per workload).
+func profileArgs(o options, suffix string) ([]string, error) {
+	var args []string
+	for _, p := range []struct{ flag, file string }{{"-cpuprofile", o.profile}, {"-memprofile", o.memProfile}} {
+		if p.file == "" {
+			continue
+		}
+		file := p.file
+		if suffix != "" {
+			ext := filepath.Ext(file)
+			file = strings.TrimSuffix(file, ext) + "-" + suffix + ext
+		}
+		abs, err := filepath.Abs(file)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, p.flag, abs)
+	}
+	return args, nil
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -154,10 +155,10 @@ func testQuick(t *testing.T, bin string) {
 			}
 		}
 	}
-	if r := results[4]; r.FaultLines != 0 || r.Refused == 0 {
+	if r := results[slices.Index(workloadNames, "outage")]; r.FaultLines != 0 || r.Refused == 0 {
 		t.Errorf("outage: %d lines stored and %d connections refused while down; want none stored, some refused", r.FaultLines, r.Refused)
 	}
-	if r := results[5]; r.Throttled == 0 {
+	if r := results[slices.Index(workloadNames, "throttle")]; r.Throttled == 0 {
 		t.Error("throttle: no entry was throttled")
 	}
 }

@@ -17,16 +17,9 @@ import (
 // stops it. With a fault, the acceptor is down or throttling from the
 // agent's start for w.faultFor, and the agent's peak memory is read at the
 // fault's end and again once it has caught up.
-func measure(ctx context.Context, o options, w workload, bin, cfgFile, profile string, acc *acceptorProc, stderr io.Writer) (*result, error) {
+func measure(ctx context.Context, o options, w workload, bin, cfgFile string, profiles []string, acc *acceptorProc, stderr io.Writer) (*result, error) {
 	lines := w.data.lines
-	args := []string{"run", "-c", cfgFile}
-	if profile != "" {
-		p, err := filepath.Abs(profile)
-		if err != nil {
-			return nil, err
-		}
-		args = append(args, "-cpuprofile", p)
-	}
+	args := append([]string{"run", "-c", cfgFile}, profiles...)
 	if w.fault == faultOutage {
 		if err := acc.SetDown(true); err != nil {
 			return nil, err

@@ -40,9 +40,9 @@ type workload struct {
 
 // workloadNames are every workload, in the order they run; the default
 // runs all but csv.
-var workloadNames = []string{"raw", "apache", "aggregate", "files", "outage", "throttle", "csv"}
+var workloadNames = []string{"raw", "apache", "aggregate", "files", "manyfiles", "outage", "throttle", "csv"}
 
-const defaultWorkloads = "raw,apache,aggregate,files,outage,throttle"
+const defaultWorkloads = "raw,apache,aggregate,files,manyfiles,outage,throttle"
 
 // workloads returns the workloads -workloads names, in the order of
 // workloadNames.
@@ -62,6 +62,12 @@ func workloads(o options) ([]workload, error) {
 		"files": {
 			title: fmt.Sprintf("raw lines in %s files", thousands(float64(o.files))),
 			data:  dataset{format: formatCSV, files: o.files, dirs: dirsFor(o.files), lines: csvLines, lineLen: o.line},
+		},
+		// Files whose own memory (readers, scan state, checkpoint
+		// entries) is a good part of memory_limit.
+		"manyfiles": {
+			title: fmt.Sprintf("raw lines in %s files", thousands(float64(o.manyFiles))),
+			data:  dataset{format: formatCSV, files: o.manyFiles, dirs: dirsFor(o.manyFiles), lines: csvLines, lineLen: o.line},
 		},
 		"outage": {
 			title: fmt.Sprintf("%s files, acceptor down %s", thousands(float64(o.backlogFiles)), seconds(o.outage)),
