@@ -42,10 +42,10 @@ type budget struct {
 // live heap against 2.5 MB for one file (GODEBUG=gctrace=1); heap profiles
 // of ten thousand files with a backlog showed about 1.8 KB each (readers
 // 0.5 KB, starts 0.46 KB, checkpoint entries 0.3 KB, scan state 0.25 KB,
-// first bytes and the rest). Charging 2 KiB left ten thousand files the
-// floor for lines, and they were read slower than with 1.5 KiB (make
-// bench -files 10000, two pairs). The goroutine stacks of the files open,
-// up to max_open_files, stay in the runtime's part of the limit.
+// first bytes and the rest); 1.5 KiB is between the two. With the default
+// memory_limit a flow reaches its floor at about 8,000 files. The
+// goroutine stacks of the files open, up to max_open_files, stay in the
+// runtime's part of the limit.
 const fileBytes = 1536
 
 // The semaphore is as large as can be, with all but the budget's size held
