@@ -73,7 +73,7 @@ demo: deps build
 	$(GO) run ./internal/cmd/demo -bin $(BIN) -config config.example.yaml
 
 # Every workload of the end-to-end benchmark (raw lines, Apache → JSON, KPL
-# aggregation, 1,000 files, an outage, 90% throttling), several minutes, then
+# aggregation, 1,000 files, 10,000 files, an outage, 90% throttling), several minutes, then
 # one table; bench-quick runs them with small sizes in seconds. BENCH_FLAGS
 # passes more, like -workloads raw,files or -dest 'max_in_flight: 8'.
 BENCH_FLAGS ?=
