@@ -404,10 +404,10 @@ func (f *flow) release() {
 // memory share of share bytes: the share less what its tailer's recycled
 // buffers and the spare record slices take. recycle is how many batch
 // buffers its tailer keeps for reuse (tailer.Config.Recycle): up to 4, and
-// at most half of what the share has beyond a batch and a maximal line
-// (what flowMemory makes sure of).
+// at most half of what the share has beyond leastBudget (what flowMemory
+// makes sure of).
 func flowBudget(share int64, fc *config.Flow) (budget int64, recycle int) {
 	one := tailer.RecycleBytes(1, 0, 0)
-	recycle = int(max(0, min(4, (share-int64(tailer.DefaultBatchBytes)-int64(fc.MaxLineBytes))/(2*one))))
+	recycle = int(max(0, min(4, (share-leastBudget(fc))/(2*one))))
 	return share - tailer.RecycleBytes(recycle, 0, 0) - spareRecordsBytes, recycle
 }

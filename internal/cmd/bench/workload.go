@@ -51,6 +51,13 @@ func workloads(o options) ([]workload, error) {
 	one := dataset{format: formatCSV, files: 1, dirs: 1, lines: csvLines, lineLen: o.line}
 	backlog := dataset{format: formatCSV, files: o.backlogFiles, dirs: dirsFor(o.backlogFiles),
 		lines: o.backlogSize / int64(o.line), lineLen: o.line}
+	// The lines of one file spread over n files in a few directories.
+	inFiles := func(n int) workload {
+		return workload{
+			title: fmt.Sprintf("raw lines in %s files", thousands(float64(n))),
+			data:  dataset{format: formatCSV, files: n, dirs: dirsFor(n), lines: csvLines, lineLen: o.line},
+		}
+	}
 	all := map[string]workload{
 		"raw": {title: "raw lines", data: one},
 		"apache": {
@@ -59,16 +66,10 @@ func workloads(o options) ([]workload, error) {
 			transforms: []string{"log_to_json: {format: combined_apache}"},
 		},
 		"aggregate": {title: fmt.Sprintf("raw lines, KPL aggregates ≤ %d B", o.aggregate), data: one, aggregate: o.aggregate},
-		"files": {
-			title: fmt.Sprintf("raw lines in %s files", thousands(float64(o.files))),
-			data:  dataset{format: formatCSV, files: o.files, dirs: dirsFor(o.files), lines: csvLines, lineLen: o.line},
-		},
+		"files":     inFiles(o.files),
 		// Files whose own memory (readers, scan state, checkpoint
 		// entries) is a good part of memory_limit.
-		"manyfiles": {
-			title: fmt.Sprintf("raw lines in %s files", thousands(float64(o.manyFiles))),
-			data:  dataset{format: formatCSV, files: o.manyFiles, dirs: dirsFor(o.manyFiles), lines: csvLines, lineLen: o.line},
-		},
+		"manyfiles": inFiles(o.manyFiles),
 		"outage": {
 			title: fmt.Sprintf("%s files, acceptor down %s", thousands(float64(o.backlogFiles)), seconds(o.outage)),
 			data:  backlog, fault: faultOutage, faultFor: o.outage, distinct: true,
