@@ -10,7 +10,8 @@ import (
 // is unreachable: open connections are reset, new ones are reset as soon
 // as they are accepted (before any TLS handshake), and a request that was
 // already being read is answered by resetting its connection too. Every
-// connection reset counts in Stats.Refused.
+// connection reset counts in Stats.Refused, before the reset: a client
+// that saw its connection reset finds it counted.
 func (a *Acceptor) SetDown(down bool) {
 	a.down.Store(down)
 	if !down {
@@ -19,8 +20,8 @@ func (a *Acceptor) SetDown(down bool) {
 	a.connMu.Lock()
 	defer a.connMu.Unlock()
 	for c := range a.conns {
-		reset(c)
 		a.refused.Add(1)
+		reset(c)
 	}
 }
 
@@ -29,8 +30,8 @@ func (a *Acceptor) SetDown(down bool) {
 // request is answered 503.
 func (a *Acceptor) refuse(w http.ResponseWriter) {
 	if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
-		reset(c)
 		a.refused.Add(1)
+		reset(c)
 		return
 	}
 	writeError(w, false, http.StatusServiceUnavailable, "ServiceUnavailable", "down")
@@ -73,7 +74,7 @@ func (g gate) Accept() (net.Conn, error) {
 		if err != nil || !g.a.down.Load() {
 			return c, err
 		}
-		reset(c)
 		g.a.refused.Add(1)
+		reset(c)
 	}
 }
