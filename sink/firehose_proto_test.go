@@ -89,10 +89,7 @@ func TestPutRecordBatchBodyMatchesEncodingJSON(t *testing.T) {
 }
 
 func TestPutRecordBatchBodyAllocations(t *testing.T) {
-	entries := make([]entry, 500)
-	for i := range entries {
-		entries[i].data = []byte(`{"time":"2024-05-01T12:00:00Z","host":"web-1","status":200}`)
-	}
+	entries := sameEntries(500, []byte(`{"time":"2024-05-01T12:00:00Z","host":"web-1","status":200}`), "")
 	body := appendPutRecordBatchBody(nil, "s", entries, nil) // grow the buffer once
 	allocs := testing.AllocsPerRun(20, func() { body = appendPutRecordBatchBody(body[:0], "s", entries, nil) })
 	if allocs != 0 {

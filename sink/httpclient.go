@@ -24,7 +24,8 @@ const (
 // that garbage made the collector a tenth of the agent's CPU. 128 KiB holds
 // a request of 500 raw lines, or of 500 Apache lines as JSON; larger ones
 // (aggregates) pay the 32 KiB once per much larger body. The buffer is
-// written to the TLS connection at once, in full 16 KiB records.
+// written to the TLS connection at once, in full 16 KiB records, which
+// batchedTLS gathers into one system call.
 const writeBufferBytes = 128 << 10
 
 // newHTTPClient returns the HTTP client of a sink: the SDK's buildable
@@ -49,9 +50,9 @@ func newHTTPClient(set *settings, tune func(*http.Transport)) *awshttp.Buildable
 			tr.MaxIdleConnsPerHost = set.maxInFlight + 2
 			tr.MaxIdleConns = max(tr.MaxIdleConns, set.maxInFlight+2)
 			// A request's head and its body leave together in full TLS
-			// records (16 KiB), not the head in a 4 KiB one of its own:
-			// one write per 16 KiB, which is as few as TLS allows
-			// (records are written one by one).
+			// records (16 KiB), not the head in a 4 KiB one of its own;
+			// over HTTP/1.1 the records of one buffer leave in one
+			// write (batchedTLS).
 			tr.WriteBufferSize = writeBufferBytes
 			// Protocols overrides ForceAttemptHTTP2, which the SDK sets.
 			// HTTP/2 is offered over TLS only: a plain http endpoint

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/firehose"
@@ -338,6 +339,10 @@ func newStream(ctx context.Context, d *config.Destination, opts Options) (*Strea
 		return nil, fmt.Errorf("destination %s: no AWS region: set region in the destination or AWS_REGION", d.Name)
 	}
 	set.where = newSettings(d, cfg.Region).where
+	if bc, ok := cfg.HTTPClient.(*awshttp.BuildableClient); ok && !set.http2 {
+		// Last, after the loader's AWS_CA_BUNDLE: see batchedTLS.
+		cfg.HTTPClient = bc.WithTransportOptions(batchedTLS)
+	}
 	// Put request bodies are plain bytes.Readers (see putClient.put):
 	// only the SDK's calls need the wrapper, added after loading so that
 	// the loader still sees the BuildableClient it installs AWS_CA_BUNDLE

@@ -21,8 +21,8 @@ import (
 
 const (
 	entryBytes        = int64(unsafe.Sizeof(entry{}))
-	requestFixedBytes = 64<<10 + writeBufferBytes // the answer, headers, the entries slice, its connection's write buffer
-	entryBodyBytes    = 64                        // an entry's JSON or CBOR beyond its data and keys
+	requestFixedBytes = 64<<10 + writeBufferBytes + gatherBytes // the answer, headers, the entries slice, its connection's write buffer and gathered TLS records
+	entryBodyBytes    = 64                                      // an entry's JSON or CBOR beyond its data and keys
 )
 
 // cost is what a request of entries holds beyond the records' data.

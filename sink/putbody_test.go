@@ -185,10 +185,7 @@ func TestPutRecordsBodyAllocations(t *testing.T) {
 
 func BenchmarkPutRecordsBody(b *testing.B) {
 	ks := &keySource{rng: rand.NewPCG(1, 2)}
-	entries := make([]entry, 500)
-	for i := range entries {
-		entries[i].data = []byte(`{"time":"2024-05-01T12:00:00Z","host":"web-1","status":200,"path":"/index.html","bytes":5120}`)
-	}
+	entries := sameEntries(500, []byte(`{"time":"2024-05-01T12:00:00Z","host":"web-1","status":200,"path":"/index.html","bytes":5120}`), "")
 	var body []byte
 	b.SetBytes(int64(500 * len(entries[0].data)))
 	for b.Loop() {

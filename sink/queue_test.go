@@ -16,6 +16,15 @@ func entries(prefix string, n, size int) []entry {
 	return es
 }
 
+// sameEntries returns n entries of the same data and partition key.
+func sameEntries(n int, data []byte, key string) []entry {
+	es := make([]entry, n)
+	for i := range es {
+		es[i] = entry{data: data, key: key}
+	}
+	return es
+}
+
 func names(es []entry) []string {
 	out := make([]string, len(es))
 	for i, e := range es {

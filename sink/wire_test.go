@@ -262,14 +262,11 @@ func (c *loggedConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
-// The request's head leaves in the same write as the start of its body, not
-// in a small write of its own, and the body buffer is reused from one call
-// to the next once the transport has written it.
-func TestPutWritesHeadWithBody(t *testing.T) {
-	t.Parallel()
-	srv := kinesistest.NewFaultServer(t, kinesistest.FaultOptions{})
-	var log connWrites
-	k, err := NewKinesis(context.Background(), testDestination(srv.URL()), Options{
+// newLoggedKinesis returns a sink for endpoint that records in log what its
+// connections write.
+func newLoggedKinesis(t *testing.T, endpoint string, log *connWrites) *Stream {
+	t.Helper()
+	k, err := NewKinesis(context.Background(), testDestination(endpoint), Options{
 		credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "test-secret", ""),
 		tuneTransport: func(tr *http.Transport) {
 			dial := tr.DialContext
@@ -278,17 +275,25 @@ func TestPutWritesHeadWithBody(t *testing.T) {
 				if err != nil {
 					return nil, err
 				}
-				return &loggedConn{Conn: c, log: &log}, nil
+				return &loggedConn{Conn: c, log: log}, nil
 			}
 		},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	entries := make([]entry, 300)
-	for i := range entries {
-		entries[i] = entry{data: bytes.Repeat([]byte{'x'}, 100), key: "k"}
-	}
+	return k
+}
+
+// The request's head leaves in the same write as the start of its body, not
+// in a small write of its own, and the body buffer is reused from one call
+// to the next once the transport has written it.
+func TestPutWritesHeadWithBody(t *testing.T) {
+	t.Parallel()
+	srv := kinesistest.NewFaultServer(t, kinesistest.FaultOptions{})
+	var log connWrites
+	k := newLoggedKinesis(t, srv.URL(), &log)
+	entries := sameEntries(300, bytes.Repeat([]byte{'x'}, 100), "k")
 	var b putBuffers
 	for i := range 3 {
 		b.body = appendPutRecordsBody(b.body[:0], testStream, false, entries, nil, nil)
@@ -335,5 +340,42 @@ func TestPutGivesUpBufferWithoutAnswer(t *testing.T) {
 	}
 	if b.body != nil {
 		t.Error("the body buffer was kept after a request without an answer")
+	}
+}
+
+// Over TLS a request leaves in one write, not one per 16 KiB record, and
+// the gathering does not cost the trust in AWS_CA_BUNDLE.
+func TestPutOverTLSWritesOnce(t *testing.T) {
+	srv := kinesistest.NewFaultServer(t, kinesistest.FaultOptions{TLS: true, Streams: []string{testStream}})
+	bundle := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(bundle, srv.CertificatePEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_CA_BUNDLE", bundle)
+	var log connWrites
+	k := newLoggedKinesis(t, srv.URL(), &log)
+	entries := sameEntries(300, bytes.Repeat([]byte{'x'}, 200), "k")
+	var b putBuffers
+	for i := range 4 {
+		b.body = appendPutRecordsBody(b.body[:0], testStream, false, entries, nil, nil)
+		log.mu.Lock()
+		before := len(log.writes)
+		log.mu.Unlock()
+		if err := k.put.put(context.Background(), &b); err != nil {
+			t.Fatalf("put %d: %v", i, err)
+		}
+		if i == 0 {
+			continue // the handshake's writes
+		}
+		log.mu.Lock()
+		writes := log.writes[before:]
+		log.mu.Unlock()
+		if len(writes) != 1 || len(writes[0]) <= len(b.body) {
+			sizes := make([]int, len(writes))
+			for j, w := range writes {
+				sizes[j] = len(w)
+			}
+			t.Errorf("put %d of a %d-byte body: writes of %v bytes, want one of the whole request", i, len(b.body), sizes)
+		}
 	}
 }
