@@ -7,10 +7,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -95,16 +98,22 @@ func TestNewFirehoseRejectsCBOR(t *testing.T) {
 	}
 }
 
-// The client built from the destination speaks HTTP/1.1 unless told
-// otherwise, even to a server that offers HTTP/2, and still trusts
-// AWS_CA_BUNDLE. The server sees the protocol of each request.
-func TestKinesisHTTPVersion(t *testing.T) {
-	srv := kinesistest.NewFaultServer(t, kinesistest.FaultOptions{TLS: true, HTTP2: true, Streams: []string{testStream}})
+// trustServer makes the clients the test builds trust srv's certificate,
+// through AWS_CA_BUNDLE.
+func trustServer(t *testing.T, srv *kinesistest.FaultServer) {
 	bundle := filepath.Join(t.TempDir(), "ca.pem")
 	if err := os.WriteFile(bundle, srv.CertificatePEM(), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("AWS_CA_BUNDLE", bundle)
+}
+
+// The client built from the destination speaks HTTP/1.1 unless told
+// otherwise, even to a server that offers HTTP/2, and still trusts
+// AWS_CA_BUNDLE. The server sees the protocol of each request.
+func TestKinesisHTTPVersion(t *testing.T) {
+	srv := kinesistest.NewFaultServer(t, kinesistest.FaultOptions{TLS: true, HTTP2: true, Streams: []string{testStream}})
+	trustServer(t, srv)
 	tests := []struct {
 		version  string
 		protocol string
@@ -347,11 +356,7 @@ func TestPutGivesUpBufferWithoutAnswer(t *testing.T) {
 // the gathering does not cost the trust in AWS_CA_BUNDLE.
 func TestPutOverTLSWritesOnce(t *testing.T) {
 	srv := kinesistest.NewFaultServer(t, kinesistest.FaultOptions{TLS: true, Streams: []string{testStream}})
-	bundle := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(bundle, srv.CertificatePEM(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("AWS_CA_BUNDLE", bundle)
+	trustServer(t, srv)
 	var log connWrites
 	k := newLoggedKinesis(t, srv.URL(), &log)
 	entries := sameEntries(300, bytes.Repeat([]byte{'x'}, 200), "k")
@@ -377,5 +382,82 @@ func TestPutOverTLSWritesOnce(t *testing.T) {
 			}
 			t.Errorf("put %d of a %d-byte body: writes of %v bytes, want one of the whole request", i, len(b.body), sizes)
 		}
+	}
+}
+
+// connectProxy is an HTTP proxy that tunnels CONNECT requests, on a
+// loopback port; tls serves it over HTTPS (httptest's certificate).
+func connectProxy(t *testing.T, tls bool) (url string, tunnels *atomic.Int64) {
+	tunnels = new(atomic.Int64)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodConnect {
+			http.Error(w, "CONNECT only", http.StatusMethodNotAllowed)
+			return
+		}
+		up, err := net.Dial("tcp", r.Host)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer up.Close()
+		down, buf, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer down.Close()
+		tunnels.Add(1)
+		if _, err := down.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n")); err != nil {
+			return
+		}
+		go func() {
+			io.Copy(up, buf) // what the client sent after the CONNECT
+			up.(*net.TCPConn).CloseWrite()
+		}()
+		io.Copy(down, up)
+	}))
+	if tls {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
+	t.Cleanup(srv.Close)
+	return srv.URL, tunnels
+}
+
+// Requests reach a TLS endpoint through an http:// proxy (the transport's
+// own TLS) and through an https:// one (TLS to the proxy dialed by
+// batchedTLS, the endpoint's TLS inside it), as HTTPS_PROXY would send them.
+func TestKinesisThroughProxy(t *testing.T) {
+	srv := kinesistest.NewFaultServer(t, kinesistest.FaultOptions{TLS: true, Streams: []string{testStream}})
+	trustServer(t, srv) // and the proxy: both have httptest's certificate
+	for _, proxyTLS := range []bool{false, true} {
+		proxy, tunnels := connectProxy(t, proxyTLS)
+		t.Run(proxy[:strings.Index(proxy, ":")], func(t *testing.T) {
+			u, err := neturl.Parse(proxy)
+			if err != nil {
+				t.Fatal(err)
+			}
+			k, err := NewKinesis(context.Background(), testDestination(srv.URL()), Options{
+				credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "test-secret", ""),
+				// HTTPS_PROXY itself is never used for loopback addresses.
+				tuneTransport: func(tr *http.Transport) { tr.Proxy = http.ProxyURL(u) },
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			acks := newAckCounter(1000)
+			in, res := runSink(context.Background(), k)
+			send(t, in, acks.batches(0, 1000, 100, 300))
+			close(in)
+			if err := wait(t, res, 30*time.Second); err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if got := len(acks.acked(t)); got != 1000 {
+				t.Errorf("%d records acknowledged, want 1000", got)
+			}
+			if tunnels.Load() == 0 {
+				t.Error("no request went through the proxy")
+			}
+		})
 	}
 }
