@@ -55,6 +55,26 @@ func (r *reader) batchTarget() int {
 	return min((t+unit-1)/unit*unit, r.o.batchBytes)
 }
 
+// batchRoom is the room to take at once for a batch in a backlog: its
+// batchTarget, or less when the file is known to end sooner. The last
+// batch of a file then holds budget for its own lines, not for a whole
+// batch's: the batch holds its budget until its lines are stored, and a
+// sink waiting for more records before it sends waited on budget those few
+// lines held (a thousand files of 500 KB ending at once were read at 32 k
+// lines a second with memory_limit 24MiB, waiting for max_age each time).
+// One fstat per batch.
+func (r *reader) batchRoom() int {
+	room := r.batchTarget()
+	if _, plain := r.f.(*os.File); !plain {
+		return room // a compressed copy's size is what was decompressed so far
+	}
+	if size, _, err := sizeOf(r.f); err == nil && size >= r.off {
+		const slack = 512 // as readSize's
+		room = int(min(int64(room), int64(len(r.stage))+size-r.off+slack))
+	}
+	return room
+}
+
 // reserve makes room in the stage for want more bytes, taking them from the
 // budget before they are read (waiting while there is none). In a backlog
 // the room for the whole batch is taken at once, so the stage is allocated
@@ -69,7 +89,7 @@ func (r *reader) reserve(ctx context.Context, want int) error {
 	room := func() (target int, need int64) {
 		target = max(cap(r.stage), len(r.stage)+want)
 		if r.readFull {
-			target = max(target, r.batchTarget())
+			target = max(target, r.batchRoom())
 		}
 		index = min(r.o.batchLines, len(r.lines)+(target-len(r.stage))/r.lineLen+1)
 		need = int64(target-cap(r.stage)) + r.owed
