@@ -201,16 +201,25 @@ func (r *reader) cutWithin(rest int) {
 	r.cutEnd = end
 }
 
+// synced returns once the generation is in the checkpoint. A generation
+// the checkpoint does not know yet is recorded durably before any of it is
+// handed on: after a crash, its entry is what finds its rest in a rotated
+// copy.
+func (r *reader) synced(ctx context.Context) error {
+	if !r.sync {
+		return nil
+	}
+	if err := r.o.hooks.Sync(ctx); err != nil {
+		return err
+	}
+	r.sync = false
+	return nil
+}
+
 // send hands one batch on.
 func (r *reader) send(ctx context.Context, b Batch) error {
-	if r.sync {
-		// A generation the checkpoint does not know yet is recorded
-		// durably before any of it is handed on: after a crash, its
-		// entry is what finds its rest in a rotated copy.
-		if err := r.o.hooks.Sync(ctx); err != nil {
-			return err
-		}
-		r.sync = false
+	if err := r.synced(ctx); err != nil {
+		return err
 	}
 	// Counted before it is handed on: the consumer may give b.Lines back
 	// at once (Tailer.ReleaseLines).

@@ -411,6 +411,18 @@ func (r *reader) readAvailable(ctx context.Context) (bool, error) {
 		if !more {
 			break
 		}
+		if len(r.stage) == 0 {
+			// A new generation waits for its save before its first
+			// read, not with its first batch read: waiting, it holds
+			// no budget, and the files starting at once all go on
+			// after one save. Waiting with their batches, as many as
+			// the flow's budget holds went on after each save (ten
+			// thousand files of 50 KB were read at 80 k lines a
+			// second).
+			if err := r.synced(ctx); err != nil {
+				return grew, err
+			}
+		}
 		if err := r.reserve(ctx, want); err != nil {
 			return grew, err
 		}

@@ -332,3 +332,93 @@ func BenchmarkReader(b *testing.B) {
 	}
 	b.ReportMetric(float64(lines)/b.Elapsed().Seconds(), "lines/s")
 }
+
+// heldBudget is a Budget that never waits and counts what is held.
+type heldBudget struct{ held int64 }
+
+func (b *heldBudget) Acquire(_ context.Context, n int64) error { b.held += n; return nil }
+func (b *heldBudget) TryAcquire(n int64) bool                  { b.held += n; return true }
+func (b *heldBudget) Release(n int64)                          { b.held -= n }
+
+// The last batch of a file read in a backlog holds budget for its own few
+// lines, not for the room of a whole batch (640 KiB here) the reader would
+// take without knowing that the file ends sooner: a thousand files ending at once would otherwise hold the
+// flow's budget with a few lines each, and reading would wait on a sink
+// that waits for more lines. What the reader and its batches hold is still
+// exactly what they took.
+func TestReaderShortLastBatch(t *testing.T) {
+	line := strings.Repeat("x", 99) + "\n"
+	tests := []struct {
+		name  string
+		lines int
+		tail  string // unterminated, left staged
+	}{
+		{"a hundred lines after a full batch", DefaultBatchLines + 100, ""},
+		{"and a partial line", DefaultBatchLines + 100, "partial"},
+		{"one line", DefaultBatchLines + 1, ""},
+	}
+	for _, tt := range tests {
+		for _, recycled := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/recycled=%v", tt.name, recycled), func(t *testing.T) {
+				d := testfs.New(t)
+				d.Write("app.log", strings.Repeat(line, tt.lines)+tt.tail)
+				o := testOpts()
+				var budget heldBudget
+				o.budget = &budget
+				if recycled {
+					o.recycle = &recycler{size: o.batchBytes, maxLines: o.batchLines, keep: 4}
+				}
+				s := newSyncReader(t, d.Path("app.log"), o)
+				s.read()
+				if got := len(s.lines()); got != tt.lines {
+					t.Fatalf("%d lines read, want %d", got, tt.lines)
+				}
+				var sizes int64
+				for _, b := range s.batches {
+					sizes += b.Size
+				}
+				if sizes+s.r.held != budget.held {
+					t.Errorf("batches hold %d and the reader %d, but %d is taken", sizes, s.r.held, budget.held)
+				}
+				last := s.batches[len(s.batches)-1]
+				n := int64(len(last.Lines))
+				// Its lines, and at most the rest of the read that ended
+				// the batch before it (split into this one's stage).
+				rest := int64(defaultReadBuf) + (defaultReadBuf/int64(len(line))+1)*lineBytes
+				if most := n*(int64(len(line))+lineBytes) + rest + 4<<10; last.Size > most {
+					t.Errorf("the last batch of %d lines holds %d bytes of budget, want at most %d", n, last.Size, most)
+				}
+			})
+		}
+	}
+}
+
+// A generation the checkpoint does not know waits for its save before its
+// first read, holding no budget: files starting at once then all go on
+// after one save, instead of as many as the budget holds with their first
+// batches read. Its lines are still handed on only after the save.
+func TestReaderSyncsBeforeFirstRead(t *testing.T) {
+	d := testfs.New(t)
+	d.Write("app.log", strings.Repeat("a line\n", 1000))
+	o := testOpts()
+	var budget heldBudget
+	o.budget = &budget
+	var s *syncReader
+	syncs := 0
+	o.hooks.Sync = func(context.Context) error {
+		syncs++
+		if budget.held != 0 || s.r.off != 0 || len(s.batches) != 0 {
+			t.Errorf("the save was waited for holding %d bytes of budget, at offset %d, after %d batches", budget.held, s.r.off, len(s.batches))
+		}
+		return nil
+	}
+	s = newSyncReader(t, d.Path("app.log"), o)
+	s.r.sync = true
+	s.read()
+	if syncs != 1 {
+		t.Errorf("%d saves waited for, want 1", syncs)
+	}
+	if got := len(s.lines()); got != 1000 {
+		t.Errorf("%d lines, want 1000", got)
+	}
+}
