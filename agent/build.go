@@ -25,7 +25,7 @@ const (
 // programBytes is about the resident size of kinetail's own code and
 // read-only data once it has run every path (RssFile in /proc/PID/status:
 // 16.5 MiB): pages the runtime's memory limit does not count.
-const programBytes = 16 << 20
+const programBytes = 17 << 20
 
 // RuntimeLimit is the Go runtime's soft memory limit for an agent.memory_limit
 // of limit bytes: the limit less the program's own pages, so that the

@@ -11,8 +11,8 @@ import (
 func TestRuntimeLimit(t *testing.T) {
 	const MiB = 1 << 20
 	for _, tt := range []struct{ limit, want int64 }{
-		{64 * MiB, 48 * MiB},
-		{1024 * MiB, 1008 * MiB},
+		{64 * MiB, 47 * MiB},
+		{1024 * MiB, 1007 * MiB},
 		{24 * MiB, 12 * MiB},
 		{8 * MiB, 4 * MiB},
 	} {
