@@ -86,11 +86,11 @@ func (s *Saver) Run(ctx context.Context) {
 // after a step in which nobody asked. Ten thousand files with a backlog
 // at a first start spent 14% of the agent's CPU saving when every save
 // waited twice its time, and 20% more CPU per line in all than at eight
-// times. But a new file's first batch waits for its save while holding
-// its budget: when the waiting batches hold all of the flow's budget no
-// other file can ask, and waiting on only made reading wait (ten
-// thousand files of 50 KB were read at 80 k lines a second). It reports
-// false when ctx is done.
+// times. Once nobody asks, waiting on only makes the readers that asked
+// wait: ten thousand files of 50 KB, whose first batches waited for their
+// save holding the flow's budget, were read at 80 k lines a second with
+// a fixed wait of eight times (the tailer now waits before reading). It
+// reports false when ctx is done.
 func (s *Saver) gather(ctx context.Context, pause *time.Timer) bool {
 	step := max(s.took, time.Millisecond)
 	deadline := time.Now().Add(min(8*s.took, time.Second))

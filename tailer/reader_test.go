@@ -342,9 +342,9 @@ func (b *heldBudget) Release(n int64)                          { b.held -= n }
 
 // The last batch of a file read in a backlog holds budget for its own few
 // lines, not for the room of a whole batch (640 KiB here) the reader would
-// take without knowing that the file ends sooner: a thousand files ending at once would otherwise hold the
-// flow's budget with a few lines each, and reading would wait on a sink
-// that waits for more lines. What the reader and its batches hold is still
+// take without knowing that the file ends sooner: a thousand files ending
+// at once would otherwise hold the flow's budget with a few lines each,
+// and reading would wait on a sink that waits for more lines. What the reader and its batches hold is still
 // exactly what they took.
 func TestReaderShortLastBatch(t *testing.T) {
 	line := strings.Repeat("x", 99) + "\n"

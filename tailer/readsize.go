@@ -9,6 +9,12 @@ import (
 	"os"
 )
 
+// readSlack is what a read sized to the file's known end asks for beyond
+// it: it makes a read that stops at the file's end short, so that it is
+// told from a full one (readFull), and takes in a line or two written since
+// the Stat.
+const readSlack = 512
+
 // readSize is how much to read next: a full read buffer while the file has
 // more than that, else what it is known to hold and a little more, so a
 // small file never reserves a batch's worth of budget, nor a quiet file's
@@ -30,11 +36,7 @@ func (r *reader) readSize() (want int, more bool) {
 				return 0, false
 			}
 		}
-		// The slack makes a read that stops at the file's end short, so
-		// that it is told from a full one (readFull), and takes in a line
-		// or two written since the Stat.
-		const slack = 512
-		want = int(min(max(left, 0)+slack, int64(want)))
+		want = int(min(max(left, 0)+readSlack, int64(want)))
 	}
 	if room := r.o.batchBytes - len(r.stage); room >= least {
 		want = min(want, room)
@@ -69,8 +71,7 @@ func (r *reader) batchRoom() int {
 		return room // a compressed copy's size is what was decompressed so far
 	}
 	if size, _, err := sizeOf(r.f); err == nil && size >= r.off {
-		const slack = 512 // as readSize's
-		room = int(min(int64(room), int64(len(r.stage))+size-r.off+slack))
+		room = int(min(int64(room), int64(len(r.stage))+size-r.off+readSlack))
 	}
 	return room
 }
