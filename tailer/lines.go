@@ -153,7 +153,7 @@ func (r *reader) cutWithin(rest int) {
 	if end == r.cutEnd {
 		return
 	}
-	r.widen()
+	r.widen(end)
 	var lines []Line
 	var size int64
 	var whole []byte // the stage's array, now the batch's

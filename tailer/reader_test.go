@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -420,5 +421,68 @@ func TestReaderSyncsBeforeFirstRead(t *testing.T) {
 	}
 	if got := len(s.lines()); got != 1000 {
 		t.Errorf("%d lines, want 1000", got)
+	}
+}
+
+// TestReaderWidensBeforeHandingOn checks that every batch is handed on
+// only once the checkpoint can name its generation by all the bytes of its
+// first KiB the batches cover. A fingerprint left at the bytes the file
+// held when it was opened (one byte of a partial line, say) matches a file
+// re-created on the same inode that starts alike, and the lines handed on
+// but not yet delivered would be lost without a warning after a restart.
+func TestReaderWidensBeforeHandingOn(t *testing.T) {
+	long := strings.Repeat("z", 2000) + "\n"
+	tests := []struct {
+		name       string
+		opened     string   // the file when its identity is taken
+		appends    []string // written after, one read each
+		wantWidths []int    // the fingerprints published, in order
+	}{
+		{"opened empty", "", []string{"b-1 first\n"}, []int{10}},
+		{"opened at one byte of a partial line", "b", []string{"-78 xx\n"}, []int{8}},
+		{"widened again as it grows", "short\n", []string{"second\n", "third\n"}, []int{13, 19}},
+		{"to a full fingerprint", "b", []string{"-1\n", long}, []int{4, FingerprintSize}},
+		{"opened with a full fingerprint", long, []string{"more\n"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := testfs.New(t)
+			d.Write("app.log", tt.opened)
+			o := testOpts()
+			var published, durable FileID
+			var widths []int
+			o.hooks.OnWiden = func(_ *Source, id FileID) {
+				published = id
+				widths = append(widths, id.FingerprintLen)
+			}
+			o.hooks.Sync = func(context.Context) error {
+				durable = published
+				return nil
+			}
+			s := newSyncReader(t, d.Path("app.log"), o)
+			durable = s.r.id // as if saved when the reader was opened
+			content := tt.opened
+			s.r.emit = func(_ context.Context, b Batch) error {
+				want := min(int(b.End), FingerprintSize)
+				if durable.FingerprintLen < want || durable.Fingerprint != fnv1a([]byte(content[:durable.FingerprintLen])) {
+					t.Errorf("batch [%d,%d) handed on while the checkpoint's fingerprint covers %d bytes, want %d",
+						b.Start, b.End, durable.FingerprintLen, want)
+				}
+				s.batches = append(s.batches, b)
+				return nil
+			}
+			s.read()
+			for _, a := range tt.appends {
+				d.Append("app.log", a)
+				content += a
+				s.read()
+			}
+			if !slices.Equal(widths, tt.wantWidths) {
+				t.Errorf("fingerprints published %v, want %v", widths, tt.wantWidths)
+			}
+			if got, want := len(s.lines()), strings.Count(content, "\n"); got != want {
+				t.Errorf("%d lines, want %d", got, want)
+			}
+		})
 	}
 }

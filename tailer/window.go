@@ -138,25 +138,29 @@ func (r *reader) readHead() error {
 	return nil
 }
 
-// widen lengthens a short fingerprint once the file has more data (and
-// again past FingerprintSize), so checkpoints carry the strongest identity
-// available. The generation keeps its device and inode, also when read from
-// a copy. Only this goroutine writes r.id, and only before sending a batch.
-func (r *reader) widen() {
+// widen lengthens the fingerprint to the first min(end, FingerprintSize)
+// bytes once a batch reaches past it, so that the checkpoint names the
+// generation by every byte of its first KiB that was handed on. A
+// fingerprint left at the few bytes the file held when it was opened
+// matches a file re-created on the same inode that starts with the same
+// bytes: after a restart the agent would take it for the generation, and
+// the lines handed on but not yet delivered would be lost without a
+// warning. The wider identity is made durable before the batch is handed
+// on (r.sync), as a new generation's is; this costs a save only while the
+// generation is shorter than FingerprintSize. The generation keeps its
+// device and inode, also when read from a copy. Only this goroutine
+// writes r.id, and only before sending a batch.
+func (r *reader) widen(end int64) {
 	fl := r.id.FingerprintLen
-	if fl >= FingerprintSize || r.off <= int64(fl) || (fl > 0 && r.off < FingerprintSize) {
+	if int64(fl) >= min(end, FingerprintSize) {
 		return
 	}
-	var buf [FingerprintSize]byte
-	n, err := r.f.ReadAt(buf[:min(r.off, FingerprintSize)], 0)
-	if n <= fl || (err != nil && !errors.Is(err, io.EOF)) || fnv1a(buf[:fl]) != r.id.Fingerprint {
+	r.fillPrefix(end)
+	if len(r.prefix) <= fl || fnv1a(r.prefix[:fl]) != r.id.Fingerprint {
 		return // shrank or rewritten: checkTruncation sees to it
 	}
-	r.id.Fingerprint, r.id.FingerprintLen = fnv1a(buf[:n]), n
-	if fl == 0 && r.o.hooks.Sync != nil {
-		// The generation was saved while empty, which names no content:
-		// its first bytes are made durable before any of it is handed
-		// on, like a new generation's.
+	r.id.Fingerprint, r.id.FingerprintLen = fnv1a(r.prefix), len(r.prefix)
+	if r.o.hooks.Sync != nil {
 		r.sync = true
 	}
 	if r.o.hooks.OnWiden != nil {
