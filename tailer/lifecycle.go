@@ -121,6 +121,12 @@ func (t *Tailer) begin(ctx context.Context, s *opening, wg *sync.WaitGroup) bool
 	if size, _, err := sizeOf(f); err == nil {
 		r.lastSize = max(size, s.off)
 	}
+	if s.g != nil {
+		// An earlier run read this far (handed on, not all of it
+		// acknowledged): the file held that much, and if it is found
+		// truncated now with no copy, that much is lost.
+		r.lastSize = max(r.lastSize, s.g.pos.Read)
+	}
 	t.mu.Lock()
 	t.addReader(r)
 	if s.gone {
