@@ -50,13 +50,22 @@ func (s *Saver) Run(ctx context.Context) {
 	defer tick.Stop()
 	pause := time.NewTimer(0)
 	defer pause.Stop()
+	wait := func(d time.Duration) bool {
+		pause.Reset(d)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-pause.C:
+			return true
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		case <-s.soon:
-			if !s.gather(ctx, pause) {
+			if !s.gather(wait) {
 				return
 			}
 		}
@@ -89,28 +98,25 @@ func (s *Saver) Run(ctx context.Context) {
 // times. Once nobody asks, waiting on only makes the readers that asked
 // wait: ten thousand files of 50 KB, whose first batches waited for their
 // save holding the flow's budget, were read at 80 k lines a second with
-// a fixed wait of eight times (the tailer now waits before reading). It
-// reports false when ctx is done.
-func (s *Saver) gather(ctx context.Context, pause *time.Timer) bool {
+// a fixed wait of eight times (the tailer now waits before reading).
+// wait sleeps for a step and reports false when the saver is to stop;
+// gather then reports false too.
+func (s *Saver) gather(wait func(time.Duration) bool) bool {
 	step := max(s.took, time.Millisecond)
-	deadline := time.Now().Add(min(8*s.took, time.Second))
-	for {
-		d := min(step, time.Until(deadline))
-		if d <= 0 {
-			return true
-		}
-		pause.Reset(d)
-		select {
-		case <-ctx.Done():
+	left := min(8*s.took, time.Second)
+	for left > 0 {
+		d := min(step, left)
+		if !wait(d) {
 			return false
-		case <-pause.C:
 		}
+		left -= d
 		select {
 		case <-s.soon: // asked again during the step: wait on
 		default:
 			return true
 		}
 	}
+	return true
 }
 
 // Save writes the entries if they changed since the last save.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -151,5 +152,48 @@ func TestSaverCountsWrites(t *testing.T) {
 			t.Fatalf("after a save (change %v, fail %v): %d writes, %d failures; want %d, %d",
 				step.change, step.fail, st.Writes, st.Failures, step.writes, step.failures)
 		}
+	}
+}
+
+// TestSaverGather checks how long a save asked for waits for more asks: in
+// steps of the last save's time while asks keep coming, at most eight
+// steps and a second, and no longer once a step passes with none.
+func TestSaverGather(t *testing.T) {
+	ms := time.Millisecond
+	tests := []struct {
+		name  string
+		took  time.Duration // the last save's time
+		asked int           // steps during which someone asks again
+		stop  int           // the saver stops during this step (1-based); 0 never
+		want  []time.Duration
+		ok    bool
+	}{
+		{"no save yet", 0, 100, 0, nil, true},
+		{"nobody asks again", 5 * ms, 0, 0, []time.Duration{5 * ms}, true},
+		{"asked during two steps", 5 * ms, 2, 0, []time.Duration{5 * ms, 5 * ms, 5 * ms}, true},
+		{"asked all the time: eight steps", 5 * ms, 100, 0, slices.Repeat([]time.Duration{5 * ms}, 8), true},
+		{"slow saves: a second at most", 300 * ms, 100, 0, []time.Duration{300 * ms, 300 * ms, 300 * ms, 100 * ms}, true},
+		{"fast saves: steps of a millisecond", 100 * time.Microsecond, 100, 0, []time.Duration{800 * time.Microsecond}, true},
+		{"stopped while waiting", 5 * ms, 100, 2, []time.Duration{5 * ms, 5 * ms}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _, _, _ := newTestSaver(t)
+			s.took = tt.took
+			var waited []time.Duration
+			wait := func(d time.Duration) bool {
+				waited = append(waited, d)
+				if len(waited) == tt.stop {
+					return false
+				}
+				if len(waited) <= tt.asked {
+					s.Soon()
+				}
+				return true
+			}
+			if ok := s.gather(wait); ok != tt.ok || !slices.Equal(waited, tt.want) {
+				t.Fatalf("gather waited %v and reported %v; want %v and %v", waited, ok, tt.want, tt.ok)
+			}
+		})
 	}
 }
