@@ -55,7 +55,7 @@ func (d *decoder) validateAgent(a *Agent, root *yaml.Node) {
 	d.positive(&a.CheckpointTTL, root, s.child("checkpoint_ttl"))
 	d.positive(&a.ShutdownTimeout, root, s.child("shutdown_timeout"))
 	d.intRange(&a.MaxOpenFiles, 16, 1<<20, root, s.child("max_open_files"))
-	d.sizeRange(&a.MemoryLimit, 8*MiB, 1<<40, root, s.child("memory_limit"))
+	d.sizeRange(&a.MemoryLimit, MinMemoryLimit, 1<<40, root, s.child("memory_limit"))
 	switch a.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:

@@ -138,7 +138,7 @@ func TestConfigYAML(t *testing.T) {
 	}
 	state, data := `/tmp/a dir with "quotes"`, "/srv/data"
 	dest := []string{"max_in_flight: 8", "batch:\n  max_records: 250\n  max_age: 2s\n"}
-	agent := []string{"memory_limit: 32MiB", "max_open_files: 100"}
+	agent := []string{"memory_limit: 48MiB", "max_open_files: 100"}
 	for _, w := range ws {
 		c, err := config.Parse("bench.yaml", []byte(configYAML(w, state, data, "https://127.0.0.1:1234", agent, dest)))
 		if err != nil {
@@ -157,7 +157,7 @@ func TestConfigYAML(t *testing.T) {
 		if d.MaxInFlight != 8 || d.Batch.MaxRecords != 250 || time.Duration(d.Batch.MaxAge) != 2*time.Second {
 			t.Errorf("%s: -dest snippets not applied: max_in_flight %d, batch %+v", w.name, d.MaxInFlight, d.Batch)
 		}
-		if c.Agent.MemoryLimit != 32*config.MiB || c.Agent.MaxOpenFiles != 100 {
+		if c.Agent.MemoryLimit != 48*config.MiB || c.Agent.MaxOpenFiles != 100 {
 			t.Errorf("%s: -agent snippets not applied: memory_limit %v, max_open_files %d", w.name, c.Agent.MemoryLimit, c.Agent.MaxOpenFiles)
 		}
 		if len(c.Flows) != 1 || c.Flows[0].Destination != "bench" || len(c.Flows[0].Transforms) != len(w.transforms) ||

@@ -146,7 +146,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.throttleFor, "throttle-for", 60*time.Second, "how long throttle throttles, from the agent's start (or until every line is stored)")
 	fs.IntVar(&o.aggregate, "aggregate", 51200, "KPL aggregate `bytes` of the aggregate workload")
 	fs.Var((*listFlag)(&o.dest), "dest", "a YAML `snippet` added to the destination's settings, like 'max_in_flight: 8' (repeatable)")
-	fs.Var((*listFlag)(&o.agentYAML), "agent", "a YAML `snippet` added to the agent's settings, like 'memory_limit: 32MiB' (repeatable)")
+	fs.Var((*listFlag)(&o.agentYAML), "agent", "a YAML `snippet` added to the agent's settings, like 'memory_limit: 48MiB' (repeatable)")
 	fs.BoolVar(&o.acceptH2, "accept-h2", false, "let the acceptor speak HTTP/2 to clients that offer it (by default HTTP/1.1 only, as the service)")
 	fs.BoolVar(&o.distinct, "distinct", false, "count distinct lines in every workload, not only outage and throttle (costs the acceptor CPU)")
 	fs.StringVar(&o.work, "work", "", "work `directory` for logs, configs and state (default: a new temporary directory)")
