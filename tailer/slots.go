@@ -47,6 +47,10 @@ func (t *Tailer) openWaiting(ctx context.Context, wg *sync.WaitGroup) {
 		if !t.begin(ctx, t.queue[0], wg) {
 			return
 		}
+		// Begun, the start is its reader's or given back: the queue's
+		// array must not keep it, its generation and its Source until
+		// the queue is empty (ten thousand of them at a first start).
+		t.queue[0] = nil
 		t.queue = t.queue[1:]
 		t.followed(-1) // a reader now, or given back to the next scan
 	}
