@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -177,37 +178,75 @@ func TestTailerPermissionDenied(t *testing.T) {
 	}
 }
 
-// While the first scan opens the files it found, one after another, a
-// checkpoint saved (the first reader's Sync) must not claim the files not
-// opened yet as seen: they are in no entry, and a restart would take their
-// rotated files for read ones.
-func TestTailerScannedDuringFirstScan(t *testing.T) {
+// While the first scan opens the files it found, one after another (as
+// descriptors are free, or as each goes idle and is parked when there is
+// one), a checkpoint saved meanwhile (the first reader's Sync) must not
+// claim the files not opened yet as seen: they are in no entry, and a
+// restart would take their rotated files for read ones. Until a file is
+// opened, the checkpoint's time (Scanned) must not pass its last write,
+// whichever order they are opened in and whichever was written first.
+func TestTailerScannedWhileStartsWait(t *testing.T) {
+	for _, descriptors := range []int64{0, 1} {
+		t.Run(fmt.Sprintf("descriptors=%d", descriptors), func(t *testing.T) {
+			var open *semaphore.Weighted
+			if descriptors > 0 {
+				open = semaphore.NewWeighted(descriptors)
+			}
+			scannedWhileStartsWait(t, open)
+		})
+	}
+}
+
+func scannedWhileStartsWait(t *testing.T, open *semaphore.Weighted) {
 	d := testfs.New(t)
-	written := time.Now().Add(-time.Hour).Truncate(time.Second)
-	for _, n := range []string{"a.log", "b.log"} {
+	base := time.Now().Add(-time.Hour).Truncate(time.Second)
+	// Names and last writes in different orders: the oldest is neither
+	// opened first nor last.
+	written := map[string]time.Time{
+		"a.log": base.Add(3 * time.Minute),
+		"b.log": base,
+		"c.log": base.Add(4 * time.Minute),
+		"d.log": base.Add(time.Minute),
+		"e.log": base.Add(2 * time.Minute),
+	}
+	for n, m := range written {
 		d.Write(n, n+"\n")
-		if err := os.Chtimes(d.Path(n), written, written); err != nil {
+		if err := os.Chtimes(d.Path(n), m, m); err != nil {
 			t.Fatal(err)
 		}
 	}
 	var (
-		tl    atomic.Pointer[Tailer]
-		ready = make(chan struct{})
-		got   = make(chan time.Time, 2)
+		tl     atomic.Pointer[Tailer]
+		ready  = make(chan struct{})
+		mu     sync.Mutex
+		opened = make(map[string]bool)
+		bad    []string
 	)
 	h := start(t, Config{
-		Paths: []string{d.Path("*.log")},
-		Hooks: Hooks{OnOpen: func(*Source, Opened) {
+		Paths:     []string{d.Path("*.log")},
+		OpenFiles: open,
+		Hooks: Hooks{OnOpen: func(src *Source, _ Opened) {
 			<-ready
-			got <- tl.Load().Scanned()
+			got := tl.Load().Scanned()
+			mu.Lock()
+			defer mu.Unlock()
+			opened[filepath.Base(src.Path)] = true
+			for n, m := range written {
+				if !opened[n] && got.After(m) {
+					bad = append(bad, fmt.Sprintf("%s opened: Scanned() = %s, after %s's last write %s",
+						filepath.Base(src.Path), got.Format(time.TimeOnly), n, m.Format(time.TimeOnly)))
+				}
+			}
 		}},
 	})
 	tl.Store(h.tl)
 	close(ready)
-	h.waitTexts(2)
+	h.waitTexts(len(written))
 	h.stop()
-	if s := <-got; s.IsZero() || s.After(written) {
-		t.Errorf("Scanned() = %v when the first file opened, with another file written at %v not opened yet", s, written)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(opened) != len(written) || len(bad) > 0 {
+		t.Errorf("%d files opened of %d; %v", len(opened), len(written), bad)
 	}
 }
 

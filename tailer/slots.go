@@ -42,10 +42,23 @@ func (t *Tailer) openWaiting(ctx context.Context, wg *sync.WaitGroup) {
 	if stopping(ctx) {
 		return
 	}
-	defer t.noteWaiting()
+	// Only a start of the oldest new generation waiting can change the
+	// oldest: the others leave it, and one that fails to open counts no
+	// older. noteWaiting walks the whole queue, and at a first start
+	// with ten thousand files this runs once for every descriptor freed.
+	oldest, stale := t.waiting.Load(), false
+	defer func() {
+		if stale {
+			t.noteWaiting()
+		}
+	}()
 	for len(t.queue) > 0 {
-		if !t.begin(ctx, t.queue[0], wg) {
+		s := t.queue[0]
+		if !t.begin(ctx, s, wg) {
 			return
+		}
+		if s.g == nil && !s.mtime.IsZero() && (oldest == 0 || s.mtime.UnixNano() <= oldest) {
+			stale = true
 		}
 		// Begun, the start is its reader's or given back: the queue's
 		// array must not keep it, its generation and its Source until
