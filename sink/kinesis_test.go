@@ -141,6 +141,17 @@ func send(t *testing.T, in chan<- Batch, bs []Batch) {
 	}
 }
 
+// runAll runs k on bs, closes its input and waits for Run to return.
+func runAll(t *testing.T, k *Stream, bs []Batch, within time.Duration) {
+	t.Helper()
+	in, res := runSink(context.Background(), k)
+	send(t, in, bs)
+	close(in)
+	if err := wait(t, res, within); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}
+
 func wait(t *testing.T, res <-chan error, within time.Duration) error {
 	t.Helper()
 	select {
@@ -200,12 +211,7 @@ func TestKinesisDeliversEverythingWithinLimits(t *testing.T) {
 			k := newTestKinesis(t, d)
 			acks := newAckCounter(tt.records)
 
-			in, res := runSink(context.Background(), k)
-			send(t, in, acks.batches(0, tt.records, 64, tt.pad))
-			close(in)
-			if err := wait(t, res, 30*time.Second); err != nil {
-				t.Fatalf("Run: %v", err)
-			}
+			runAll(t, k, acks.batches(0, tt.records, 64, tt.pad), 30*time.Second)
 
 			storedOnce(t, srv, tt.records)
 			if got := len(acks.acked(t)); got != tt.records {
@@ -336,12 +342,7 @@ func TestKinesisRejectsOversizeRecords(t *testing.T) {
 		{Data: []byte(big), Ack: acks.group(1)},
 		{Data: []byte(recordData(2)), Ack: acks.group(2)},
 	}}
-	in, res := runSink(context.Background(), k)
-	send(t, in, []Batch{b})
-	close(in)
-	if err := wait(t, res, 10*time.Second); err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	runAll(t, k, []Batch{b}, 10*time.Second)
 	stored := srv.Stored()
 	if len(stored) != 2 || string(stored[0].Data) != recordData(0) || string(stored[1].Data) != recordData(2) {
 		t.Errorf("stored %d records, want the two neighbours of the oversize one", len(stored))
@@ -414,12 +415,7 @@ func TestKinesisMaxAttemptsDropsAndAcknowledges(t *testing.T) {
 	k := newTestKinesis(t, d)
 	acks := newAckCounter(20)
 
-	in, res := runSink(context.Background(), k)
-	send(t, in, acks.batches(0, 20, 20, 0))
-	close(in)
-	if err := wait(t, res, 10*time.Second); err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	runAll(t, k, acks.batches(0, 20, 20, 0), 10*time.Second)
 	if got := len(acks.acked(t)); got != 20 {
 		t.Errorf("%d records acknowledged, want 20", got)
 	}
@@ -496,12 +492,7 @@ func TestKinesisPartitionKeys(t *testing.T) {
 			for i := range 20 {
 				b.Records = append(b.Records, Record{Data: []byte(recordData(i)), PartitionKey: tt.key})
 			}
-			in, res := runSink(context.Background(), k)
-			send(t, in, []Batch{b})
-			close(in)
-			if err := wait(t, res, 10*time.Second); err != nil {
-				t.Fatalf("Run: %v", err)
-			}
+			runAll(t, k, []Batch{b}, 10*time.Second)
 			stored := srv.Stored()
 			keys := map[string]bool{}
 			for _, r := range stored {

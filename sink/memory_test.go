@@ -47,12 +47,7 @@ func TestKinesisRequestsFitTheMemoryBudget(t *testing.T) {
 			d.MaxInFlight = 4
 			k := newBudgetedKinesis(t, d, NewMemory(tt.memory))
 			acks := newAckCounter(records)
-			in, res := runSink(context.Background(), k)
-			send(t, in, acks.batches(0, records, 10, pad))
-			close(in)
-			if err := wait(t, res, 60*time.Second); err != nil {
-				t.Fatalf("Run: %v", err)
-			}
+			runAll(t, k, acks.batches(0, records, 10, pad), 60*time.Second)
 			storedOnce(t, srv, records)
 			if got := len(acks.acked(t)); got != records {
 				t.Errorf("%d records acknowledged, want %d", got, records)

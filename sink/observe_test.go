@@ -69,12 +69,7 @@ func TestStreamObserver(t *testing.T) {
 		t.Fatalf("state before any request: %+v", s)
 	}
 	acks := newAckCounter(n)
-	in, res := runSink(context.Background(), k)
-	send(t, in, acks.batches(0, n, 50, 0))
-	close(in)
-	if err := wait(t, res, 60*time.Second); err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	runAll(t, k, acks.batches(0, n, 50, 0), 60*time.Second)
 
 	c := srv.Counts()
 	st := k.Stats()

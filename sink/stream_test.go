@@ -83,12 +83,7 @@ func TestKinesisAggregation(t *testing.T) {
 					}
 				}
 			}
-			in, res := runSink(context.Background(), k)
-			send(t, in, bs)
-			close(in)
-			if err := wait(t, res, 60*time.Second); err != nil {
-				t.Fatalf("Run: %v", err)
-			}
+			runAll(t, k, bs, 60*time.Second)
 			users, aggregates := userRecords(t, srv.Stored())
 			seen := map[string]int{}
 			for _, u := range users {
@@ -149,12 +144,7 @@ func TestKinesisCompression(t *testing.T) {
 			d.Compression = kind
 			k := newTestKinesis(t, d)
 			acks := newAckCounter(100)
-			in, res := runSink(context.Background(), k)
-			send(t, in, acks.batches(0, 100, 10, 200))
-			close(in)
-			if err := wait(t, res, 30*time.Second); err != nil {
-				t.Fatalf("Run: %v", err)
-			}
+			runAll(t, k, acks.batches(0, 100, 10, 200), 30*time.Second)
 			dec, _ := zstd.NewReader(nil)
 			defer dec.Close()
 			seen := map[string]bool{}
@@ -219,12 +209,7 @@ func TestKinesisDeadLetters(t *testing.T) {
 			tt.setup(d)
 			k := newTestKinesis(t, d)
 			acks := newAckCounter(30)
-			in, res := runSink(context.Background(), k)
-			send(t, in, acks.batches(0, 30, 10, tt.pad))
-			close(in)
-			if err := wait(t, res, 30*time.Second); err != nil {
-				t.Fatalf("Run: %v", err)
-			}
+			runAll(t, k, acks.batches(0, 30, 10, tt.pad), 30*time.Second)
 			if got := len(acks.acked(t)); got != 30 {
 				t.Errorf("%d records acknowledged, want 30", got)
 			}
@@ -277,12 +262,7 @@ func TestFirehose(t *testing.T) {
 				t.Fatalf("Check: %v", err)
 			}
 			acks := newAckCounter(2000)
-			in, res := runSink(context.Background(), k)
-			send(t, in, acks.batches(0, 2000, 100, 20))
-			close(in)
-			if err := wait(t, res, 60*time.Second); err != nil {
-				t.Fatalf("Run: %v", err)
-			}
+			runAll(t, k, acks.batches(0, 2000, 100, 20), 60*time.Second)
 			seen := map[string]int{}
 			stored := srv.FirehoseStored()
 			for _, r := range stored {
@@ -345,12 +325,7 @@ func TestKinesisShardAware(t *testing.T) {
 				BytesPerSecond: perShard, RecordsPerSecond: 1000}
 			k := newTestKinesis(t, d)
 			acks := newAckCounter(records)
-			in, res := runSink(context.Background(), k)
-			send(t, in, acks.batches(0, records, 500, 87))
-			close(in)
-			if err := wait(t, res, 60*time.Second); err != nil {
-				t.Fatalf("Run: %v", err)
-			}
+			runAll(t, k, acks.batches(0, records, 500, 87), 60*time.Second)
 			users, _ := userRecords(t, srv.Stored())
 			if len(users) != records || len(acks.acked(t)) != records {
 				t.Fatalf("%d user records stored, %d acknowledged; want %d", len(users), len(acks.acked(t)), records)

@@ -45,12 +45,7 @@ func TestKinesisCBORResendsOnlyFailedEntries(t *testing.T) {
 	k := newTestKinesis(t, d)
 	acks := newAckCounter(n)
 
-	in, res := runSink(context.Background(), k)
-	send(t, in, acks.batches(0, n, 50, 20))
-	close(in)
-	if err := wait(t, res, 60*time.Second); err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	runAll(t, k, acks.batches(0, n, 50, 20), 60*time.Second)
 	storedOnce(t, srv, n)
 	if got := len(acks.acked(t)); got != n {
 		t.Errorf("%d records acknowledged, want %d", got, n)
@@ -135,12 +130,7 @@ func TestKinesisHTTPVersion(t *testing.T) {
 				t.Fatalf("Check: %v", err)
 			}
 			acks := newAckCounter(1000)
-			in, res := runSink(context.Background(), k)
-			send(t, in, acks.batches(0, 1000, 100, 0))
-			close(in)
-			if err := wait(t, res, 30*time.Second); err != nil {
-				t.Fatalf("Run: %v", err)
-			}
+			runAll(t, k, acks.batches(0, 1000, 100, 0), 30*time.Second)
 			if got := len(acks.acked(t)); got != 1000 {
 				t.Errorf("%d records acknowledged, want 1000", got)
 			}
@@ -446,12 +436,7 @@ func TestKinesisThroughProxy(t *testing.T) {
 				t.Fatal(err)
 			}
 			acks := newAckCounter(1000)
-			in, res := runSink(context.Background(), k)
-			send(t, in, acks.batches(0, 1000, 100, 300))
-			close(in)
-			if err := wait(t, res, 30*time.Second); err != nil {
-				t.Fatalf("Run: %v", err)
-			}
+			runAll(t, k, acks.batches(0, 1000, 100, 300), 30*time.Second)
 			if got := len(acks.acked(t)); got != 1000 {
 				t.Errorf("%d records acknowledged, want 1000", got)
 			}
