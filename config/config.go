@@ -55,11 +55,11 @@ type Metrics struct {
 }
 
 // MinMemoryLimit is the least agent.memory_limit: kinetail's own code is
-// about 17 MiB of the resident set, and half of the rest is for the
-// budgets, the other half for the collector. Below it the heap cannot stay
-// within what is left, the collector runs without end and the resident set
-// outgrows the limit anyway (measured with 1,000 files: 32MiB peaked at
-// 41 MiB, 40MiB at 43 MiB; 48MiB stayed at 46 MiB).
+// about 17 MiB of the resident set whatever the limit, and the budgets are
+// half of it. Below this the runtime's part (the limit less the code) is
+// hardly more than the budgets: the collector runs without end and the
+// resident set outgrows the limit anyway (measured with 1,000 files: 32MiB
+// peaked at 41 MiB, 40MiB at 43 MiB; 48MiB stayed at 46 MiB).
 const MinMemoryLimit = 48 * MiB
 
 // DefaultMetricsListen is agent.metrics.listen's default, where `kinetail
