@@ -1,9 +1,11 @@
 package tailer
 
 import (
+	"context"
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/kinetail/kinetail/internal/testfs"
@@ -65,8 +67,7 @@ func TestCopyTruncateWhileStopped(t *testing.T) {
 // (an older checkpoint's, or the file was that short when it was last
 // identified), which the file holds again. (A file re-created on the same
 // inode between the scan that decides on it and its open is found
-// truncated by its reader instead; the generative test's sequence
-// recreated-on-its-inode-between-scan-and-open covers that race.)
+// truncated by its reader instead: TestReopenedTruncatedKnowsWhatWasRead.)
 func TestTruncatedWhileStoppedWithNoCopy(t *testing.T) {
 	d := testfs.New(t)
 	line := "old line, handed on and not acknowledged\n"
@@ -91,5 +92,46 @@ func TestTruncatedWhileStoppedWithNoCopy(t *testing.T) {
 	h.stop()
 	if s := h.tl.Stats(); s.CopyTruncateLost+s.LostBytes != read-off {
 		t.Errorf("%d bytes reported lost (%+v), want the %d bytes read past the offset", s.CopyTruncateLost+s.LostBytes, s, read-off)
+	}
+}
+
+// A file re-created on the same inode between the scan that decided to
+// resume its generation and the open: the reader finds it truncated at
+// once, and the generation it ends with knows the file held what an
+// earlier run read of it, so that the bytes handed on past the saved
+// offset and never acknowledged are counted lost if no copy holds them
+// (see account).
+func TestReopenedTruncatedKnowsWhatWasRead(t *testing.T) {
+	d := testfs.New(t)
+	d.Write("app.log", "new\n") // what the re-created file holds now
+	fi, err := os.Stat(d.Path("app.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := keyOf(fi)
+	const off, read = 400, 3600
+	id := FileID{Dev: key.dev, Inode: key.ino, Fingerprint: 1, FingerprintLen: 100}
+	tl, err := New(fast(Config{Paths: []string{d.Path("app.log")}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl.watcher = &watcher{soon: make(chan struct{}, 1)} // what Run would start: the truncation asks it for a scan
+	g := &gen{pos: Position{Path: d.Path("app.log"), ID: id, Offset: off, Read: read}}
+	s := &opening{path: d.Path("app.log"), key: key, id: id, off: off, g: g,
+		src: &Source{Path: d.Path("app.log"), ID: id}, ended: make(chan struct{}), once: new(sync.Once)}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	if !tl.begin(ctx, s, &wg) {
+		t.Fatal("begin found no descriptor")
+	}
+	wg.Wait() // the reader ends: its file is shorter than the offset
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	if len(tl.ended) != 1 {
+		t.Fatalf("%d generations ended, want 1", len(tl.ended))
+	}
+	if g := tl.ended[0]; !g.truncated || g.size != read {
+		t.Fatalf("ended truncated=%v, known to %d bytes; want truncated, known to the %d an earlier run read", g.truncated, g.size, read)
 	}
 }
