@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/kinetail/kinetail/internal/testfs"
 )
@@ -384,12 +385,42 @@ func TestReaderShortLastBatch(t *testing.T) {
 				last := s.batches[len(s.batches)-1]
 				n := int64(len(last.Lines))
 				// Its lines, and at most the rest of the read that ended
-				// the batch before it (split into this one's stage).
+				// the batch before it (split into this one's stage),
+				// rounded up to a size recycled buffers fit: at most a
+				// quarter more.
 				rest := int64(defaultReadBuf) + (defaultReadBuf/int64(len(line))+1)*lineBytes
-				if most := n*(int64(len(line))+lineBytes) + rest + 4<<10; last.Size > most {
+				if most := (n*(int64(len(line))+lineBytes) + rest + 4<<10) * 5 / 4; last.Size > most {
 					t.Errorf("the last batch of %d lines holds %d bytes of budget, want at most %d", n, last.Size, most)
 				}
 			})
+		}
+	}
+}
+
+// The last batch of a file fits the recycled buffer of another file's
+// last batch a little shorter: sized exactly to what each file held, the
+// last batches of a thousand files of a few hundred KB fitted no recycled
+// buffer, and each was allocated and collected.
+func TestReaderLastBatchReusesRecycled(t *testing.T) {
+	line := strings.Repeat("x", 99) + "\n"
+	d := testfs.New(t)
+	d.Write("a.log", strings.Repeat(line, DefaultBatchLines+900))
+	d.Write("b.log", strings.Repeat(line, DefaultBatchLines+950))
+	o := testOpts()
+	o.recycle = &recycler{size: o.batchBytes, maxLines: o.batchLines, keep: 4}
+	a := newSyncReader(t, d.Path("a.log"), o)
+	a.read()
+	for _, b := range a.batches {
+		o.recycle.putBuffer(b.buf)
+	}
+	b := newSyncReader(t, d.Path("b.log"), o)
+	b.read()
+	if len(a.batches) != 2 || len(b.batches) != 2 {
+		t.Fatalf("%d and %d batches, want 2 each", len(a.batches), len(b.batches))
+	}
+	for i := range 2 {
+		if unsafe.SliceData(b.batches[i].buf) != unsafe.SliceData(a.batches[i].buf) {
+			t.Errorf("batch %d of b.log was read into a new buffer of %d bytes, not a.log's of %d", i, cap(b.batches[i].buf), cap(a.batches[i].buf))
 		}
 	}
 }

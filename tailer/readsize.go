@@ -52,9 +52,7 @@ func (r *reader) readSize() (want int, more bool) {
 // most BatchBytes; rounded up, so that the batches of a file, and of files
 // like it, fit each other's recycled buffers.
 func (r *reader) batchTarget() int {
-	const unit = 64 << 10
-	t := (r.o.batchLines + r.o.batchLines/16) * r.lineLen
-	return min((t+unit-1)/unit*unit, r.o.batchBytes)
+	return min(recycledSize((r.o.batchLines+r.o.batchLines/16)*r.lineLen), r.o.batchBytes)
 }
 
 // batchRoom is the room to take at once for a batch in a backlog: its
@@ -64,14 +62,17 @@ func (r *reader) batchTarget() int {
 // sink waiting for more records before it sends waited on budget those few
 // lines held (a thousand files of 500 KB ending at once were read at 32 k
 // lines a second with memory_limit 24MiB, waiting for max_age each time).
-// One fstat per batch.
+// It is rounded up as batchTarget is: sized exactly, the last batches of a
+// thousand files of 500 KB (half of their batches) fitted no recycled
+// buffer, and each was allocated and collected. One fstat per batch.
 func (r *reader) batchRoom() int {
 	room := r.batchTarget()
 	if _, plain := r.f.(*os.File); !plain {
 		return room // a compressed copy's size is what was decompressed so far
 	}
 	if size, _, err := sizeOf(r.f); err == nil && size >= r.off {
-		room = int(min(int64(room), int64(len(r.stage))+size-r.off+readSlack))
+		exact := min(int64(room), int64(len(r.stage))+size-r.off+readSlack)
+		room = min(room, recycledSize(int(exact)))
 	}
 	return room
 }
@@ -88,7 +89,7 @@ func (r *reader) reserve(ctx context.Context, want int) error {
 	// addLine), sized by the lines the file had so far.
 	var index int
 	room := func() (target int, need int64) {
-		target = max(cap(r.stage), len(r.stage)+want)
+		target = max(cap(r.stage), recycledSize(len(r.stage)+want))
 		if r.readFull {
 			target = max(target, r.batchRoom())
 		}
@@ -148,7 +149,9 @@ func (r *reader) grow(n int) {
 	if cap(r.stage)-len(r.stage) >= n {
 		return
 	}
-	target := max(len(r.stage)+n, 2*cap(r.stage))
+	// Rounded as batchTarget is: a new batch's stage starts as the rest
+	// of the read that cut the one before, and often stays that size.
+	target := recycledSize(max(len(r.stage)+n, 2*cap(r.stage)))
 	r.charge(int64(target - cap(r.stage)))
 	r.resize(target)
 }

@@ -1,6 +1,7 @@
 package tailer
 
 import (
+	"math/bits"
 	"sync"
 	"unsafe"
 )
@@ -29,6 +30,19 @@ type recycler struct {
 // minRecycled is the smallest buffer worth keeping: smaller ones are what
 // a live file's few new lines need, cheap to allocate.
 const minRecycled = 64 << 10
+
+// recycledSize is the capacity to ask for n bytes in, so that buffers
+// asked for by batches of about the same size fit each other once recycled
+// (take gives a buffer up to a quarter larger than asked): n rounded up to
+// a quarter of the largest power of two at most n, at most a quarter
+// more. Below minRecycled (not kept) it is n.
+func recycledSize(n int) int {
+	if n < minRecycled {
+		return n
+	}
+	step := 1 << (bits.Len(uint(n)) - 3)
+	return (n + step - 1) &^ (step - 1)
+}
 
 // stagedLineBytes is the memory of one line of a reader's index.
 const stagedLineBytes = int64(unsafe.Sizeof(stagedLine{}))
@@ -203,8 +217,7 @@ func (t *Tailer) Buffer(n int) []byte {
 		// rounded up to a recycled size they would hold budget for.
 		return make([]byte, 0, n)
 	}
-	const unit = 64 << 10 // sizes that recycled buffers fit
-	return t.recycle.buffer(0, (n+unit-1)/unit*unit)
+	return t.recycle.buffer(0, recycledSize(n))
 }
 
 // Recycle gives a buffer from Buffer back to the tailer, once nothing
