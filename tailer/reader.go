@@ -350,6 +350,14 @@ func (r *reader) run(ctx context.Context, retire func(*reader) bool) error {
 			}
 		}
 		if gone == 0 && r.idle(now) {
+			// Parked, a file cut below what was seen of it would not
+			// be looked at again (its size stays what the park saw):
+			// a file truncated before its reader's first read, under
+			// descriptor pressure, parked at once with its
+			// generation's lines in a copy nobody read.
+			if err := r.checkTruncation(); err != nil {
+				return err
+			}
 			return errIdle
 		}
 		if err := r.wait(ctx); err != nil {

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/kinetail/kinetail/internal/testfs"
 )
@@ -79,5 +81,29 @@ func TestReaderTruncatedBetweenCheckAndRead(t *testing.T) {
 				t.Fatalf("checkTruncation after the read = %v, want errTruncated", err)
 			}
 		})
+	}
+}
+
+// A reader parks as soon as it is idle while other files wait for a
+// descriptor, without the wait after which it looks at its file again: a
+// file cut to nothing before the reader's first read must be found
+// truncated, not parked as read to its end. Parked, nothing looked at it
+// again (its size stayed what the park saw), and the generation's lines,
+// in the copy a copytruncate left, were never read nor reported lost.
+func TestReaderTruncatedBeforeFirstReadUnderPressure(t *testing.T) {
+	d := testfs.New(t)
+	d.Write("app.log", strings.Repeat("a line\n", 100))
+	o := testOpts()
+	o.idleClose = time.Hour
+	var pressure atomic.Bool
+	pressure.Store(true)
+	o.pressure = &pressure
+	s := newSyncReader(t, d.Path("app.log"), o)
+	if err := os.Truncate(d.Path("app.log"), 0); err != nil {
+		t.Fatal(err)
+	}
+	err := s.r.run(context.Background(), func(*reader) bool { return false })
+	if !errors.Is(err, errTruncated) {
+		t.Errorf("run = %v, want errTruncated", err)
 	}
 }
