@@ -46,9 +46,9 @@ import (
 // the sequence printed in FILE (as a failure prints it).
 // KINETAIL_GEN_FDS=1 gives a third of the sequences one descriptor for all
 // files (op.fds). It is not on by default yet: it finds lines that never
-// arrive when a file waiting for the descriptor is rotated before it is
-// opened (seed 1008423454126 of the session that added it; BENCHMARKS.md,
-// Soak), not fixed yet.
+// arrive when a new file, the agent killed before its first save, is out
+// of the globs at the restart's first scan and rotated away before the
+// next (seed 1008423454126; BENCHMARKS.md, Soak), not fixed yet.
 // Sequences the generative test once failed on, shrunk, in
 // testdata/generative: each must pass for good. A file may begin with the
 // line "seed N" (the sequence's seed: line lengths and the like); a first op
