@@ -349,13 +349,13 @@ func (r *reader) run(ctx context.Context, retire func(*reader) bool) error {
 				return nil
 			}
 		}
-		if gone == 0 && r.idle(now) {
+		if size, ok := r.idle(now); gone == 0 && ok {
 			// Parked, a file cut below what was seen of it would not
 			// be looked at again (its size stays what the park saw):
 			// a file truncated before its reader's first read, under
 			// descriptor pressure, parked at once with its
 			// generation's lines in a copy nobody read.
-			if err := r.checkTruncation(); err != nil {
+			if err := r.truncatedAt(size); err != nil {
 				return err
 			}
 			return errIdle
@@ -371,19 +371,20 @@ func (r *reader) run(ctx context.Context, retire func(*reader) bool) error {
 
 // idle reports whether the reader may release its descriptor: at EOF with
 // no partial line waiting for its timeout, and quiet for idleClose (or at
-// once while other files wait for a descriptor).
-func (r *reader) idle(now time.Time) bool {
+// once while other files wait for a descriptor). It returns the file's
+// size when it is.
+func (r *reader) idle(now time.Time) (int64, bool) {
 	if r.o.idleClose <= 0 || r.off != r.lineStart || r.covered() != r.emitted {
-		return false
+		return 0, false
 	}
 	if now.Sub(r.lastGrowth) < r.o.idleClose && (r.o.pressure == nil || !r.o.pressure.Load()) {
-		return false
+		return 0, false
 	}
 	size, _, err := sizeOf(r.f)
 	if err != nil || size != r.off {
-		return false // grew (or shrank) since the read: look again
+		return 0, false // grew (or shrank) since the read: look again
 	}
-	return true
+	return size, true
 }
 
 // sealed reports whether the file cannot grow: a compressed copy, written

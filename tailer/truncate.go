@@ -29,6 +29,15 @@ func (r *reader) checkTruncation() error {
 	if err != nil {
 		return &readError{fmt.Errorf("stat %s: %w", r.name(), err)}
 	}
+	return r.truncatedAt(size)
+}
+
+// truncatedAt is checkTruncation for a plain file whose size was just
+// taken.
+func (r *reader) truncatedAt(size int64) error {
+	if _, ok := r.f.(*unpacked); ok {
+		return r.checkTruncation() // never truncated; see there
+	}
 	truncated := size < r.off
 	if !truncated && r.suspect {
 		// The file changed under what was read (see readAvailable).
